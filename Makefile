@@ -1,0 +1,46 @@
+# ossmount build, test, demo and benchmark entry points.
+GO        ?= go
+BIN       := bin
+PREFIX    ?= /usr/local
+GOFLAGS   ?=
+export GOFLAGS
+
+.PHONY: all build test unit e2e deps lint demo demo-stop bench install clean
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ossmount ./cmd/ossmount
+	$(GO) build -o $(BIN)/osslocal ./cmd/osslocal
+
+# deps installs what the end-to-end tests need (Debian fuse3 and attr) when
+# missing and when we are root; otherwise it only reports.
+deps:
+	@./test/deps.sh
+
+lint:
+	@out=$$(gofmt -l . 2>&1); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+test: deps lint build
+	$(GO) test -count=1 -timeout 12m ./...
+
+bench: build
+	$(GO) test -count=1 -timeout 30m -run '^$$' -bench . -benchtime 1x ./test/bench/
+
+demo: build
+	@./test/demo.sh
+
+demo-stop:
+	@./test/demo.sh stop
+
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BIN)/ossmount $(DESTDIR)$(PREFIX)/bin/ossmount
+	install -m 0755 $(BIN)/osslocal $(DESTDIR)$(PREFIX)/bin/osslocal
+	install -d $(DESTDIR)/sbin
+	ln -sf $(PREFIX)/bin/ossmount $(DESTDIR)/sbin/mount.fuse.ossmount
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,125 @@
+package cache
+
+import (
+	"strings"
+	"sync"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+)
+
+// TTL is a size-bounded LRU whose entries expire after a fixed time-to-live.
+// A TTL of zero disables the cache (every Get misses). It is safe for
+// concurrent use.
+type TTL[V any] struct {
+	ttl time.Duration
+	now func() time.Time
+
+	mu sync.Mutex
+	c  *lru.Cache[string, ttlEntry[V]] // GUARDED_BY(mu); nil when disabled
+}
+
+type ttlEntry[V any] struct {
+	v        V
+	deadline time.Time
+}
+
+// NewTTL makes a cache of at most size entries living ttl each.
+func NewTTL[V any](size int, ttl time.Duration) *TTL[V] {
+	t := &TTL[V]{ttl: ttl, now: time.Now}
+	if size > 0 && ttl > 0 {
+		t.c, _ = lru.New[string, ttlEntry[V]](size)
+	}
+	return t
+}
+
+// Duration is the entries' time-to-live.
+func (t *TTL[V]) Duration() time.Duration { return t.ttl }
+
+// Get returns the live value for k.
+func (t *TTL[V]) Get(k string) (V, bool) {
+	var zero V
+	if t.c == nil {
+		return zero, false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, ok := t.c.Get(k)
+	if !ok {
+		return zero, false
+	}
+	if t.now().After(e.deadline) {
+		t.c.Remove(k)
+		return zero, false
+	}
+	return e.v, true
+}
+
+// Peek returns the value for k even if it has expired, and whether it is
+// still fresh.
+func (t *TTL[V]) Peek(k string) (v V, fresh, ok bool) {
+	if t.c == nil {
+		return v, false, false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, ok := t.c.Peek(k)
+	if !ok {
+		return v, false, false
+	}
+	return e.v, !t.now().After(e.deadline), true
+}
+
+// Put stores v for k for one TTL.
+func (t *TTL[V]) Put(k string, v V) {
+	if t.c == nil {
+		return
+	}
+	t.mu.Lock()
+	t.c.Add(k, ttlEntry[V]{v: v, deadline: t.now().Add(t.ttl)})
+	t.mu.Unlock()
+}
+
+// Remove forgets k.
+func (t *TTL[V]) Remove(k string) {
+	if t.c == nil {
+		return
+	}
+	t.mu.Lock()
+	t.c.Remove(k)
+	t.mu.Unlock()
+}
+
+// RemovePrefix forgets every key starting with p (linear in the size).
+func (t *TTL[V]) RemovePrefix(p string) {
+	if t.c == nil {
+		return
+	}
+	t.mu.Lock()
+	for _, k := range t.c.Keys() {
+		if strings.HasPrefix(k, p) {
+			t.c.Remove(k)
+		}
+	}
+	t.mu.Unlock()
+}
+
+// Purge forgets everything.
+func (t *TTL[V]) Purge() {
+	if t.c == nil {
+		return
+	}
+	t.mu.Lock()
+	t.c.Purge()
+	t.mu.Unlock()
+}
+
+// Len is the number of entries, fresh or not.
+func (t *TTL[V]) Len() int {
+	if t.c == nil {
+		return 0
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.c.Len()
+}

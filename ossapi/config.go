@@ -1,0 +1,90 @@
+package ossapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// Credentials are what a request is signed with.
+type Credentials struct {
+	AccessKeyID     string
+	AccessKeySecret string
+	SecurityToken   string    // "" for long-term keys
+	Expiration      time.Time // zero for credentials that do not expire
+}
+
+// CredentialsProvider supplies the current credentials. Implementations
+// (package auth) must answer from memory without blocking on a refresh.
+type CredentialsProvider interface {
+	Credentials(ctx context.Context) (Credentials, error)
+}
+
+// StaticCredentials is a CredentialsProvider that always returns itself.
+type StaticCredentials Credentials
+
+// Credentials returns c.
+func (c StaticCredentials) Credentials(context.Context) (Credentials, error) {
+	return Credentials(c), nil
+}
+
+// Config configures a Client. It mirrors the OSS SDK client options
+// (region, endpoint, cname, internal, secure, timeout, retryMax,
+// isRequestPay, authorizationV4) plus what a mount needs.
+type Config struct {
+	Bucket string
+	// Region, e.g. "cn-hangzhou" (the "oss-" prefix is accepted and removed).
+	Region string
+	// Endpoint, e.g. "oss-cn-hangzhou.aliyuncs.com" or "http://127.0.0.1:9000".
+	// Derived from Region when empty.
+	Endpoint string
+	// CNAME: Endpoint is a custom domain bound to the bucket.
+	CNAME bool
+	// Internal: use the region's internal (VPC) endpoint.
+	Internal bool
+	// Accelerate: use the global transfer-acceleration endpoint.
+	Accelerate bool
+	// Insecure: use http instead of https when Endpoint has no scheme.
+	Insecure bool
+	// PathStyle forces path-style addressing (automatic for IP endpoints).
+	PathStyle bool
+	// Timeout bounds each HTTP attempt's connect and response-header wait
+	// (0: 60 s, as in the seeds).
+	Timeout time.Duration
+	// RetryMax is the number of attempts per request (0: 3).
+	RetryMax int
+	// RequesterPays sends x-oss-request-payer: requester.
+	RequesterPays bool
+	// SignatureV1 selects the V1 signature; V4 is the default.
+	SignatureV1 bool
+	// AdditionalHeaders are extra header names included in V4 signatures.
+	AdditionalHeaders []string
+	// Credentials supplies keys; required.
+	Credentials CredentialsProvider
+	// HTTPClient overrides the transport (tests); nil for the default.
+	HTTPClient *http.Client
+	// Logf, if set, receives one line per failed request (never secrets).
+	Logf func(format string, args ...any)
+}
+
+// OpStats are the counters of one operation.
+type OpStats struct {
+	Requests int64         // calls made (an SDK retry counts once)
+	Errors   int64         // calls that returned an error
+	BytesIn  int64         // body bytes received
+	BytesOut int64         // body bytes sent
+	Latency  time.Duration // total time spent in calls
+}
+
+// Stats maps operation names (HeadObject, GetObject, ListObjectsV2,
+// PutObject, ...) to their counters.
+type Stats map[string]OpStats
+
+// Total returns the number of requests over all operations.
+func (s Stats) Total() int64 {
+	var n int64
+	for _, o := range s {
+		n += o.Requests
+	}
+	return n
+}
