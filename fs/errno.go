@@ -1,0 +1,57 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"syscall"
+
+	"github.com/ossmount/ossmount/ossapi"
+)
+
+// kindErrno is the one table from ossapi error kinds to errnos.
+var kindErrno = map[ossapi.Kind]syscall.Errno{
+	ossapi.KindNotExist:     syscall.ENOENT,
+	ossapi.KindExist:        syscall.EEXIST,
+	ossapi.KindPrecondition: syscall.ESTALE,
+	ossapi.KindPermission:   syscall.EACCES,
+	ossapi.KindExpired:      syscall.EACCES,
+	ossapi.KindThrottled:    syscall.EAGAIN,
+	ossapi.KindTransient:    syscall.EIO,
+	ossapi.KindInvalid:      syscall.EINVAL,
+	ossapi.KindCanceled:     syscall.EINTR,
+	ossapi.KindOther:        syscall.EIO,
+}
+
+// toErrno maps an error to an errno, logging what is not a plain "not found".
+// It is the only place in fs that interprets errors from ossapi.
+func (f *FS) toErrno(op string, err error) syscall.Errno {
+	if err == nil {
+		return 0
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno
+	}
+	if errors.Is(err, context.Canceled) {
+		return syscall.EINTR
+	}
+	k := ossapi.KindOf(err)
+	e, ok := kindErrno[k]
+	if !ok {
+		e = syscall.EIO
+	}
+	switch k {
+	case ossapi.KindNotExist:
+	case ossapi.KindExpired:
+		f.logExpired(op, err)
+	default:
+		f.log.Warn("request failed", "op", op, "errno", e.Error(), "err", err)
+	}
+	return e
+}
+
+func (f *FS) logExpired(op string, err error) {
+	if f.expiredLogged.CompareAndSwap(false, true) {
+		f.log.Error("credentials have expired; requests fail with EACCES until they are renewed", "op", op, "err", err)
+	}
+}

@@ -1,0 +1,310 @@
+package fs
+
+import (
+	"context"
+	"io"
+	"sync"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/ossmount/ossmount/ossapi"
+)
+
+// fileNode is a regular file or a symlink: one object.
+type fileNode struct {
+	gofs.Inode
+	fsys *FS
+
+	mu       sync.Mutex
+	attr     *attr       // GUARDED_BY(mu)
+	keepETag string      // GUARDED_BY(mu); version the kernel page cache may hold
+	ws       *writeState // GUARDED_BY(mu); shared state of the writing handles, if any
+	pending  bool        // GUARDED_BY(mu); created here, not yet on the server
+}
+
+func (n *fileNode) key() string { return n.fsys.cfg.Prefix + n.Path(nil) }
+
+func (n *fileNode) setAttr(a *attr) {
+	n.mu.Lock()
+	if n.ws == nil && !n.pending {
+		n.attr = a
+	}
+	n.mu.Unlock()
+}
+
+func (n *fileNode) isPending() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.pending
+}
+
+// currentAttr returns the attributes to show: the writer's view while a
+// write handle is open, else the cache's, refreshed with a HEAD when stale.
+func (n *fileNode) currentAttr(ctx context.Context) (*attr, syscall.Errno) {
+	n.mu.Lock()
+	w, a := n.ws, n.attr
+	pending := n.pending
+	n.mu.Unlock()
+	if w != nil {
+		return w.attrView(), 0
+	}
+	if pending {
+		return a, 0
+	}
+	key := n.key()
+	if c, ok := n.fsys.stat.Get(key); ok && !c.dir {
+		n.setAttr(c)
+		return c, 0
+	}
+	fresh, errno := n.fsys.headFile(ctx, key)
+	if errno != 0 {
+		return nil, errno
+	}
+	n.setAttr(fresh)
+	return fresh, 0
+}
+
+var _ = (gofs.NodeGetattrer)((*fileNode)(nil))
+
+func (n *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	if h, ok := fh.(*fileHandle); ok && h.w != nil {
+		h.w.attrView().fill(&out.Attr)
+		return 0
+	}
+	a, errno := n.currentAttr(ctx)
+	if errno != 0 {
+		return errno
+	}
+	a.fill(&out.Attr)
+	return 0
+}
+
+var _ = (gofs.NodeOpener)((*fileNode)(nil))
+
+func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
+		if n.fsys.cfg.ReadOnly {
+			return nil, 0, syscall.EROFS
+		}
+		return n.openWrite(ctx, flags)
+	}
+	n.mu.Lock()
+	if w := n.ws; w != nil {
+		// Another handle is writing: read through the shared state so
+		// this reader sees the same bytes.
+		w.mu.Lock()
+		w.refs++
+		w.mu.Unlock()
+		n.mu.Unlock()
+		return &fileHandle{node: n, w: w, readOnly: true}, 0, 0
+	}
+	n.mu.Unlock()
+	// Close-to-open: revalidate unless a fresh HEAD says what is current.
+	key := n.key()
+	a, ok := n.fsys.stat.Get(key)
+	if !ok || !a.full() || a.dir {
+		var errno syscall.Errno
+		if a, errno = n.fsys.headFile(ctx, key); errno != 0 {
+			return nil, 0, errno
+		}
+	}
+	n.mu.Lock()
+	n.attr = a
+	var fl uint32
+	if n.keepETag == a.etag {
+		fl |= fuse.FOPEN_KEEP_CACHE
+	}
+	n.keepETag = a.etag
+	n.mu.Unlock()
+	return &fileHandle{node: n, reader: newReader(n.fsys, key, a.etag, a.size)}, fl, 0
+}
+
+var _ = (gofs.NodeReadlinker)((*fileNode)(nil))
+
+func (n *fileNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	a, errno := n.currentAttr(ctx)
+	if errno != 0 {
+		return nil, errno
+	}
+	if !a.isSymlink() {
+		return nil, syscall.EINVAL
+	}
+	if a.size > 4096 {
+		return nil, syscall.ENAMETOOLONG
+	}
+	res, err := n.fsys.store.GetRange(ctx, ossapi.GetRequest{Key: n.key(), Length: -1, IfMatch: a.etag})
+	if err != nil {
+		return nil, n.fsys.toErrno("readlink", err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, 4097))
+	if err != nil {
+		return nil, n.fsys.toErrno("readlink", err)
+	}
+	return b, 0
+}
+
+// openWrite opens the file for writing, sharing the node's write state
+// with its other writing handles.
+func (n *fileNode) openWrite(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	w, errno := n.acquireWriter(ctx, flags&syscall.O_TRUNC != 0)
+	if errno != 0 {
+		return nil, 0, errno
+	}
+	if flags&syscall.O_TRUNC != 0 {
+		if errno := w.truncate(ctx, 0); errno != 0 {
+			n.releaseWrite(ctx, w)
+			return nil, 0, errno
+		}
+	}
+	n.mu.Lock()
+	n.keepETag = ""
+	n.mu.Unlock()
+	return &fileHandle{node: n, w: w, appendMode: flags&syscall.O_APPEND != 0, readOnly: flags&syscall.O_ACCMODE == syscall.O_RDONLY}, 0, 0
+}
+
+// acquireWriter returns the node's write state with one more reference,
+// creating it over the current object.
+func (n *fileNode) acquireWriter(ctx context.Context, truncate bool) (*writeState, syscall.Errno) {
+	n.mu.Lock()
+	if w := n.ws; w != nil {
+		w.mu.Lock()
+		w.refs++
+		w.mu.Unlock()
+		n.mu.Unlock()
+		return w, 0
+	}
+	pending := n.pending
+	n.mu.Unlock()
+	if pending {
+		return nil, syscall.EIO // a pending node always has a writer
+	}
+	key := n.key()
+	a, ok := n.fsys.stat.Get(key)
+	if !ok || !a.full() {
+		var errno syscall.Errno
+		if a, errno = n.fsys.headFile(ctx, key); errno != 0 {
+			return nil, errno
+		}
+	}
+	if a.isSymlink() {
+		return nil, syscall.ELOOP
+	}
+	w, err := n.fsys.newWriteState(n, key, a, truncate, nil)
+	if err != nil {
+		return nil, n.fsys.toErrno("open", err)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.ws != nil { // lost a race with another opener
+		w.discard()
+		w = n.ws
+	} else {
+		n.ws = w
+		n.fsys.trackWriter(w, true)
+	}
+	w.mu.Lock()
+	w.refs++
+	w.mu.Unlock()
+	return w, 0
+}
+
+// releaseWrite drops a reference; the last one uploads what is left (the
+// error can only be logged here: close reported it through flush) and
+// detaches the state from the node.
+func (n *fileNode) releaseWrite(ctx context.Context, w *writeState) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	w.mu.Lock()
+	last := w.refs == 1
+	w.mu.Unlock()
+	if last {
+		if errno := w.flush(ctx); errno != 0 {
+			n.fsys.log.Error("upload at release failed", "key", w.key, "errno", errno.Error())
+		}
+	}
+	if w.release() {
+		n.fsys.trackWriter(w, false)
+		if n.ws == w {
+			n.ws = nil
+			n.pending = false
+			w.mu.Lock()
+			if w.failed == nil && !w.unlinked {
+				n.attr = &attr{size: w.size, etag: w.baseETag, mtime: w.mtime, mode: w.mode, uid: w.uid, gid: w.gid}
+			}
+			w.mu.Unlock()
+		}
+	}
+}
+
+// fileHandle is one open file: a reader for read-only opens of a file
+// nobody writes, else a reference to the node's shared write state.
+type fileHandle struct {
+	node       *fileNode
+	reader     *reader     // read-only handle
+	w          *writeState // writing handle (or reading a file being written)
+	appendMode bool
+	readOnly   bool
+}
+
+var _ = (gofs.FileReader)((*fileHandle)(nil))
+
+func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if h.w != nil {
+		n, errno := h.w.readAt(ctx, dest, off)
+		return fuse.ReadResultData(dest[:n]), errno
+	}
+	n, errno := h.reader.ReadAt(ctx, dest, off)
+	return fuse.ReadResultData(dest[:n]), errno
+}
+
+var _ = (gofs.FileWriter)((*fileHandle)(nil))
+
+func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	if h.w == nil || h.readOnly {
+		return 0, syscall.EBADF
+	}
+	if h.appendMode {
+		off = h.w.attrView().size
+	}
+	return h.w.write(ctx, data, off)
+}
+
+var _ = (gofs.FileFlusher)((*fileHandle)(nil))
+
+// Flush runs at every close(2): it uploads the file and returns the result.
+func (h *fileHandle) Flush(ctx context.Context) syscall.Errno {
+	if h.w == nil {
+		return 0
+	}
+	return h.w.flush(ctx)
+}
+
+var _ = (gofs.FileFsyncer)((*fileHandle)(nil))
+
+func (h *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	if h.w == nil {
+		return 0
+	}
+	return h.w.flush(ctx)
+}
+
+var _ = (gofs.FileReleaser)((*fileHandle)(nil))
+
+func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
+	if h.reader != nil {
+		h.reader.Close()
+	}
+	if h.w != nil {
+		h.node.releaseWrite(ctx, h.w)
+	}
+	return 0
+}
+
+var _ = (gofs.FileGetattrer)((*fileHandle)(nil))
+
+func (h *fileHandle) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Errno {
+	return h.node.Getattr(ctx, h, out)
+}

@@ -1,0 +1,317 @@
+package fs
+
+// The read path: a reader serves one open handle's reads of one object
+// version (key + ETag). Like mountpoint-s3's prefetcher it tells sequential
+// from random access:
+//
+//   - A read that starts where the previous one ended (or at 0 on a fresh
+//     handle) starts a stream: a queue of ranged GETs running ahead of the
+//     reader. The first part is small (FirstRead) so the first byte arrives
+//     quickly; the window of bytes fetched ahead doubles each time a part is
+//     consumed, up to MaxWindow, in parts of at most PartSize, several in
+//     flight at once. Reads a little out of order (the kernel issues
+//     read-ahead requests concurrently) are served from the stream too.
+//   - Any other read (a seek) drops the stream and fetches the aligned
+//     BlockSize blocks it touches, keeping them in the shared block cache
+//     keyed by (key, ETag, index).
+//
+// Every byte held by a stream or the block cache is taken from the mount's
+// memory Budget. When the budget is exhausted the stream stops growing and a
+// read that finds no prefetched data fetches straight into the kernel's
+// buffer, so memory never grows with file size or the number of open files.
+// Every GET carries If-Match with the ETag seen at open: if the object is
+// replaced under an open handle, reads fail with ESTALE instead of mixing
+// versions.
+
+import (
+	"context"
+	"io"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/ossmount/ossmount/cache"
+	"github.com/ossmount/ossmount/ossapi"
+)
+
+type reader struct {
+	fsys *FS
+	key  string
+	etag string
+	size int64
+
+	mu      sync.Mutex
+	stream  *stream // GUARDED_BY(mu); nil when not streaming
+	lastEnd int64   // GUARDED_BY(mu); end of the previous read, -1 before any
+	closed  bool    // GUARDED_BY(mu)
+}
+
+type stream struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	parts  []*part // contiguous, ascending
+	next   int64   // offset after the last scheduled part
+	hi     int64   // highest read end served from the stream
+	window int64
+}
+
+type part struct {
+	off  int64
+	buf  []byte
+	done chan struct{}
+	err  error        // set before done is closed
+	refs atomic.Int32 // the stream's reference, the fetcher's, and readers'
+	f    *FS
+}
+
+func (p *part) end() int64 { return p.off + int64(len(p.buf)) }
+
+func (p *part) unref() {
+	if p.refs.Add(-1) == 0 {
+		p.f.budget.Release(int64(cap(p.buf)))
+		putPartBuf(p.buf)
+		p.buf = nil
+	}
+}
+
+var partPool sync.Pool // of *[]byte with cap == pooled size
+
+var pooledSize atomic.Int64
+
+func getPartBuf(n int64) []byte {
+	if n == pooledSize.Load() {
+		if b, ok := partPool.Get().(*[]byte); ok {
+			return (*b)[:n]
+		}
+	}
+	return make([]byte, n)
+}
+
+func putPartBuf(b []byte) {
+	if int64(cap(b)) == pooledSize.Load() {
+		b = b[:cap(b)]
+		partPool.Put(&b)
+	}
+}
+
+func newReader(f *FS, key, etag string, size int64) *reader {
+	pooledSize.CompareAndSwap(0, f.cfg.PartSize)
+	return &reader{fsys: f, key: key, etag: etag, size: size, lastEnd: -1}
+}
+
+// ReadAt fills dest from offset off and returns the number of bytes read
+// (short only at the end of the object).
+func (r *reader) ReadAt(ctx context.Context, dest []byte, off int64) (int, syscall.Errno) {
+	if off >= r.size || len(dest) == 0 {
+		return 0, 0
+	}
+	end := min(off+int64(len(dest)), r.size)
+	dest = dest[:end-off]
+
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return 0, syscall.EBADF
+	}
+	s := r.stream
+	inStream := s != nil && off >= s.parts0() && off <= s.next+s.window
+	if !inStream && (off == r.lastEnd || (r.lastEnd < 0 && off == 0)) {
+		r.resetLocked()
+		r.startLocked(off)
+		s, inStream = r.stream, true
+	} else if !inStream && s != nil && off < s.parts0() && off >= s.parts0()-r.fsys.cfg.MaxWindow {
+		// Slightly behind the stream (reordered read-ahead): serve it
+		// directly without dropping the stream.
+	} else if !inStream {
+		r.resetLocked()
+	}
+	r.lastEnd = end
+	var parts []*part
+	if inStream {
+		parts = r.collectLocked(off, end)
+	}
+	r.mu.Unlock()
+
+	if parts != nil {
+		n, errno := r.copyFromParts(ctx, parts, dest, off)
+		if errno != 0 || n == len(dest) {
+			return n, errno
+		}
+		// The stream could not cover the read (budget exhausted):
+		// fetch the rest directly.
+		m, errno := r.fetchInto(ctx, dest[n:], off+int64(n))
+		return n + m, errno
+	}
+	return r.readBlocks(ctx, dest, off)
+}
+
+func (s *stream) parts0() int64 {
+	if len(s.parts) == 0 {
+		return s.next
+	}
+	return s.parts[0].off
+}
+
+func (r *reader) startLocked(off int64) {
+	ctx, cancel := context.WithCancel(context.Background())
+	r.stream = &stream{ctx: ctx, cancel: cancel, next: off, hi: off, window: 2 * r.fsys.cfg.FirstRead}
+}
+
+// resetLocked drops the stream and its prefetched data.
+func (r *reader) resetLocked() {
+	s := r.stream
+	if s == nil {
+		return
+	}
+	s.cancel()
+	for _, p := range s.parts {
+		p.unref()
+	}
+	r.stream = nil
+}
+
+// collectLocked schedules parts up to the window and returns the parts
+// covering [off, end), each with a reference the caller must drop.
+func (r *reader) collectLocked(off, end int64) []*part {
+	s := r.stream
+	cfg := &r.fsys.cfg
+	if end > s.hi {
+		s.hi = end
+	}
+	// Drop parts well behind the reader, growing the window for each.
+	for len(s.parts) > 0 && s.parts[0].end() <= s.hi-cfg.PartSize {
+		s.parts[0].unref()
+		s.parts = s.parts[1:]
+		s.window = min(2*s.window, cfg.MaxWindow)
+	}
+	// Schedule ahead: at least up to end, then up to the window.
+	for s.next < r.size && (s.next < end || s.next-s.hi < s.window) {
+		n := min(max(s.window/4, cfg.FirstRead), cfg.PartSize, r.size-s.next)
+		if s.next < end {
+			n = max(n, min(end-s.next, r.size-s.next))
+		}
+		if !r.fsys.budget.TryAcquire(n) {
+			break
+		}
+		p := &part{off: s.next, buf: getPartBuf(n), done: make(chan struct{}), f: r.fsys}
+		if int64(cap(p.buf)) != n { // not pooled: budget the real size
+			p.buf = p.buf[:n:n]
+		}
+		p.refs.Store(2)
+		s.parts = append(s.parts, p)
+		s.next += n
+		go r.fetchPart(s.ctx, p)
+	}
+	var out []*part
+	for _, p := range s.parts {
+		if p.end() > off && p.off < end {
+			p.refs.Add(1)
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (r *reader) fetchPart(ctx context.Context, p *part) {
+	defer p.unref()
+	_, err := r.fetch(ctx, p.buf, p.off)
+	p.err = err
+	close(p.done)
+}
+
+// copyFromParts copies what the parts hold of [off, off+len(dest)) into
+// dest, stopping at the first gap.
+func (r *reader) copyFromParts(ctx context.Context, parts []*part, dest []byte, off int64) (int, syscall.Errno) {
+	defer func() {
+		for _, p := range parts {
+			p.unref()
+		}
+	}()
+	n := 0
+	for _, p := range parts {
+		pos := off + int64(n)
+		if n == len(dest) || p.off > pos {
+			break
+		}
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			return n, syscall.EINTR
+		}
+		if p.err != nil {
+			r.mu.Lock()
+			r.resetLocked()
+			r.mu.Unlock()
+			return n, r.fsys.toErrno("read", p.err)
+		}
+		n += copy(dest[n:], p.buf[pos-p.off:])
+	}
+	return n, 0
+}
+
+// readBlocks serves a random read from aligned blocks in the block cache.
+func (r *reader) readBlocks(ctx context.Context, dest []byte, off int64) (int, syscall.Errno) {
+	bs := r.fsys.cfg.BlockSize
+	n := 0
+	for n < len(dest) {
+		pos := off + int64(n)
+		idx := pos / bs
+		bk := cache.BlockKey{Key: r.key, ETag: r.etag, Index: idx}
+		blk, ok := r.fsys.blocks.Get(bk)
+		if !ok {
+			start := idx * bs
+			blk = make([]byte, min(bs, r.size-start))
+			if _, err := r.fetch(ctx, blk, start); err != nil {
+				return n, r.fsys.toErrno("read", err)
+			}
+			r.fsys.blocks.Put(bk, blk)
+		}
+		n += copy(dest[n:], blk[pos-idx*bs:])
+	}
+	return n, 0
+}
+
+// fetchInto reads straight into dest (no caching, no budget).
+func (r *reader) fetchInto(ctx context.Context, dest []byte, off int64) (int, syscall.Errno) {
+	n, err := r.fetch(ctx, dest, off)
+	if err != nil {
+		return n, r.fsys.toErrno("read", err)
+	}
+	return n, 0
+}
+
+// fetch fills buf from offset off with ranged GETs carrying If-Match,
+// resuming after a connection dropped mid-body (up to 3 times).
+func (r *reader) fetch(ctx context.Context, buf []byte, off int64) (int, error) {
+	n := 0
+	for attempt := 0; ; attempt++ {
+		res, err := r.fsys.store.GetRange(ctx, ossapi.GetRequest{Key: r.key, Offset: off + int64(n), Length: int64(len(buf) - n), IfMatch: r.etag})
+		if err != nil {
+			return n, err
+		}
+		m, err := io.ReadFull(res.Body, buf[n:])
+		res.Body.Close()
+		n += m
+		if err == nil || n == len(buf) {
+			return n, nil
+		}
+		if ctx.Err() != nil {
+			return n, ctx.Err()
+		}
+		if err == io.ErrUnexpectedEOF && int64(n)+off >= r.size {
+			return n, &ossapi.Error{Op: "GetObject", Key: r.key, Kind: ossapi.KindPrecondition, Message: "object shorter than at open"}
+		}
+		if attempt >= 3 {
+			return n, &ossapi.Error{Op: "GetObject", Key: r.key, Kind: ossapi.KindTransient, Err: err}
+		}
+		r.fsys.log.Warn("read interrupted; resuming", "key", r.key, "offset", off+int64(n), "err", err)
+	}
+}
+
+// Close drops prefetched data.
+func (r *reader) Close() {
+	r.mu.Lock()
+	r.closed = true
+	r.resetLocked()
+	r.mu.Unlock()
+}
