@@ -1,0 +1,363 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+// kind is how an option's value is parsed.
+type kind int
+
+const (
+	kBool kind = iota
+	kString
+	kInt
+	kSize     // bytes, with optional K/M/G/T suffix (powers of 1024)
+	kDuration // Go duration, or plain seconds
+	kOctal    // permission bits
+)
+
+// option is one mount option. Every option can be given as `-o name=value`
+// (or `-o name` for booleans) and as `--name value`.
+type option struct {
+	name  string
+	group string
+	kind  kind
+	def   string
+	usage string
+	alias []string
+	// hidden options are accepted but not listed (FUSE/mount compatibility).
+	hidden bool
+}
+
+const (
+	gMount = "mount"
+	gCache = "cache"
+	gPerf  = "performance"
+	gCred  = "credentials"
+	gCli   = "client"
+)
+
+var groupOrder = []string{gMount, gCache, gPerf, gCred, gCli}
+
+// options is the one table of mount options: the parser, --help, the -o
+// handling and docs/CONFIGURATION.md follow it.
+var options = []option{
+	{name: "foreground", alias: []string{"f"}, group: gMount, kind: kBool, usage: "stay in the foreground (default: detach once the mount is ready)"},
+	{name: "ro", group: gMount, kind: kBool, usage: "mount read-only"},
+	{name: "rw", group: gMount, kind: kBool, usage: "mount read-write (the default)"},
+	{name: "allow_other", group: gMount, kind: kBool, usage: "let other users access the mount (needs user_allow_other in /etc/fuse.conf for non-root)"},
+	{name: "allow_root", group: gMount, kind: kBool, usage: "let root access the mount", hidden: true},
+	{name: "default_permissions", group: gMount, kind: kBool, usage: "let the kernel check permissions from mode/uid/gid"},
+	{name: "uid", group: gMount, kind: kInt, def: "", usage: "owner of objects without ossfs metadata (default: the mounting user)"},
+	{name: "gid", group: gMount, kind: kInt, def: "", usage: "group of objects without ossfs metadata (default: the mounting user's group)"},
+	{name: "file_mode", group: gMount, kind: kOctal, def: "0644", usage: "permission bits of files without ossfs metadata"},
+	{name: "dir_mode", group: gMount, kind: kOctal, def: "0755", usage: "permission bits of directories without ossfs metadata"},
+	{name: "umask", group: gMount, kind: kOctal, def: "", usage: "clear these bits from file_mode and dir_mode"},
+	{name: "fsname", group: gMount, kind: kString, def: "", usage: "filesystem name shown in mount tables (default: ossmount:BUCKET)"},
+	{name: "log_level", group: gMount, kind: kString, def: "info", usage: "debug, info, warn or error"},
+	{name: "log_file", group: gMount, kind: kString, def: "", usage: "log to this file (default: stderr in the foreground, syslog as a daemon)"},
+	{name: "debug", group: gMount, kind: kBool, usage: "log_level=debug"},
+	{name: "fuse_debug", group: gMount, kind: kBool, usage: "log every FUSE request"},
+
+	{name: "stat_cache_ttl", group: gCache, kind: kDuration, def: "60s", usage: "how long object attributes are cached (also the kernel attr/entry timeout); 0 disables"},
+	{name: "stat_cache_size", group: gCache, kind: kInt, def: "100000", usage: "attribute cache entries"},
+	{name: "negative_cache_ttl", group: gCache, kind: kDuration, def: "5s", usage: "how long a missing name is remembered (kernel negative timeout); 0 disables"},
+	{name: "negative_cache_size", group: gCache, kind: kInt, def: "10000", usage: "negative cache entries"},
+	{name: "list_cache_ttl", group: gCache, kind: kDuration, def: "60s", usage: "how long a directory listing is cached; 0 disables"},
+	{name: "list_cache_size", group: gCache, kind: kInt, def: "1000", usage: "directory listings cached"},
+	{name: "cache_dir", group: gCache, kind: kString, def: "", usage: "directory for staged writes (default: $TMPDIR)"},
+	{name: "disk_budget", group: gCache, kind: kSize, def: "10G", usage: "most bytes of staged writes on disk (ENOSPC beyond)"},
+
+	{name: "memory_budget", group: gPerf, kind: kSize, def: "256M", usage: "memory for read-ahead and cached blocks, shared by all files"},
+	{name: "block_size", group: gPerf, kind: kSize, def: "256K", usage: "block fetched and cached for random reads"},
+	{name: "read_part_size", group: gPerf, kind: kSize, def: "8M", usage: "largest ranged GET of a sequential read"},
+	{name: "max_read_window", group: gPerf, kind: kSize, def: "64M", usage: "most bytes read ahead per open file"},
+	{name: "first_read_size", group: gPerf, kind: kSize, def: "512K", usage: "size of the first GET of a sequential read"},
+	{name: "upload_part_size", group: gPerf, kind: kSize, def: "8M", usage: "multipart part size (grows for very large files)"},
+	{name: "upload_concurrency", group: gPerf, kind: kInt, def: "4", usage: "parts uploaded in parallel per file"},
+	{name: "max_rename_objects", group: gPerf, kind: kInt, def: "100000", usage: "most objects one directory rename may move (EXDEV beyond)"},
+	{name: "read_ahead_kb", group: gPerf, kind: kInt, def: "16384", usage: "kernel read-ahead of the mount in KiB when permitted (0 leaves it alone)"},
+	{name: "max_background", group: gPerf, kind: kInt, def: "64", usage: "FUSE requests the kernel may queue in the background"},
+
+	{name: "passwd_file", group: gCred, kind: kString, def: "", usage: "ossfs-style credentials file (AK:SK or bucket:AK:SK lines); default ~/.passwd-ossfs, then /etc/passwd-ossfs"},
+	{name: "credential_source", group: gCred, kind: kString, def: "", usage: "force a source: env, passwd_file, ram_role_arn, ecs_ram_role, oidc_role_arn, credentials_uri, cli_profile"},
+	{name: "ram_role_arn", group: gCred, kind: kString, def: "", usage: "assume this RAM role (AssumeRole) with the base credentials"},
+	{name: "role_session_name", group: gCred, kind: kString, def: "ossmount", usage: "session name for assumed roles"},
+	{name: "role_session_duration", group: gCred, kind: kDuration, def: "1h", usage: "lifetime of assumed-role tokens"},
+	{name: "role_policy", group: gCred, kind: kString, def: "", usage: "inline policy narrowing an assumed role"},
+	{name: "external_id", group: gCred, kind: kString, def: "", usage: "external id for AssumeRole"},
+	{name: "ecs_ram_role", group: gCred, kind: kString, def: "", usage: "ECS instance RAM role name (instance metadata, hardened mode)"},
+	{name: "oidc_provider_arn", group: gCred, kind: kString, def: "", usage: "OIDC provider ARN (RRSA)"},
+	{name: "oidc_role_arn", group: gCred, kind: kString, def: "", usage: "RAM role ARN assumed with an OIDC token"},
+	{name: "oidc_token_file", group: gCred, kind: kString, def: "", usage: "file holding the OIDC token"},
+	{name: "credentials_uri", group: gCred, kind: kString, def: "", usage: "URL answering temporary credentials"},
+	{name: "profile", group: gCred, kind: kString, def: "", usage: "Alibaba Cloud CLI profile name (~/.aliyun/config.json)"},
+	{name: "profile_file", group: gCred, kind: kString, def: "", usage: "Alibaba Cloud CLI config file"},
+	{name: "sts_endpoint", group: gCred, kind: kString, def: "", usage: "STS endpoint (default: sts.aliyuncs.com)"},
+	{name: "refresh_sts_token_interval", group: gCred, kind: kDuration, def: "", usage: "renew temporary credentials at least this often"},
+	{name: "refresh_margin", group: gCred, kind: kDuration, def: "5m", usage: "renew temporary credentials this long before they expire"},
+
+	{name: "endpoint", alias: []string{"url"}, group: gCli, kind: kString, def: "", usage: "OSS endpoint, e.g. https://oss-cn-hangzhou.aliyuncs.com (default: from region)"},
+	{name: "region", group: gCli, kind: kString, def: "", usage: "OSS region, e.g. cn-hangzhou"},
+	{name: "cname", group: gCli, kind: kBool, usage: "the endpoint is a custom domain bound to the bucket"},
+	{name: "internal", group: gCli, kind: kBool, usage: "use the region's internal (VPC) endpoint"},
+	{name: "accelerate", group: gCli, kind: kBool, usage: "use the transfer acceleration endpoint"},
+	{name: "insecure", group: gCli, kind: kBool, usage: "use http instead of https for endpoints given without a scheme"},
+	{name: "path_style", group: gCli, kind: kBool, usage: "address the bucket in the path instead of the host name"},
+	{name: "timeout", group: gCli, kind: kDuration, def: "60s", usage: "per-request timeout"},
+	{name: "retry_max", group: gCli, kind: kInt, def: "5", usage: "attempts per request on transient errors"},
+	{name: "requester_pays", group: gCli, kind: kBool, usage: "send x-oss-request-payer: requester"},
+	{name: "sigv1", group: gCli, kind: kBool, usage: "sign with signature V1 (default V4)"},
+	{name: "additional_headers", group: gCli, kind: kString, def: "", usage: "extra headers to sign with V4 (colon-separated names)"},
+}
+
+// ignoredMountOptions are mount(8)/systemd options with no meaning here.
+var ignoredMountOptions = map[string]bool{
+	"_netdev": true, "nofail": true, "auto": true, "noauto": true, "user": true, "users": true, "nouser": true,
+	"defaults": true, "dev": true, "nodev": true, "suid": true, "nosuid": true, "exec": true, "noexec": true,
+	"async": true, "atime": true, "noatime": true, "relatime": true, "norelatime": true, "strictatime": true,
+	"lazytime": true, "nolazytime": true, "owner": true, "group": true, "nofail_if_unmounted": true,
+}
+
+func lookupOption(name string) *option {
+	for i := range options {
+		o := &options[i]
+		if o.name == name {
+			return o
+		}
+		for _, a := range o.alias {
+			if a == name {
+				return o
+			}
+		}
+	}
+	return nil
+}
+
+// flags builds the urfave/cli flags from the table.
+func flags() []cli.Flag {
+	var fl []cli.Flag
+	for _, o := range options {
+		cat := o.group
+		if o.kind == kBool {
+			fl = append(fl, &cli.BoolFlag{Name: o.name, Aliases: o.alias, Usage: o.usage, Category: cat, Hidden: o.hidden})
+			continue
+		}
+		usage := o.usage
+		fl = append(fl, &cli.StringFlag{Name: o.name, Aliases: o.alias, Usage: usage, Category: cat, Value: o.def, Hidden: o.hidden})
+	}
+	fl = append(fl, &cli.StringSliceFlag{Name: "o", Usage: "mount options, comma-separated: -o name[=value][,...]", Category: gMount})
+	return fl
+}
+
+// expandArgs rewrites mount-helper style argv into urfave/cli form: every
+// `-o a=b,c` becomes `--a=b --c`, mount(8)-only options are dropped, and
+// positional arguments are moved after the flags (mount.fuse3 passes -o
+// last). Unknown options are an error naming them.
+func expandArgs(args []string) ([]string, error) {
+	var flagsOut, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			pos = append(pos, args[i+1:]...)
+			i = len(args)
+		case a == "-o" || strings.HasPrefix(a, "-o") && !strings.HasPrefix(a, "--") && len(a) > 2:
+			var list string
+			if a == "-o" {
+				if i+1 >= len(args) {
+					return nil, fmt.Errorf("-o needs a value")
+				}
+				i++
+				list = args[i]
+			} else {
+				list = a[2:]
+			}
+			for _, item := range splitOptions(list) {
+				if item == "" {
+					continue
+				}
+				name, val, hasVal := strings.Cut(item, "=")
+				if ignoredMountOptions[name] || strings.HasPrefix(name, "x-systemd.") || strings.HasPrefix(name, "x-") || name == "comment" {
+					continue
+				}
+				o := lookupOption(name)
+				if o == nil {
+					return nil, fmt.Errorf("unknown mount option %q", name)
+				}
+				if o.kind == kBool {
+					if hasVal {
+						b, err := strconv.ParseBool(val)
+						if err != nil {
+							return nil, fmt.Errorf("option %s: %q is not a boolean", name, val)
+						}
+						flagsOut = append(flagsOut, fmt.Sprintf("--%s=%t", o.name, b))
+					} else {
+						flagsOut = append(flagsOut, "--"+o.name)
+					}
+					continue
+				}
+				if !hasVal {
+					return nil, fmt.Errorf("option %s needs a value (-o %s=VALUE)", name, name)
+				}
+				flagsOut = append(flagsOut, "--"+o.name+"="+val)
+			}
+		case strings.HasPrefix(a, "-") && a != "-":
+			name := strings.TrimLeft(a, "-")
+			name, _, hasVal := strings.Cut(name, "=")
+			o := lookupOption(name)
+			flagsOut = append(flagsOut, a)
+			if o != nil && o.kind != kBool && !hasVal && i+1 < len(args) {
+				i++
+				flagsOut = append(flagsOut, args[i])
+			}
+		default:
+			pos = append(pos, a)
+		}
+	}
+	return append(flagsOut, pos...), nil
+}
+
+// splitOptions splits a -o list on commas, keeping commas inside a value
+// that has no '=' after them (e.g. additional_headers=a,b is not allowed;
+// use ':' there).
+func splitOptions(s string) []string { return strings.Split(s, ",") }
+
+// parseSize reads 123, 64K, 8M, 10G, 1T (powers of 1024).
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(strings.ToUpper(s))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")
+	mult := int64(1)
+	if t != "" {
+		switch t[len(t)-1] {
+		case 'K':
+			mult = 1 << 10
+		case 'M':
+			mult = 1 << 20
+		case 'G':
+			mult = 1 << 30
+		case 'T':
+			mult = 1 << 40
+		}
+		if mult != 1 {
+			t = t[:len(t)-1]
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a size (examples: 4096, 512K, 8M, 10G)", s)
+	}
+	return n * mult, nil
+}
+
+// parseDuration reads a Go duration or plain seconds.
+func parseDuration(s string) (time.Duration, error) {
+	if n, err := strconv.ParseFloat(s, 64); err == nil && n >= 0 {
+		return time.Duration(n * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q is not a duration (examples: 30, 30s, 5m)", s)
+	}
+	return d, nil
+}
+
+// values reads parsed option values with their types, collecting the first
+// error.
+type values struct {
+	c   *cli.Context
+	err error
+}
+
+func (v *values) fail(name string, err error) {
+	if v.err == nil {
+		v.err = fmt.Errorf("option %s: %w", name, err)
+	}
+}
+
+func (v *values) str(name string) string { return v.c.String(name) }
+func (v *values) bool(name string) bool  { return v.c.Bool(name) }
+func (v *values) set(name string) bool   { return v.c.IsSet(name) && v.c.String(name) != "" }
+
+func (v *values) int(name string) int {
+	s := v.c.String(name)
+	if s == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		v.fail(name, fmt.Errorf("%q is not a number", s))
+	}
+	return n
+}
+
+func (v *values) size(name string) int64 {
+	s := v.c.String(name)
+	if s == "" {
+		return 0
+	}
+	n, err := parseSize(s)
+	if err != nil {
+		v.fail(name, err)
+	}
+	return n
+}
+
+func (v *values) dur(name string) time.Duration {
+	s := v.c.String(name)
+	if s == "" {
+		return 0
+	}
+	d, err := parseDuration(s)
+	if err != nil {
+		v.fail(name, err)
+	}
+	return d
+}
+
+func (v *values) octal(name string) uint32 {
+	s := v.c.String(name)
+	if s == "" {
+		return 0
+	}
+	n, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || n > 0o7777 {
+		v.fail(name, fmt.Errorf("%q is not an octal mode", s))
+	}
+	return uint32(n)
+}
+
+// optionsMarkdown renders the table for docs/CONFIGURATION.md.
+func optionsMarkdown() string {
+	var b strings.Builder
+	for _, g := range groupOrder {
+		fmt.Fprintf(&b, "\n### %s options\n\n| option | default | meaning |\n|---|---|---|\n", strings.ToUpper(g[:1])+g[1:])
+		var names []string
+		byName := map[string]option{}
+		for _, o := range options {
+			if o.group == g && !o.hidden {
+				names = append(names, o.name)
+				byName[o.name] = o
+			}
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			o := byName[n]
+			def := o.def
+			if o.kind == kBool {
+				def = "off"
+			}
+			if def == "" {
+				def = "-"
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | %s |\n", n, def, o.usage)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,667 @@
+package ossapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
+	sdkcreds "github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/credentials"
+	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/transport"
+)
+
+// MaxPresignExpiry is the longest validity OSS accepts for a signed URL.
+const MaxPresignExpiry = 7 * 24 * time.Hour
+
+// Client implements ObjectStore over the official OSS Go SDK v2.
+type Client struct {
+	cfg    Config
+	bucket string
+	sdk    *oss.Client
+	sdkV1  *oss.Client // for V1 presigning when the client signs with V4
+
+	mu    sync.Mutex
+	stats map[string]*opCounter
+}
+
+type opCounter struct {
+	requests, errors, bytesIn, bytesOut, latency atomic.Int64
+}
+
+var _ ObjectStore = (*Client)(nil)
+
+// New returns a client for cfg.Bucket. It performs no request (see Probe).
+func New(cfg Config) (*Client, error) {
+	if cfg.Bucket == "" {
+		return nil, &Error{Op: "New", Kind: KindInvalid, Message: "no bucket given"}
+	}
+	if cfg.Credentials == nil {
+		return nil, &Error{Op: "New", Kind: KindInvalid, Message: "no credentials given"}
+	}
+	cfg.Region = strings.TrimPrefix(cfg.Region, "oss-")
+	if cfg.Region == "" && cfg.Endpoint == "" {
+		return nil, &Error{Op: "New", Kind: KindInvalid, Message: "need a region or an endpoint"}
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 60 * time.Second
+	}
+	if cfg.RetryMax <= 0 {
+		cfg.RetryMax = 3
+	}
+	c := &Client{cfg: cfg, bucket: cfg.Bucket, stats: map[string]*opCounter{}}
+	c.sdk = oss.NewClient(c.sdkConfig(cfg.SignatureV1))
+	if cfg.SignatureV1 {
+		c.sdkV1 = c.sdk
+	} else {
+		c.sdkV1 = oss.NewClient(c.sdkConfig(true))
+	}
+	return c, nil
+}
+
+func (c *Client) sdkConfig(v1 bool) *oss.Config {
+	cfg := c.cfg
+	provider := sdkcreds.CredentialsProviderFunc(func(ctx context.Context) (sdkcreds.Credentials, error) {
+		cr, err := cfg.Credentials.Credentials(ctx)
+		if err != nil {
+			return sdkcreds.Credentials{}, err
+		}
+		out := sdkcreds.Credentials{AccessKeyID: cr.AccessKeyID, AccessKeySecret: cr.AccessKeySecret, SecurityToken: cr.SecurityToken}
+		if !cr.Expiration.IsZero() {
+			exp := cr.Expiration
+			out.Expires = &exp
+		}
+		return out, nil
+	})
+	oc := oss.LoadDefaultConfig().
+		WithCredentialsProvider(provider).
+		WithRetryMaxAttempts(cfg.RetryMax).
+		WithConnectTimeout(min(cfg.Timeout, 10*time.Second)).
+		WithReadWriteTimeout(cfg.Timeout).
+		WithUserAgent("ossmount")
+	if cfg.Region != "" {
+		oc = oc.WithRegion(cfg.Region)
+	}
+	if cfg.Endpoint != "" {
+		oc = oc.WithEndpoint(cfg.Endpoint)
+	}
+	if cfg.CNAME {
+		oc = oc.WithUseCName(true)
+	}
+	if cfg.Internal {
+		oc = oc.WithUseInternalEndpoint(true)
+	}
+	if cfg.Accelerate {
+		oc = oc.WithUseAccelerateEndpoint(true)
+	}
+	if cfg.Insecure {
+		oc = oc.WithDisableSSL(true)
+	}
+	if cfg.PathStyle {
+		oc = oc.WithUsePathStyle(true)
+	}
+	if v1 {
+		oc = oc.WithSignatureVersion(oss.SignatureVersionV1)
+	}
+	if len(cfg.AdditionalHeaders) > 0 {
+		oc = oc.WithAdditionalHeaders(cfg.AdditionalHeaders)
+	}
+	if cfg.RequesterPays {
+		oc = oc.WithDefaultRequestHeaders(map[string]string{"x-oss-request-payer": "requester"})
+	}
+	if cfg.HTTPClient != nil {
+		oc = oc.WithHttpClient(cfg.HTTPClient)
+	} else {
+		ct, rw := min(cfg.Timeout, 10*time.Second), cfg.Timeout
+		oc = oc.WithHttpClient(transport.NewHttpClient(&transport.Config{ConnectTimeout: &ct, ReadWriteTimeout: &rw},
+			func(tr *http.Transport) {
+				// Many parallel ranged reads and part uploads: keep their
+				// connections alive between requests.
+				tr.MaxConnsPerHost = 0
+				tr.MaxIdleConns = 256
+				tr.MaxIdleConnsPerHost = 128
+				tr.Proxy = http.ProxyFromEnvironment
+			}))
+	}
+	return oc
+}
+
+// Bucket returns the bucket name.
+func (c *Client) Bucket() string { return c.bucket }
+
+func (c *Client) counter(op string) *opCounter {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	oc := c.stats[op]
+	if oc == nil {
+		oc = &opCounter{}
+		c.stats[op] = oc
+	}
+	return oc
+}
+
+// Stats returns a snapshot of the per-operation counters.
+func (c *Client) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := Stats{}
+	for op, oc := range c.stats {
+		s[op] = OpStats{Requests: oc.requests.Load(), Errors: oc.errors.Load(), BytesIn: oc.bytesIn.Load(),
+			BytesOut: oc.bytesOut.Load(), Latency: time.Duration(oc.latency.Load())}
+	}
+	return s
+}
+
+// call runs one SDK call, counting it and converting its error.
+func (c *Client) call(op, key string, out int64, fn func() error) error {
+	oc := c.counter(op)
+	start := time.Now()
+	err := fn()
+	oc.requests.Add(1)
+	oc.latency.Add(int64(time.Since(start)))
+	if err != nil {
+		oc.errors.Add(1)
+		e := convert(op, key, err)
+		if c.cfg.Logf != nil && e.Kind != KindNotExist && e.Kind != KindCanceled && !(op == "GetObject" && e.Code == "InvalidRange") {
+			c.cfg.Logf("oss: %v", e)
+		}
+		return e
+	}
+	oc.bytesOut.Add(out)
+	return nil
+}
+
+// convert maps any SDK error to *Error. This is the only place where OSS
+// answers are classified.
+func convert(op, key string, err error) *Error {
+	e := &Error{Op: op, Key: key, Err: err}
+	var se *oss.ServiceError
+	var pe oss.InvalidParamError
+	var ce *oss.CanceledError
+	var ne net.Error
+	switch {
+	case errors.As(err, &se):
+		e.Status, e.Code, e.RequestID = se.StatusCode, se.Code, se.RequestID
+		e.Message = se.Message
+		e.Kind = kindOfService(se.StatusCode, se.Code)
+		e.Err = nil // its text repeats the endpoint; keep the fields above
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.As(err, &ce):
+		e.Kind = KindCanceled
+	case errors.As(err, &pe):
+		e.Kind = KindInvalid
+	case errors.As(err, &ne), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		e.Kind = KindTransient
+	default:
+		// Connection refused, DNS, TLS, CRC mismatches: the request did not
+		// take effect as asked; retrying later may work.
+		e.Kind = KindTransient
+	}
+	return e
+}
+
+func kindOfService(status int, code string) Kind {
+	switch code {
+	case "NoSuchKey", "NoSuchBucket", "NoSuchUpload":
+		return KindNotExist
+	case "FileAlreadyExists":
+		return KindExist
+	case "PreconditionFailed", "PositionNotEqualToLength":
+		return KindPrecondition
+	case "SecurityTokenExpired", "InvalidSecurityToken.Expired":
+		return KindExpired
+	case "SlowDown", "Throttling", "TooManyRequests", "QpsLimitExceeded":
+		return KindThrottled
+	case "InvalidRange", "InvalidArgument", "ObjectNotAppendable", "KeyTooLong", "InvalidObjectName",
+		"MetadataTooLarge", "EntityTooLarge", "EntityTooSmall", "InvalidPart", "InvalidPartOrder", "MalformedXML":
+		return KindInvalid
+	}
+	switch {
+	case status == 404:
+		return KindNotExist
+	case status == 412 || status == 304:
+		return KindPrecondition
+	case status == 401 || status == 403:
+		return KindPermission
+	case status == 429:
+		return KindThrottled
+	case status >= 500:
+		return KindTransient
+	case status >= 400:
+		return KindInvalid
+	}
+	return KindOther
+}
+
+func strp(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func forbid(b bool) *string {
+	if b {
+		return oss.Ptr("true")
+	}
+	return nil
+}
+
+func headersFrom(h http.Header) StdHeaders {
+	return StdHeaders{
+		ContentType:        h.Get("Content-Type"),
+		ContentDisposition: h.Get("Content-Disposition"),
+		CacheControl:       h.Get("Cache-Control"),
+		ContentEncoding:    h.Get("Content-Encoding"),
+		ContentLanguage:    h.Get("Content-Language"),
+		Expires:            h.Get("Expires"),
+	}
+}
+
+func metaFrom(h http.Header) map[string]string {
+	m := map[string]string{}
+	for k, v := range h {
+		lk := strings.ToLower(k)
+		if strings.HasPrefix(lk, "x-oss-meta-") && len(v) > 0 {
+			m[strings.TrimPrefix(lk, "x-oss-meta-")] = v[0]
+		}
+	}
+	return m
+}
+
+// Probe checks the bucket and credentials with GetBucketInfo.
+func (c *Client) Probe(ctx context.Context) error {
+	return c.call("GetBucketInfo", "", 0, func() error {
+		_, err := c.sdk.GetBucketInfo(ctx, &oss.GetBucketInfoRequest{Bucket: &c.bucket})
+		return err
+	})
+}
+
+// Head returns an object's attributes.
+func (c *Client) Head(ctx context.Context, key string, opt HeadOptions) (*ObjectInfo, error) {
+	var res *oss.HeadObjectResult
+	err := c.call("HeadObject", key, 0, func() (err error) {
+		res, err = c.sdk.HeadObject(ctx, &oss.HeadObjectRequest{Bucket: &c.bucket, Key: &key, IfMatch: strp(opt.IfMatch)})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	info := &ObjectInfo{Key: key, Size: res.ContentLength, ETag: str(res.ETag), StorageClass: str(res.StorageClass),
+		ObjectType: str(res.ObjectType), CRC64: str(res.HashCRC64), Meta: metaFrom(res.Headers),
+		Headers: headersFrom(res.Headers), Full: true}
+	if res.LastModified != nil {
+		info.LastModified = *res.LastModified
+	}
+	return info, nil
+}
+
+// countingBody counts the bytes read from a GET body.
+type countingBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (b countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n.Add(int64(n))
+	return n, err
+}
+
+// GetRange starts a ranged read.
+func (c *Client) GetRange(ctx context.Context, req GetRequest) (*GetResult, error) {
+	in := &oss.GetObjectRequest{Bucket: &c.bucket, Key: &req.Key, IfMatch: strp(req.IfMatch),
+		RangeBehavior: oss.Ptr("standard")}
+	if req.Offset > 0 || req.Length >= 0 {
+		r := fmt.Sprintf("bytes=%d-", req.Offset)
+		if req.Length >= 0 {
+			if req.Length == 0 {
+				return c.emptyRead(ctx, req)
+			}
+			r += strconv.FormatInt(req.Offset+req.Length-1, 10)
+		}
+		in.Range = &r
+	}
+	var res *oss.GetObjectResult
+	err := c.call("GetObject", req.Key, 0, func() (err error) {
+		res, err = c.sdk.GetObject(ctx, in)
+		return err
+	})
+	if err != nil {
+		if req.Offset == 0 && CodeOf(err) == "InvalidRange" {
+			return c.emptyRead(ctx, req)
+		}
+		return nil, err
+	}
+	out := &GetResult{Body: countingBody{res.Body, &c.counter("GetObject").bytesIn}, ContentLength: res.ContentLength,
+		Size: res.ContentLength, ETag: str(res.ETag)}
+	if cr := str(res.ContentRange); cr != "" {
+		if i := strings.LastIndexByte(cr, '/'); i >= 0 {
+			if n, err := strconv.ParseInt(cr[i+1:], 10, 64); err == nil {
+				out.Size = n
+			}
+		}
+	}
+	return out, nil
+}
+
+// emptyRead answers a zero-length read (or a read of an empty object) with
+// a HEAD so the caller still learns the size and ETag.
+func (c *Client) emptyRead(ctx context.Context, req GetRequest) (*GetResult, error) {
+	info, err := c.Head(ctx, req.Key, HeadOptions{IfMatch: req.IfMatch})
+	if err != nil {
+		return nil, err
+	}
+	if req.Offset > info.Size || (req.Offset == info.Size && req.Length != 0 && info.Size > 0) {
+		return nil, &Error{Op: "GetObject", Key: req.Key, Kind: KindInvalid, Status: 416, Code: "InvalidRange",
+			Message: "the range starts at or after the end of the object"}
+	}
+	return &GetResult{Body: io.NopCloser(strings.NewReader("")), Size: info.Size, ETag: info.ETag}, nil
+}
+
+// List returns one page of a listing.
+func (c *Client) List(ctx context.Context, req ListRequest) (*ListResult, error) {
+	max := req.MaxKeys
+	if max <= 0 || max > 1000 {
+		max = 1000
+	}
+	in := &oss.ListObjectsV2Request{Bucket: &c.bucket, Prefix: strp(req.Prefix), Delimiter: strp(req.Delimiter),
+		StartAfter: strp(req.StartAfter), ContinuationToken: strp(req.ContinuationToken), MaxKeys: int32(max),
+		EncodingType: oss.Ptr("url")}
+	var res *oss.ListObjectsV2Result
+	err := c.call("ListObjectsV2", req.Prefix, 0, func() (err error) {
+		res, err = c.sdk.ListObjectsV2(ctx, in)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := &ListResult{IsTruncated: res.IsTruncated, NextContinuationToken: str(res.NextContinuationToken)}
+	out.Objects = make([]ObjectInfo, 0, len(res.Contents))
+	for _, o := range res.Contents {
+		info := ObjectInfo{Key: str(o.Key), Size: o.Size, ETag: str(o.ETag), StorageClass: str(o.StorageClass),
+			ObjectType: str(o.Type)}
+		if o.LastModified != nil {
+			info.LastModified = *o.LastModified
+		}
+		out.Objects = append(out.Objects, info)
+	}
+	for _, p := range res.CommonPrefixes {
+		out.CommonPrefixes = append(out.CommonPrefixes, str(p.Prefix))
+	}
+	return out, nil
+}
+
+// Put uploads a whole object.
+func (c *Client) Put(ctx context.Context, req PutRequest) (*PutResult, error) {
+	size := req.Size
+	in := &oss.PutObjectRequest{Bucket: &c.bucket, Key: &req.Key, Body: req.Body, ContentLength: &size,
+		Metadata: req.Meta, ForbidOverwrite: forbid(req.ForbidOverwrite),
+		ContentType: strp(req.Headers.ContentType), ContentDisposition: strp(req.Headers.ContentDisposition),
+		CacheControl: strp(req.Headers.CacheControl), ContentEncoding: strp(req.Headers.ContentEncoding),
+		Expires: strp(req.Headers.Expires)}
+	if req.Headers.ContentLanguage != "" {
+		in.Headers = map[string]string{"Content-Language": req.Headers.ContentLanguage}
+	}
+	if req.Body == nil {
+		in.Body = strings.NewReader("")
+	}
+	var res *oss.PutObjectResult
+	err := c.call("PutObject", req.Key, size, func() (err error) {
+		res, err = c.sdk.PutObject(ctx, in)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &PutResult{ETag: str(res.ETag), CRC64: str(res.HashCRC64)}, nil
+}
+
+// InitiateMultipart starts a multipart upload.
+func (c *Client) InitiateMultipart(ctx context.Context, req InitiateRequest) (string, error) {
+	in := &oss.InitiateMultipartUploadRequest{Bucket: &c.bucket, Key: &req.Key, Metadata: req.Meta,
+		ForbidOverwrite: forbid(req.ForbidOverwrite), ContentType: strp(req.Headers.ContentType),
+		ContentDisposition: strp(req.Headers.ContentDisposition), CacheControl: strp(req.Headers.CacheControl),
+		ContentEncoding: strp(req.Headers.ContentEncoding), Expires: strp(req.Headers.Expires)}
+	if req.Headers.ContentLanguage != "" {
+		in.Headers = map[string]string{"Content-Language": req.Headers.ContentLanguage}
+	}
+	var res *oss.InitiateMultipartUploadResult
+	err := c.call("InitiateMultipartUpload", req.Key, 0, func() (err error) {
+		res, err = c.sdk.InitiateMultipartUpload(ctx, in)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return str(res.UploadId), nil
+}
+
+// UploadPart uploads one part.
+func (c *Client) UploadPart(ctx context.Context, req UploadPartRequest) (*Part, error) {
+	size := req.Size
+	var res *oss.UploadPartResult
+	err := c.call("UploadPart", req.Key, size, func() (err error) {
+		res, err = c.sdk.UploadPart(ctx, &oss.UploadPartRequest{Bucket: &c.bucket, Key: &req.Key,
+			UploadId: &req.UploadID, PartNumber: int32(req.PartNumber), Body: req.Body, ContentLength: &size})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Part{PartNumber: req.PartNumber, ETag: str(res.ETag), Size: size}, nil
+}
+
+// UploadPartCopy fills a part from an existing object's range.
+func (c *Client) UploadPartCopy(ctx context.Context, req UploadPartCopyRequest) (*Part, error) {
+	rng := fmt.Sprintf("bytes=%d-%d", req.SourceOffset, req.SourceOffset+req.SourceLength-1)
+	var res *oss.UploadPartCopyResult
+	err := c.call("UploadPartCopy", req.Key, 0, func() (err error) {
+		res, err = c.sdk.UploadPartCopy(ctx, &oss.UploadPartCopyRequest{Bucket: &c.bucket, Key: &req.Key,
+			UploadId: &req.UploadID, PartNumber: int32(req.PartNumber), SourceKey: &req.SourceKey,
+			Range: &rng, IfMatch: strp(req.SourceIfMatch)})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Part{PartNumber: req.PartNumber, ETag: str(res.ETag), Size: req.SourceLength}, nil
+}
+
+// CompleteMultipart assembles the parts.
+func (c *Client) CompleteMultipart(ctx context.Context, req CompleteRequest) (*PutResult, error) {
+	parts := make([]oss.UploadPart, 0, len(req.Parts))
+	for _, p := range req.Parts {
+		parts = append(parts, oss.UploadPart{PartNumber: int32(p.PartNumber), ETag: oss.Ptr(p.ETag)})
+	}
+	sort.Slice(parts, func(i, j int) bool { return parts[i].PartNumber < parts[j].PartNumber })
+	var res *oss.CompleteMultipartUploadResult
+	err := c.call("CompleteMultipartUpload", req.Key, 0, func() (err error) {
+		res, err = c.sdk.CompleteMultipartUpload(ctx, &oss.CompleteMultipartUploadRequest{Bucket: &c.bucket,
+			Key: &req.Key, UploadId: &req.UploadID, ForbidOverwrite: forbid(req.ForbidOverwrite),
+			CompleteMultipartUpload: &oss.CompleteMultipartUpload{Parts: parts}})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &PutResult{ETag: str(res.ETag), CRC64: str(res.HashCRC64)}, nil
+}
+
+// AbortMultipart discards an upload.
+func (c *Client) AbortMultipart(ctx context.Context, key, uploadID string) error {
+	return c.call("AbortMultipartUpload", key, 0, func() error {
+		_, err := c.sdk.AbortMultipartUpload(ctx, &oss.AbortMultipartUploadRequest{Bucket: &c.bucket, Key: &key, UploadId: &uploadID})
+		return err
+	})
+}
+
+// ListUploads lists in-progress multipart uploads under prefix.
+func (c *Client) ListUploads(ctx context.Context, prefix string) ([]Upload, error) {
+	var out []Upload
+	var keyMarker, idMarker *string
+	for {
+		var res *oss.ListMultipartUploadsResult
+		err := c.call("ListMultipartUploads", prefix, 0, func() (err error) {
+			res, err = c.sdk.ListMultipartUploads(ctx, &oss.ListMultipartUploadsRequest{Bucket: &c.bucket,
+				Prefix: strp(prefix), KeyMarker: keyMarker, UploadIdMarker: idMarker, MaxUploads: 1000})
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range res.Uploads {
+			up := Upload{Key: str(u.Key), UploadID: str(u.UploadId)}
+			if u.Initiated != nil {
+				up.Initiated = *u.Initiated
+			}
+			out = append(out, up)
+		}
+		if !res.IsTruncated || (str(res.NextKeyMarker) == "" && str(res.NextUploadIdMarker) == "") {
+			return out, nil
+		}
+		keyMarker, idMarker = res.NextKeyMarker, res.NextUploadIdMarker
+	}
+}
+
+// Copy copies an object inside the bucket.
+func (c *Client) Copy(ctx context.Context, req CopyRequest) (*PutResult, error) {
+	in := &oss.CopyObjectRequest{Bucket: &c.bucket, Key: &req.DstKey, SourceKey: &req.SrcKey,
+		IfMatch: strp(req.SrcIfMatch), ForbidOverwrite: forbid(req.ForbidOverwrite)}
+	if req.Directive == MetadataReplace {
+		in.MetadataDirective = oss.Ptr("REPLACE")
+		in.Metadata = req.Meta
+		in.ContentType = strp(req.Headers.ContentType)
+		in.ContentDisposition = strp(req.Headers.ContentDisposition)
+		in.CacheControl = strp(req.Headers.CacheControl)
+		in.ContentEncoding = strp(req.Headers.ContentEncoding)
+		in.Expires = strp(req.Headers.Expires)
+		if req.Headers.ContentLanguage != "" {
+			in.Headers = map[string]string{"Content-Language": req.Headers.ContentLanguage}
+		}
+	} else {
+		in.MetadataDirective = oss.Ptr("COPY")
+	}
+	var res *oss.CopyObjectResult
+	err := c.call("CopyObject", req.DstKey, 0, func() (err error) {
+		res, err = c.sdk.CopyObject(ctx, in)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &PutResult{ETag: str(res.ETag), CRC64: str(res.HashCRC64)}, nil
+}
+
+// Delete removes a key.
+func (c *Client) Delete(ctx context.Context, key string) error {
+	return c.call("DeleteObject", key, 0, func() error {
+		_, err := c.sdk.DeleteObject(ctx, &oss.DeleteObjectRequest{Bucket: &c.bucket, Key: &key})
+		return err
+	})
+}
+
+// DeleteMulti removes up to 1000 keys.
+func (c *Client) DeleteMulti(ctx context.Context, keys []string) ([]string, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	if len(keys) > 1000 {
+		return nil, &Error{Op: "DeleteMultipleObjects", Kind: KindInvalid, Message: "more than 1000 keys"}
+	}
+	objs := make([]oss.DeleteObject, len(keys))
+	for i := range keys {
+		objs[i] = oss.DeleteObject{Key: oss.Ptr(keys[i])}
+	}
+	var res *oss.DeleteMultipleObjectsResult
+	err := c.call("DeleteMultipleObjects", "", 0, func() (err error) {
+		res, err = c.sdk.DeleteMultipleObjects(ctx, &oss.DeleteMultipleObjectsRequest{Bucket: &c.bucket, Objects: objs})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	done := make(map[string]bool, len(res.DeletedObjects))
+	for _, d := range res.DeletedObjects {
+		done[str(d.Key)] = true
+	}
+	var failed []string
+	for _, k := range keys {
+		if !done[k] {
+			failed = append(failed, k)
+		}
+	}
+	return failed, nil
+}
+
+// Append appends to an appendable object.
+func (c *Client) Append(ctx context.Context, req AppendRequest) (int64, error) {
+	size, pos := req.Size, req.Position
+	in := &oss.AppendObjectRequest{Bucket: &c.bucket, Key: &req.Key, Position: &pos, Body: req.Body,
+		ContentLength: &size}
+	if pos == 0 {
+		in.Metadata = req.Meta
+		in.ContentType = strp(req.Headers.ContentType)
+		in.ContentDisposition = strp(req.Headers.ContentDisposition)
+		in.CacheControl = strp(req.Headers.CacheControl)
+		in.ContentEncoding = strp(req.Headers.ContentEncoding)
+		in.Expires = strp(req.Headers.Expires)
+	}
+	var res *oss.AppendObjectResult
+	err := c.call("AppendObject", req.Key, size, func() (err error) {
+		res, err = c.sdk.AppendObject(ctx, in)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return res.NextPosition, nil
+}
+
+// Presign signs a URL without sending a request.
+func (c *Client) Presign(ctx context.Context, req PresignRequest) (*PresignResult, error) {
+	if req.Expires <= 0 {
+		req.Expires = 30 * time.Minute
+	}
+	if req.Expires > MaxPresignExpiry {
+		return nil, &Error{Op: "Presign", Key: req.Key, Kind: KindInvalid,
+			Message: fmt.Sprintf("expiry %v is longer than the 7 days OSS allows", req.Expires)}
+	}
+	if req.Key == "" {
+		return nil, &Error{Op: "Presign", Kind: KindInvalid, Message: "no object key"}
+	}
+	sdk := c.sdk
+	if req.SignatureV1 {
+		sdk = c.sdkV1
+	}
+	var in any
+	switch strings.ToUpper(req.Method) {
+	case "", "GET":
+		in = &oss.GetObjectRequest{Bucket: &c.bucket, Key: &req.Key,
+			ResponseContentDisposition: strp(req.ResponseContentDisposition),
+			ResponseContentType:        strp(req.ResponseContentType)}
+	case "PUT":
+		in = &oss.PutObjectRequest{Bucket: &c.bucket, Key: &req.Key, ContentType: strp(req.ResponseContentType)}
+	default:
+		return nil, &Error{Op: "Presign", Key: req.Key, Kind: KindInvalid, Message: "method must be GET or PUT"}
+	}
+	res, err := sdk.Presign(ctx, in, func(o *oss.PresignOptions) { o.Expires = req.Expires })
+	if err != nil {
+		return nil, convert("Presign", req.Key, err)
+	}
+	return &PresignResult{URL: res.URL, Method: res.Method, Expiration: res.Expiration, SignedHeaders: res.SignedHeaders}, nil
+}
