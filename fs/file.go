@@ -101,23 +101,26 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 		return &fileHandle{node: n, w: w, readOnly: true}, 0, 0
 	}
 	n.mu.Unlock()
-	// Close-to-open: revalidate unless a fresh HEAD says what is current.
+	// Close-to-open: every open asks OSS which version is current.
 	key := n.key()
-	a, ok := n.fsys.stat.Get(key)
-	if !ok || !a.full() || a.dir {
-		var errno syscall.Errno
-		if a, errno = n.fsys.headFile(ctx, key); errno != 0 {
-			return nil, 0, errno
-		}
+	a, errno := n.fsys.headFile(ctx, key)
+	if errno != 0 {
+		return nil, 0, errno
 	}
 	n.mu.Lock()
 	n.attr = a
 	var fl uint32
+	changed := n.keepETag != "" && n.keepETag != a.etag
 	if n.keepETag == a.etag {
 		fl |= fuse.FOPEN_KEEP_CACHE
 	}
 	n.keepETag = a.etag
 	n.mu.Unlock()
+	if changed {
+		// Someone replaced the object: drop the kernel's cached size so
+		// reads see the new length (pages go because KEEP_CACHE is off).
+		n.NotifyContent(-1, 0)
+	}
 	return &fileHandle{node: n, reader: newReader(n.fsys, key, a.etag, a.size)}, fl, 0
 }
 

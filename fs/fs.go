@@ -312,7 +312,12 @@ func (f *FS) lookupKey(ctx context.Context, parentKey, name string) (*attr, sysc
 		a := f.implicitDir()
 		for i := range page.Objects {
 			if page.Objects[i].Key == key+"/" {
+				// A marker object: its metadata (ossfs mode, uid, gid,
+				// mtime) gives the directory's attributes.
 				a = f.attrFromInfo(&page.Objects[i], true)
+				if full, err := f.store.Head(ctx, key+"/", ossapi.HeadOptions{}); err == nil {
+					a = f.attrFromInfo(full, true)
+				}
 			}
 		}
 		f.stat.Put(key, a)

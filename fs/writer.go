@@ -486,8 +486,18 @@ func (w *writeState) truncate(ctx context.Context, size int64) syscall.Errno {
 	if n := chunksFor(size); n < int64(len(w.chunks)) {
 		w.chunks = w.chunks[:n]
 	}
-	if size > 0 && size%stageChunk != 0 {
-		if errno := w.setChunk(size/stageChunk, chunkDirty); errno != 0 {
+	// The chunks holding the old and the new end change (bytes cut off or
+	// zeros added): fetch their base bytes first, then mark them dirty.
+	for _, i := range []int64{w.size / stageChunk, size / stageChunk} {
+		if i*stageChunk >= size || (i == size/stageChunk && size%stageChunk == 0) {
+			continue
+		}
+		if w.needsBase(i) {
+			if errno := w.fetchChunkLocked(ctx, i); errno != 0 {
+				return errno
+			}
+		}
+		if errno := w.setChunk(i, chunkDirty); errno != 0 {
 			return errno
 		}
 	}

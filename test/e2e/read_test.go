@@ -1,0 +1,375 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func hdr(kv ...string) http.Header {
+	h := http.Header{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		h.Set(kv[i], kv[i+1])
+	}
+	return h
+}
+
+func TestTreeAndNames(t *testing.T) {
+	srv := newServer(t)
+	seed := map[string]string{
+		"top.txt":                         "top",
+		"a/b/c/deep.txt":                  "deep",
+		"implicit/child.txt":              "child",
+		"marker/":                         "",
+		"marker/inside.txt":               "inside",
+		"emptymarker/":                    "",
+		"same":                            "i am a file",
+		"same/x":                          "in the dir",
+		"odd//double":                     "bad",
+		"odd/./dot":                       "bad",
+		"odd/../escape":                   "bad",
+		"odd/" + strings.Repeat("n", 256): "too long",
+		"odd/fine":                        "fine",
+		"sp ace/ü nicode.txt":             "unicode",
+	}
+	for k, v := range seed {
+		if err := srv.PutObject("test", k, []byte(v), nil); err != nil {
+			t.Fatalf("seed %q: %v", k, err)
+		}
+	}
+	m := startMount(t, srv, "test")
+
+	mustRead := func(p, want string) {
+		t.Helper()
+		b, err := os.ReadFile(m.path(p))
+		if err != nil {
+			t.Fatalf("read %s: %v", p, err)
+		}
+		if string(b) != want {
+			t.Fatalf("read %s = %q, want %q", p, b, want)
+		}
+	}
+	mustRead("top.txt", "top")
+	mustRead("a/b/c/deep.txt", "deep")
+	mustRead("implicit/child.txt", "child")
+	mustRead("marker/inside.txt", "inside")
+	mustRead("same/x", "in the dir")
+	mustRead("odd/fine", "fine")
+	mustRead("sp ace/ü nicode.txt", "unicode")
+
+	for _, d := range []string{"a", "a/b", "implicit", "marker", "emptymarker", "same"} {
+		st, err := os.Stat(m.path(d))
+		if err != nil || !st.IsDir() {
+			t.Errorf("%s: want a directory, got %v %v", d, st, err)
+		}
+	}
+	names := func(d string) []string {
+		t.Helper()
+		ents, err := os.ReadDir(m.path(d))
+		if err != nil {
+			t.Fatalf("readdir %s: %v", d, err)
+		}
+		var out []string
+		for _, e := range ents {
+			out = append(out, e.Name())
+		}
+		sort.Strings(out)
+		return out
+	}
+	if got, want := strings.Join(names(""), ","), "a,emptymarker,implicit,marker,odd,same,sp ace,top.txt"; got != want {
+		t.Errorf("root listing = %s, want %s", got, want)
+	}
+	// Keys that cannot be names are skipped, never shown, never escape.
+	if got := strings.Join(names("odd"), ","); got != "fine" {
+		t.Errorf("odd listing = %q, want only fine", got)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(m.dir), "escape")); err == nil {
+		t.Errorf("a key with .. escaped the mount")
+	}
+	if got := names("emptymarker"); len(got) != 0 {
+		t.Errorf("empty marker directory lists %v", got)
+	}
+	// Attributes.
+	st, err := os.Stat(m.path("top.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Size() != 3 || st.Mode().Perm() != 0o644 || !st.Mode().IsRegular() {
+		t.Errorf("top.txt: size %d mode %v", st.Size(), st.Mode())
+	}
+	sys := st.Sys().(*syscall.Stat_t)
+	if sys.Uid != uint32(os.Getuid()) {
+		t.Errorf("top.txt uid = %d, want the mounting user %d", sys.Uid, os.Getuid())
+	}
+	if out, _ := exec.Command("/bin/sh", "-c", "ls -l "+m.dir+" >/dev/null").CombinedOutput(); len(out) != 0 {
+		t.Errorf("ls -l complained: %s", out)
+	}
+}
+
+func TestOssfsMetadataAttributes(t *testing.T) {
+	srv := newServer(t)
+	mtime := time.Date(2021, 3, 4, 5, 6, 7, 0, time.UTC)
+	srv.PutObject("test", "owned.bin", []byte("x"), hdr("x-oss-meta-mode", "33216", "x-oss-meta-uid", "1234", "x-oss-meta-gid", "5678", "x-oss-meta-mtime", fmt.Sprint(mtime.Unix())))
+	srv.PutObject("test", "nomode.bin", []byte("x"), hdr("x-oss-meta-mode", "0"))
+	srv.PutObject("test", "d/", nil, hdr("x-oss-meta-mode", fmt.Sprint(syscall.S_IFDIR|0o700), "Content-Type", "application/x-directory"))
+	m := startMount(t, srv, "test", "-o", "file_mode=0640,dir_mode=0750")
+
+	st, err := os.Stat(m.path("owned.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := st.Sys().(*syscall.Stat_t)
+	if st.Mode().Perm() != 0o700 || sys.Uid != 1234 || sys.Gid != 5678 {
+		t.Errorf("owned.bin: mode %v uid %d gid %d; want 0700 1234 5678 from ossfs metadata", st.Mode(), sys.Uid, sys.Gid)
+	}
+	if !st.ModTime().Equal(mtime) {
+		t.Errorf("owned.bin mtime = %v, want %v", st.ModTime(), mtime)
+	}
+	st, _ = os.Stat(m.path("nomode.bin"))
+	if st.Mode().Perm() != 0o640 {
+		t.Errorf("nomode.bin mode = %v, want file_mode 0640 (never 000)", st.Mode())
+	}
+	st, _ = os.Stat(m.path("d"))
+	if !st.IsDir() || st.Mode().Perm() != 0o700 {
+		t.Errorf("d mode = %v, want dir 0700", st.Mode())
+	}
+	srv.PutObject("test", "impl/x", []byte("1"), nil)
+	st, _ = os.Stat(m.path("impl"))
+	if !st.IsDir() || st.Mode().Perm() != 0o750 {
+		t.Errorf("implicit dir mode = %v, want dir_mode 0750", st.Mode())
+	}
+}
+
+func TestReadSizes(t *testing.T) {
+	srv := newServer(t)
+	sizes := map[string]int{"zero": 0, "one": 1, "five": 5<<20 + 1, "big": 300 << 20}
+	data := map[string][]byte{}
+	for name, n := range sizes {
+		data[name] = randBytes(n)
+		if err := srv.PutObject("test", "sizes/"+name, data[name], nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := startMount(t, srv, "test")
+	local := t.TempDir()
+	for name := range sizes {
+		lp := filepath.Join(local, name)
+		os.WriteFile(lp, data[name], 0o644)
+		if out, err := exec.Command("cmp", lp, m.path("sizes", name)).CombinedOutput(); err != nil {
+			t.Errorf("cmp %s: %v %s", name, err, out)
+		}
+	}
+
+	// Random-offset reads, byte for byte.
+	f, err := os.Open(m.path("sizes", "big"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	big := data["big"]
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 300; i++ {
+		off := r.Int64N(int64(len(big)))
+		n := 1 + r.IntN(256<<10)
+		buf := make([]byte, n)
+		got, err := f.ReadAt(buf, off)
+		if err != nil && err != io.EOF {
+			t.Fatalf("ReadAt(%d, %d): %v", off, n, err)
+		}
+		want := big[off:min(off+int64(n), int64(len(big)))]
+		if !bytes.Equal(buf[:got], want) {
+			t.Fatalf("ReadAt(%d, %d): content differs", off, n)
+		}
+	}
+
+	// mmap.
+	mf, err := os.Open(m.path("sizes", "five"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mf.Close()
+	mm, err := syscall.Mmap(int(mf.Fd()), 0, len(data["five"]), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		t.Fatalf("mmap: %v", err)
+	}
+	if !bytes.Equal(mm, data["five"]) {
+		t.Errorf("mmap content differs")
+	}
+	syscall.Munmap(mm)
+
+	// Concurrent readers of the same and different files.
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			name := []string{"five", "big"}[i%2]
+			b, err := os.ReadFile(m.path("sizes", name))
+			if err != nil {
+				errs <- err
+				return
+			}
+			if !bytes.Equal(b, data[name]) {
+				errs <- fmt.Errorf("reader %d: %s differs", i, name)
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestBigDirectoryListing(t *testing.T) {
+	srv := newServer(t)
+	const n = 10000
+	for i := 0; i < n; i++ {
+		srv.PutObject("test", fmt.Sprintf("many/f%05d", i), []byte("x"), nil)
+	}
+	m := startMount(t, srv, "test")
+	// Look the directory up first so the count covers only the listing.
+	if _, err := os.Stat(m.path("many")); err != nil {
+		t.Fatal(err)
+	}
+	srv.ResetCounts()
+	out := run(t, "ls", "-l", m.path("many"))
+	lines := strings.Count(out, "\n") - 1 // "total" line
+	if lines != n {
+		t.Fatalf("ls -l listed %d entries, want %d", lines, n)
+	}
+	counts := srv.Counts()
+	var total int64
+	for _, c := range counts {
+		total += c
+	}
+	if counts["HeadObject"] != 0 || total > 12 {
+		t.Fatalf("ls -l of %d objects cost %d requests %v; want at most 12 and no HEAD", n, total, counts)
+	}
+	if counts["ListObjectsV2"] < 10 {
+		t.Fatalf("expected the listing to page 1000 keys at a time, saw %v", counts)
+	}
+}
+
+func TestReplacedObjectSeenByNextOpen(t *testing.T) {
+	srv := newServer(t)
+	srv.PutObject("test", "v.txt", []byte("version one"), nil)
+	m := startMount(t, srv, "test")
+	if b, _ := os.ReadFile(m.path("v.txt")); string(b) != "version one" {
+		t.Fatalf("first read %q", b)
+	}
+	// An open handle on the old version fails rather than mixing versions.
+	old, err := os.Open(m.path("v.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	srv.PutObject("test", "v.txt", []byte("the second version, longer"), nil)
+	b, err := os.ReadFile(m.path("v.txt"))
+	if err != nil || string(b) != "the second version, longer" {
+		t.Fatalf("read after replace = %q, %v; want the new version (close-to-open)", b, err)
+	}
+	// The old handle either fails with ESTALE or, when the kernel answers
+	// from the page cache the newer open just filled, sees one whole
+	// version: never a mix of the two.
+	buf := make([]byte, 64)
+	n, err := old.ReadAt(buf, 0)
+	switch got := string(buf[:n]); {
+	case err != nil && err != io.EOF:
+		if !errorsIs(err, syscall.ESTALE) {
+			t.Errorf("old handle read error = %v, want ESTALE", err)
+		}
+	case got != "version one" && got != "the second version, longer":
+		t.Errorf("old handle read %q: mixed versions", got)
+	}
+}
+
+func errorsIs(err error, target syscall.Errno) bool {
+	var pe *os.PathError
+	if e, ok := err.(*os.PathError); ok {
+		pe = e
+		return pe.Err == target
+	}
+	return err == target
+}
+
+func TestMountFailsFast(t *testing.T) {
+	srv := newServer(t)
+	dir := t.TempDir()
+	cases := []struct {
+		name string
+		args []string
+		env  []string
+		want string
+	}{
+		{"missing bucket", []string{"-f", "nosuchbucket", dir, "-o", "endpoint=" + srv.URL() + ",region=" + testRegion}, credEnv(), "does not exist"},
+		{"wrong secret", []string{"-f", "test", dir, "-o", "endpoint=" + srv.URL() + ",region=" + testRegion},
+			append(credEnv(), "ALIBABA_CLOUD_ACCESS_KEY_SECRET=wrong"), "denied"},
+		{"unreachable", []string{"-f", "test", dir, "-o", "endpoint=http://127.0.0.1:1,region=" + testRegion + ",retry_max=1,timeout=2s"}, credEnv(), "cannot reach"},
+		{"unknown option", []string{"-f", "test", dir, "-o", "endpoint=" + srv.URL() + ",bogus_option=1"}, credEnv(), "bogus_option"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command(ossmountBin, c.args...)
+			cmd.Env = c.env
+			start := time.Now()
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				exec.Command("umount", "-l", dir).Run()
+				t.Fatalf("mount succeeded; want failure")
+			}
+			if !strings.Contains(string(out), c.want) {
+				t.Errorf("output %q does not mention %q", out, c.want)
+			}
+			if strings.Contains(string(out), testSK) {
+				t.Errorf("output leaks the secret")
+			}
+			if d := time.Since(start); d > 30*time.Second {
+				t.Errorf("took %v to fail", d)
+			}
+		})
+	}
+}
+
+func TestOptionsAnyOrder(t *testing.T) {
+	srv := newServer(t)
+	srv.PutObject("test", "p/q/file", []byte("prefixed"), nil)
+	dir := t.TempDir()
+	// Options before the positionals, as --name value, and a prefix.
+	cmd := exec.Command(ossmountBin, "--foreground", "--endpoint", srv.URL(), "--region", testRegion, "--stat_cache_ttl", "1s", "test:/p", dir, "-o", "ro")
+	cmd.Env = credEnv()
+	var log syncBuffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	for i := 0; !isMounted(dir); i++ {
+		if i > 1500 {
+			t.Fatalf("not mounted\n%s", log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "q", "file"))
+	if err != nil || string(b) != "prefixed" {
+		t.Fatalf("read through prefix mount: %q %v", b, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "new"), []byte("x"), 0o644); err == nil {
+		t.Errorf("write on a ro mount succeeded")
+	}
+}
