@@ -74,7 +74,9 @@ func (s *Server) PutObject(bucket, key string, data []byte, h http.Header) error
 		go func() {
 			defer wg.Done()
 			c = make([]byte, len(data))
-			copy(c, data)
+			for i := 0; i < len(data); i += 8 << 20 {
+				copy(c[i:], data[i:min(i+8<<20, len(data))])
+			}
 		}()
 	}
 	m := md5.Sum(data)

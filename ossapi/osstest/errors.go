@@ -104,6 +104,11 @@ func (rc *reqCtx) writeError(e *ossError) {
 	h.Set("Content-Type", "application/xml")
 	h.Set("x-oss-ec", "0000-00000000")
 	rc.errCode = e.code
+	if e.status == http.StatusNotModified {
+		h.Del("Content-Type")
+		w.WriteHeader(e.status)
+		return
+	}
 	if rc.r.Method == http.MethodHead {
 		h.Set("x-oss-err", base64.StdEncoding.EncodeToString([]byte(body)))
 		h.Set("Content-Length", "0")

@@ -68,7 +68,7 @@ func listPage(b *bucket, prefix, delimiter, marker string, max int) (contents []
 						i = sort.SearchStrings(keys, end)
 					}
 				}
-				if cp <= marker {
+				if cp == marker { // returned on the previous page
 					skip()
 					continue
 				}

@@ -375,7 +375,11 @@ func (rc *reqCtx) getObject() *ossError {
 		return nil
 	}
 	standard := strings.EqualFold(rc.r.Header.Get("x-oss-range-behavior"), "standard")
-	start, end, partial, e := parseRange(rc.r.Header.Get("Range"), o.size, standard)
+	rangeSpec := rc.r.Header.Get("Range")
+	if rc.op == "HeadObject" {
+		rangeSpec = "" // HeadObject describes the whole object
+	}
+	start, end, partial, e := parseRange(rangeSpec, o.size, standard)
 	if e != nil {
 		return e
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/md5"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -163,6 +164,15 @@ func TestObjectBasics(t *testing.T) {
 			if err != nil || hd.ContentLength != 3000 || hd.Metadata["mode"] != "33188" {
 				t.Fatalf("head: %v %+v", err, hd)
 			}
+			meta, err := c.GetObjectMeta(ctx, &oss.GetObjectMetaRequest{Bucket: oss.Ptr("test"), Key: oss.Ptr(key)})
+			if err != nil || meta.ContentLength != 3000 || oss.ToString(meta.ETag) != `"`+md5hex(data)+`"` {
+				t.Fatalf("object meta: %v %+v", err, meta)
+			}
+			g, err = c.GetObject(ctx, &oss.GetObjectRequest{Bucket: oss.Ptr("test"), Key: oss.Ptr(key), ResponseContentType: oss.Ptr("text/override")})
+			if err != nil || oss.ToString(g.ContentType) != "text/override" {
+				t.Fatalf("response-content-type: %v", err)
+			}
+			g.Body.Close()
 			// Ranges.
 			g, err = c.GetObject(ctx, &oss.GetObjectRequest{Bucket: oss.Ptr("test"), Key: oss.Ptr(key), Range: oss.Ptr("bytes=10-19")})
 			if err != nil {
@@ -575,6 +585,12 @@ func TestAuthErrors(t *testing.T) {
 		_, err = c.HeadObject(ctx, &oss.HeadObjectRequest{Bucket: oss.Ptr("test"), Key: oss.Ptr("k")})
 		svcErr(t, err, "InvalidAccessKeyId", 403)
 	}
+	// V4 with additional signed headers.
+	cfg := oss.LoadDefaultConfig().WithCredentialsProvider(credentials.NewStaticCredentialsProvider(testAK, testSK)).
+		WithRegion(testRegion).WithEndpoint(srv.URL()).WithAdditionalHeaders([]string{"User-Agent", "host"})
+	if _, err := oss.NewClient(cfg).HeadObject(ctx, &oss.HeadObjectRequest{Bucket: oss.Ptr("test"), Key: oss.Ptr("k")}); err != nil {
+		t.Fatalf("additional headers: %v", err)
+	}
 	c := newClient(srv, clientOpt{region: "cn-beijing"})
 	_, err := c.GetObject(ctx, &oss.GetObjectRequest{Bucket: oss.Ptr("test"), Key: oss.Ptr("k")})
 	if err == nil {
@@ -747,7 +763,34 @@ func TestPostObject(t *testing.T) {
 	if status != 403 || !strings.Contains(body, "Invalid according to Policy") {
 		t.Fatalf("too big: %d %s", status, body)
 	}
-	if srv.Count("PostObject") != 3 {
+	// V1 form with a security token and a 200 answer.
+	ak, sk, token := srv.MintSTS(time.Hour)
+	pol, _ := json.Marshal(map[string]any{"expiration": time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
+		"conditions": []any{[]any{"eq", "$key", "v1.txt"}}})
+	policy := base64.StdEncoding.EncodeToString(pol)
+	m := hmac.New(sha1.New, []byte(sk))
+	m.Write([]byte(policy))
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	for _, f := range [][2]string{{"Key", "v1.txt"}, {"OSSAccessKeyId", ak}, {"Policy", policy}, {"Signature", base64.StdEncoding.EncodeToString(m.Sum(nil))},
+		{"x-oss-security-token", token}, {"success_action_status", "200"}} {
+		w.WriteField(f[0], f[1])
+	}
+	fw, _ := w.CreateFormFile("file", "ignored")
+	fw.Write([]byte("v1 form"))
+	w.Close()
+	resp, err := http.Post(srv.URL()+"/test", w.FormDataContentType(), &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("ETag") != `"`+md5hex([]byte("v1 form"))+`"` {
+		t.Fatalf("v1 post: %d %v", resp.StatusCode, resp.Header)
+	}
+	if b, _, _ := srv.GetObject("test", "v1.txt"); string(b) != "v1 form" {
+		t.Fatalf("v1 post object %q", b)
+	}
+	if srv.Count("PostObject") != 4 {
 		t.Fatalf("PostObject count %d", srv.Count("PostObject"))
 	}
 }
@@ -904,4 +947,50 @@ func rawRequest(t *testing.T, srv *Server, method, bucket, key, query, body stri
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+func TestOddKeys(t *testing.T) {
+	srv := newTestServer(t, Options{})
+	keys := []string{"a//b", "ünïcødé/文件.txt", "100% sure?#frag", "sp ace/+plus&amp=;", "~tilde*star'(paren)", "dir/", "a/./b/../c"}
+	for _, v1 := range []bool{false, true} {
+		c := newClient(srv, clientOpt{v1: v1})
+		for _, k := range keys {
+			if _, err := c.PutObject(ctx, &oss.PutObjectRequest{Bucket: oss.Ptr("test"), Key: oss.Ptr(k), Body: strings.NewReader(k)}); err != nil {
+				t.Fatalf("put %q (v1=%v): %v", k, v1, err)
+			}
+			g, err := c.GetObject(ctx, &oss.GetObjectRequest{Bucket: oss.Ptr("test"), Key: oss.Ptr(k)})
+			if err != nil {
+				t.Fatalf("get %q (v1=%v): %v", k, v1, err)
+			}
+			b, _ := io.ReadAll(g.Body)
+			g.Body.Close()
+			if string(b) != k {
+				t.Fatalf("get %q: %q", k, b)
+			}
+		}
+		res, err := c.ListObjectsV2(ctx, &oss.ListObjectsV2Request{Bucket: oss.Ptr("test"), Prefix: oss.Ptr("ünïcødé/"), Delimiter: oss.Ptr("/")})
+		if err != nil || len(res.Contents) != 1 || oss.ToString(res.Contents[0].Key) != "ünïcødé/文件.txt" {
+			t.Fatalf("list unicode: %v %+v", err, res)
+		}
+	}
+	want := append([]string{}, keys...)
+	sort.Strings(want)
+	if got := srv.Keys("test"); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("keys %q", got)
+	}
+	long := strings.Repeat("k", 1024)
+	c := newClient(srv, clientOpt{})
+	_, err := c.PutObject(ctx, &oss.PutObjectRequest{Bucket: oss.Ptr("test"), Key: oss.Ptr(long), Body: strings.NewReader("x")})
+	if err == nil {
+		t.Fatal("1024-byte key accepted")
+	}
+	if status, body := rawRequest(t, srv, "PUT", "test", long, "", "x", nil); status != 400 || !strings.Contains(body, "KeyTooLong") {
+		t.Fatalf("long key: %d %s", status, body)
+	}
+	if status, body := rawRequest(t, srv, "PUT", "test", "bad", "", "x", http.Header{"X-Oss-Meta-Bad_name": {"v"}}); status != 400 || !strings.Contains(body, "InvalidArgument") {
+		t.Fatalf("bad meta name: %d %s", status, body)
+	}
+	_, err = c.PutObject(ctx, &oss.PutObjectRequest{Bucket: oss.Ptr("test"), Key: oss.Ptr("meta"), Body: strings.NewReader("x"),
+		Metadata: map[string]string{"big": strings.Repeat("v", 8200)}})
+	svcErr(t, err, "MetadataTooLarge", 400)
 }

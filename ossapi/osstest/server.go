@@ -10,6 +10,24 @@
 // rules follow the service. Tests seed and inspect objects directly
 // (PutObject, GetObject, Keys), count requests per operation (Count) and
 // inject failures (AddFault).
+//
+// Emulated: bucket create/delete/info/location/list; PutObject, GetObject
+// (single ranges, x-oss-range-behavior, conditional headers, response-*
+// overrides), HeadObject, GetObjectMeta, DeleteObject,
+// DeleteMultipleObjects, CopyObject, AppendObject, ListObjects (v1 and v2),
+// the multipart operations including UploadPartCopy, and PostObject (V1 and
+// V4 forms with policies). Addressing is path style, or virtual-hosted when
+// the Host header starts with a known bucket name.
+//
+// Not emulated: versioning, ACLs and bucket policies (every signed request
+// by a known key is allowed), tagging, symlinks, callbacks, server-side
+// encryption, storage classes other than Standard, image processing,
+// traffic limits, and verification of a non-UNSIGNED x-oss-content-sha256
+// payload hash. Such requests get 501 NotImplemented or are ignored.
+//
+// With Options.DataDir the objects, buckets and unfinished multipart uploads
+// are kept in files (written to a temporary name and renamed) and survive a
+// restart; one server at a time may use a directory.
 package osstest
 
 import (
