@@ -2,10 +2,11 @@
 GO        ?= go
 BIN       := bin
 PREFIX    ?= /usr/local
+SBINDIR   ?= /sbin
 GOFLAGS   ?=
 export GOFLAGS
 
-.PHONY: all build test unit e2e deps lint demo demo-stop bench install clean
+.PHONY: all build test unit e2e deps lint demo demo-stop bench install uninstall clean
 
 all: build
 
@@ -35,12 +36,17 @@ demo: build
 demo-stop:
 	@./test/demo.sh stop
 
+# install puts ossmount in $(PREFIX)/bin and links it as mount(8)'s helper
+# for type fuse.ossmount, $(SBINDIR)/mount.fuse.ossmount, so fstab lines
+# and `mount -t fuse.ossmount` work. DESTDIR stages the tree (packaging).
 install: build
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SBINDIR)
 	install -m 0755 $(BIN)/ossmount $(DESTDIR)$(PREFIX)/bin/ossmount
 	install -m 0755 $(BIN)/osslocal $(DESTDIR)$(PREFIX)/bin/osslocal
-	install -d $(DESTDIR)/sbin
-	ln -sf $(PREFIX)/bin/ossmount $(DESTDIR)/sbin/mount.fuse.ossmount
+	ln -sf $(PREFIX)/bin/ossmount $(DESTDIR)$(SBINDIR)/mount.fuse.ossmount
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/ossmount $(DESTDIR)$(PREFIX)/bin/osslocal $(DESTDIR)$(SBINDIR)/mount.fuse.ossmount
 
 clean:
 	rm -rf $(BIN)

@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"sort"
+	"sync/atomic"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -13,7 +14,13 @@ import (
 type dirNode struct {
 	gofs.Inode
 	fsys *FS
+	last atomic.Pointer[attr] // the attributes last shown, for when it has no name
 }
+
+// orphaned reports whether the directory has no name any more (removed, or
+// replaced by a rename) while the kernel still holds it (an open
+// descriptor). Its key() would then be the mount prefix.
+func (n *dirNode) orphaned() bool { return !n.IsRoot() && n.Path(nil) == "" }
 
 func sortStrings(s []string) { sort.Strings(s) }
 
@@ -35,23 +42,35 @@ func (n *dirNode) attrs() *attr {
 	if n.IsRoot() {
 		return n.fsys.implicitDir()
 	}
-	k := n.key()
-	if a, ok := n.fsys.stat.Get(k[:len(k)-1]); ok && a.dir {
-		return a
+	if n.orphaned() {
+		if a := n.last.Load(); a != nil {
+			return a
+		}
+		return n.fsys.implicitDir()
 	}
-	return n.fsys.implicitDir()
+	k := n.key()
+	a, ok := n.fsys.stat.Get(k[:len(k)-1])
+	if !ok || !a.dir {
+		a = n.fsys.implicitDir()
+	}
+	n.last.Store(a)
+	return a
 }
 
 var _ = (gofs.NodeGetattrer)((*dirNode)(nil))
 
 func (n *dirNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	n.attrs().fill(&out.Attr)
+	if n.orphaned() {
+		out.Nlink = 0
+	}
 	return 0
 }
 
 var _ = (gofs.NodeLookuper)((*dirNode)(nil))
 
 func (n *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	if !validName(name) {
 		return nil, syscall.ENOENT
 	}
@@ -76,7 +95,9 @@ func (n *dirNode) childInode(ctx context.Context, name string, a *attr) *gofs.In
 	}
 	var node gofs.InodeEmbedder
 	if a.dir {
-		node = &dirNode{fsys: n.fsys}
+		dn := &dirNode{fsys: n.fsys}
+		dn.last.Store(a)
+		node = dn
 	} else {
 		node = &fileNode{fsys: n.fsys, attr: a}
 	}
@@ -86,6 +107,7 @@ func (n *dirNode) childInode(ctx context.Context, name string, a *attr) *gofs.In
 var _ = (gofs.NodeReaddirer)((*dirNode)(nil))
 
 func (n *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	l, errno := n.fsys.listDir(ctx, n.key())
 	if errno != 0 {
 		return nil, errno

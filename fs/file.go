@@ -5,6 +5,7 @@ import (
 	"io"
 	"sync"
 	"syscall"
+	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -25,6 +26,41 @@ type fileNode struct {
 }
 
 func (n *fileNode) key() string { return n.fsys.cfg.Prefix + n.Path(nil) }
+
+// sameType reports whether a (the object at the node's key) is of the
+// node's kind (file or symlink).
+func (n *fileNode) sameType(a *attr) bool {
+	return !a.dir && a.mode&syscall.S_IFMT == n.StableAttr().Mode&syscall.S_IFMT
+}
+
+// staleKeys remembers when an open last found a key holding another kind
+// of object than its inode (see typeChanged).
+var staleKeys sync.Map // key -> time.Time
+
+// typeChanged checks, at open, that the object found at the node's key
+// is still of the node's kind. If it is not (a symlink was renamed over the
+// file), the answer is ESTALE, which makes the kernel look the name up
+// again and retry the open once on what is there now. Should the retry
+// find the name changed again (it is being replaced over and over), the
+// answer is ENOENT rather than an ESTALE the caller would not expect.
+func (n *fileNode) typeChanged(key string, a *attr) syscall.Errno {
+	if n.sameType(a) {
+		return 0
+	}
+	n.fsys.invalidate(key)
+	if t, ok := staleKeys.Load(key); ok && time.Since(t.(time.Time)) < time.Second {
+		staleKeys.Delete(key)
+		return syscall.ENOENT
+	}
+	staleKeys.Store(key, time.Now())
+	return syscall.ESTALE
+}
+
+// orphaned reports whether the node has no name any more: it was unlinked,
+// or another file was renamed over it, while the kernel still holds it
+// (an open descriptor). Its key() would then be the mount prefix: it must
+// not be used for requests.
+func (n *fileNode) orphaned() bool { return n.Path(nil) == "" }
 
 func (n *fileNode) setAttr(a *attr) {
 	n.mu.Lock()
@@ -53,6 +89,12 @@ func (n *fileNode) currentAttr(ctx context.Context) (*attr, syscall.Errno) {
 	if pending {
 		return a, 0
 	}
+	if n.orphaned() {
+		if a == nil {
+			return nil, syscall.ENOENT
+		}
+		return a, 0
+	}
 	key := n.key()
 	if c, ok := n.fsys.stat.Get(key); ok && !c.dir {
 		n.setAttr(c)
@@ -69,11 +111,41 @@ func (n *fileNode) currentAttr(ctx context.Context) (*attr, syscall.Errno) {
 var _ = (gofs.NodeGetattrer)((*fileNode)(nil))
 
 func (n *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	if h, ok := fh.(*fileHandle); ok && h.w != nil {
+	ctx = uninterrupted(ctx)
+	h, _ := fh.(*fileHandle)
+	if h != nil && h.w != nil {
 		h.w.attrView().fill(&out.Attr)
+		if n.orphaned() {
+			out.Nlink = 0
+		}
+		return 0
+	}
+	if n.orphaned() {
+		// fstat of an unlinked (or replaced) file that is still open: the
+		// last attributes known (the version it was opened on), with no
+		// link left. Never a request: the node has no key any more.
+		n.mu.Lock()
+		a, w := n.attr, n.ws
+		n.mu.Unlock()
+		if w != nil {
+			a = w.attrView()
+		} else if a == nil && h != nil {
+			a = h.attr
+		}
+		if a == nil {
+			return syscall.ENOENT
+		}
+		a.fill(&out.Attr)
+		out.Nlink = 0
 		return 0
 	}
 	a, errno := n.currentAttr(ctx)
+	if h != nil && h.attr != nil && (errno == syscall.ENOENT ||
+		errno == 0 && a.mode&syscall.S_IFMT != h.attr.mode&syscall.S_IFMT) {
+		// The object went away (or became something else) on the server
+		// while this handle is open: fstat shows the version it reads.
+		a, errno = h.attr, 0
+	}
 	if errno != 0 {
 		return errno
 	}
@@ -84,6 +156,7 @@ func (n *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.At
 var _ = (gofs.NodeOpener)((*fileNode)(nil))
 
 func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
 		if n.fsys.cfg.ReadOnly {
 			return nil, 0, syscall.EROFS
@@ -101,10 +174,16 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 		return &fileHandle{node: n, w: w, readOnly: true}, 0, 0
 	}
 	n.mu.Unlock()
+	if n.orphaned() {
+		return nil, 0, syscall.ENOENT
+	}
 	// Close-to-open: every open asks OSS which version is current.
 	key := n.key()
 	a, errno := n.fsys.headFile(ctx, key)
 	if errno != 0 {
+		return nil, 0, errno
+	}
+	if errno := n.typeChanged(key, a); errno != 0 {
 		return nil, 0, errno
 	}
 	n.mu.Lock()
@@ -121,32 +200,58 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 		// reads see the new length (pages go because KEEP_CACHE is off).
 		n.NotifyContent(-1, 0)
 	}
-	return &fileHandle{node: n, reader: newReader(n.fsys, key, a.etag, a.size)}, fl, 0
+	return &fileHandle{node: n, reader: newReader(n.fsys, key, a.etag, a.size), attr: a}, fl, 0
 }
 
 var _ = (gofs.NodeReadlinker)((*fileNode)(nil))
 
 func (n *fileNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	ctx = uninterrupted(ctx)
+	if n.orphaned() {
+		return nil, syscall.ENOENT
+	}
+	key := n.key()
 	a, errno := n.currentAttr(ctx)
-	if errno != 0 {
-		return nil, errno
+	// The target is read from the version the attributes describe
+	// (If-Match). When the symlink was replaced meanwhile, the version is
+	// asked again: a new symlink is read, anything else is EINVAL (not a
+	// symlink any more).
+	for attempt := 0; ; attempt++ {
+		if errno != 0 {
+			return nil, errno
+		}
+		if !a.isSymlink() {
+			return nil, syscall.EINVAL
+		}
+		if a.size > 4096 {
+			return nil, syscall.ENAMETOOLONG
+		}
+		b, err := n.readTarget(ctx, key, a.etag)
+		if err == nil {
+			return b, 0
+		}
+		if ossapi.KindOf(err) != ossapi.KindPrecondition || attempt == 2 {
+			return nil, n.fsys.toErrno("readlink", err)
+		}
+		a, errno = n.fsys.headFile(ctx, key)
+		if errno == 0 {
+			n.setAttr(a)
+		}
 	}
-	if !a.isSymlink() {
-		return nil, syscall.EINVAL
-	}
-	if a.size > 4096 {
-		return nil, syscall.ENAMETOOLONG
-	}
-	res, err := n.fsys.store.GetRange(ctx, ossapi.GetRequest{Key: n.key(), Length: -1, IfMatch: a.etag})
+}
+
+// readTarget reads a symlink object's body (its target) at version etag.
+func (n *fileNode) readTarget(ctx context.Context, key, etag string) ([]byte, error) {
+	res, err := n.fsys.store.GetRange(ctx, ossapi.GetRequest{Key: key, Length: -1, IfMatch: etag})
 	if err != nil {
-		return nil, n.fsys.toErrno("readlink", err)
+		return nil, err
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(res.Body, 4097))
 	if err != nil {
-		return nil, n.fsys.toErrno("readlink", err)
+		return nil, &ossapi.Error{Op: "GetObject", Key: key, Kind: ossapi.KindTransient, Err: err}
 	}
-	return b, 0
+	return b, nil
 }
 
 // openWrite opens the file for writing, sharing the node's write state
@@ -184,6 +289,9 @@ func (n *fileNode) acquireWriter(ctx context.Context, truncate bool) (*writeStat
 	if pending {
 		return nil, syscall.EIO // a pending node always has a writer
 	}
+	if n.orphaned() {
+		return nil, syscall.ENOENT
+	}
 	key := n.key()
 	a, ok := n.fsys.stat.Get(key)
 	if !ok || !a.full() {
@@ -191,6 +299,9 @@ func (n *fileNode) acquireWriter(ctx context.Context, truncate bool) (*writeStat
 		if a, errno = n.fsys.headFile(ctx, key); errno != 0 {
 			return nil, errno
 		}
+	}
+	if errno := n.typeChanged(key, a); errno != 0 {
+		return nil, errno
 	}
 	if a.isSymlink() {
 		return nil, syscall.ELOOP
@@ -247,6 +358,7 @@ func (n *fileNode) releaseWrite(ctx context.Context, w *writeState) {
 type fileHandle struct {
 	node       *fileNode
 	reader     *reader     // read-only handle
+	attr       *attr       // read-only handle: the version it reads
 	w          *writeState // writing handle (or reading a file being written)
 	appendMode bool
 	readOnly   bool
@@ -278,8 +390,17 @@ func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32,
 var _ = (gofs.FileFlusher)((*fileHandle)(nil))
 
 // Flush runs at every close(2): it uploads the file and returns the result.
+//
+// Two closes upload nothing. A read-only descriptor's close does not
+// publish what others are writing. And a close before anything was written
+// is left to the last close (release): shells and dd open the file, dup the
+// descriptor and close the original before writing a byte, and uploading
+// then would show an empty object while the file is being written (and
+// leave it behind if the writer is killed). A file created and closed
+// without a write (no chmod or utimes either) is therefore uploaded at
+// release, just after close returns; an error there can only be logged.
 func (h *fileHandle) Flush(ctx context.Context) syscall.Errno {
-	if h.w == nil {
+	if h.w == nil || h.readOnly || h.w.untouched() {
 		return 0
 	}
 	return h.w.flush(ctx)

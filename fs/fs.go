@@ -138,6 +138,10 @@ func New(cfg Config) (*FS, error) {
 		return nil, err
 	}
 	f.staging = st
+	if !cfg.ReadOnly {
+		// Abort the uploads of mounts of this cache_dir that were killed.
+		go st.recoverAbandoned(context.Background(), f.store)
+	}
 	f.root = &dirNode{fsys: f}
 	return f, nil
 }
@@ -164,6 +168,7 @@ func (f *FS) Options() *gofs.Options {
 type attr struct {
 	dir      bool
 	implicit bool // a directory with no marker object
+	listed   bool // implicit only as far as a listing's common prefix tells: a marker may exist
 	size     int64
 	etag     string
 	mtime    time.Time
@@ -287,7 +292,7 @@ func (f *FS) lookupKey(ctx context.Context, parentKey, name string) (*attr, sysc
 	if _, ok := f.neg.Get(key); ok {
 		return nil, syscall.ENOENT
 	}
-	if l, ok := f.lists.Get(parentKey); ok && !l.incomplete {
+	if l, ok := f.lists.Get(parentKey); ok && !l.incomplete && !l.changed[name] {
 		// The parent's fresh listing is authoritative for existence.
 		if a, ok := l.entries[name]; ok {
 			f.stat.Put(key, a)
@@ -360,12 +365,28 @@ type listing struct {
 	names      []string         // sorted
 	entries    map[string]*attr // name -> attributes
 	incomplete bool
+	// changed holds names this mount changed since the listing was made:
+	// the listing no longer speaks for them (lookups ask OSS, readdir
+	// lists again), but it still answers for every other name, so
+	// creating many files in a directory does not cost a LIST each.
+	changed map[string]bool
+}
+
+// withChanged returns a copy of l that no longer speaks for name.
+func (l *listing) withChanged(name string) *listing {
+	nl := *l
+	nl.changed = make(map[string]bool, len(l.changed)+1)
+	for k := range l.changed {
+		nl.changed[k] = true
+	}
+	nl.changed[name] = true
+	return &nl
 }
 
 // listDir lists dirKey ("" or ending in "/") completely, filling the stat
 // cache from the LIST results (no HEAD per entry).
 func (f *FS) listDir(ctx context.Context, dirKey string) (*listing, syscall.Errno) {
-	if l, ok := f.lists.Get(dirKey); ok {
+	if l, ok := f.lists.Get(dirKey); ok && len(l.changed) == 0 {
 		return l, 0
 	}
 	l := &listing{entries: map[string]*attr{}}
@@ -383,6 +404,7 @@ func (f *FS) listDir(ctx context.Context, dirKey string) (*listing, syscall.Errn
 			}
 			if _, ok := l.entries[name]; !ok || !l.entries[name].dir {
 				a := f.implicitDir()
+				a.listed = true
 				if old, ok := f.stat.Get(dirKey + name); ok && old.dir {
 					a = old
 				}
@@ -432,19 +454,29 @@ func (f *FS) listDir(ctx context.Context, dirKey string) (*listing, syscall.Errn
 }
 
 // mergeListed makes attributes from a LIST entry, keeping the metadata of a
-// cached HEAD of the same version (same ETag).
+// cached HEAD of the same version (same ETag and Last-Modified: a metadata
+// change by a self-copy keeps the ETag).
 func (f *FS) mergeListed(key string, o *ossapi.ObjectInfo, dir bool) *attr {
-	if old, _, ok := f.stat.Peek(key); ok && old.full() && old.etag == o.ETag && old.dir == dir {
+	if old, _, ok := f.stat.Peek(key); ok && old.full() && old.etag == o.ETag && old.dir == dir &&
+		old.info.LastModified.Unix() == o.LastModified.Unix() {
 		return old
 	}
 	return f.attrFromInfo(o, dir)
 }
 
-// invalidate forgets cached knowledge of key and its parent's listing.
+// invalidate forgets cached knowledge of key; its parent's listing stops
+// speaking for it.
 func (f *FS) invalidate(key string) {
 	f.stat.Remove(key)
 	f.neg.Remove(key)
-	f.lists.Remove(parentKey(key))
+	name := strings.TrimPrefix(strings.TrimSuffix(key, "/"), parentKey(key))
+	f.lists.Update(parentKey(key), func(l *listing) *listing { return l.withChanged(name) })
+}
+
+// noteEmptyDir records that dirKey was just created empty by this mount, so
+// lookups of new names inside it need no request.
+func (f *FS) noteEmptyDir(dirKey string) {
+	f.lists.Put(dirKey, &listing{entries: map[string]*attr{}})
 }
 
 // parentKey is the directory key holding key ("" for top level).

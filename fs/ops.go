@@ -51,6 +51,7 @@ func (f *FS) checkWritable() syscall.Errno {
 var _ = (gofs.NodeCreater)((*dirNode)(nil))
 
 func (n *dirNode) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	if errno := n.fsys.checkWritable(); errno != 0 {
 		return nil, nil, 0, errno
 	}
@@ -72,8 +73,7 @@ func (n *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 	fn.ws = w
 	fn.attr = w.attrView()
 	n.fsys.trackWriter(w, true)
-	n.fsys.neg.Remove(key)
-	n.fsys.lists.Remove(n.key())
+	n.fsys.invalidate(key)
 	ch := n.NewInode(ctx, fn, gofs.StableAttr{Mode: syscall.S_IFREG})
 	fn.attr.fill(&out.Attr)
 	return ch, &fileHandle{node: fn, w: w, appendMode: flags&syscall.O_APPEND != 0}, 0, 0
@@ -82,6 +82,7 @@ func (n *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 var _ = (gofs.NodeMkdirer)((*dirNode)(nil))
 
 func (n *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	if errno := n.fsys.checkWritable(); errno != 0 {
 		return nil, errno
 	}
@@ -98,7 +99,9 @@ func (n *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 		return nil, n.fsys.toErrno("mkdir", err)
 	}
 	n.fsys.invalidate(key)
-	a := n.fsys.attrFromInfo(&ossapi.ObjectInfo{Key: key + "/", ETag: res.ETag, LastModified: now, Meta: meta}, true)
+	n.fsys.noteEmptyDir(key + "/")
+	a := n.fsys.attrFromInfo(&ossapi.ObjectInfo{Key: key + "/", ETag: res.ETag, LastModified: now, Meta: meta, Full: true,
+		Headers: ossapi.StdHeaders{ContentType: "application/x-directory"}}, true)
 	n.fsys.stat.Put(key, a)
 	ch := n.childInode(ctx, name, a)
 	a.fill(&out.Attr)
@@ -108,6 +111,7 @@ func (n *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 var _ = (gofs.NodeRmdirer)((*dirNode)(nil))
 
 func (n *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	if errno := n.fsys.checkWritable(); errno != 0 {
 		return errno
 	}
@@ -141,6 +145,7 @@ func (n *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 var _ = (gofs.NodeUnlinker)((*dirNode)(nil))
 
 func (n *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	if errno := n.fsys.checkWritable(); errno != 0 {
 		return errno
 	}
@@ -161,6 +166,16 @@ func (n *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	return 0
 }
 
+// writer returns the node's write state, if any (nil for a nil node).
+func (n *fileNode) writer() *writeState {
+	if n == nil {
+		return nil
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.ws
+}
+
 // markUnlinked stops a pending upload of the node (its name is gone) and
 // reports whether the object never reached the server.
 func (n *fileNode) markUnlinked() bool {
@@ -179,6 +194,7 @@ func (n *fileNode) markUnlinked() bool {
 var _ = (gofs.NodeSymlinker)((*dirNode)(nil))
 
 func (n *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	if errno := n.fsys.checkWritable(); errno != 0 {
 		return nil, errno
 	}
@@ -195,7 +211,8 @@ func (n *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.En
 		return nil, n.fsys.toErrno("symlink", err)
 	}
 	n.fsys.invalidate(key)
-	a := n.fsys.attrFromInfo(&ossapi.ObjectInfo{Key: key, Size: int64(len(target)), ETag: res.ETag, LastModified: now, Meta: meta}, false)
+	a := n.fsys.attrFromInfo(&ossapi.ObjectInfo{Key: key, Size: int64(len(target)), ETag: res.ETag, LastModified: now, Meta: meta, Full: true,
+		Headers: ossapi.StdHeaders{ContentType: "application/octet-stream"}}, false)
 	n.fsys.stat.Put(key, a)
 	ch := n.childInode(ctx, name, a)
 	a.fill(&out.Attr)
@@ -224,10 +241,24 @@ func (n *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 	if !ok || !validName(newName) {
 		return syscall.EINVAL
 	}
+	// A rename half done is worse than a slow one: signals to the caller
+	// do not cancel it.
+	ctx = uninterrupted(ctx)
 	src, dst := n.childKey(name), np.childKey(newName)
-	sa, errno := f.lookupKey(ctx, n.key(), name)
-	if errno != 0 {
-		return errno
+	var fn *fileNode
+	if ch := n.GetChild(name); ch != nil {
+		fn, _ = ch.Operations().(*fileNode)
+	}
+	var sa *attr
+	if w := fn.writer(); w != nil {
+		// Open for writing, perhaps not on the server yet: renameFile
+		// uploads it first.
+		sa = w.attrView()
+	} else {
+		var errno syscall.Errno
+		if sa, errno = f.lookupKey(ctx, n.key(), name); errno != 0 {
+			return errno
+		}
 	}
 	f.neg.Remove(dst)
 	da, errno := f.lookupKey(ctx, np.key(), newName)
@@ -264,11 +295,17 @@ func (n *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 		}
 		return f.renameDir(ctx, src+"/", dst+"/")
 	}
-	var fn *fileNode
-	if ch := n.GetChild(name); ch != nil {
-		fn, _ = ch.Operations().(*fileNode)
+	if errno := f.renameFile(ctx, fn, src, dst); errno != 0 {
+		return errno
 	}
-	return f.renameFile(ctx, fn, src, dst)
+	// The file renamed over, if still open for writing, has no name any
+	// more: it must not be uploaded over the new content at its close.
+	if ch := np.GetChild(newName); ch != nil {
+		if old, ok := ch.Operations().(*fileNode); ok && old != fn {
+			old.markUnlinked()
+		}
+	}
+	return 0
 }
 
 // renameFile copies src to dst on the server and deletes src. An open
@@ -322,7 +359,7 @@ func (f *FS) copyObject(ctx context.Context, info *ossapi.ObjectInfo, dst string
 		meta = info.Meta
 		hdr = info.Headers
 	}
-	id, err := f.store.InitiateMultipart(ctx, ossapi.InitiateRequest{Key: dst, Meta: meta, Headers: hdr})
+	id, err := f.initiateUpload(ctx, ossapi.InitiateRequest{Key: dst, Meta: meta, Headers: hdr})
 	if err != nil {
 		return "", err
 	}
@@ -349,13 +386,13 @@ func (f *FS) copyObject(ctx context.Context, info *ossapi.ObjectInfo, dst string
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
-			f.store.AbortMultipart(context.Background(), dst, id)
+			f.abortUpload(dst, id)
 			return "", err
 		}
 	}
-	res, err := f.store.CompleteMultipart(ctx, ossapi.CompleteRequest{Key: dst, UploadID: id, Parts: parts})
+	res, err := f.completeUpload(ctx, ossapi.CompleteRequest{Key: dst, UploadID: id, Parts: parts})
 	if err != nil {
-		f.store.AbortMultipart(context.Background(), dst, id)
+		f.abortUpload(dst, id)
 		return "", err
 	}
 	return res.ETag, nil
@@ -372,10 +409,40 @@ func (f *FS) rewriteMeta(ctx context.Context, key string, size int64, etag strin
 	return newETag, err
 }
 
+// renameDirMu serializes directory renames: each holds the locks of the
+// open writers under its source while it runs.
+var renameDirMu sync.Mutex
+
 // renameDir moves every object under src to dst: copies first (bounded
-// concurrency), then deletes. It is not atomic.
+// concurrency), then deletes. It is not atomic. Files open for writing
+// under src are uploaded first and held (their writes wait) until the move
+// is done, then follow it to their new keys.
 func (f *FS) renameDir(ctx context.Context, src, dst string) syscall.Errno {
-	f.flushUnder(ctx, src)
+	renameDirMu.Lock()
+	defer renameDirMu.Unlock()
+	var open []*writeState
+	for _, w := range f.openWriters() {
+		w.mu.Lock()
+		if strings.HasPrefix(w.key, src) {
+			open = append(open, w)
+			continue // stays locked until the move is done
+		}
+		w.mu.Unlock()
+	}
+	defer func() {
+		for _, w := range open {
+			w.mu.Unlock()
+		}
+	}()
+	for _, w := range open {
+		if w.failed != nil {
+			continue // never uploaded again; its data is kept locally
+		}
+		if errno := w.flushLocked(ctx); errno != 0 {
+			f.log.Error("directory rename refused: a file under it could not be uploaded", "dir", src, "key", w.key)
+			return errno
+		}
+	}
 	var objs []ossapi.ObjectInfo
 	token := ""
 	for {
@@ -404,6 +471,7 @@ func (f *FS) renameDir(ctx context.Context, src, dst string) syscall.Errno {
 		mu       sync.Mutex
 		firstErr error
 		sem      = make(chan struct{}, 16)
+		newETags = make(map[string]string, len(objs)) // by source key
 	)
 	for i := range objs {
 		o := &objs[i]
@@ -417,13 +485,13 @@ func (f *FS) renameDir(ctx context.Context, src, dst string) syscall.Errno {
 					info = full
 				}
 			}
-			if _, err := f.copyObject(ctx, info, dst+strings.TrimPrefix(o.Key, src), ossapi.MetadataCopy, nil, info.Headers); err != nil {
-				mu.Lock()
-				if firstErr == nil {
-					firstErr = err
-				}
-				mu.Unlock()
+			etag, err := f.copyObject(ctx, info, dst+strings.TrimPrefix(o.Key, src), ossapi.MetadataCopy, nil, info.Headers)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = err
 			}
+			newETags[o.Key] = etag
 		}()
 	}
 	wg.Wait()
@@ -431,8 +499,10 @@ func (f *FS) renameDir(ctx context.Context, src, dst string) syscall.Errno {
 		f.log.Error("directory rename failed while copying; the source is intact", "dir", src)
 		return f.toErrno("rename", firstErr)
 	}
-	if !hasMarker {
-		// Keep the destination a directory even if src was implicit and empty.
+	if !hasMarker && len(objs) == 0 {
+		// Keep the destination a directory even if src was implicit and
+		// empty (known only from a stale listing); an implicit directory
+		// with children stays implicit, as it was.
 		if _, err := f.store.Put(ctx, ossapi.PutRequest{Key: dst, Body: strings.NewReader(""), Headers: ossapi.StdHeaders{ContentType: "application/x-directory"}}); err != nil {
 			return f.toErrno("rename", err)
 		}
@@ -452,6 +522,15 @@ func (f *FS) renameDir(ctx context.Context, src, dst string) syscall.Errno {
 			return f.toErrno("rename", err)
 		}
 	}
+	// Open writers follow their files (a file still unlinked-but-open
+	// keeps a key nobody sees; it is never uploaded).
+	for _, w := range open {
+		old := w.key
+		w.key = dst + strings.TrimPrefix(old, src)
+		if w.baseETag != "" {
+			w.baseETag = newETags[old]
+		}
+	}
 	f.stat.RemovePrefix(src)
 	f.stat.RemovePrefix(dst)
 	f.lists.RemovePrefix(src)
@@ -465,6 +544,7 @@ func (f *FS) renameDir(ctx context.Context, src, dst string) syscall.Errno {
 var _ = (gofs.NodeSetattrer)((*fileNode)(nil))
 
 func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	f := n.fsys
 	if errno := f.checkWritable(); errno != 0 {
 		return errno
@@ -497,6 +577,32 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 			return n.Getattr(ctx, nil, out)
 		}
 		w.attrView().fill(&out.Attr)
+		return 0
+	}
+	if n.orphaned() {
+		// fchmod/futimens of an unlinked file: nothing on the server
+		// to change; the open descriptor shows the change.
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if n.attr == nil {
+			return syscall.ENOENT
+		}
+		a := *n.attr
+		if mode != nil {
+			a.mode = a.mode&syscall.S_IFMT | *mode&0o7777
+		}
+		if uid != nil {
+			a.uid = *uid
+		}
+		if gid != nil {
+			a.gid = *gid
+		}
+		if mtime != nil {
+			a.mtime = *mtime
+		}
+		n.attr = &a
+		a.fill(&out.Attr)
+		out.Nlink = 0
 		return 0
 	}
 	// No writer: change the metadata in place.
@@ -574,6 +680,7 @@ var _ = (gofs.NodeSetattrer)((*dirNode)(nil))
 // Setattr on a directory persists mode, owner and mtime on its marker,
 // creating the marker of an implicit directory.
 func (n *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	f := n.fsys
 	if errno := f.checkWritable(); errno != 0 {
 		return errno
@@ -584,6 +691,9 @@ func (n *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetA
 	}
 	if n.IsRoot() {
 		return syscall.EPERM
+	}
+	if n.orphaned() {
+		return syscall.ENOENT // removed or replaced: no marker to change
 	}
 	key := n.key()
 	a := n.attrs()
@@ -662,17 +772,6 @@ func (f *FS) openWriters() []*writeState {
 	return out
 }
 
-// flushUnder uploads open writers whose keys start with prefix.
-func (f *FS) flushUnder(ctx context.Context, prefix string) {
-	for _, w := range f.openWriters() {
-		w.mu.Lock()
-		if strings.HasPrefix(w.key, prefix) {
-			w.flushLocked(ctx)
-		}
-		w.mu.Unlock()
-	}
-}
-
 // FlushAll uploads every open file that has changes (at unmount) and
 // returns how many uploads failed.
 func (f *FS) FlushAll(ctx context.Context) int {
@@ -689,7 +788,6 @@ func (f *FS) FlushAll(ctx context.Context) int {
 func (f *FS) Close() {
 	if kept := f.staging.keptFiles(); len(kept) > 0 {
 		f.log.Error("staging files with data that could not be uploaded are kept", "files", kept)
-		return
 	}
 	f.staging.cleanup()
 }

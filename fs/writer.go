@@ -28,6 +28,8 @@ package fs
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +39,7 @@ import (
 	"path"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -56,15 +59,44 @@ const (
 )
 
 // stager owns the cache directory and its disk budget.
+//
+// Each mount stages in its own directory under the cache directory
+// ("ossmount-*"), which also holds
+//
+//   - "lock", locked (flock) for as long as the mount's process lives;
+//   - one "upload-*" record (key and upload id) per multipart upload this
+//     mount has started and not yet completed or aborted;
+//   - "stage-*" files of files being written, and "kept-*" files holding
+//     data whose upload failed (kept for the user, never removed).
+//
+// A process killed in the middle of an upload leaves its directory behind
+// with the lock free. The next read-write mount using the same cache
+// directory aborts the uploads recorded there (no partial object ever
+// appears: an incomplete multipart upload is invisible), removes the
+// staging files of the writes that were in progress (their close never
+// succeeded), and removes the directory unless it holds kept files.
 type stager struct {
+	base   string
 	dir    string
 	budget *cache.Budget
-	log    interface {
-		Warn(string, ...any)
-	}
+	log    stagerLog
+	lock   *os.File // held open (and locked) while the mount lives
 }
 
-func newStager(base string, limit int64, log interface{ Warn(string, ...any) }) (*stager, error) {
+type stagerLog interface {
+	Info(string, ...any)
+	Warn(string, ...any)
+	Error(string, ...any)
+}
+
+const (
+	lockName     = "lock"
+	uploadPrefix = "upload-"
+	stagePrefix  = "stage-"
+	keptPrefix   = "kept-"
+)
+
+func newStager(base string, limit int64, log stagerLog) (*stager, error) {
 	if base == "" {
 		base = os.TempDir()
 	}
@@ -75,14 +107,134 @@ func newStager(base string, limit int64, log interface{ Warn(string, ...any) }) 
 	if err != nil {
 		return nil, fmt.Errorf("cache directory: %w", err)
 	}
-	return &stager{dir: dir, budget: cache.NewBudget(limit), log: log}, nil
+	lock, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		err = syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	}
+	if err != nil {
+		if lock != nil {
+			lock.Close()
+		}
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("cache directory: lock: %w", err)
+	}
+	return &stager{base: base, dir: dir, budget: cache.NewBudget(limit), log: log, lock: lock}, nil
 }
 
 // Dir is the directory holding this mount's staging files.
 func (s *stager) Dir() string { return s.dir }
 
-// cleanup removes the staging directory if it holds no kept files.
-func (s *stager) cleanup() { os.Remove(s.dir) }
+// cleanup removes the staging directory (after unmount) unless it holds
+// kept files or records of uploads still to abort, which the next mount
+// with this cache directory then finds.
+func (s *stager) cleanup() {
+	entries, _ := os.ReadDir(s.dir)
+	if len(entries) == 1 && entries[0].Name() == lockName {
+		os.Remove(filepath.Join(s.dir, lockName))
+		os.Remove(s.dir)
+	}
+	s.lock.Close()
+}
+
+// recordName is the file recording upload id.
+func (s *stager) recordName(dir, id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return filepath.Join(dir, uploadPrefix+hex.EncodeToString(sum[:12]))
+}
+
+// noteUpload records a multipart upload in progress (best effort).
+func (s *stager) noteUpload(key, id string) {
+	if err := os.WriteFile(s.recordName(s.dir, id), []byte(key+"\n"+id+"\n"), 0o600); err != nil {
+		s.log.Warn("cannot record a multipart upload in the cache directory; if ossmount is killed it is not aborted", "key", key, "upload_id", id, "err", err)
+	}
+}
+
+// forgetUpload drops the record of an upload that was completed, aborted
+// or deliberately kept.
+func (s *stager) forgetUpload(id string) { os.Remove(s.recordName(s.dir, id)) }
+
+// recoverAbandoned cleans up after mounts of this cache directory whose
+// process died without unmounting (see stager).
+func (s *stager) recoverAbandoned(ctx context.Context, store ossapi.ObjectStore) {
+	dirs, _ := filepath.Glob(filepath.Join(s.base, "ossmount-*"))
+	for _, d := range dirs {
+		if d != s.dir {
+			s.recoverDir(ctx, store, d)
+		}
+	}
+}
+
+func (s *stager) recoverDir(ctx context.Context, store ossapi.ObjectStore, d string) {
+	lock, err := os.OpenFile(filepath.Join(d, lockName), os.O_RDWR, 0)
+	if err != nil {
+		return // not a mount directory, or one being created
+	}
+	defer lock.Close()
+	if syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		return // its mount is alive
+	}
+	records, _ := filepath.Glob(filepath.Join(d, uploadPrefix+"*"))
+	left := 0
+	for _, r := range records {
+		b, err := os.ReadFile(r)
+		key, id, ok := strings.Cut(strings.TrimSuffix(string(b), "\n"), "\n")
+		if err != nil || !ok || id == "" {
+			s.log.Warn("unreadable multipart upload record", "file", r)
+			left++
+			continue
+		}
+		err = store.AbortMultipart(ctx, key, id)
+		if err != nil && ossapi.KindOf(err) != ossapi.KindNotExist {
+			s.log.Warn("cannot abort a multipart upload abandoned by an ossmount that did not unmount; retried at the next mount", "key", key, "upload_id", id, "err", err)
+			left++
+			continue
+		}
+		s.log.Info("aborted a multipart upload abandoned by an ossmount that did not unmount", "key", key, "upload_id", id)
+		os.Remove(r)
+	}
+	stages, _ := filepath.Glob(filepath.Join(d, stagePrefix+"*"))
+	for _, f := range stages {
+		os.Remove(f)
+	}
+	if len(stages) > 0 {
+		s.log.Warn("removed the staging files of writes in progress when an ossmount ended without unmounting (their close never succeeded)", "dir", d, "files", len(stages))
+	}
+	if kept, _ := filepath.Glob(filepath.Join(d, keptPrefix+"*")); len(kept) > 0 {
+		s.log.Error("staging files with data that could not be uploaded are kept", "files", kept)
+		left++
+	}
+	if left == 0 {
+		os.Remove(filepath.Join(d, lockName))
+		os.Remove(d)
+	}
+}
+
+// initiateUpload starts a multipart upload and records it (see stager).
+func (f *FS) initiateUpload(ctx context.Context, req ossapi.InitiateRequest) (string, error) {
+	id, err := f.store.InitiateMultipart(ctx, req)
+	if err == nil {
+		f.staging.noteUpload(req.Key, id)
+	}
+	return id, err
+}
+
+// completeUpload completes a recorded multipart upload.
+func (f *FS) completeUpload(ctx context.Context, req ossapi.CompleteRequest) (*ossapi.PutResult, error) {
+	res, err := f.store.CompleteMultipart(ctx, req)
+	if err == nil {
+		f.staging.forgetUpload(req.UploadID)
+	}
+	return res, err
+}
+
+// abortUpload aborts a recorded multipart upload. Should the abort fail the
+// record stays, and the next mount with this cache directory retries it.
+func (f *FS) abortUpload(key, id string) {
+	err := f.store.AbortMultipart(context.Background(), key, id)
+	if err == nil || ossapi.KindOf(err) == ossapi.KindNotExist {
+		f.staging.forgetUpload(id)
+	}
+}
 
 // writeState is the shared state of a file open for writing.
 type writeState struct {
@@ -112,12 +264,14 @@ type writeState struct {
 	unlinked  bool               // GUARDED_BY(mu)
 	up        *streamUpload      // GUARDED_BY(mu); nil unless streaming
 	streaming bool               // GUARDED_BY(mu); still eligible to stream
+	wrote     bool               // GUARDED_BY(mu); written, truncated or chmod/chown/utimes'd since opened
 }
 
 // streamUpload is a multipart upload fed while the application writes.
 type streamUpload struct {
 	id       string
 	initMeta map[string]string // metadata the upload was initiated with
+	initHdr  ossapi.StdHeaders // and headers
 	parts    []ossapi.Part     // by part number - 1
 	frontier int64             // bytes handed to part uploads
 	inflight int
@@ -127,7 +281,7 @@ type streamUpload struct {
 // newWriteState stages key. base is the current object (nil for a new one);
 // truncate drops its content.
 func (f *FS) newWriteState(n *fileNode, key string, base *attr, truncate bool, caller *fuse.Caller) (*writeState, error) {
-	file, err := os.CreateTemp(f.staging.dir, "stage-*")
+	file, err := os.CreateTemp(f.staging.dir, stagePrefix+"*")
 	if err != nil {
 		return nil, err
 	}
@@ -172,6 +326,17 @@ func (f *FS) newWriteState(n *fileNode, key string, base *attr, truncate bool, c
 	}
 	return w, nil
 }
+
+// uninterrupted detaches ctx from the FUSE request's interruption. The
+// kernel interrupts a request whenever the calling thread gets any signal,
+// even one it handles with SA_RESTART (Go programs get SIGURG all the time),
+// and still waits for the answer unless the signal is fatal: honouring the
+// interruption would only turn it into a spurious EINTR from open, stat or
+// close, which callers do not retry. Worse, an upload cut short would fail
+// the file for good (sticky EIO) and a rename could be left half done. So
+// uploads and namespace and metadata requests run to their end; the
+// client's per-request timeout and retries bound them.
+func uninterrupted(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
 
 func chunksFor(size int64) int64 { return (size + stageChunk - 1) / stageChunk }
 
@@ -242,6 +407,7 @@ func (w *writeState) localErr(what string, err error) syscall.Errno {
 
 // write stores data at off.
 func (w *writeState) write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.failed != nil {
@@ -275,6 +441,7 @@ func (w *writeState) write(ctx context.Context, data []byte, off int64) (uint32,
 	}
 	w.size = max(w.size, end)
 	w.dirty = true
+	w.wrote = true
 	w.mtime = time.Now()
 	if w.streaming {
 		if errno := w.pumpLocked(ctx); errno != 0 {
@@ -311,11 +478,11 @@ func (w *writeState) pumpLocked(ctx context.Context) syscall.Errno {
 			// Without an explicit utimes the streamed object carries no
 			// mtime: its Last-Modified (the completion) is the right one.
 			req := w.initiateRequest(w.mtimeSet)
-			id, err := w.fsys.store.InitiateMultipart(ctx, req)
+			id, err := w.fsys.initiateUpload(ctx, req)
 			if err != nil {
 				return w.failLocked("initiate upload", err)
 			}
-			w.up = &streamUpload{id: id, initMeta: req.Meta}
+			w.up = &streamUpload{id: id, initMeta: req.Meta, initHdr: req.Headers}
 		}
 		for w.up.inflight >= w.fsys.cfg.UploadConcurrency && w.up.err == nil {
 			w.cond.Wait()
@@ -372,7 +539,7 @@ func (w *writeState) settleLocked(ctx context.Context) syscall.Errno {
 		return w.failLocked("upload part", err)
 	}
 	up := w.up
-	res, err := w.fsys.store.CompleteMultipart(ctx, w.completeRequest(up.id, up.parts))
+	res, err := w.fsys.completeUpload(ctx, w.completeRequest(up.id, up.parts))
 	if err != nil {
 		return w.failLocked("complete upload", err)
 	}
@@ -413,8 +580,18 @@ func (w *writeState) failLocked(op string, err error) syscall.Errno {
 	errno := w.fsys.toErrno(op, err)
 	if w.failed == nil {
 		w.failed = err
+		// Mark the staging file as kept: it is never removed, not even
+		// by a later mount cleaning up after a crash.
+		kept := filepath.Join(filepath.Dir(w.path), keptPrefix+strings.TrimPrefix(filepath.Base(w.path), stagePrefix))
+		if os.Rename(w.path, kept) == nil {
+			w.path = kept
+		}
 		attrs := []any{"key", w.key, "op", op, "err", err, "kept", w.path}
 		if w.up != nil {
+			// The parts uploaded so far hold the file's beginning (their
+			// bytes left the staging file): the upload is kept for the
+			// user, not aborted by a later mount.
+			w.fsys.staging.forgetUpload(w.up.id)
 			attrs = append(attrs, "upload_id", w.up.id, "uploaded_bytes_before_kept_data", w.up.frontier)
 		}
 		w.fsys.log.Error("upload failed; the data is kept in the staging file", attrs...)
@@ -424,6 +601,7 @@ func (w *writeState) failLocked(op string, err error) syscall.Errno {
 
 // readAt reads the staged bytes (fetching base chunks as needed).
 func (w *writeState) readAt(ctx context.Context, dest []byte, off int64) (int, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if off >= w.size {
@@ -451,6 +629,7 @@ func (w *writeState) readAt(ctx context.Context, dest []byte, off int64) (int, s
 
 // truncate sets the size.
 func (w *writeState) truncate(ctx context.Context, size int64) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.failed != nil {
@@ -464,7 +643,9 @@ func (w *writeState) truncate(ctx context.Context, size int64) syscall.Errno {
 			return errno
 		}
 	}
-	w.streaming = w.streaming && size == 0 && w.up == nil
+	// Emptied, the file starts afresh: sequential writes from 0 stream
+	// (open(O_TRUNC) arrives as a truncate to 0 after the open).
+	w.streaming = size == 0
 	if size < w.baseLimit {
 		if i := size / stageChunk; size%stageChunk != 0 && w.needsBase(i) {
 			if errno := w.fetchChunkLocked(ctx, i); errno != 0 {
@@ -503,6 +684,7 @@ func (w *writeState) truncate(ctx context.Context, size int64) syscall.Errno {
 	}
 	w.size = size
 	w.dirty = true
+	w.wrote = true
 	w.mtime = time.Now()
 	return 0
 }
@@ -525,10 +707,20 @@ func (w *writeState) setMeta(mode *uint32, uid, gid *uint32, mtime *time.Time) {
 		w.mtimeSet = true
 	}
 	w.dirty = true
+	w.wrote = true
+}
+
+// untouched reports whether nothing was written to the file (no byte, no
+// truncate, no chmod/chown/utimes) since it was opened.
+func (w *writeState) untouched() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return !w.wrote
 }
 
 // flush uploads the file if it changed and returns the result.
 func (w *writeState) flush(ctx context.Context) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.flushLocked(ctx)
@@ -585,15 +777,16 @@ func (w *writeState) finishStreamLocked(ctx context.Context) (string, error) {
 	}
 	// The completed object must carry the final metadata (chmod/utimes
 	// during the write): the initiate request had the first version.
-	res, err := w.fsys.store.CompleteMultipart(ctx, w.completeRequest(up.id, up.parts))
+	res, err := w.fsys.completeUpload(ctx, w.completeRequest(up.id, up.parts))
 	if err != nil {
 		return "", err
 	}
 	w.up = nil
 	etag := res.ETag
-	// Multipart metadata is fixed at initiation: a chmod, chown or utimes
-	// made while the file was streaming is applied with one self-copy.
-	if final := w.uploadMeta(w.mtimeSet); !maps.Equal(final, up.initMeta) {
+	// Multipart metadata is fixed at initiation: a chmod, chown, utimes or
+	// setxattr made while the file was streaming is applied with one
+	// self-copy.
+	if final := w.uploadMeta(w.mtimeSet); !maps.Equal(final, up.initMeta) || w.headers != up.initHdr {
 		etag, err = w.fsys.rewriteMeta(ctx, w.key, w.size, etag, final, w.headers)
 		if err != nil {
 			return "", err
@@ -617,22 +810,18 @@ func (w *writeState) uploadStagedLocked(ctx context.Context) (string, error) {
 		}
 		return res.ETag, nil
 	}
-	id, err := w.fsys.store.InitiateMultipart(ctx, w.initiateRequest(true))
+	plan := w.planParts(ps)
+	id, err := w.fsys.initiateUpload(ctx, w.initiateRequest(true))
 	if err != nil {
 		return "", err
 	}
-	nparts := int((w.size + ps - 1) / ps)
-	parts := make([]ossapi.Part, nparts)
+	parts := make([]ossapi.Part, len(plan))
 	// Fetch what the uploaded parts need first (under the lock), then
 	// upload the parts concurrently.
-	copyable := make([]bool, nparts)
-	for i := range nparts {
-		off := int64(i) * ps
-		n := min(ps, w.size-off)
-		copyable[i] = w.cleanRange(off, off+n)
-		if !copyable[i] {
-			if err := w.fetchAllLocked(ctx, off, off+n); err != nil {
-				w.fsys.store.AbortMultipart(context.Background(), w.key, id)
+	for _, pp := range plan {
+		if !pp.copy {
+			if err := w.fetchAllLocked(ctx, pp.off, pp.off+pp.n); err != nil {
+				w.fsys.abortUpload(w.key, id)
 				return "", err
 			}
 		}
@@ -643,21 +832,26 @@ func (w *writeState) uploadStagedLocked(ctx context.Context) (string, error) {
 		errMu    sync.Mutex
 		firstErr error
 	)
-	for i := range nparts {
-		off := int64(i) * ps
-		n := min(ps, w.size-off)
+	for i, pp := range plan {
 		sem <- struct{}{}
+		errMu.Lock()
+		stop := firstErr != nil
+		errMu.Unlock()
+		if stop {
+			<-sem
+			break
+		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			var p *ossapi.Part
 			var err error
-			if copyable[i] {
+			if pp.copy {
 				p, err = w.fsys.store.UploadPartCopy(ctx, ossapi.UploadPartCopyRequest{Key: w.key, UploadID: id, PartNumber: i + 1,
-					SourceKey: w.key, SourceOffset: off, SourceLength: n, SourceIfMatch: w.baseETag})
+					SourceKey: w.key, SourceOffset: pp.off, SourceLength: pp.n, SourceIfMatch: w.baseETag})
 			} else {
 				p, err = w.fsys.store.UploadPart(ctx, ossapi.UploadPartRequest{Key: w.key, UploadID: id, PartNumber: i + 1,
-					Body: io.NewSectionReader(w.file, off, n), Size: n})
+					Body: io.NewSectionReader(w.file, pp.off, pp.n), Size: pp.n})
 			}
 			if err != nil {
 				errMu.Lock()
@@ -672,15 +866,64 @@ func (w *writeState) uploadStagedLocked(ctx context.Context) (string, error) {
 	}
 	wg.Wait()
 	if firstErr != nil {
-		w.fsys.store.AbortMultipart(context.Background(), w.key, id)
+		w.fsys.abortUpload(w.key, id)
 		return "", firstErr
 	}
-	res, err := w.fsys.store.CompleteMultipart(ctx, w.completeRequest(id, parts))
+	res, err := w.fsys.completeUpload(ctx, w.completeRequest(id, parts))
 	if err != nil {
-		w.fsys.store.AbortMultipart(context.Background(), w.key, id)
+		w.fsys.abortUpload(w.key, id)
 		return "", err
 	}
 	return res.ETag, nil
+}
+
+// stagedPart is one part of a staged upload: bytes to upload, or a range
+// of the base object to copy on the server.
+type stagedPart struct {
+	off, n int64
+	copy   bool
+}
+
+// planParts splits the file into parts along runs of unchanged base
+// chunks (copied with UploadPartCopy, up to copyPartSize each) and runs of
+// changed or new chunks (uploaded, ps each), so that a small change costs
+// one small part. Runs are whole chunks, so every part but the last is at
+// least 1 MiB (OSS wants 100 KB). When that would take more than 10,000
+// parts, the file is cut in equal parts of ps, each copied when it is all
+// unchanged.
+func (w *writeState) planParts(ps int64) []stagedPart {
+	var plan []stagedPart
+	nch := chunksFor(w.size)
+	for i := int64(0); i < nch && len(plan) <= 10000; {
+		c := w.chunkCopyable(i)
+		j := i + 1
+		for j < nch && w.chunkCopyable(j) == c {
+			j++
+		}
+		limit := ps
+		if c {
+			limit = max(ps, copyPartSize)
+		}
+		for off, end := i*stageChunk, min(j*stageChunk, w.size); off < end; off += limit {
+			plan = append(plan, stagedPart{off: off, n: min(limit, end-off), copy: c})
+		}
+		i = j
+	}
+	if len(plan) <= 10000 {
+		return plan
+	}
+	plan = plan[:0]
+	for off := int64(0); off < w.size; off += ps {
+		n := min(ps, w.size-off)
+		plan = append(plan, stagedPart{off: off, n: n, copy: w.cleanRange(off, off+n)})
+	}
+	return plan
+}
+
+// chunkCopyable reports whether chunk i (up to the end of the file) is
+// unchanged base content.
+func (w *writeState) chunkCopyable(i int64) bool {
+	return w.baseETag != "" && w.chunkState(i) != chunkDirty && min((i+1)*stageChunk, w.size) <= w.baseLimit
 }
 
 // cleanRange reports whether [off, end) is unchanged base content.
@@ -722,7 +965,7 @@ func (w *writeState) release() (last bool) {
 		// Nothing will complete this upload: do not leave it behind
 		// unless its parts are the only copy of data we failed on.
 		if w.unlinked {
-			w.fsys.store.AbortMultipart(context.Background(), w.key, w.up.id)
+			w.fsys.abortUpload(w.key, w.up.id)
 		}
 	}
 	w.mu.Unlock()
@@ -751,6 +994,6 @@ func punchHole(f *os.File, off, n int64) {
 
 // keptFiles lists staging files kept after failures (for the shutdown log).
 func (s *stager) keptFiles() []string {
-	m, _ := filepath.Glob(filepath.Join(s.dir, "stage-*"))
+	m, _ := filepath.Glob(filepath.Join(s.dir, keptPrefix+"*"))
 	return m
 }

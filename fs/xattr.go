@@ -9,6 +9,12 @@ package fs
 // Other namespaces (security., system., trusted.) answer at once, without a
 // request: the kernel asks for them on every file during `ls -l`. The ossfs
 // keys mode/uid/gid/atime/mtime/ctime are shown through stat, not here.
+//
+// Reads are served from the attribute cache while it is fresh (a HEAD
+// brought the metadata; a LIST brought the etag, last-modified,
+// storage-class and object-type). A change is a self-copy with REPLACE made
+// from a fresh HEAD, durable when the call returns; for a file with an
+// upload still to come it is carried by that upload instead.
 
 import (
 	"context"
@@ -23,7 +29,7 @@ import (
 
 const (
 	xattrUser = "user."
-	xattrOSS  = "user.oss."
+	xattrOSS  = "oss." // after xattrUser
 	// Linux setxattr flags.
 	xattrCreate  = 1
 	xattrReplace = 2
@@ -37,6 +43,73 @@ var headerXattrs = []string{"content-type", "content-disposition", "cache-contro
 
 // factXattrs are read-only facts.
 var factXattrs = []string{"etag", "crc64", "storage-class", "object-type", "last-modified"}
+
+// listedFacts are the facts a LIST entry carries (no HEAD needed).
+var listedFacts = map[string]bool{"etag": true, "last-modified": true, "storage-class": true, "object-type": true}
+
+// xkind classifies an attribute name.
+type xkind int
+
+const (
+	xForeign xkind = iota // not user.*: answered without a request
+	xInvalid              // user.* that cannot be a metadata name
+	xOssfs                // user.mode etc.: shown through stat
+	xMeta                 // user.<name>
+	xHeader               // user.oss.<standard header>
+	xFact                 // user.oss.<read-only fact>
+)
+
+// parseXattr classifies name and returns its lower-case key: the metadata
+// name, the header or the fact.
+func parseXattr(name string) (xkind, string) {
+	if !strings.HasPrefix(name, xattrUser) {
+		return xForeign, ""
+	}
+	rest := name[len(xattrUser):]
+	low := strings.ToLower(rest)
+	if strings.HasPrefix(low, xattrOSS) {
+		h := low[len(xattrOSS):]
+		for _, s := range headerXattrs {
+			if s == h {
+				return xHeader, h
+			}
+		}
+		for _, s := range factXattrs {
+			if s == h {
+				return xFact, h
+			}
+		}
+		return xInvalid, ""
+	}
+	if !ossapi.ValidMetaName(rest) {
+		return xInvalid, ""
+	}
+	if ossfsKeys[low] {
+		return xOssfs, low
+	}
+	return xMeta, low
+}
+
+// checkWrite is what every setxattr/removexattr checks before any request:
+// the name can be written, the value can travel in a header.
+func checkWrite(kind xkind, value []byte) syscall.Errno {
+	switch kind {
+	case xForeign:
+		if value == nil {
+			return syscall.ENODATA
+		}
+		return syscall.ENOTSUP
+	case xInvalid:
+		return syscall.EINVAL
+	case xOssfs, xFact:
+		return syscall.EPERM
+	}
+	// An empty header is no header: the SDK does not send it.
+	if value != nil && (len(value) == 0 || !ossapi.ValidHeaderValue(string(value))) {
+		return syscall.EINVAL
+	}
+	return 0
+}
 
 func headerField(h *ossapi.StdHeaders, name string) *string {
 	switch name {
@@ -77,39 +150,40 @@ func factValue(info *ossapi.ObjectInfo, name string) (string, bool) {
 
 // metaView is an object's metadata as xattrs see it.
 type metaView struct {
-	meta    map[string]string
+	meta    map[string]string // all user metadata, ossfs keys included
 	headers ossapi.StdHeaders
-	info    *ossapi.ObjectInfo // nil for implicit directories and pending files
+	info    *ossapi.ObjectInfo // facts; nil for implicit directories and files being written
 }
 
-func (v *metaView) get(name string) (string, syscall.Errno) {
-	switch {
-	case strings.HasPrefix(name, xattrOSS):
-		h := strings.TrimPrefix(name, xattrOSS)
-		if p := headerField(&v.headers, h); p != nil {
-			if *p == "" {
-				return "", syscall.ENODATA
-			}
-			return *p, 0
-		}
-		if v.info != nil {
-			if val, ok := factValue(v.info, h); ok {
-				return val, 0
-			}
-		}
-		return "", syscall.ENODATA
-	case strings.HasPrefix(name, xattrUser):
-		k := strings.ToLower(strings.TrimPrefix(name, xattrUser))
-		if ossfsKeys[k] {
-			return "", syscall.ENODATA
-		}
+func viewOf(info *ossapi.ObjectInfo) *metaView {
+	v := &metaView{meta: make(map[string]string, len(info.Meta)), headers: info.Headers, info: info}
+	for k, val := range info.Meta {
+		v.meta[k] = val
+	}
+	return v
+}
+
+func (v *metaView) get(kind xkind, k string) (string, syscall.Errno) {
+	switch kind {
+	case xMeta:
 		if val, ok := v.meta[k]; ok {
 			return val, 0
+		}
+	case xHeader:
+		if p := headerField(&v.headers, k); *p != "" {
+			return *p, 0
+		}
+	case xFact:
+		if v.info != nil {
+			if val, ok := factValue(v.info, k); ok {
+				return val, 0
+			}
 		}
 	}
 	return "", syscall.ENODATA
 }
 
+// list is what listxattr shows: every name get answers.
 func (v *metaView) list() []string {
 	var out []string
 	for k := range v.meta {
@@ -119,13 +193,13 @@ func (v *metaView) list() []string {
 	}
 	for _, h := range headerXattrs {
 		if *headerField(&v.headers, h) != "" {
-			out = append(out, xattrOSS+h)
+			out = append(out, xattrUser+xattrOSS+h)
 		}
 	}
 	if v.info != nil {
 		for _, h := range factXattrs {
 			if _, ok := factValue(v.info, h); ok {
-				out = append(out, xattrOSS+h)
+				out = append(out, xattrUser+xattrOSS+h)
 			}
 		}
 	}
@@ -133,42 +207,16 @@ func (v *metaView) list() []string {
 	return out
 }
 
-// apply changes v for setxattr (value != nil) or removexattr (nil).
-func (v *metaView) apply(name string, value []byte, flags uint32) syscall.Errno {
-	if !strings.HasPrefix(name, xattrUser) {
-		return syscall.ENOTSUP
-	}
-	if strings.HasPrefix(name, xattrOSS) {
-		h := strings.TrimPrefix(name, xattrOSS)
-		p := headerField(&v.headers, h)
-		if p == nil {
-			for _, f := range factXattrs {
-				if f == h {
-					return syscall.EPERM
-				}
-			}
-			return syscall.ENOTSUP
-		}
+// apply changes v for setxattr (value != nil) or removexattr (nil); kind is
+// xMeta or xHeader (checkWrite has refused the others).
+func (v *metaView) apply(kind xkind, k string, value []byte, flags uint32) syscall.Errno {
+	if kind == xHeader {
+		p := headerField(&v.headers, k)
 		if errno := checkFlags(*p != "", value, flags); errno != 0 {
 			return errno
 		}
-		if value == nil {
-			*p = ""
-			return 0
-		}
-		if !ossapi.ValidHeaderValue(string(value)) {
-			return syscall.EINVAL
-		}
-		*p = string(value)
+		*p = string(value) // nil removes the header
 		return 0
-	}
-	k := strings.TrimPrefix(name, xattrUser)
-	if !ossapi.ValidMetaName(k) {
-		return syscall.EINVAL
-	}
-	k = strings.ToLower(k)
-	if ossfsKeys[k] {
-		return syscall.EPERM
 	}
 	_, exists := v.meta[k]
 	if errno := checkFlags(exists, value, flags); errno != 0 {
@@ -176,14 +224,8 @@ func (v *metaView) apply(name string, value []byte, flags uint32) syscall.Errno 
 	}
 	if value == nil {
 		delete(v.meta, k)
-		return 0
-	}
-	if !ossapi.ValidHeaderValue(string(value)) {
-		return syscall.EINVAL
-	}
-	v.meta[k] = string(value)
-	if ossapi.MetaSize(v.meta) > ossapi.MaxMetaSize {
-		return syscall.E2BIG
+	} else {
+		v.meta[k] = string(value)
 	}
 	return 0
 }
@@ -200,8 +242,21 @@ func checkFlags(exists bool, value []byte, flags uint32) syscall.Errno {
 	return 0
 }
 
-// foreignXattr reports names outside user.*: answered without a request.
-func foreignXattr(name string) bool { return !strings.HasPrefix(name, xattrUser) }
+// checkSize refuses metadata OSS would refuse (names plus values over 8 KB).
+func checkSize(meta map[string]string) syscall.Errno {
+	if ossapi.MetaSize(meta) > ossapi.MaxMetaSize {
+		return syscall.E2BIG
+	}
+	return 0
+}
+
+// keepMtime makes sure a self-copy does not move the mtime: an object
+// without x-oss-meta-mtime shows its Last-Modified, which the copy changes.
+func keepMtime(meta map[string]string, info *ossapi.ObjectInfo) {
+	if _, ok := meta["mtime"]; !ok && !info.LastModified.IsZero() {
+		meta["mtime"] = formatMtime(info.LastModified)
+	}
+}
 
 func copyXattr(dest []byte, val string) (uint32, syscall.Errno) {
 	if len(dest) == 0 {
@@ -233,48 +288,78 @@ func copyXattrList(dest []byte, names []string) (uint32, syscall.Errno) {
 	return uint32(n), 0
 }
 
-// fileMeta returns a file's metadata: the writer's pending view, or a fresh
-// HEAD's (one HEAD at most while the cached one is fresh).
-func (n *fileNode) fileMeta(ctx context.Context) (*metaView, *writeState, syscall.Errno) {
+// writerView is the metadata a file being written will be uploaded with.
+// Call with w.mu held.
+func (w *writeState) writerView() *metaView {
+	v := &metaView{meta: make(map[string]string, len(w.meta)), headers: w.headers}
+	for k, val := range w.meta {
+		v.meta[k] = val
+	}
+	return v
+}
+
+// fileView returns a file's metadata: the pending upload's while a writer
+// is attached, else the cached attributes while fresh, else a HEAD's. With
+// listedFact set, attributes from a LIST are enough when they hold that
+// fact.
+func (n *fileNode) fileView(ctx context.Context, listedFact string) (*metaView, syscall.Errno) {
+	orphaned := n.orphaned()
 	n.mu.Lock()
-	w := n.ws
-	n.mu.Unlock()
-	if w != nil {
+	if w := n.ws; w != nil {
 		w.mu.Lock()
-		defer w.mu.Unlock()
-		v := &metaView{meta: map[string]string{}, headers: w.headers, info: w.info}
-		for k, val := range w.meta {
-			v.meta[k] = val
+		v := w.writerView()
+		w.mu.Unlock()
+		n.mu.Unlock()
+		return v, 0
+	}
+	a := n.attr
+	n.mu.Unlock()
+	if orphaned {
+		// Unlinked (or renamed over) while open: its key names nothing
+		// of its own any more; show what was known of it.
+		if a == nil || a.info == nil {
+			return &metaView{meta: map[string]string{}}, 0
 		}
-		return v, w, 0
+		return viewOf(a.info), 0
 	}
 	key := n.key()
 	a, ok := n.fsys.stat.Get(key)
-	if !ok || !a.full() || a.dir {
+	if !ok || a.dir || a.info == nil || !(a.full() || listedFact != "" && hasFact(a.info, listedFact)) {
 		var errno syscall.Errno
 		if a, errno = n.fsys.headFile(ctx, key); errno != 0 {
-			return nil, nil, errno
+			return nil, errno
 		}
+		n.setAttr(a)
 	}
-	n.setAttr(a)
-	v := &metaView{meta: map[string]string{}, headers: a.info.Headers, info: a.info}
-	for k, val := range a.info.Meta {
-		v.meta[k] = val
-	}
-	return v, nil, 0
+	return viewOf(a.info), 0
 }
+
+func hasFact(info *ossapi.ObjectInfo, k string) bool {
+	_, ok := factValue(info, k)
+	return ok
+}
+
+func (n *fileNode) isSymlink() bool { return n.StableAttr().Mode == syscall.S_IFLNK }
 
 var _ = (gofs.NodeGetxattrer)((*fileNode)(nil))
 
 func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
-	if foreignXattr(attr) {
+	if isShareXattr(attr) { // share.go: user.oss.presign?..., user.oss.post-policy?...
+		return n.shareXattr(ctx, attr, dest)
+	}
+	kind, k := parseXattr(attr)
+	if kind == xForeign || kind == xInvalid || kind == xOssfs {
 		return 0, syscall.ENODATA
 	}
-	v, _, errno := n.fileMeta(ctx)
+	listed := ""
+	if kind == xFact && listedFacts[k] {
+		listed = k
+	}
+	v, errno := n.fileView(ctx, listed)
 	if errno != 0 {
 		return 0, errno
 	}
-	val, errno := v.get(attr)
+	val, errno := v.get(kind, k)
 	if errno != 0 {
 		return 0, errno
 	}
@@ -284,7 +369,10 @@ func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint
 var _ = (gofs.NodeListxattrer)((*fileNode)(nil))
 
 func (n *fileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	v, _, errno := n.fileMeta(ctx)
+	if n.isSymlink() {
+		return 0, 0 // the kernel refuses user.* on symlinks
+	}
+	v, errno := n.fileView(ctx, "")
 	if errno != 0 {
 		return 0, errno
 	}
@@ -303,104 +391,176 @@ func (n *fileNode) Setxattr(ctx context.Context, attr string, data []byte, flags
 var _ = (gofs.NodeRemovexattrer)((*fileNode)(nil))
 
 func (n *fileNode) Removexattr(ctx context.Context, attr string) syscall.Errno {
-	if foreignXattr(attr) {
-		return syscall.ENODATA
-	}
 	return n.changeXattr(ctx, attr, nil, 0)
 }
 
+// changeXattr sets (value != nil) or removes one attribute of a file.
 func (n *fileNode) changeXattr(ctx context.Context, attr string, value []byte, flags uint32) syscall.Errno {
 	if errno := n.fsys.checkWritable(); errno != 0 {
 		return errno
 	}
-	if foreignXattr(attr) {
-		return syscall.ENOTSUP
-	}
-	v, w, errno := n.fileMeta(ctx)
-	if errno != 0 {
+	kind, k := parseXattr(attr)
+	if errno := checkWrite(kind, value); errno != 0 {
 		return errno
 	}
-	if errno := v.apply(attr, value, flags); errno != 0 {
+	if done, errno := n.changePending(ctx, kind, k, value, flags); done {
 		return errno
 	}
-	if w != nil {
-		// Travels with the upload.
-		w.mu.Lock()
-		w.meta = mergeOssfs(v.meta, w.meta)
-		w.headers = v.headers
-		w.dirty = true
-		w.mu.Unlock()
-		return 0
+	if n.orphaned() {
+		return syscall.ENOENT // no object left to carry the change
 	}
-	if _, err := n.fsys.rewriteMeta(ctx, n.key(), v.info.Size, v.info.ETag, mergeOssfs(v.meta, v.info.Meta), v.headers); err != nil {
+	// The kernel runs setxattr/removexattr of one inode one at a time
+	// (inode lock), so the HEAD and the copy below do not race each other.
+	key := n.key()
+	info, err := n.fsys.store.Head(ctx, key, ossapi.HeadOptions{})
+	if err != nil {
+		if ossapi.KindOf(err) == ossapi.KindNotExist {
+			n.fsys.invalidate(key)
+		}
 		return n.fsys.toErrno("setxattr", err)
 	}
-	if a, errno := n.fsys.headFile(ctx, n.key()); errno == 0 {
-		n.setAttr(a)
-	}
-	return 0
+	_, _, errno := n.fsys.changeObject(ctx, info, kind, k, value, flags, false)
+	return errno
 }
 
-// mergeOssfs returns user metadata plus the ossfs keys of old.
-func mergeOssfs(user, old map[string]string) map[string]string {
-	out := make(map[string]string, len(user)+4)
-	for k, v := range user {
-		out[k] = v
+// changeObject applies one change to the object info describes (a file, or
+// a directory marker when dir) with a self-copy and returns the new metadata
+// and ETag.
+func (f *FS) changeObject(ctx context.Context, info *ossapi.ObjectInfo, kind xkind, k string, value []byte, flags uint32, dir bool) (*metaView, string, syscall.Errno) {
+	v := viewOf(info)
+	if errno := v.apply(kind, k, value, flags); errno != 0 {
+		return nil, "", errno
 	}
-	for k := range ossfsKeys {
-		if v, ok := old[k]; ok {
-			out[k] = v
+	keepMtime(v.meta, info)
+	if errno := checkSize(v.meta); errno != 0 {
+		return nil, "", errno
+	}
+	etag, err := f.rewriteMeta(ctx, info.Key, info.Size, info.ETag, v.meta, v.headers)
+	if err != nil {
+		return nil, "", f.toErrno("setxattr", err)
+	}
+	// rewriteMeta dropped the cached attributes: a file's next stat or
+	// getxattr asks a HEAD. A directory's stat is served from the cache
+	// alone, so it gets the new attributes (not Full: getxattr still asks
+	// a HEAD for the server's facts).
+	if dir {
+		name := strings.TrimSuffix(info.Key, "/")
+		f.invalidate(name)
+		f.stat.Put(name, f.attrFromInfo(&ossapi.ObjectInfo{Key: info.Key, Size: info.Size, ETag: etag,
+			LastModified: time.Now(), Meta: v.meta, Headers: v.headers}, true))
+	}
+	return v, etag, 0
+}
+
+// changePending handles a file with a writer attached: the change travels
+// with the upload still to come, or, when the writer has nothing to upload,
+// is made on the object now and kept in the writer's copy. done is false
+// when no writer is attached.
+func (n *fileNode) changePending(ctx context.Context, kind xkind, k string, value []byte, flags uint32) (done bool, errno syscall.Errno) {
+	n.mu.Lock()
+	w := n.ws
+	if w == nil {
+		n.mu.Unlock()
+		return false, 0
+	}
+	// Holding w.mu keeps the writer attached: its last release takes
+	// n.mu then w.mu before it uploads and detaches.
+	w.mu.Lock()
+	n.mu.Unlock()
+	defer w.mu.Unlock()
+	if w.failed != nil {
+		return true, syscall.EIO
+	}
+	v := w.writerView()
+	if errno := v.apply(kind, k, value, flags); errno != 0 {
+		return true, errno
+	}
+	if w.dirty || w.up != nil || w.baseETag == "" {
+		// Size as uploaded: with ossfs's mode, uid, gid and mtime.
+		sized := make(map[string]string, len(v.meta)+4)
+		for key, val := range v.meta {
+			sized[key] = val
 		}
+		for key, val := range ossfsMeta(w.mode, w.uid, w.gid, w.mtime) {
+			sized[key] = val
+		}
+		if errno := checkSize(sized); errno != 0 {
+			return true, errno
+		}
+		w.meta, w.headers, w.dirty = v.meta, v.headers, true
+		return true, 0
 	}
-	return out
+	// Nothing to upload: change the object itself, from a fresh HEAD of
+	// the version the writer holds.
+	info, err := n.fsys.store.Head(ctx, w.key, ossapi.HeadOptions{IfMatch: w.baseETag})
+	if err != nil {
+		return true, n.fsys.toErrno("setxattr", err)
+	}
+	nv, etag, errno := n.fsys.changeObject(ctx, info, kind, k, value, flags, false)
+	if errno != 0 {
+		return true, errno
+	}
+	w.meta, w.headers, w.baseETag = nv.meta, nv.headers, etag
+	return true, 0
 }
 
-// dirMeta returns a directory's metadata from its marker (empty for an
-// implicit directory or the root).
-func (n *dirNode) dirMeta(ctx context.Context) (*metaView, syscall.Errno) {
-	v := &metaView{meta: map[string]string{}}
-	if n.IsRoot() && n.fsys.cfg.Prefix == "" {
-		return v, 0
-	}
+// dirView returns a directory's metadata from its marker object (cached
+// while fresh when a HEAD brought it); exists is false for an implicit
+// directory (no marker) and the bucket root.
+func (n *dirNode) dirView(ctx context.Context) (v *metaView, exists bool, errno syscall.Errno) {
 	key := n.key()
-	if a, ok := n.fsys.stat.Get(strings.TrimSuffix(key, "/")); ok && a.dir && (a.implicit || a.full()) {
-		if a.implicit {
-			return v, 0
+	if key == "" || n.removed() {
+		return &metaView{meta: map[string]string{}}, false, 0
+	}
+	name := strings.TrimSuffix(key, "/")
+	a, cached := n.fsys.stat.Get(name)
+	cached = cached && a.dir && !n.IsRoot()
+	if cached {
+		switch {
+		case a.implicit && !a.listed:
+			// A lookup (or an earlier HEAD) found no marker.
+			return &metaView{meta: map[string]string{}}, false, 0
+		case a.full():
+			return viewOf(a.info), true, 0
 		}
-		for k, val := range a.info.Meta {
-			v.meta[k] = val
-		}
-		v.headers, v.info = a.info.Headers, a.info
-		return v, 0
 	}
 	info, err := n.fsys.store.Head(ctx, key, ossapi.HeadOptions{})
 	if err != nil {
 		if ossapi.KindOf(err) == ossapi.KindNotExist {
-			return v, 0
+			if cached && a.implicit {
+				known := *a
+				known.listed = false
+				n.fsys.stat.Put(name, &known)
+			}
+			return &metaView{meta: map[string]string{}}, false, 0
 		}
-		return nil, n.fsys.toErrno("getxattr", err)
+		return nil, false, n.fsys.toErrno("getxattr", err)
 	}
 	if !n.IsRoot() {
-		n.fsys.stat.Put(strings.TrimSuffix(key, "/"), n.fsys.attrFromInfo(info, true))
+		n.fsys.stat.Put(name, n.fsys.attrFromInfo(info, true))
 	}
-	for k, val := range info.Meta {
-		v.meta[k] = val
-	}
-	v.headers, v.info = info.Headers, info
-	return v, 0
+	return viewOf(info), true, 0
 }
+
+// removed reports a directory removed while the kernel still holds it (a
+// process's cwd): its key() would be the mount root's.
+func (n *dirNode) removed() bool { return !n.IsRoot() && n.Path(nil) == "" }
 
 var _ = (gofs.NodeGetxattrer)((*dirNode)(nil))
 
 func (n *dirNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
-	if foreignXattr(attr) {
+	if isShareXattr(attr) { // share.go: user.oss.presign?..., user.oss.post-policy?...
+		return n.shareXattr(ctx, attr, dest)
+	}
+	kind, k := parseXattr(attr)
+	if kind == xForeign || kind == xInvalid || kind == xOssfs {
 		return 0, syscall.ENODATA
 	}
-	v, errno := n.dirMeta(ctx)
+	v, _, errno := n.dirView(ctx)
 	if errno != 0 {
 		return 0, errno
 	}
-	val, errno := v.get(attr)
+	val, errno := v.get(kind, k)
 	if errno != 0 {
 		return 0, errno
 	}
@@ -410,7 +570,7 @@ func (n *dirNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint3
 var _ = (gofs.NodeListxattrer)((*dirNode)(nil))
 
 func (n *dirNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	v, errno := n.dirMeta(ctx)
+	v, _, errno := n.dirView(ctx)
 	if errno != 0 {
 		return 0, errno
 	}
@@ -429,9 +589,6 @@ func (n *dirNode) Setxattr(ctx context.Context, attr string, data []byte, flags 
 var _ = (gofs.NodeRemovexattrer)((*dirNode)(nil))
 
 func (n *dirNode) Removexattr(ctx context.Context, attr string) syscall.Errno {
-	if foreignXattr(attr) {
-		return syscall.ENODATA
-	}
 	return n.changeXattr(ctx, attr, nil, 0)
 }
 
@@ -441,39 +598,48 @@ func (n *dirNode) changeXattr(ctx context.Context, attr string, value []byte, fl
 	if errno := n.fsys.checkWritable(); errno != 0 {
 		return errno
 	}
-	if foreignXattr(attr) {
-		return syscall.ENOTSUP
-	}
-	if n.IsRoot() && n.fsys.cfg.Prefix == "" {
-		return syscall.EPERM // the bucket root has no object to carry metadata
-	}
-	v, errno := n.dirMeta(ctx)
-	if errno != 0 {
+	kind, k := parseXattr(attr)
+	if errno := checkWrite(kind, value); errno != 0 {
 		return errno
 	}
-	if errno := v.apply(attr, value, flags); errno != 0 {
-		return errno
+	if n.removed() {
+		return syscall.ENOENT
 	}
 	key := n.key()
-	var err error
-	if v.info != nil {
-		_, err = n.fsys.rewriteMeta(ctx, key, v.info.Size, v.info.ETag, mergeOssfs(v.meta, v.info.Meta), v.headers)
-	} else {
-		a := n.attrs()
-		mt := a.mtime
-		if mt.IsZero() {
-			mt = time.Now()
-		}
-		meta := mergeOssfs(v.meta, ossfsMeta(a.mode, a.uid, a.gid, mt))
-		if v.headers.ContentType == "" {
-			v.headers.ContentType = "application/x-directory"
-		}
-		_, err = n.fsys.store.Put(ctx, ossapi.PutRequest{Key: key, Body: strings.NewReader(""), Meta: meta, Headers: v.headers})
+	if key == "" {
+		return syscall.EPERM // the bucket root has no object to carry metadata
 	}
+	info, err := n.fsys.store.Head(ctx, key, ossapi.HeadOptions{})
+	if err == nil {
+		_, _, errno := n.fsys.changeObject(ctx, info, kind, k, value, flags, true)
+		return errno
+	}
+	if ossapi.KindOf(err) != ossapi.KindNotExist {
+		return n.fsys.toErrno("setxattr", err)
+	}
+	// An implicit directory: the first change creates its marker, with
+	// the attributes the directory shows now.
+	a := n.attrs()
+	mt := a.mtime
+	if mt.IsZero() {
+		mt = time.Now()
+	}
+	v := &metaView{meta: ossfsMeta(a.mode, a.uid, a.gid, mt), headers: ossapi.StdHeaders{ContentType: "application/x-directory"}}
+	if errno := v.apply(kind, k, value, flags); errno != 0 {
+		return errno
+	}
+	if errno := checkSize(v.meta); errno != 0 {
+		return errno
+	}
+	res, err := n.fsys.store.Put(ctx, ossapi.PutRequest{Key: key, Body: strings.NewReader(""), Meta: v.meta, Headers: v.headers})
 	if err != nil {
 		return n.fsys.toErrno("setxattr", err)
 	}
-	n.fsys.stat.Remove(strings.TrimSuffix(key, "/"))
-	n.fsys.lists.Remove(parentKey(strings.TrimSuffix(key, "/")))
+	name := strings.TrimSuffix(key, "/")
+	n.fsys.invalidate(name)
+	if !n.IsRoot() {
+		n.fsys.stat.Put(name, n.fsys.attrFromInfo(&ossapi.ObjectInfo{Key: key, ETag: res.ETag, LastModified: mt,
+			Meta: v.meta, Headers: v.headers}, true))
+	}
 	return 0
 }

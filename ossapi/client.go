@@ -187,7 +187,13 @@ func convert(op, key string, err error) *Error {
 	var pe oss.InvalidParamError
 	var ce *oss.CanceledError
 	var ne net.Error
+	var own *Error
 	switch {
+	case errors.As(err, &own):
+		// One of ours passed through the SDK, e.g. the credentials
+		// provider's KindExpired: keep its classification.
+		e.Kind, e.Status, e.Code, e.Message, e.RequestID = own.Kind, own.Status, own.Code, own.Message, own.RequestID
+		e.Err = own.Err
 	case errors.As(err, &se):
 		e.Status, e.Code, e.RequestID = se.StatusCode, se.Code, se.RequestID
 		e.Message = se.Message

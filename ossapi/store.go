@@ -94,6 +94,10 @@ type ObjectStore interface {
 	// req.Expires (at most 7 days). It performs no request. Errors: KindInvalid.
 	Presign(ctx context.Context, req PresignRequest) (*PresignResult, error)
 
+	// SignPostPolicy signs a browser form upload (PostObject) policy with
+	// the current credentials; see postpolicy.go. It performs no request.
+	SignPostPolicy(ctx context.Context, req PostPolicyRequest) (*PostPolicy, error)
+
 	// Stats returns a snapshot of per-operation counters.
 	Stats() Stats
 }

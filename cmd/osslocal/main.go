@@ -6,6 +6,23 @@
 //
 // It prints "osslocal: listening on http://127.0.0.1:PORT" on stdout once it
 // accepts requests and runs until SIGINT or SIGTERM.
+//
+// It can also play the credential-issuing side, handing out temporary
+// credentials (valid for --token-ttl) that the emulated OSS accepts until
+// they expire and then answers with SecurityTokenExpired:
+//
+//	--sts              a Security Token Service over HTTPS (AssumeRole, signed
+//	                   with the emulator's keys, and AssumeRoleWithOIDC); its
+//	                   certificate is signed by a CA generated at start, whose
+//	                   PEM file is printed: give it to the client as
+//	                   SSL_CERT_FILE, and the address as -o sts_endpoint=
+//	--ecs-role NAME    an ECS instance metadata service offering RAM role NAME,
+//	                   reached through an HTTP proxy: give its URL as HTTP_PROXY
+//	--credentials-uri  a credentials URI endpoint (-o credentials_uri=)
+//
+// Each prints one line "osslocal: KIND at URL (...)" on stdout before the
+// "listening on" line. SIGUSR1 toggles them between answering and failing
+// with 503 (to try outages); SIGUSR2 prints how many credentials each issued.
 package main
 
 import (
@@ -15,9 +32,12 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
+	"github.com/ossmount/ossmount/auth/authtest"
 	"github.com/ossmount/ossmount/ossapi/osstest"
 )
 
@@ -49,9 +69,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		akFlag          = fs.String("access-key-id", "", "access key id accepted (prefer $OSSLOCAL_ACCESS_KEY_ID)")
 		skFlag          = fs.String("access-key-secret", "", "access key secret (prefer $OSSLOCAL_ACCESS_KEY_SECRET)")
 		verbose         = fs.Bool("v", false, "log one line per request to stderr")
+		runSTS          = fs.Bool("sts", false, "also run a fake STS over HTTPS (AssumeRole, AssumeRoleWithOIDC) issuing temporary credentials")
+		ecsRole         = fs.String("ecs-role", "", "also run a fake ECS metadata service (an HTTP proxy, for HTTP_PROXY) offering this RAM role")
+		ecsV2Only       = fs.Bool("ecs-imdsv2-only", false, "the fake ECS metadata service requires IMDSv2 session tokens")
+		runURI          = fs.Bool("credentials-uri", false, "also run a fake credentials URI endpoint issuing temporary credentials")
+		tokenTTL        = fs.Duration("token-ttl", time.Hour, "lifetime of the temporary credentials issued by --sts, --ecs-role and --credentials-uri")
 	)
 	fs.Var(&buckets, "bucket", "bucket to create at start (repeatable; default \"test\")")
 	fs.Var(&payers, "requester-pays", "bucket that requires x-oss-request-payer: requester (repeatable)")
+	corsOrigin := fs.String("cors-allow-origin", "", "answer CORS for this origin ('*' for any) on buckets without CORS rules of their own, for browser uploads (PostObject) and presigned URLs")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: osslocal [flags]\n\nRuns a local OSS-compatible server. Flags:")
 		fs.PrintDefaults()
@@ -72,6 +98,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if ak == "" || sk == "" {
 		fmt.Fprintln(stderr, "osslocal: no access keys: set OSSLOCAL_ACCESS_KEY_ID and OSSLOCAL_ACCESS_KEY_SECRET (or --access-key-id and --access-key-secret)")
+		return 2
+	}
+	if *tokenTTL < time.Second {
+		fmt.Fprintf(stderr, "osslocal: --token-ttl %s is too short (at least 1s)\n", *tokenTTL)
+		return 2
+	}
+	if *ecsV2Only && *ecsRole == "" {
+		fmt.Fprintln(stderr, "osslocal: --ecs-imdsv2-only needs --ecs-role")
 		return 2
 	}
 	if len(buckets) == 0 {
@@ -95,15 +129,140 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer srv.Close()
+	if *corsOrigin != "" {
+		if err := srv.SetDefaultCORS([]osstest.CORSRule{osstest.AllowOriginRule(*corsOrigin)}); err != nil {
+			fmt.Fprintln(stderr, "osslocal: --cors-allow-origin:", err)
+			return 2
+		}
+	}
+	fakes, err := startFakes(stdout, srv.MintSTS, *tokenTTL, fakeConfig{
+		sts: *runSTS, ecsRole: *ecsRole, ecsV2Only: *ecsV2Only, uri: *runURI, callerKeys: map[string]string{ak: sk},
+	})
+	defer fakes.close()
+	if err != nil {
+		fmt.Fprintln(stderr, "osslocal:", err)
+		return 1
+	}
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGUSR2)
 	fmt.Fprintf(stdout, "osslocal: listening on %s\n", srv.URL())
 	where := "memory"
 	if *dataDir != "" {
 		where = *dataDir
 	}
 	fmt.Fprintf(stderr, "osslocal: region %s, buckets %s, access key id %s, data in %s\n", opt.Region, strings.Join(buckets, ","), ak, where)
-	s := <-sig
-	fmt.Fprintf(stderr, "osslocal: %v, shutting down\n", s)
+	down := false
+	for s := range sig {
+		switch s {
+		case syscall.SIGUSR1:
+			down = !down
+			fakes.setDown(down)
+			state := "answering again"
+			if down {
+				state = "DOWN (answering 503)"
+			}
+			fmt.Fprintf(stderr, "osslocal: credential services %s\n", state)
+		case syscall.SIGUSR2:
+			fmt.Fprintf(stderr, "osslocal: credentials issued: %s\n", fakes.issued())
+		default:
+			fmt.Fprintf(stderr, "osslocal: %v, shutting down\n", s)
+			return 0
+		}
+	}
 	return 0
+}
+
+// fakeConfig says which credential fakes to run.
+type fakeConfig struct {
+	sts        bool
+	ecsRole    string
+	ecsV2Only  bool
+	uri        bool
+	callerKeys map[string]string // keys AssumeRole must be signed with
+}
+
+// fakes are the running credential services.
+type fakes struct {
+	sts   *authtest.STS
+	ecs   *authtest.ECSProxy
+	uri   *authtest.CredURI
+	caDir string
+}
+
+// startFakes starts the configured credential services, printing one line
+// per service on stdout.
+func startFakes(stdout io.Writer, mint authtest.Minter, ttl time.Duration, cfg fakeConfig) (*fakes, error) {
+	f := &fakes{}
+	var err error
+	if cfg.sts {
+		if f.sts, err = authtest.NewSTS(mint, ttl, cfg.callerKeys); err != nil {
+			return f, fmt.Errorf("starting the STS: %v", err)
+		}
+		f.caDir = filepath.Dir(f.sts.CAFile())
+		fmt.Fprintf(stdout, "osslocal: sts at https://%s (-o sts_endpoint=%s; trust its CA with SSL_CERT_FILE=%s; tokens live %s)\n",
+			f.sts.Host(), f.sts.Host(), f.sts.CAFile(), ttl)
+	}
+	if cfg.ecsRole != "" {
+		if f.ecs, err = authtest.NewECSProxy(mint, cfg.ecsRole, ttl); err != nil {
+			return f, fmt.Errorf("starting the ECS metadata service: %v", err)
+		}
+		f.ecs.SetRequireIMDSv2(cfg.ecsV2Only)
+		mode := "IMDSv1 and IMDSv2"
+		if cfg.ecsV2Only {
+			mode = "IMDSv2 only"
+		}
+		fmt.Fprintf(stdout, "osslocal: ecs metadata at %s (HTTP_PROXY=%s; role %s, %s; tokens live %s)\n",
+			f.ecs.URL(), f.ecs.URL(), cfg.ecsRole, mode, ttl)
+	}
+	if cfg.uri {
+		if f.uri, err = authtest.NewCredentialsURI(mint, ttl); err != nil {
+			return f, fmt.Errorf("starting the credentials URI: %v", err)
+		}
+		fmt.Fprintf(stdout, "osslocal: credentials uri at %s (-o credentials_uri=%s; tokens live %s)\n", f.uri.URL(), f.uri.URL(), ttl)
+	}
+	return f, nil
+}
+
+func (f *fakes) setDown(down bool) {
+	if f.sts != nil {
+		f.sts.SetDown(down)
+	}
+	if f.ecs != nil {
+		f.ecs.SetDown(down)
+	}
+	if f.uri != nil {
+		f.uri.SetDown(down)
+	}
+}
+
+func (f *fakes) issued() string {
+	var parts []string
+	if f.sts != nil {
+		parts = append(parts, fmt.Sprintf("sts %d", f.sts.Issued()))
+	}
+	if f.ecs != nil {
+		parts = append(parts, fmt.Sprintf("ecs %d", f.ecs.Issued()))
+	}
+	if f.uri != nil {
+		parts = append(parts, fmt.Sprintf("credentials uri %d", f.uri.Issued()))
+	}
+	if len(parts) == 0 {
+		return "none (no credential services running)"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (f *fakes) close() {
+	if f.sts != nil {
+		f.sts.Close()
+	}
+	if f.ecs != nil {
+		f.ecs.Close()
+	}
+	if f.uri != nil {
+		f.uri.Close()
+	}
+	if f.caDir != "" {
+		os.RemoveAll(f.caDir)
+	}
 }

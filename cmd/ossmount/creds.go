@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/ossmount/ossmount/auth"
@@ -18,27 +20,90 @@ var sourceNames = map[string]string{
 	"credential_process": "process", "process": "process",
 }
 
+// sourceOptions are the options that name a credentials source: giving one
+// selects that source even when the environment also holds keys.
+var sourceOptions = []struct{ option, source string }{
+	{"oidc_role_arn", "oidc_role_arn"},
+	{"ram_role_arn", "ram_role_arn"},
+	{"ecs_ram_role", "ecs_ram_role"},
+	{"credentials_uri", "credentials_uri"},
+	{"credential_process", "process"},
+	{"profile", "profile"},
+	{"profile_file", "profile"},
+	{"passwd_file", "passwd"},
+}
+
+// chooseSource returns the auth source named by credential_source or, when
+// that is empty, by the options given ("" when none: automatic). Options
+// naming two different sources are an error, except passwd_file next to
+// ram_role_arn (the passwd file then holds the keys the role is assumed
+// with). ram_role_arn with oidc_token_file means oidc_role_arn.
+func chooseSource(v *values) (string, error) {
+	name := v.str("credential_source")
+	src, ok := sourceNames[name]
+	if !ok {
+		var names []string
+		for n := range sourceNames {
+			if n != "" {
+				names = append(names, n)
+			}
+		}
+		sort.Strings(names)
+		return "", usageError("option credential_source: unknown source %q (want one of %s)", name, strings.Join(names, ", "))
+	}
+	if src != "" {
+		return src, nil
+	}
+	var given []string // options given, one per source
+	seen := map[string]string{}
+	for _, so := range sourceOptions {
+		if v.str(so.option) == "" {
+			continue
+		}
+		if so.source == "passwd" && seen["ram_role_arn"] != "" {
+			continue
+		}
+		if _, dup := seen[so.source]; dup {
+			continue
+		}
+		seen[so.source] = so.option
+		given = append(given, so.option)
+		if src == "" {
+			src = so.source
+		}
+	}
+	if src == "ram_role_arn" && v.str("oidc_token_file") != "" {
+		src = "oidc_role_arn" // ram_role_arn=...,oidc_token_file=...: the role is assumed with the token
+	}
+	if len(given) > 1 {
+		return "", usageError("options %s name different credential sources; keep one (or pick one with -o credential_source=NAME)",
+			strings.Join(given, " and "))
+	}
+	return src, nil
+}
+
 // credentialsFor builds the credential source from the options and the
 // environment. The first credentials are fetched now, so a broken source
 // fails the mount before anything is mounted; temporary ones are renewed in
 // the background until the returned close function is called.
 func credentialsFor(ctx context.Context, v *values, bucket string, log *slog.Logger) (ossapi.CredentialsProvider, func(), error) {
-	src, ok := sourceNames[v.str("credential_source")]
-	if !ok {
-		return nil, nil, usageError("credential_source=%s: unknown source", v.str("credential_source"))
+	src, err := chooseSource(v)
+	if err != nil {
+		return nil, nil, err
 	}
 	ecsRole := v.str("ecs_ram_role")
 	if ecsRole == "auto" {
 		ecsRole = ""
-		if src == "" {
-			src = "ecs_ram_role"
-		}
+	}
+	roleARN := v.str("ram_role_arn")
+	if src == "oidc_role_arn" && v.str("oidc_role_arn") != "" {
+		roleARN = v.str("oidc_role_arn")
 	}
 	opt := auth.Options{
 		Source:           src,
 		Bucket:           bucket,
 		PasswdFile:       v.str("passwd_file"),
-		RoleARN:          v.str("ram_role_arn"),
+		RoleARN:          roleARN,
 		RoleSessionName:  v.str("role_session_name"),
 		ExternalID:       v.str("external_id"),
 		Policy:           v.str("role_policy"),
@@ -58,14 +123,11 @@ func credentialsFor(ctx context.Context, v *values, bucket string, log *slog.Log
 			log.Warn(fmt.Sprintf(format, args...), "component", "credentials")
 		},
 	}
-	if v.str("oidc_role_arn") != "" {
-		opt.RoleARN = v.str("oidc_role_arn")
-		if src == "" {
-			opt.Source = "oidc_role_arn"
-		}
+	if v.err != nil { // a malformed duration above
+		return nil, nil, v.err
 	}
-	if ecsRole != "" && src == "" {
-		opt.Source = "ecs_ram_role"
+	if ep := opt.STSEndpoint; strings.Contains(ep, "://") || strings.Contains(ep, "/") {
+		return nil, nil, usageError("option sts_endpoint: %q is not HOST[:PORT] (STS is always spoken to over https)", ep)
 	}
 	p, err := auth.New(ctx, opt)
 	if err != nil {

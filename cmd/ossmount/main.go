@@ -11,7 +11,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/user"
+	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -24,6 +28,16 @@ func main() {
 }
 
 func run(argv []string) int {
+	ensureEnv()
+	if isMountHelper(argv[0]) {
+		var fake bool
+		argv, fake = helperArgs(argv)
+		if fake {
+			return 0
+		}
+	}
+	// The detached daemon re-runs ossmount with these arguments.
+	childArgs = argv[1:]
 	app := newApp()
 	args := argv
 	// Mount-style argv (anything not starting with a subcommand) gets
@@ -50,6 +64,68 @@ func run(argv []string) int {
 	return 0
 }
 
+// childArgs are the arguments the daemon child is started with: argv
+// without the program name, after mount-helper normalization.
+var childArgs []string
+
+// defaultPath is used when ossmount starts without PATH: mount(8) removes
+// it from a mount helper's environment, and ossmount runs fusermount3 and
+// credential_process commands by name.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// ensureEnv gives ossmount a usable PATH and HOME when started by
+// mount(8), which clears PATH (and by systemd, which may not set HOME).
+func ensureEnv() {
+	if os.Getenv("PATH") == "" {
+		os.Setenv("PATH", defaultPath)
+	}
+	if os.Getenv("HOME") == "" {
+		if u, err := user.Current(); err == nil && u.HomeDir != "" {
+			os.Setenv("HOME", u.HomeDir)
+		}
+	}
+}
+
+// isMountHelper reports whether ossmount runs as mount(8)'s helper
+// (installed as /sbin/mount.fuse.ossmount).
+func isMountHelper(argv0 string) bool {
+	return strings.HasPrefix(filepath.Base(argv0), "mount.")
+}
+
+// helperArgs rewrites a mount helper's argv,
+//
+//	mount.fuse.ossmount SOURCE MOUNTPOINT [-sfnv] [-o OPTIONS] [-t TYPE]
+//
+// into ossmount's: mount(8)'s flags -s (sloppy), -n (no mtab) and -v
+// (verbose) are dropped, -t TYPE is dropped, and -f (fake: do everything
+// but the mount) makes fake true. In particular -f does not mean
+// foreground and -v does not mean version here.
+func helperArgs(argv []string) (out []string, fake bool) {
+	out = []string{"ossmount"}
+	for i := 1; i < len(argv); i++ {
+		a := argv[i]
+		switch {
+		case a == "-t" || a == "--types":
+			i++
+		case strings.HasPrefix(a, "-t") && len(a) > 2 && !strings.HasPrefix(a, "--"):
+		case a == "-o" || a == "--options":
+			if i+1 < len(argv) {
+				out = append(out, "-o", argv[i+1])
+			}
+			i++
+		case strings.HasPrefix(a, "-o"):
+			out = append(out, a)
+		case len(a) > 1 && a[0] == '-' && a[1] != '-' && strings.Trim(a[1:], "sfnv") == "":
+			if strings.Contains(a, "f") {
+				fake = true
+			}
+		default:
+			out = append(out, a)
+		}
+	}
+	return out, fake
+}
+
 func isCommand(app *cli.App, s string) bool {
 	if s == "help" || s == "h" {
 		return true
@@ -65,6 +141,42 @@ func isCommand(app *cli.App, s string) bool {
 		}
 	}
 	return false
+}
+
+// orderedFlagCategoryTemplate is urfave/cli's flag category template with
+// the categories in the option table's order (mount, cache, performance,
+// credentials, client) instead of alphabetical.
+const orderedFlagCategoryTemplate = `{{range orderedCategories .VisibleFlagCategories}}
+   {{if .Name}}{{.Name}}
+
+   {{end}}{{$flglen := len .Flags}}{{range $i, $e := .Flags}}{{if eq (subtract $flglen $i) 1}}{{$e}}
+{{else}}{{$e}}
+   {{end}}{{end}}{{end}}`
+
+func init() {
+	cli.HelpPrinter = func(w io.Writer, templ string, data any) {
+		templ = strings.ReplaceAll(templ, `{{template "visibleFlagCategoryTemplate" .}}`, orderedFlagCategoryTemplate)
+		cli.HelpPrinterCustom(w, templ, data, map[string]any{"orderedCategories": orderCategories})
+	}
+}
+
+// orderCategories puts uncategorized flags first, then the option groups
+// in groupOrder, then any other category.
+func orderCategories(cats []cli.VisibleFlagCategory) []cli.VisibleFlagCategory {
+	rank := func(name string) int {
+		if name == "" {
+			return -1
+		}
+		for i, g := range groupOrder {
+			if g == name {
+				return i
+			}
+		}
+		return len(groupOrder)
+	}
+	out := append([]cli.VisibleFlagCategory(nil), cats...)
+	sort.SliceStable(out, func(i, j int) bool { return rank(out[i].Name()) < rank(out[j].Name()) })
+	return out
 }
 
 func newApp() *cli.App {
@@ -94,6 +206,8 @@ func newApp() *cli.App {
 		Commands: []*cli.Command{
 			mountCmd,
 			unmountCommand(),
+			presignCommand(),    // presign.go
+			postPolicyCommand(), // postpolicy.go
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}

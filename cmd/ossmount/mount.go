@@ -49,6 +49,11 @@ func mountAction(c *cli.Context) error {
 	}
 	v := &values{c: c}
 	foreground := v.bool("foreground")
+	// Under systemd Type=notify (NOTIFY_SOCKET set) the service process
+	// must not fork: it stays in the foreground and sends READY=1 itself.
+	if os.Getenv("NOTIFY_SOCKET") != "" && os.Getenv(daemonEnv) == "" {
+		foreground = true
+	}
 	if !foreground && os.Getenv(daemonEnv) == "" {
 		return daemonize()
 	}
@@ -80,32 +85,47 @@ func serve(c *cli.Context, v *values, bucket, prefix, mnt string, foreground boo
 	if v.err != nil {
 		return v.err
 	}
+	// Signals are caught from the start: one arriving while the mount is
+	// set up cancels the setup; once mounted, it is handled below. (Dying
+	// of a signal during the mount's own first requests could leave the
+	// process hung on its own file system.)
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	endSetup, interrupted := watchSetup(sigs, cancel)
 	creds, closeCreds, err := credentialsFor(ctx, v, bucket, log)
 	if err != nil {
-		return err
+		endSetup()
+		return interrupted(err)
 	}
 	defer closeCreds()
 	ocfg.Credentials = creds
 	ocfg.Logf = func(format string, a ...any) { log.Debug(fmt.Sprintf(format, a...)) }
 	client, err := ossapi.New(ocfg)
 	if err != nil {
+		endSetup()
 		return fmt.Errorf("client: %v", err)
 	}
 	pctx, pcancel := context.WithTimeout(ctx, probeTimeout(ocfg.Timeout))
 	err = client.Probe(pctx)
 	pcancel()
 	if err != nil {
-		return probeError(bucket, ocfg.Endpoint, err)
+		endSetup()
+		return interrupted(probeError(bucket, ocfg.Endpoint, err))
 	}
 	fcfg.Store = client
 	fcfg.Logger = log
 	fsys, err := fs.New(fcfg)
+	endSetup()
 	if err != nil {
-		return err
+		return interrupted(err)
 	}
 	defer fsys.Close()
+	if err := interrupted(nil); err != nil {
+		return err
+	}
 	// Keep the Go heap near the data budget so RSS stays bounded.
 	debug.SetMemoryLimit(fcfg.MemoryBudget + 256<<20)
 
@@ -118,17 +138,26 @@ func serve(c *cli.Context, v *values, bucket, prefix, mnt string, foreground boo
 	if err := server.WaitMount(); err != nil {
 		return fmt.Errorf("mount %s: %v", mnt, err)
 	}
+	// A signal that came while mounting: undo the mount and fail, rather
+	// than report ready and then unmount.
+	select {
+	case s := <-sigs:
+		if s != syscall.SIGHUP {
+			if err := server.Unmount(); err != nil {
+				lazyUnmount(mnt)
+			}
+			return fmt.Errorf("interrupted by %v before the mount was ready", s)
+		}
+	default:
+	}
 	if kb := v.int("read_ahead_kb"); kb > 0 {
 		raiseReadAhead(mnt, kb, log)
 	}
+	removePidFile := writePidFile(mnt, log)
+	defer removePidFile()
 	log.Info("mounted", "bucket", bucket, "prefix", prefix, "mountpoint", mnt, "endpoint", ocfg.Endpoint, "credentials", describeCreds(creds))
-	if fd := os.Getenv("OSSMOUNT_READY_FD"); fd != "" {
-		_ = fd
-	}
 	readyNotify()
 
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	done := make(chan struct{})
 	go func() {
 		server.Wait()
@@ -151,23 +180,73 @@ func serve(c *cli.Context, v *values, bucket, prefix, mnt string, foreground boo
 				if n := fsys.FlushAll(fctx); n > 0 {
 					log.Error("some open files could not be uploaded", "count", n)
 				}
-				if err := unmountServer(server, mnt); err != nil {
-					log.Error("unmount failed (busy?); retrying lazily", "err", err)
-					exec.Command("umount", "-l", mnt).Run()
+				if err := server.Unmount(); err != nil {
+					log.Warn("the mount is busy: detaching it now; ossmount exits once the files still open there are closed", "err", strings.TrimSpace(err.Error()))
+					if err := lazyUnmount(mnt); err != nil {
+						log.Error("lazy unmount failed", "err", err)
+					}
 				}
 			}()
+		wait:
 			select {
 			case <-done:
 				log.Info("unmounted", "mountpoint", mnt)
 				return finish(fsys, log)
-			case <-sigs:
-				log.Warn("second signal: forcing unmount")
-				exec.Command("umount", "-l", mnt).Run()
-				exec.Command("fusermount3", "-uz", mnt).Run()
+			case s := <-sigs:
+				if s == syscall.SIGHUP {
+					goto wait
+				}
+				log.Warn("second signal: forcing unmount; uploads still pending are abandoned", "signal", s.String())
+				if err := lazyUnmount(mnt); err != nil {
+					log.Error("lazy unmount failed", "err", err)
+				}
 				return fmt.Errorf("forced unmount of %s", mnt)
 			}
 		}
 	}
+}
+
+// watchSetup cancels the setup (through cancel) when SIGINT or SIGTERM
+// arrives before the mount. endSetup stops watching, leaving later signals
+// in sigs; interrupted(err) returns the interruption if there was one,
+// else err.
+func watchSetup(sigs chan os.Signal, cancel func()) (endSetup func(), interrupted func(error) error) {
+	early := make(chan os.Signal, 1)
+	stop := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for {
+			select {
+			case s := <-sigs:
+				if s == syscall.SIGHUP {
+					continue
+				}
+				early <- s
+				cancel()
+				return
+			case <-stop:
+				return
+			}
+		}
+	}()
+	var once bool
+	endSetup = func() {
+		if !once {
+			once = true
+			close(stop)
+			<-stopped
+		}
+	}
+	interrupted = func(err error) error {
+		select {
+		case s := <-early:
+			return fmt.Errorf("interrupted by %v before the mount was ready", s)
+		default:
+			return err
+		}
+	}
+	return endSetup, interrupted
 }
 
 func finish(fsys *fs.FS, log *slog.Logger) error {
@@ -179,15 +258,20 @@ func finish(fsys *fs.FS, log *slog.Logger) error {
 	return nil
 }
 
-func unmountServer(server *fuse.Server, mnt string) error {
-	var err error
-	for range 5 {
-		if err = server.Unmount(); err == nil {
+// lazyUnmount detaches the mount at mnt even if busy (MNT_DETACH as
+// root, else fusermount3 -uz).
+func lazyUnmount(mnt string) error {
+	if os.Geteuid() == 0 {
+		err := syscall.Unmount(mnt, syscall.MNT_DETACH)
+		if err == nil || err == syscall.EINVAL { // EINVAL: no longer mounted
 			return nil
 		}
-		time.Sleep(200 * time.Millisecond)
 	}
-	return err
+	out, err := exec.Command("fusermount3", "-uzq", mnt).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("fusermount3 -uz %s: %v %s", mnt, err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }
 
 func probeTimeout(t time.Duration) time.Duration {
@@ -310,12 +394,11 @@ func ttl(v *values, name string) time.Duration {
 // raiseReadAhead sets the kernel read-ahead of the mount's backing device
 // (the FUSE connection's BDI), which makes sequential reads much faster.
 func raiseReadAhead(mnt string, kb int, log *slog.Logger) {
-	var st syscall.Stat_t
-	if err := syscall.Stat(mnt, &st); err != nil {
+	dev := mountDev(mnt)
+	if dev == "" {
 		return
 	}
-	major, minor := (st.Dev>>8)&0xfff, (st.Dev&0xff)|((st.Dev>>12)&0xfff00)
-	p := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", major, minor)
+	p := "/sys/class/bdi/" + dev + "/read_ahead_kb"
 	if err := os.WriteFile(p, []byte(strconv.Itoa(kb)), 0o644); err != nil {
 		log.Debug("could not raise kernel read-ahead", "path", p, "err", err)
 		return
@@ -349,13 +432,138 @@ func setupLogging(v *values, foreground bool) (*slog.Logger, func(), error) {
 			return nil, nil, fmt.Errorf("log_file: %v", err)
 		}
 		w, closeFn = f, func() { f.Close() }
-	} else if !foreground && os.Getenv("NOTIFY_SOCKET") == "" && os.Getenv("INVOCATION_ID") == "" {
-		if sw, err := syslog.New(syslog.LOG_DAEMON|syslog.LOG_INFO, "ossmount"); err == nil {
+	} else if !foreground {
+		// A daemon's stderr is /dev/null: log to syslog, which journald
+		// also collects.
+		sw, err := syslog.New(syslog.LOG_DAEMON|syslog.LOG_INFO, "ossmount")
+		if err != nil {
+			w = io.Discard
+		} else {
 			w, closeFn = sw, func() { sw.Close() }
+			// syslog adds its own time stamp, and the priority comes from
+			// the level.
+			return slog.New(&syslogHandler{w: sw, level: level}), closeFn, nil
 		}
 	}
 	h := slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})
 	return slog.New(h), closeFn, nil
+}
+
+// syslogHandler writes records to syslog with the matching priority.
+type syslogHandler struct {
+	w     *syslog.Writer
+	level slog.Level
+	attrs string // preformatted " key=value" pairs
+	group string
+}
+
+func (h *syslogHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level }
+
+func (h *syslogHandler) format(b *strings.Builder, a slog.Attr) {
+	if a.Equal(slog.Attr{}) {
+		return
+	}
+	k := a.Key
+	if h.group != "" {
+		k = h.group + "." + k
+	}
+	fmt.Fprintf(b, " %s=%s", k, strconv.Quote(a.Value.String()))
+}
+
+func (h *syslogHandler) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString(r.Message)
+	b.WriteString(h.attrs)
+	r.Attrs(func(a slog.Attr) bool {
+		h.format(&b, a)
+		return true
+	})
+	msg := b.String()
+	switch {
+	case r.Level >= slog.LevelError:
+		return h.w.Err(msg)
+	case r.Level >= slog.LevelWarn:
+		return h.w.Warning(msg)
+	case r.Level >= slog.LevelInfo:
+		return h.w.Info(msg)
+	}
+	return h.w.Debug(msg)
+}
+
+func (h *syslogHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	n := *h
+	var b strings.Builder
+	b.WriteString(h.attrs)
+	for _, a := range as {
+		h.format(&b, a)
+	}
+	n.attrs = b.String()
+	return &n
+}
+
+func (h *syslogHandler) WithGroup(name string) slog.Handler {
+	n := *h
+	if n.group != "" {
+		name = n.group + "." + name
+	}
+	n.group = name
+	return &n
+}
+
+// runDir holds one pid file per mount, so `ossmount unmount` can wait for
+// the process serving a mount to finish its uploads.
+func runDir() string {
+	if os.Geteuid() == 0 {
+		return "/run/ossmount"
+	}
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		return filepath.Join(d, "ossmount")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("ossmount-%d", os.Geteuid()))
+}
+
+// pidFilePath names the pid file of the mount on device dev (major:minor).
+func pidFilePath(dev string) string {
+	return filepath.Join(runDir(), strings.ReplaceAll(dev, ":", "-")+".pid")
+}
+
+// mountDev returns the device (major:minor) of the mount at mnt from
+// /proc/self/mountinfo, without asking the file system itself.
+func mountDev(mnt string) string {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return ""
+	}
+	dev := ""
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && unescapeMount(f[4]) == mnt {
+			dev = f[2] // the last one: mounts stack
+		}
+	}
+	return dev
+}
+
+// writePidFile records this process as the server of the mount at mnt
+// and returns the function that removes the record.
+func writePidFile(mnt string, log *slog.Logger) func() {
+	dev := mountDev(mnt)
+	if dev == "" {
+		return func() {}
+	}
+	p := pidFilePath(dev)
+	content := fmt.Sprintf("%d\n%s\n", os.Getpid(), mnt)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err == nil {
+		err = os.WriteFile(p, []byte(content), 0o644)
+		if err != nil {
+			log.Debug("cannot write pid file", "path", p, "err", err)
+		}
+	}
+	return func() {
+		if b, err := os.ReadFile(p); err == nil && string(b) == content {
+			os.Remove(p)
+		}
+	}
 }
 
 // daemonize re-runs ossmount detached and waits until the child reports
@@ -373,7 +581,7 @@ func daemonize() error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(exe, os.Args[1:]...)
+	cmd := exec.Command(exe, childArgs...)
 	cmd.Env = append(os.Environ(), daemonEnv+"=3")
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
@@ -382,7 +590,20 @@ func daemonize() error {
 		return fmt.Errorf("start daemon: %v", err)
 	}
 	w.Close()
+	// Until the mount is ready, Ctrl-C or SIGTERM stops the child too
+	// (it is in its own session, out of reach of the terminal).
+	fwd := make(chan os.Signal, 2)
+	signal.Notify(fwd, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		for s := range fwd {
+			if s != syscall.SIGHUP {
+				cmd.Process.Signal(s)
+			}
+		}
+	}()
 	msg, _ := io.ReadAll(r)
+	signal.Stop(fwd)
+	close(fwd)
 	line := strings.TrimSpace(string(msg))
 	if line == "ok" {
 		cmd.Process.Release()
@@ -402,6 +623,7 @@ func readyPipe(fdStr string) func(error) {
 	if err != nil {
 		return func(error) {}
 	}
+	syscall.CloseOnExec(fd) // keep it from fusermount3 and umount
 	f := os.NewFile(uintptr(fd), "ready")
 	reported := false
 	report := func(err error) {

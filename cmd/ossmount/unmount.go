@@ -1,11 +1,15 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 )
@@ -14,10 +18,15 @@ func unmountCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "unmount",
 		Aliases:   []string{"umount"},
-		Usage:     "unmount a mounted bucket (flushing open files first)",
+		Usage:     "unmount a mounted bucket and wait until its pending uploads are done",
 		ArgsUsage: "MOUNTPOINT",
+		Description: "Runs umount(2) (as root) or fusermount3 -u, then waits for the ossmount process\n" +
+			"serving the mount to upload what is still pending and exit.\n" +
+			"A stale mount (its ossmount process is gone) is unmounted too; -z detaches\n" +
+			"a busy mount now and finishes when the last file there is closed.",
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "z", Aliases: []string{"lazy"}, Usage: "lazy unmount: detach now, finish when no longer busy"},
+			&cli.BoolFlag{Name: "z", Aliases: []string{"lazy"}, Usage: "lazy unmount: detach now, finish when no longer busy (does not wait for uploads)"},
+			&cli.DurationFlag{Name: "wait", Value: 10 * time.Minute, Usage: "how long to wait for pending uploads after unmounting (0: do not wait)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -27,42 +36,147 @@ func unmountCommand() *cli.Command {
 			if err != nil {
 				return usageError("%v", err)
 			}
-			return unmount(mnt, c.Bool("z"))
+			return unmount(mnt, c.Bool("z"), c.Duration("wait"))
 		},
 	}
 }
 
-// unmount runs fusermount3 -u (or umount as root) and explains failures.
-func unmount(mnt string, lazy bool) error {
+// unmount unmounts mnt (umount(2) as root, else fusermount3 -u), explains
+// failures, and waits for the serving process to finish its uploads.
+func unmount(mnt string, lazy bool, wait time.Duration) error {
 	if !isMounted(mnt) {
 		return cli.Exit(fmt.Sprintf("%s is not mounted", mnt), 1)
 	}
-	var cmd *exec.Cmd
-	if os.Geteuid() == 0 {
-		args := []string{mnt}
-		if lazy {
-			args = []string{"-l", mnt}
-		}
-		cmd = exec.Command("umount", args...)
-	} else {
-		args := []string{"-u", mnt}
-		if lazy {
-			args = []string{"-uz", mnt}
-		}
-		cmd = exec.Command("fusermount3", args...)
+	dev := mountDev(mnt)
+	pid, stale := probeMount(mnt)
+	if stale {
+		fmt.Fprintf(os.Stderr, "ossmount: %s is a stale mount: the ossmount process serving it is gone (writes it had not uploaded are lost); unmounting it\n", mnt)
 	}
-	out, err := cmd.CombinedOutput()
-	if err == nil {
+	if err := doUnmount(mnt, lazy); err != nil {
+		msg := err.Error()
+		switch {
+		case errors.Is(err, syscall.EBUSY) || strings.Contains(msg, "busy"):
+			return cli.Exit(fmt.Sprintf("%s is busy (a process has a file or directory open there, or a shell is in it; see `fuser -vm %s`): close it, or run `ossmount unmount -z %s` to detach it lazily", mnt, mnt, mnt), 1)
+		case stale:
+			return cli.Exit(fmt.Sprintf("%s is a stale mount and could not be unmounted (%s): run `ossmount unmount -z %s`", mnt, msg, mnt), 1)
+		}
+		return cli.Exit(fmt.Sprintf("unmount %s: %s", mnt, msg), 1)
+	}
+	if _, known := mountPid(dev, mnt); stale && known {
+		os.Remove(pidFilePath(dev)) // left behind by the dead process
+	}
+	if pid == 0 || lazy || wait <= 0 {
 		return nil
 	}
-	msg := strings.TrimSpace(string(out))
-	if _, serr := os.Stat(mnt); serr != nil && strings.Contains(serr.Error(), "not connected") {
-		return cli.Exit(fmt.Sprintf("%s is a stale mount (the ossmount process is gone): run `ossmount unmount -z %s`", mnt, mnt), 1)
+	// The process uploads what is still pending, then exits.
+	deadline := time.Now().Add(wait)
+	told := false
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			return cli.Exit(fmt.Sprintf("%s is unmounted, but ossmount (pid %d) is still uploading after %v", mnt, pid, wait), 1)
+		}
+		if !told && time.Until(deadline) < wait-time.Second {
+			fmt.Fprintf(os.Stderr, "ossmount: waiting for ossmount (pid %d) to finish uploading\n", pid)
+			told = true
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	if strings.Contains(msg, "busy") {
-		return cli.Exit(fmt.Sprintf("%s is busy (a process has a file or directory open there); close it, or use -z to detach lazily", mnt), 1)
+	return nil
+}
+
+// doUnmount unmounts mnt: as root with umount(2) directly (umount(8)
+// would stat the mount point first and hang on an unresponsive mount),
+// else with fusermount3 -u.
+func doUnmount(mnt string, lazy bool) error {
+	if os.Geteuid() == 0 {
+		flags := 0
+		if lazy {
+			flags = syscall.MNT_DETACH
+		}
+		err := syscall.Unmount(mnt, flags)
+		if err == nil || err == syscall.EBUSY {
+			return err
+		}
+		if err != syscall.EPERM {
+			return fmt.Errorf("umount(2): %w", err)
+		}
+		// EPERM as root (e.g. a restricted container): try fusermount3.
 	}
-	return cli.Exit(fmt.Sprintf("unmount %s: %s", mnt, msg), 1)
+	args := []string{"-u", mnt}
+	if lazy {
+		args = []string{"-uz", mnt}
+	}
+	out, err := exec.Command("fusermount3", args...).CombinedOutput()
+	if err != nil {
+		msg := strings.TrimSpace(string(out))
+		if msg == "" {
+			msg = err.Error()
+		}
+		return errors.New(msg)
+	}
+	return nil
+}
+
+// probeMount finds the process serving mnt (0 if unknown) and whether the
+// mount is stale: the process recorded for it is gone, or, without a
+// record, the file system answers ENOTCONN (a mount that does not answer
+// within a few seconds counts as not stale).
+func probeMount(mnt string) (pid int, stale bool) {
+	if dev := mountDev(mnt); dev != "" {
+		if pid, known := mountPid(dev, mnt); known {
+			return pid, pid == 0
+		}
+	}
+	ch := make(chan bool, 1)
+	go func() {
+		// statfs always reaches the file system (stat may be cached).
+		var sfs syscall.Statfs_t
+		ch <- errors.Is(syscall.Statfs(mnt, &sfs), syscall.ENOTCONN)
+	}()
+	select {
+	case stale = <-ch:
+	case <-time.After(5 * time.Second):
+	}
+	return 0, stale
+}
+
+// mountPid reads the pid file of the mount on device dev at mnt: known
+// tells whether there is one; pid is 0 if its process is gone.
+func mountPid(dev, mnt string) (pid int, known bool) {
+	b, err := os.ReadFile(pidFilePath(dev))
+	if err != nil {
+		return 0, false
+	}
+	lines := strings.Split(string(b), "\n")
+	if len(lines) < 2 || lines[1] != mnt {
+		return 0, false // a record of an earlier mount
+	}
+	pid, err = strconv.Atoi(lines[0])
+	if err != nil || pid <= 0 {
+		return 0, false
+	}
+	if !alive(pid) {
+		return 0, true
+	}
+	// Guard against a recycled pid.
+	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil && !strings.Contains(filepath.Base(exe), "ossmount") {
+		return 0, true
+	}
+	return pid, true
+}
+
+// alive reports whether process pid exists and is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the parenthesised command name.
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2] != 'Z'
+	}
+	return true
 }
 
 // isMounted reports whether mnt is a mount point in /proc/self/mountinfo.

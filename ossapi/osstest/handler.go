@@ -112,6 +112,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if done := rc.applyFaults(); done {
 		return
 	}
+	rc.corsHeaders() // cors.go: Access-Control-* for allowed origins
 	if e := rc.serve(); e != nil {
 		rc.writeError(e)
 	}
@@ -154,6 +155,9 @@ func (rc *reqCtx) operation() string {
 			return "ListBuckets"
 		}
 		return "Unsupported"
+	}
+	if op := rc.corsOperation(); op != "" { // cors.go
+		return op
 	}
 	for _, k := range []string{"acl", "tagging", "symlink", "cors", "lifecycle", "policy", "versioning", "versions",
 		"website", "logging", "referer", "encryption", "worm", "restore", "x-oss-process", "stat", "requestPayment", "select"} {
@@ -234,6 +238,9 @@ func (rc *reqCtx) serve() *ossError {
 	s := rc.s
 	if rc.op == "Unsupported" {
 		return newErr(501, "NotImplemented", "This operation is not implemented by the emulator.")
+	}
+	if e, ok := rc.serveCORS(); ok { // cors.go: bucket CORS operations and preflight
+		return e
 	}
 	if rc.op == "PostObject" {
 		if e := rc.needBucket(); e != nil {

@@ -1,0 +1,460 @@
+package fs
+
+// Sharing from the mount: virtual, read-only extended attributes whose NAME
+// carries a request and whose VALUE is the daemon's answer, signed with the
+// mount's own current credentials (a refreshed STS token included):
+//
+//	getxattr(FILE, "user.oss.presign?exp=3600&dl=a%20b.txt&v1=1")
+//	    a presigned GET URL for the file's object. Value (text):
+//	        <URL>\n
+//	        expires=<RFC 3339 UTC>\n
+//	        clipped=1\n             (only when the expiry was brought forward
+//	                                 to the temporary credentials' expiry)
+//	getxattr(DIR, "user.oss.post-policy?exp=600&max=1048576&ct=image/&keep=1")
+//	    a signed browser form upload (PostObject) into the directory's
+//	    prefix. Value (JSON, PostPolicyAnswer): {"url":..., "prefix":...,
+//	    "fields":{...}, "expiration":"<RFC 3339>", "clipped":bool,
+//	    "policy_document":"<decoded policy JSON>"}
+//
+// The part after '?' is application/x-www-form-urlencoded (UTF-8 may also
+// appear raw; '%', '&', '=', '+' and ';' in a value must be escaped), and
+// every parameter is optional:
+//
+//	exp=SECONDS   validity (default 1800; at most 604800)
+//	v1=1          signature V1 (default: the mount's, normally V4)
+//	presign only:
+//	dl=NAME       response-content-disposition: attachment with NAME as
+//	              RFC 6266 filename="ascii fallback"; filename*=UTF-8''...
+//	inline=1      response-content-disposition: inline (with dl: its name)
+//	ct=TYPE       response-content-type
+//	post-policy only:
+//	max=BYTES     largest upload (content-length-range); min=BYTES smallest
+//	ct=TYPE       required Content-Type; a prefix when it ends in '/'
+//	keep=1        key = prefix + "${filename}" (the uploaded file's name);
+//	              default: prefix + a random name. Either way the policy
+//	              allows any key starting with the prefix.
+//
+// The caller (uid/gid of the FUSE request, supplementary groups from
+// /proc/PID/status) must be allowed to read the file, or to write and
+// search the directory, by the mode, uid and gid the mount shows for it;
+// root always is. Otherwise EACCES. A post-policy on a read-only mount is
+// EROFS; presign of a directory EISDIR; post-policy of a file ENOTDIR; a
+// malformed request EINVAL; a file not yet uploaded EBUSY. The names are
+// never listed by listxattr, cannot be set or removed, and cause no request
+// to OSS (signing is local; a HEAD only when the file's attributes are not
+// cached). The kernel limits xattr names to 255 bytes.
+//
+// Because tools often ask for a value's size first and then for the value,
+// the answer to a size probe is kept for a few seconds and returned by the
+// next read of the same name by the same user on the same node, so both
+// calls see the same value.
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/ossmount/ossmount/ossapi"
+)
+
+const (
+	xattrPresign    = "user.oss.presign"
+	xattrPostPolicy = "user.oss.post-policy"
+)
+
+// isShareXattr reports whether name is a sharing request.
+func isShareXattr(name string) bool {
+	base, _, _ := strings.Cut(name, "?")
+	return base == xattrPresign || base == xattrPostPolicy
+}
+
+// shareParams parses the query of a sharing request, allowing only the
+// names in allowed (each at most once).
+func shareParams(name string, allowed ...string) (url.Values, syscall.Errno) {
+	_, query, _ := strings.Cut(name, "?")
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return nil, syscall.EINVAL
+	}
+	for k, v := range q {
+		ok := false
+		for _, a := range allowed {
+			if k == a {
+				ok = true
+			}
+		}
+		if !ok || len(v) != 1 {
+			return nil, syscall.EINVAL
+		}
+	}
+	return q, 0
+}
+
+func flagParam(q url.Values, k string) (bool, syscall.Errno) {
+	switch q.Get(k) {
+	case "":
+		return false, 0
+	case "1", "true", "yes":
+		return true, 0
+	case "0", "false", "no":
+		return false, 0
+	}
+	return false, syscall.EINVAL
+}
+
+func intParam(q url.Values, k string, max int64) (int64, syscall.Errno) {
+	s := q.Get(k)
+	if s == "" {
+		return 0, 0
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 || n > max {
+		return 0, syscall.EINVAL
+	}
+	return n, 0
+}
+
+// callerMay reports whether the FUSE caller may access an object with
+// attributes a for all of want (4 read, 2 write, 1 search/execute).
+func callerMay(ctx context.Context, a *attr, want uint32) bool {
+	c, ok := fuse.FromContext(ctx)
+	if !ok || c.Uid == 0 {
+		return true
+	}
+	mode := a.mode & 0o777
+	var bits uint32
+	switch {
+	case c.Uid == a.uid:
+		bits = mode >> 6
+	case c.Gid == a.gid || inSupplementaryGroup(c.Pid, a.gid):
+		bits = mode >> 3
+	default:
+		bits = mode
+	}
+	return bits&want == want
+}
+
+// inSupplementaryGroup reads the caller's groups from /proc/PID/status
+// (PID as the kernel reports it to this daemon; 0 when not visible).
+func inSupplementaryGroup(pid, gid uint32) bool {
+	if pid == 0 {
+		return false
+	}
+	data, err := os.ReadFile("/proc/" + strconv.FormatUint(uint64(pid), 10) + "/status")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Groups:"); ok {
+			for _, g := range strings.Fields(rest) {
+				if n, err := strconv.ParseUint(g, 10, 32); err == nil && uint32(n) == gid {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	return false
+}
+
+// shareProbes keeps the answer to a size probe for the read that follows.
+type shareProbeKey struct {
+	fsys *FS
+	ino  uint64
+	uid  uint32
+	name string
+}
+
+type shareProbe struct {
+	value   string
+	expires time.Time
+}
+
+const shareProbeTTL = 5 * time.Second
+
+var (
+	shareProbesMu sync.Mutex
+	shareProbes   = map[shareProbeKey]shareProbe{}
+)
+
+func probeKey(ctx context.Context, f *FS, ino uint64, name string) shareProbeKey {
+	k := shareProbeKey{fsys: f, ino: ino, name: name}
+	if c, ok := fuse.FromContext(ctx); ok {
+		k.uid = c.Uid
+	}
+	return k
+}
+
+// takeProbe returns (and forgets) a kept answer.
+func takeProbe(k shareProbeKey) (string, bool) {
+	shareProbesMu.Lock()
+	defer shareProbesMu.Unlock()
+	p, ok := shareProbes[k]
+	if !ok {
+		return "", false
+	}
+	delete(shareProbes, k)
+	if time.Now().After(p.expires) {
+		return "", false
+	}
+	return p.value, true
+}
+
+func keepProbe(k shareProbeKey, v string) {
+	now := time.Now()
+	shareProbesMu.Lock()
+	defer shareProbesMu.Unlock()
+	for old, p := range shareProbes {
+		if now.After(p.expires) {
+			delete(shareProbes, old)
+		}
+	}
+	if len(shareProbes) < 1024 {
+		shareProbes[k] = shareProbe{value: v, expires: now.Add(shareProbeTTL)}
+	}
+}
+
+// answerShare returns the value for dest: a kept probe answer, or a fresh
+// one from sign (kept when dest is a size probe).
+func answerShare(ctx context.Context, f *FS, ino uint64, name string, dest []byte, sign func() (string, syscall.Errno)) (uint32, syscall.Errno) {
+	k := probeKey(ctx, f, ino, name)
+	val, ok := "", false
+	if len(dest) > 0 {
+		val, ok = takeProbe(k)
+	}
+	if !ok {
+		var errno syscall.Errno
+		if val, errno = sign(); errno != 0 {
+			return 0, errno
+		}
+		if len(dest) == 0 {
+			keepProbe(k, val)
+		}
+	}
+	if len(dest) == 0 {
+		return uint32(len(val)), 0
+	}
+	if len(dest) < len(val) {
+		return uint32(len(val)), syscall.ERANGE
+	}
+	return uint32(copy(dest, val)), 0
+}
+
+// shareXattr answers a sharing request on a file.
+func (n *fileNode) shareXattr(ctx context.Context, name string, dest []byte) (uint32, syscall.Errno) {
+	base, _, _ := strings.Cut(name, "?")
+	if base != xattrPresign {
+		return 0, syscall.ENOTDIR
+	}
+	q, errno := shareParams(name, "exp", "dl", "inline", "ct", "v1")
+	if errno != 0 {
+		return 0, errno
+	}
+	if n.Path(nil) == "" {
+		return 0, syscall.ENOENT // unlinked while open: no object any more
+	}
+	if n.isPending() {
+		return 0, syscall.EBUSY // not on OSS yet: nothing to share
+	}
+	a, errno := n.currentAttr(ctx)
+	if errno != 0 {
+		return 0, errno
+	}
+	if a.isSymlink() || a.dir {
+		return 0, syscall.EINVAL
+	}
+	if !callerMay(ctx, a, 4) {
+		return 0, syscall.EACCES
+	}
+	exp, errno := intParam(q, "exp", int64(ossapi.MaxPresignExpiry/time.Second))
+	if errno != 0 {
+		return 0, errno
+	}
+	inline, errno := flagParam(q, "inline")
+	if errno != 0 {
+		return 0, errno
+	}
+	v1, errno := flagParam(q, "v1")
+	if errno != 0 {
+		return 0, errno
+	}
+	req := ossapi.PresignRequest{Key: n.key(), Method: "GET", Expires: time.Duration(exp) * time.Second, SignatureV1: v1,
+		ResponseContentType: q.Get("ct")}
+	if req.Expires == 0 {
+		req.Expires = ossapi.DefaultShareExpiry
+	}
+	if ct := req.ResponseContentType; ct != "" && !ossapi.ValidHeaderValue(ct) {
+		return 0, syscall.EINVAL
+	}
+	if dl := q.Get("dl"); dl != "" || inline {
+		kind := "attachment"
+		if inline {
+			kind = "inline"
+		}
+		cd, ok := ContentDisposition(kind, dl)
+		if !ok {
+			return 0, syscall.EINVAL
+		}
+		req.ResponseContentDisposition = cd
+	}
+	return answerShare(ctx, n.fsys, n.StableAttr().Ino, name, dest, func() (string, syscall.Errno) {
+		return n.fsys.presign(ctx, req)
+	})
+}
+
+// presign signs req, clipped to the credentials' lifetime.
+func (f *FS) presign(ctx context.Context, req ossapi.PresignRequest) (string, syscall.Errno) {
+	start := time.Now()
+	var res *ossapi.PresignResult
+	var err error
+	if cp, ok := f.store.(ossapi.ClippingPresigner); ok {
+		res, err = cp.PresignClipped(ctx, req)
+	} else {
+		res, err = f.store.Presign(ctx, req)
+	}
+	if err != nil {
+		return "", f.toErrno("presign", err)
+	}
+	clipped := res.Expiration.Before(start.Add(req.Expires).Add(-time.Second))
+	var b strings.Builder
+	b.WriteString(res.URL + "\n")
+	b.WriteString("expires=" + res.Expiration.UTC().Format(time.RFC3339) + "\n")
+	if clipped {
+		b.WriteString("clipped=1\n")
+	}
+	uid := uint32(0)
+	if c, ok := fuse.FromContext(ctx); ok {
+		uid = c.Uid
+	}
+	// The URL is a bearer credential: never logged.
+	f.log.Info("share: presigned a URL", "key", req.Key, "uid", uid, "expires", res.Expiration.UTC().Format(time.RFC3339), "clipped", clipped)
+	return b.String(), 0
+}
+
+// shareXattr answers a sharing request on a directory.
+func (n *dirNode) shareXattr(ctx context.Context, name string, dest []byte) (uint32, syscall.Errno) {
+	base, _, _ := strings.Cut(name, "?")
+	if base != xattrPostPolicy {
+		return 0, syscall.EISDIR
+	}
+	q, errno := shareParams(name, "exp", "max", "min", "ct", "keep", "v1")
+	if errno != 0 {
+		return 0, errno
+	}
+	if errno := n.fsys.checkWritable(); errno != 0 {
+		return 0, errno
+	}
+	if !callerMay(ctx, n.attrs(), 2|1) {
+		return 0, syscall.EACCES
+	}
+	exp, errno := intParam(q, "exp", int64(ossapi.MaxPostPolicyExpiry/time.Second))
+	if errno != 0 {
+		return 0, errno
+	}
+	maxSize, errno := intParam(q, "max", 5<<30)
+	if errno != 0 {
+		return 0, errno
+	}
+	minSize, errno := intParam(q, "min", 5<<30)
+	if errno != 0 {
+		return 0, errno
+	}
+	keep, errno := flagParam(q, "keep")
+	if errno != 0 {
+		return 0, errno
+	}
+	v1, errno := flagParam(q, "v1")
+	if errno != 0 {
+		return 0, errno
+	}
+	prefix := n.key()
+	req := ossapi.PostPolicyRequest{Prefix: prefix, Expires: time.Duration(exp) * time.Second, MinSize: minSize,
+		MaxSize: maxSize, ContentType: q.Get("ct"), SignatureV1: v1}
+	if req.Expires == 0 {
+		req.Expires = ossapi.DefaultShareExpiry
+	}
+	if keep {
+		req.Key = prefix + "${filename}"
+	}
+	return answerShare(ctx, n.fsys, n.StableAttr().Ino, name, dest, func() (string, syscall.Errno) {
+		p, err := n.fsys.store.SignPostPolicy(ctx, req)
+		if err != nil {
+			return "", n.fsys.toErrno("post-policy", err)
+		}
+		out, err := json.Marshal(PostPolicyAnswer{URL: p.URL, Prefix: prefix, Fields: p.Fields,
+			Expiration: p.Expiration.UTC().Format(time.RFC3339), Clipped: p.Clipped, PolicyDocument: p.Policy})
+		if err != nil {
+			return "", syscall.EIO
+		}
+		uid := uint32(0)
+		if c, ok := fuse.FromContext(ctx); ok {
+			uid = c.Uid
+		}
+		n.fsys.log.Info("share: signed a POST policy", "prefix", prefix, "uid", uid,
+			"expires", p.Expiration.UTC().Format(time.RFC3339), "clipped", p.Clipped)
+		return string(out), 0
+	})
+}
+
+// PostPolicyAnswer is the JSON value of a user.oss.post-policy request.
+type PostPolicyAnswer struct {
+	URL    string            `json:"url"`    // where the form is posted
+	Prefix string            `json:"prefix"` // every key must start with it
+	Fields map[string]string `json:"fields"` // form fields, before the file
+	// Expiration is when the policy stops being accepted (RFC 3339).
+	Expiration string `json:"expiration"`
+	// Clipped: Expiration was brought forward to the temporary
+	// credentials' expiry.
+	Clipped bool `json:"clipped"`
+	// PolicyDocument is the decoded policy (fields.policy is its base64).
+	PolicyDocument string `json:"policy_document"`
+}
+
+// ContentDisposition builds a Content-Disposition value of kind
+// ("attachment" or "inline") for filename after RFC 6266 and RFC 5987,
+//
+//	attachment; filename="r_sum_ 1.pdf"; filename*=UTF-8''r%C3%A9sum%C3%A9%201.pdf
+//
+// (an ASCII fallback, then the UTF-8 name percent-encoded). With an empty
+// filename it is just kind. ok is false for a name that is not UTF-8 or
+// holds control characters.
+func ContentDisposition(kind, filename string) (string, bool) {
+	if filename == "" {
+		return kind, true
+	}
+	if !utf8.ValidString(filename) {
+		return "", false
+	}
+	var fallback, ext strings.Builder
+	for _, r := range filename {
+		if r < 0x20 || r == 0x7f {
+			return "", false
+		}
+		switch {
+		case r >= 0x80, r == '"', r == '\\', r == '%':
+			fallback.WriteByte('_')
+		default:
+			fallback.WriteRune(r)
+		}
+	}
+	for i := 0; i < len(filename); i++ {
+		c := filename[i]
+		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("!#$&+-.^_`|~", c) >= 0 {
+			ext.WriteByte(c)
+		} else {
+			ext.WriteByte('%')
+			ext.WriteByte("0123456789ABCDEF"[c>>4])
+			ext.WriteByte("0123456789ABCDEF"[c&15])
+		}
+	}
+	return kind + `; filename="` + fallback.String() + `"; filename*=UTF-8''` + ext.String(), true
+}
