@@ -181,6 +181,18 @@ func sessionID(pid int) int {
 	return sid
 }
 
+// detachAtCleanup makes sure dir is not left mounted when the test ends,
+// even if it failed half-way: the connection is aborted (freeing any
+// process stuck on it) and the mount detached.
+func detachAtCleanup(t *testing.T, dir string) {
+	t.Cleanup(func() {
+		if isMounted(dir) {
+			abortConnection(dir)
+			exec.Command("umount", "-l", dir).Run()
+		}
+	})
+}
+
 // abortConnection aborts the FUSE connection of the mount at dir (through
 // a fusectl mounted in a throw-away namespace), freeing processes stuck on
 // it.
@@ -359,6 +371,9 @@ func TestSystemMountHelper(t *testing.T) {
 	srv.PutObject("test", "sub/dir/a", []byte("a"), nil)
 	srv.PutObject("test", "outside.txt", []byte("not under the prefix"), nil)
 	pw := passwdFile(t, "test")
+	if _, err := os.Lstat("/sbin/mount.fuse.ossmount"); err == nil {
+		t.Fatalf("/sbin/mount.fuse.ossmount is installed: mount(8) would run it instead of mount.fuse3, the path under test (TestSystemInstallFstab covers it)")
+	}
 	ns := newMountNS(t)
 	// mount.fuse3 runs `ossmount` with sh's default PATH: put it (and a
 	// credentials command) in /usr/local/sbin.
@@ -621,6 +636,7 @@ func TestSystemDaemon(t *testing.T) {
 	t.Cleanup(func() {
 		if isMounted(mnt) {
 			pids := daemonPids(mnt)
+			abortConnection(mnt)
 			exec.Command("umount", "-l", mnt).Run()
 			waitGone(pids, 10*time.Second)
 		}
@@ -865,11 +881,9 @@ func TestSystemNotify(t *testing.T) {
 			exited := make(chan error, 1)
 			go func() { exited <- cmd.Wait() }()
 			t.Cleanup(func() {
-				if isMounted(mnt) {
-					exec.Command("umount", "-l", mnt).Run()
-				}
 				cmd.Process.Kill()
 			})
+			detachAtCleanup(t, mnt)
 			l.wait(t, "READY=1", 20*time.Second)
 			if got, err := os.ReadFile(filepath.Join(mnt, "n.txt")); err != nil || string(got) != "notify" {
 				t.Fatalf("READY=1 sent but the mount does not answer: %q %v\n%s", got, err, log.String())
@@ -906,6 +920,7 @@ func TestSystemSignals(t *testing.T) {
 	srv := newServer(t)
 	t.Run("SIGTERM_during_write", func(t *testing.T) {
 		m := startMount(t, srv, "test", "-o", "upload_part_size=1M")
+		detachAtCleanup(t, m.dir)
 		f, err := os.Create(m.path("during-term.bin"))
 		if err != nil {
 			t.Fatal(err)
@@ -957,6 +972,7 @@ func TestSystemSignals(t *testing.T) {
 	})
 	t.Run("second_signal_forces", func(t *testing.T) {
 		m := startMount(t, srv, "test")
+		detachAtCleanup(t, m.dir)
 		f, err := os.Create(m.path("held-open.txt"))
 		if err != nil {
 			t.Fatal(err)
@@ -987,6 +1003,7 @@ func TestSystemSignals(t *testing.T) {
 func TestSystemUnmountCommand(t *testing.T) {
 	srv := newServer(t)
 	m := startMount(t, srv, "test")
+	detachAtCleanup(t, m.dir)
 	d, err := os.Open(m.dir)
 	if err != nil {
 		t.Fatal(err)
@@ -1017,6 +1034,7 @@ func TestSystemUnmountCommand(t *testing.T) {
 
 	// Stale: the process is gone, the mount point answers ENOTCONN.
 	m2 := startMount(t, srv, "test")
+	detachAtCleanup(t, m2.dir)
 	// SIGKILL only once the mount is fully up: killed in the middle of its
 	// own first requests, a FUSE server can hang on itself in the kernel.
 	if !m2.waitLog("msg=mounted", 10*time.Second) {
