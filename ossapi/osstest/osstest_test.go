@@ -994,3 +994,33 @@ func TestOddKeys(t *testing.T) {
 		Metadata: map[string]string{"big": strings.Repeat("v", 8200)}})
 	svcErr(t, err, "MetadataTooLarge", 400)
 }
+
+// TestMalformedInput: broken request bodies get OSS's own 400 errors, never
+// a 500 or a crash.
+func TestMalformedInput(t *testing.T) {
+	srv := newTestServer(t, Options{})
+	c := newClient(srv, clientOpt{})
+	init, err := c.InitiateMultipartUpload(ctx, &oss.InitiateMultipartUploadRequest{Bucket: oss.Ptr("test"), Key: oss.Ptr("mp")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, method, key, query, body, code string }{
+		{"complete with broken XML", "POST", "mp", "uploadId=" + oss.ToString(init.UploadId), "<CompleteMultipartUpload><Part>", "MalformedXML"},
+		{"complete with no parts", "POST", "mp", "uploadId=" + oss.ToString(init.UploadId), "<CompleteMultipartUpload></CompleteMultipartUpload>", "MalformedXML"},
+		{"complete of an unknown upload", "POST", "mp", "uploadId=0123456789ABCDEF", "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>\"x\"</ETag></Part></CompleteMultipartUpload>", "NoSuchUpload"},
+		{"part number 0", "PUT", "mp", "partNumber=0&uploadId=" + oss.ToString(init.UploadId), "x", "InvalidArgument"},
+		{"part number 10001", "PUT", "mp", "partNumber=10001&uploadId=" + oss.ToString(init.UploadId), "x", "InvalidArgument"},
+	} {
+		status, body := rawRequest(t, srv, tc.method, "test", tc.key, tc.query, tc.body, nil)
+		if status >= 500 || !strings.Contains(body, "<Code>"+tc.code+"</Code>") {
+			t.Errorf("%s: %d %s, want %s", tc.name, status, body, tc.code)
+		}
+	}
+	// Multi-delete with a broken body (Content-MD5 right, XML wrong).
+	bad := "<Delete><Object><Key>a</Key>"
+	sum := md5.Sum([]byte(bad))
+	status, body := rawRequest(t, srv, "POST", "test", "", "delete", bad, http.Header{"Content-Md5": {base64.StdEncoding.EncodeToString(sum[:])}})
+	if status != 400 || !strings.Contains(body, "<Code>MalformedXML</Code>") {
+		t.Errorf("multi-delete with broken XML: %d %s", status, body)
+	}
+}
