@@ -35,7 +35,7 @@ type Config struct {
 	ListCacheSize int           // directories (default 1000)
 
 	MemoryBudget int64 // bytes for prefetch, cached blocks and write buffers (default 256 MiB)
-	BlockSize    int64 // random-read block (default 256 KiB)
+	BlockSize    int64 // random-read block (default 16 KiB)
 	PartSize     int64 // sequential prefetch part (default 8 MiB)
 	MaxWindow    int64 // sequential prefetch window per handle (default 64 MiB)
 	FirstRead    int64 // size of the first sequential GET (default 512 KiB)
@@ -80,7 +80,7 @@ func (c *Config) setDefaults() {
 	defInt(&c.NegCacheSize, 10000)
 	defInt(&c.ListCacheSize, 1000)
 	def(&c.MemoryBudget, 256<<20)
-	def(&c.BlockSize, 256<<10)
+	def(&c.BlockSize, 16<<10)
 	def(&c.PartSize, 8<<20)
 	def(&c.MaxWindow, 64<<20)
 	def(&c.FirstRead, 512<<10)
@@ -292,7 +292,7 @@ func (f *FS) lookupKey(ctx context.Context, parentKey, name string) (*attr, sysc
 	if _, ok := f.neg.Get(key); ok {
 		return nil, syscall.ENOENT
 	}
-	if l, ok := f.lists.Get(parentKey); ok && !l.incomplete && !l.changed[name] {
+	if l, ok := f.lists.Get(parentKey); ok && l.speaksFor(name) {
 		// The parent's fresh listing is authoritative for existence.
 		if a, ok := l.entries[name]; ok {
 			f.stat.Put(key, a)
@@ -365,28 +365,43 @@ type listing struct {
 	names      []string         // sorted
 	entries    map[string]*attr // name -> attributes
 	incomplete bool
+
 	// changed holds names this mount changed since the listing was made:
 	// the listing no longer speaks for them (lookups ask OSS, readdir
 	// lists again), but it still answers for every other name, so
 	// creating many files in a directory does not cost a LIST each.
-	changed map[string]bool
+	mu      sync.Mutex
+	changed map[string]bool // GUARDED_BY(mu)
 }
 
-// withChanged returns a copy of l that no longer speaks for name.
-func (l *listing) withChanged(name string) *listing {
-	nl := *l
-	nl.changed = make(map[string]bool, len(l.changed)+1)
-	for k := range l.changed {
-		nl.changed[k] = true
+// markChanged makes l stop speaking for name.
+func (l *listing) markChanged(name string) {
+	l.mu.Lock()
+	if l.changed == nil {
+		l.changed = map[string]bool{}
 	}
-	nl.changed[name] = true
-	return &nl
+	l.changed[name] = true
+	l.mu.Unlock()
+}
+
+// speaksFor reports whether l still knows the truth about name.
+func (l *listing) speaksFor(name string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return !l.incomplete && !l.changed[name]
+}
+
+// pristine reports whether nothing in l has changed since it was made.
+func (l *listing) pristine() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.changed) == 0
 }
 
 // listDir lists dirKey ("" or ending in "/") completely, filling the stat
 // cache from the LIST results (no HEAD per entry).
 func (f *FS) listDir(ctx context.Context, dirKey string) (*listing, syscall.Errno) {
-	if l, ok := f.lists.Get(dirKey); ok && len(l.changed) == 0 {
+	if l, ok := f.lists.Get(dirKey); ok && l.pristine() {
 		return l, 0
 	}
 	l := &listing{entries: map[string]*attr{}}
@@ -470,7 +485,9 @@ func (f *FS) invalidate(key string) {
 	f.stat.Remove(key)
 	f.neg.Remove(key)
 	name := strings.TrimPrefix(strings.TrimSuffix(key, "/"), parentKey(key))
-	f.lists.Update(parentKey(key), func(l *listing) *listing { return l.withChanged(name) })
+	if l, ok := f.lists.Get(parentKey(key)); ok {
+		l.markChanged(name)
+	}
 }
 
 // noteEmptyDir records that dirKey was just created empty by this mount, so

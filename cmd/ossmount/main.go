@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 
@@ -24,6 +25,17 @@ import (
 var version = "0.1.0-dev"
 
 func main() {
+	// OSSMOUNT_CPUPROFILE=FILE writes a CPU profile of the whole run (a
+	// debugging aid for performance work; see docs/CONFIGURATION.md).
+	if p := os.Getenv("OSSMOUNT_CPUPROFILE"); p != "" {
+		if f, err := os.Create(p); err == nil {
+			pprof.StartCPUProfile(f)
+			code := run(os.Args)
+			pprof.StopCPUProfile()
+			f.Close()
+			os.Exit(code)
+		}
+	}
 	os.Exit(run(os.Args))
 }
 

@@ -75,7 +75,7 @@ var options = []option{
 	{name: "disk_budget", group: gCache, kind: kSize, def: "10G", usage: "most bytes of staged writes on disk (ENOSPC beyond)"},
 
 	{name: "memory_budget", group: gPerf, kind: kSize, def: "256M", usage: "memory for read-ahead and cached blocks, shared by all files"},
-	{name: "block_size", group: gPerf, kind: kSize, def: "256K", usage: "block fetched and cached for random reads"},
+	{name: "block_size", group: gPerf, kind: kSize, def: "16K", usage: "block fetched and cached for a random read (small blocks keep random reads near raw GET speed)"},
 	{name: "read_part_size", group: gPerf, kind: kSize, def: "8M", usage: "largest ranged GET of a sequential read"},
 	{name: "max_read_window", group: gPerf, kind: kSize, def: "64M", usage: "most bytes read ahead per open file"},
 	{name: "first_read_size", group: gPerf, kind: kSize, def: "512K", usage: "size of the first GET of a sequential read"},
