@@ -20,7 +20,7 @@ type fileNode struct {
 
 	mu       sync.Mutex
 	attr     *attr       // GUARDED_BY(mu)
-	keepETag string      // GUARDED_BY(mu); version the kernel page cache may hold
+	keepETag string      // GUARDED_BY(mu); version the kernel page cache may hold, or writtenHere
 	ws       *writeState // GUARDED_BY(mu); shared state of the writing handles, if any
 	pending  bool        // GUARDED_BY(mu); created here, not yet on the server
 }
@@ -62,9 +62,19 @@ func (n *fileNode) typeChanged(key string, a *attr) syscall.Errno {
 // not be used for requests.
 func (n *fileNode) orphaned() bool { return n.Path(nil) == "" }
 
+// liveWriterLocked is the node's write state unless its upload failed: the
+// handles of a failed upload keep their sticky state, but the file is
+// otherwise the server's version again (unless it never got there).
+func (n *fileNode) liveWriterLocked() *writeState {
+	if w := n.ws; w != nil && (n.pending || !w.isFailed()) {
+		return w
+	}
+	return nil
+}
+
 func (n *fileNode) setAttr(a *attr) {
 	n.mu.Lock()
-	if n.ws == nil && !n.pending {
+	if n.liveWriterLocked() == nil && !n.pending {
 		n.attr = a
 	}
 	n.mu.Unlock()
@@ -80,7 +90,7 @@ func (n *fileNode) isPending() bool {
 // write handle is open, else the cache's, refreshed with a HEAD when stale.
 func (n *fileNode) currentAttr(ctx context.Context) (*attr, syscall.Errno) {
 	n.mu.Lock()
-	w, a := n.ws, n.attr
+	w, a := n.liveWriterLocked(), n.attr
 	pending := n.pending
 	n.mu.Unlock()
 	if w != nil {
@@ -114,11 +124,18 @@ func (n *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.At
 	ctx = uninterrupted(ctx)
 	h, _ := fh.(*fileHandle)
 	if h != nil && h.w != nil {
-		h.w.attrView().fill(&out.Attr)
-		if n.orphaned() {
-			out.Nlink = 0
+		// go-fuse hands any open handle of the node to a GETATTR that
+		// came without one: a handle of a failed upload is not the file.
+		n.mu.Lock()
+		live := n.liveWriterLocked() == h.w
+		n.mu.Unlock()
+		if orphaned := n.orphaned(); live || orphaned {
+			h.w.attrView().fill(&out.Attr)
+			if orphaned {
+				out.Nlink = 0
+			}
+			return 0
 		}
-		return 0
 	}
 	if n.orphaned() {
 		// fstat of an unlinked (or replaced) file that is still open: the
@@ -164,9 +181,10 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 		return n.openWrite(ctx, flags)
 	}
 	n.mu.Lock()
-	if w := n.ws; w != nil {
+	if w := n.liveWriterLocked(); w != nil {
 		// Another handle is writing: read through the shared state so
-		// this reader sees the same bytes.
+		// this reader sees the same bytes. (After a failed upload the
+		// server's version is read instead, unless there is none.)
 		w.mu.Lock()
 		w.refs++
 		w.mu.Unlock()
@@ -196,8 +214,9 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	n.keepETag = a.etag
 	n.mu.Unlock()
 	if changed {
-		// Someone replaced the object: drop the kernel's cached size so
-		// reads see the new length (pages go because KEEP_CACHE is off).
+		// Someone replaced the object (or wrote it here): drop the
+		// kernel's cached size so reads see the new length (pages go
+		// because KEEP_CACHE is off).
 		n.NotifyContent(-1, 0)
 	}
 	return &fileHandle{node: n, reader: newReader(n.fsys, key, a.etag, a.size), attr: a}, fl, 0
@@ -268,7 +287,7 @@ func (n *fileNode) openWrite(ctx context.Context, flags uint32) (gofs.FileHandle
 		}
 	}
 	n.mu.Lock()
-	n.keepETag = ""
+	n.keepETag = writtenHere
 	n.mu.Unlock()
 	return &fileHandle{node: n, w: w, appendMode: flags&syscall.O_APPEND != 0, readOnly: flags&syscall.O_ACCMODE == syscall.O_RDONLY}, 0, 0
 }
@@ -278,11 +297,31 @@ func (n *fileNode) openWrite(ctx context.Context, flags uint32) (gofs.FileHandle
 func (n *fileNode) acquireWriter(ctx context.Context, truncate bool) (*writeState, syscall.Errno) {
 	n.mu.Lock()
 	if w := n.ws; w != nil {
-		w.mu.Lock()
-		w.refs++
-		w.mu.Unlock()
-		n.mu.Unlock()
-		return w, 0
+		if !w.isFailed() {
+			w.mu.Lock()
+			w.refs++
+			w.mu.Unlock()
+			n.mu.Unlock()
+			return w, 0
+		}
+		// The open handles of a failed upload keep their sticky state
+		// (its data is kept in cache_dir); a new open starts afresh,
+		// over the server's version, or as a new file if it never got
+		// there.
+		n.ws = nil
+		if n.pending {
+			defer n.mu.Unlock()
+			caller, _ := fuse.FromContext(ctx)
+			nw, err := n.fsys.newWriteState(n, n.key(), nil, true, caller)
+			if err != nil {
+				return nil, n.fsys.toErrno("open", err)
+			}
+			nw.mode = w.attrView().mode
+			nw.refs = 1
+			n.ws = nw
+			n.fsys.trackWriter(nw, true)
+			return nw, 0
+		}
 	}
 	pending := n.pending
 	n.mu.Unlock()
@@ -352,6 +391,11 @@ func (n *fileNode) releaseWrite(ctx context.Context, w *writeState) {
 		}
 	}
 }
+
+// writtenHere in keepETag says the kernel's cached size and pages came from
+// a writer of this mount, and may not be what the server has (a failed
+// upload): the next open drops them.
+const writtenHere = "\x00written"
 
 // fileHandle is one open file: a reader for read-only opens of a file
 // nobody writes, else a reference to the node's shared write state.

@@ -173,7 +173,7 @@ func (n *fileNode) writer() *writeState {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.ws
+	return n.liveWriterLocked()
 }
 
 // markUnlinked stops a pending upload of the node (its name is gone) and
@@ -311,12 +311,7 @@ func (n *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 // renameFile copies src to dst on the server and deletes src. An open
 // writer is flushed first and follows the file to its new name.
 func (f *FS) renameFile(ctx context.Context, fn *fileNode, src, dst string) syscall.Errno {
-	var w *writeState
-	if fn != nil {
-		fn.mu.Lock()
-		w = fn.ws
-		fn.mu.Unlock()
-	}
+	w := fn.writer()
 	if w != nil {
 		w.mu.Lock()
 		defer w.mu.Unlock()
@@ -558,6 +553,18 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 	if errno != 0 {
 		return errno
 	}
+	// A change by path (no handle) while the file's writer has nothing
+	// left to upload (its last close already uploaded it; the release is
+	// still on its way, or a descriptor is open but idle) is made on the
+	// server before returning, like one with no writer at all. Not a
+	// truncate to 0: open(O_TRUNC) sends that without a handle too, and
+	// the file is then about to be written.
+	byPathClean := w != nil && !temp && fh == nil && !(hasSize && size == 0) && w.isClean()
+	if byPathClean && !hasSize {
+		if errno, done := n.setattrCleanWriter(ctx, w, mode, uid, gid, mtime, out); done {
+			return errno
+		}
+	}
 	if w != nil {
 		if hasSize {
 			if errno := w.truncate(ctx, int64(size)); errno != 0 {
@@ -568,11 +575,17 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 			}
 		}
 		w.setMeta(mode, uid, gid, mtime)
-		if temp {
+		if temp || byPathClean {
 			errno := w.flush(ctx)
-			n.releaseWrite(ctx, w)
+			if temp {
+				n.releaseWrite(ctx, w)
+			}
 			if errno != 0 {
 				return errno
+			}
+			if byPathClean {
+				w.attrView().fill(&out.Attr)
+				return 0
 			}
 			return n.Getattr(ctx, nil, out)
 		}
@@ -606,9 +619,57 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 		return 0
 	}
 	// No writer: change the metadata in place.
-	a, errno := f.headFile(ctx, n.key())
+	a2, _, errno := n.rewriteAttrs(ctx, mode, uid, gid, mtime)
 	if errno != 0 {
 		return errno
+	}
+	n.setAttr(a2)
+	a2.fill(&out.Attr)
+	return 0
+}
+
+// setattrCleanWriter changes mode, owner or mtime on the server for a file
+// whose writer has nothing to upload, and gives the writer the new
+// metadata and version. done is false when the writer has changes after
+// all (they are then applied with its upload).
+func (n *fileNode) setattrCleanWriter(ctx context.Context, w *writeState, mode, uid, gid *uint32, mtime *time.Time, out *fuse.AttrOut) (syscall.Errno, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.cleanLocked() {
+		return 0, false
+	}
+	a, meta, errno := n.rewriteAttrs(ctx, mode, uid, gid, mtime)
+	if errno != 0 {
+		return errno, true
+	}
+	w.mode, w.uid, w.gid, w.mtime = a.mode, a.uid, a.gid, a.mtime
+	w.mtimeSet = w.mtimeSet || mtime != nil
+	w.meta = map[string]string{}
+	for k, v := range meta {
+		switch k {
+		case "mode", "uid", "gid", "mtime":
+		default:
+			w.meta[k] = v
+		}
+	}
+	w.baseETag = a.etag
+	if a.info != nil {
+		w.info = a.info
+		w.headers = a.info.Headers
+	}
+	n.fsys.stat.Put(w.key, a)
+	a.fill(&out.Attr)
+	return 0, true
+}
+
+// rewriteAttrs applies mode, owner and mtime changes to the object in place
+// (a self-copy keeping all other metadata and headers) and returns its new
+// attributes and metadata.
+func (n *fileNode) rewriteAttrs(ctx context.Context, mode, uid, gid *uint32, mtime *time.Time) (*attr, map[string]string, syscall.Errno) {
+	f := n.fsys
+	a, errno := f.headFile(ctx, n.key())
+	if errno != 0 {
+		return nil, nil, errno
 	}
 	meta := map[string]string{}
 	for k, v := range a.info.Meta {
@@ -631,15 +692,13 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 		meta[k] = v
 	}
 	if _, err := f.rewriteMeta(ctx, n.key(), a.size, a.etag, meta, a.info.Headers); err != nil {
-		return f.toErrno("setattr", err)
+		return nil, nil, f.toErrno("setattr", err)
 	}
 	a2, errno := f.headFile(ctx, n.key())
 	if errno != 0 {
-		return errno
+		return nil, nil, errno
 	}
-	n.setAttr(a2)
-	a2.fill(&out.Attr)
-	return 0
+	return a2, meta, 0
 }
 
 func setattrFields(in *fuse.SetAttrIn) (mode, uid, gid *uint32, mtime *time.Time) {
@@ -661,13 +720,9 @@ func setattrFields(in *fuse.SetAttrIn) (mode, uid, gid *uint32, mtime *time.Time
 // writerFor returns the node's open writer, or when create is set a
 // temporary one (temp) that the caller flushes and releases.
 func (n *fileNode) writerFor(ctx context.Context, create bool) (w *writeState, temp bool, errno syscall.Errno) {
-	n.mu.Lock()
-	if n.ws != nil {
-		w = n.ws
-		n.mu.Unlock()
+	if w = n.writer(); w != nil {
 		return w, false, 0
 	}
-	n.mu.Unlock()
 	if !create {
 		return nil, false, 0
 	}

@@ -710,6 +710,24 @@ func (w *writeState) setMeta(mode *uint32, uid, gid *uint32, mtime *time.Time) {
 	w.wrote = true
 }
 
+// isClean reports whether the writer has nothing to upload (and works).
+func (w *writeState) isClean() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.cleanLocked()
+}
+
+func (w *writeState) cleanLocked() bool {
+	return w.failed == nil && !w.dirty && w.up == nil && !w.unlinked
+}
+
+// isFailed reports whether an upload failed (the state is sticky).
+func (w *writeState) isFailed() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.failed != nil
+}
+
 // untouched reports whether nothing was written to the file (no byte, no
 // truncate, no chmod/chown/utimes) since it was opened.
 func (w *writeState) untouched() bool {

@@ -65,6 +65,19 @@ func vmHWM(t *testing.T, pid int) int64 {
 	return 0
 }
 
+// startMountReady is startMount that also waits for ossmount to log that it
+// is ready: a SIGTERM between the mount appearing and that line makes
+// ossmount exit 1 ("interrupted before the mount was ready"), which very
+// short tests would otherwise run into.
+func startMountReady(t *testing.T, srv *osstest.Server, source string, extra ...string) *mount {
+	t.Helper()
+	m := startMount(t, srv, source, extra...)
+	if !m.waitLog("msg=mounted", 30*time.Second) {
+		t.Fatalf("ossmount did not log that it is ready:\n%s", m.log.String())
+	}
+	return m
+}
+
 // waitFor polls cond every 20 ms until it holds or timeout passes.
 func waitFor(timeout time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(timeout)
@@ -95,7 +108,7 @@ func keysUnder(srv *osstest.Server, prefix string) []string {
 // `diff -r`, through the mount and on the server.
 func TestWriteCopyTreeRandomSizes(t *testing.T) {
 	srv := newServer(t)
-	m := startMount(t, srv, "test", "-o", "upload_part_size=1M")
+	m := startMountReady(t, srv, "test", "-o", "upload_part_size=1M")
 	src := t.TempDir()
 	r := rand.New(rand.NewPCG(1, 2))
 	files := map[string][]byte{}
@@ -140,7 +153,7 @@ func TestWriteCopyTreeRandomSizes(t *testing.T) {
 // ossmount's peak RSS stayed bounded.
 func TestWriteDd1GiB(t *testing.T) {
 	srv := newServer(t)
-	m := startMount(t, srv, "test")
+	m := startMountReady(t, srv, "test")
 	const size = 1 << 30
 	h := sha256.New()
 	cmd := exec.Command("dd", "of="+m.path("big.bin"), "bs=1M", "count=1024", "iflag=fullblock", "status=none")
@@ -182,7 +195,7 @@ func TestWriteOverwriteMiddle(t *testing.T) {
 	srv := newServer(t)
 	orig := genBytes(7, 20<<20)
 	srv.PutObject("test", "mid.bin", orig, hdr("x-oss-meta-keep", "me"))
-	m := startMount(t, srv, "test")
+	m := startMountReady(t, srv, "test")
 	want := append([]byte(nil), orig...)
 	srv.ResetCounts()
 
@@ -190,6 +203,7 @@ func TestWriteOverwriteMiddle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer f.Close() // if the test stops early; an open descriptor keeps the mount busy
 	patch := bytes.Repeat([]byte("MIDDLE"), 1000)
 	off := int64(10<<20 - 3000) // straddles a 1 MiB chunk boundary
 	if _, err := f.WriteAt(patch, off); err != nil {
@@ -221,6 +235,7 @@ func TestWriteOverwriteMiddle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer af.Close() // if the test stops early; an open descriptor keeps the mount busy
 	tail := genBytes(8, 300<<10)
 	if _, err := af.Write(tail); err != nil {
 		t.Fatal(err)
@@ -260,6 +275,7 @@ func TestWriteOverwriteMiddle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer f.Close() // if the test stops early; an open descriptor keeps the mount busy
 	if err := f.Truncate(100); err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +310,7 @@ func TestRenameFileAndDirectory(t *testing.T) {
 		srv.PutObject("test", "dir/"+rel, data, hdr("x-oss-meta-n", strconv.Itoa(i)))
 	}
 	srv.PutObject("test", "file.txt", []byte("file body"), hdr("x-oss-meta-color", "red"))
-	m := startMount(t, srv, "test")
+	m := startMountReady(t, srv, "test")
 
 	// File.
 	if err := os.Rename(m.path("file.txt"), m.path("renamed.txt")); err != nil {
@@ -311,11 +327,39 @@ func TestRenameFileAndDirectory(t *testing.T) {
 		t.Errorf("stat of the old name = %v", err)
 	}
 
+	// A file open for writing that another file is renamed over is not
+	// uploaded afterwards: the name holds the renamed file.
+	os.WriteFile(m.path("other.txt"), []byte("the winner"), 0o644)
+	victim, err := os.Create(m.path("victim.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer victim.Close() // if the test stops early; an open descriptor keeps the mount busy
+	victim.Write([]byte("loser, part 1;"))
+	if err := os.Rename(m.path("other.txt"), m.path("victim.txt")); err != nil {
+		t.Fatal(err)
+	}
+	victim.Write([]byte("loser, part 2"))
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(victim.Fd()), &st); err != nil || st.Nlink != 0 {
+		t.Errorf("fstat of the replaced open file: nlink %d, %v; want 0", st.Nlink, err)
+	}
+	if err := victim.Close(); err != nil {
+		t.Errorf("close of the replaced file: %v", err)
+	}
+	if b := serverBytes(t, srv, "victim.txt"); string(b) != "the winner" {
+		t.Errorf("victim.txt on the server = %q, want the renamed file", b)
+	}
+	if b, err := os.ReadFile(m.path("victim.txt")); err != nil || string(b) != "the winner" {
+		t.Errorf("victim.txt through the mount = %q %v", b, err)
+	}
+
 	// A file being written inside the directory follows the rename.
 	f, err := os.Create(m.path("dir", "open.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer f.Close() // if the test stops early; an open descriptor keeps the mount busy
 	f.Write([]byte("first half,"))
 	if err := os.Rename(m.path("dir"), m.path("moved")); err != nil {
 		t.Fatal(err)
@@ -365,7 +409,7 @@ func TestRenameFileAndDirectory(t *testing.T) {
 // several parts long.
 func TestConcurrentWriters(t *testing.T) {
 	srv := newServer(t)
-	m := startMount(t, srv, "test", "-o", "upload_part_size=1M")
+	m := startMountReady(t, srv, "test", "-o", "upload_part_size=1M")
 	const writers = 8
 	datas := make([][]byte, writers)
 	var wg sync.WaitGroup
@@ -444,12 +488,12 @@ func TestWritePreserveAcrossRemount(t *testing.T) {
 	dirTime := time.Date(2015, 5, 5, 5, 5, 5, 0, time.UTC)
 	os.Chtimes(filepath.Join(src, "a"), dirTime, dirTime)
 
-	m := startMount(t, srv, "test", "-o", "upload_part_size=1M")
+	m := startMountReady(t, srv, "test", "-o", "upload_part_size=1M")
 	run(t, "cp", "-a", filepath.Join(src, "a"), m.path("cpa"))
 	run(t, "python3", "-c", "import shutil, sys; shutil.copy2(sys.argv[1], sys.argv[2])", filepath.Join(src, files[0].rel), m.path("py.txt"))
 	m.stop()
 
-	m = startMount(t, srv, "test")
+	m = startMountReady(t, srv, "test")
 	check := func(path string, f file, owner bool) {
 		t.Helper()
 		st, err := os.Stat(path)
@@ -493,7 +537,7 @@ func TestWriteFailedUploadsKeepServerObject(t *testing.T) {
 	srv.PutObject("test", "stream.bin", big[:3<<20], nil)
 	srv.PutObject("test", "small.txt", small, nil)
 	cache := t.TempDir()
-	m := startMount(t, srv, "test", "-o", "retry_max=1,upload_part_size=1M,cache_dir="+cache)
+	m := startMountReady(t, srv, "test", "-o", "retry_max=1,upload_part_size=1M,cache_dir="+cache)
 
 	// Staged rewrite of a big object: fsync and close fail.
 	srv.AddFault(osstest.Fault{Op: "UploadPart", Status: 500, Code: "InternalError"})
@@ -501,6 +545,7 @@ func TestWriteFailedUploadsKeepServerObject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer f.Close() // if the test stops early; an open descriptor keeps the mount busy
 	if _, err := f.WriteAt([]byte("CHANGED"), 5<<20); err != nil {
 		t.Fatal(err)
 	}
@@ -522,6 +567,7 @@ func TestWriteFailedUploadsKeepServerObject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer fs.Close() // if the test stops early; an open descriptor keeps the mount busy
 	data := genBytes(12, 6<<20)
 	var werr error
 	for off := 0; off < len(data) && werr == nil; off += 128 << 10 {
@@ -539,12 +585,19 @@ func TestWriteFailedUploadsKeepServerObject(t *testing.T) {
 	}
 	srv.ClearFaults()
 
-	// Small file: the PUT fails.
+	// Small file: the PUT fails. Another descriptor stays open on the
+	// failed file throughout (its state stays attached to the file).
 	srv.AddFault(osstest.Fault{Op: "PutObject", Status: 500, Code: "InternalError"})
+	hold, err := os.OpenFile(m.path("small.txt"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Close() // if the test stops early; an open descriptor keeps the mount busy
 	fsm, err := os.OpenFile(m.path("small.txt"), os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer fsm.Close() // if the test stops early; an open descriptor keeps the mount busy
 	if _, err := fsm.Write([]byte("new")); err != nil {
 		t.Fatal(err)
 	}
@@ -572,6 +625,16 @@ func TestWriteFailedUploadsKeepServerObject(t *testing.T) {
 	if got := serverBytes(t, srv, "small.txt"); string(got) != "fine" {
 		t.Errorf("server after recovery: %q", got)
 	}
+	// The descriptor of the failed upload still fails, and uploads nothing.
+	if _, err := hold.Write([]byte("late")); !errors.Is(err, syscall.EIO) {
+		t.Errorf("write on the failed descriptor = %v, want EIO", err)
+	}
+	if err := hold.Close(); !errors.Is(err, syscall.EIO) {
+		t.Errorf("close of the failed descriptor = %v, want EIO", err)
+	}
+	if got := serverBytes(t, srv, "small.txt"); string(got) != "fine" {
+		t.Errorf("server after closing the failed descriptor: %q", got)
+	}
 }
 
 // TestKillDuringUpload kills ossmount with SIGKILL in the middle of a
@@ -581,7 +644,7 @@ func TestKillDuringUpload(t *testing.T) {
 	srv := newServer(t)
 	srv.PutObject("test", "other.txt", []byte("unrelated"), nil)
 	cache := t.TempDir()
-	m := startMount(t, srv, "test", "-o", "cache_dir="+cache)
+	m := startMountReady(t, srv, "test", "-o", "cache_dir="+cache)
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -629,8 +692,12 @@ func TestKillDuringUpload(t *testing.T) {
 		t.Errorf("want the one streamed upload unfinished after the kill, have %v", ids)
 	}
 
+	if recs, _ := filepath.Glob(filepath.Join(cache, "ossmount-*", "upload-*")); len(recs) != 1 {
+		t.Errorf("want the killed mount's record of its upload in cache_dir, have %v", recs)
+	}
+
 	// The next mount with the same cache_dir aborts it.
-	m2 := startMount(t, srv, "test", "-o", "cache_dir="+cache)
+	m2 := startMountReady(t, srv, "test", "-o", "cache_dir="+cache)
 	if !waitFor(20*time.Second, func() bool { return len(srv.ListMultipartUploadIDs("test")) == 0 }) {
 		t.Errorf("the abandoned upload was not aborted by the next mount: %v\n%s", srv.ListMultipartUploadIDs("test"), m2.log.String())
 	}
@@ -640,9 +707,14 @@ func TestKillDuringUpload(t *testing.T) {
 	if _, err := os.Stat(m2.path("big.bin")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("stat of the killed file on the next mount = %v", err)
 	}
+	// The dead mount's directory (its staging file, its upload record) is
+	// removed; after a clean unmount nothing of either mount is left.
+	entries := func() []string { e, _ := filepath.Glob(filepath.Join(cache, "*")); return e }
+	if !waitFor(10*time.Second, func() bool { return len(entries()) == 1 }) {
+		t.Errorf("the killed mount's directory is still in cache_dir: %v", entries())
+	}
 	m2.stop()
-	// After a clean unmount the cache directory holds nothing of either mount.
-	if left, _ := filepath.Glob(filepath.Join(cache, "*")); len(left) != 0 {
+	if left := entries(); len(left) != 0 {
 		t.Errorf("cache_dir not cleaned up: %v", left)
 	}
 }
@@ -672,7 +744,7 @@ func TestPosix(t *testing.T) {
 	sort.Strings(names)
 	for i, name := range names {
 		t.Run(name, func(t *testing.T) {
-			m := startMount(t, srv, fmt.Sprintf("test:/posix%d", i))
+			m := startMountReady(t, srv, fmt.Sprintf("test:/posix%d", i))
 			defer func() {
 				if t.Skipped() {
 					t.Errorf("%s skipped itself: list it in posixNotRun and SEMANTICS.md instead", name)
