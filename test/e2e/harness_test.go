@@ -160,6 +160,13 @@ func startMount(t testing.TB, srv *osstest.Server, source string, extra ...strin
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// The mount answers a moment before ossmount has finished starting
+	// (signal handling, the "mounted" line): wait for that too, so a
+	// quick stop() is a clean shutdown, not an interrupted start.
+	if !m.waitLog("msg=mounted", 30*time.Second) {
+		m.cmd.Process.Kill()
+		t.Fatalf("ossmount never logged that it was mounted\n%s", m.log.String())
+	}
 	t.Cleanup(func() { m.stop() })
 	return m
 }
