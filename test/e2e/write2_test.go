@@ -45,37 +45,15 @@ func genBytes(seed uint64, n int) []byte {
 	return b
 }
 
-// vmHWM is a process's peak resident set (VmHWM of /proc/PID/status) in bytes.
+// vmHWM is a process's peak resident set in bytes; it fails the test when
+// /proc does not say.
 func vmHWM(t *testing.T, pid int) int64 {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
+	n := peakRSS(pid)
+	if n < 0 {
+		t.Fatalf("no VmHWM in /proc/%d/status", pid)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-			kb, err := strconv.ParseInt(f[1], 10, 64)
-			if err != nil {
-				t.Fatalf("VmHWM line %q: %v", line, err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatalf("no VmHWM in /proc/%d/status", pid)
-	return 0
-}
-
-// startMountReady is startMount that also waits for ossmount to log that it
-// is ready: a SIGTERM between the mount appearing and that line makes
-// ossmount exit 1 ("interrupted before the mount was ready"), which very
-// short tests would otherwise run into.
-func startMountReady(t *testing.T, srv *osstest.Server, source string, extra ...string) *mount {
-	t.Helper()
-	m := startMount(t, srv, source, extra...)
-	if !m.waitLog("msg=mounted", 30*time.Second) {
-		t.Fatalf("ossmount did not log that it is ready:\n%s", m.log.String())
-	}
-	return m
+	return n
 }
 
 // waitFor polls cond every 20 ms until it holds or timeout passes.
@@ -108,7 +86,7 @@ func keysUnder(srv *osstest.Server, prefix string) []string {
 // `diff -r`, through the mount and on the server.
 func TestWriteCopyTreeRandomSizes(t *testing.T) {
 	srv := newServer(t)
-	m := startMountReady(t, srv, "test", "-o", "upload_part_size=1M")
+	m := startMount(t, srv, "test", "-o", "upload_part_size=1M")
 	src := t.TempDir()
 	r := rand.New(rand.NewPCG(1, 2))
 	files := map[string][]byte{}
@@ -153,7 +131,7 @@ func TestWriteCopyTreeRandomSizes(t *testing.T) {
 // ossmount's peak RSS stayed bounded.
 func TestWriteDd1GiB(t *testing.T) {
 	srv := newServer(t)
-	m := startMountReady(t, srv, "test")
+	m := startMount(t, srv, "test")
 	const size = 1 << 30
 	h := sha256.New()
 	cmd := exec.Command("dd", "of="+m.path("big.bin"), "bs=1M", "count=1024", "iflag=fullblock", "status=none")
@@ -195,7 +173,7 @@ func TestWriteOverwriteMiddle(t *testing.T) {
 	srv := newServer(t)
 	orig := genBytes(7, 20<<20)
 	srv.PutObject("test", "mid.bin", orig, hdr("x-oss-meta-keep", "me"))
-	m := startMountReady(t, srv, "test")
+	m := startMount(t, srv, "test")
 	want := append([]byte(nil), orig...)
 	srv.ResetCounts()
 
@@ -310,7 +288,7 @@ func TestRenameFileAndDirectory(t *testing.T) {
 		srv.PutObject("test", "dir/"+rel, data, hdr("x-oss-meta-n", strconv.Itoa(i)))
 	}
 	srv.PutObject("test", "file.txt", []byte("file body"), hdr("x-oss-meta-color", "red"))
-	m := startMountReady(t, srv, "test")
+	m := startMount(t, srv, "test")
 
 	// File.
 	if err := os.Rename(m.path("file.txt"), m.path("renamed.txt")); err != nil {
@@ -409,7 +387,7 @@ func TestRenameFileAndDirectory(t *testing.T) {
 // several parts long.
 func TestConcurrentWriters(t *testing.T) {
 	srv := newServer(t)
-	m := startMountReady(t, srv, "test", "-o", "upload_part_size=1M")
+	m := startMount(t, srv, "test", "-o", "upload_part_size=1M")
 	const writers = 8
 	datas := make([][]byte, writers)
 	var wg sync.WaitGroup
@@ -488,12 +466,12 @@ func TestWritePreserveAcrossRemount(t *testing.T) {
 	dirTime := time.Date(2015, 5, 5, 5, 5, 5, 0, time.UTC)
 	os.Chtimes(filepath.Join(src, "a"), dirTime, dirTime)
 
-	m := startMountReady(t, srv, "test", "-o", "upload_part_size=1M")
+	m := startMount(t, srv, "test", "-o", "upload_part_size=1M")
 	run(t, "cp", "-a", filepath.Join(src, "a"), m.path("cpa"))
 	run(t, "python3", "-c", "import shutil, sys; shutil.copy2(sys.argv[1], sys.argv[2])", filepath.Join(src, files[0].rel), m.path("py.txt"))
 	m.stop()
 
-	m = startMountReady(t, srv, "test")
+	m = startMount(t, srv, "test")
 	check := func(path string, f file, owner bool) {
 		t.Helper()
 		st, err := os.Stat(path)
@@ -537,7 +515,7 @@ func TestWriteFailedUploadsKeepServerObject(t *testing.T) {
 	srv.PutObject("test", "stream.bin", big[:3<<20], nil)
 	srv.PutObject("test", "small.txt", small, nil)
 	cache := t.TempDir()
-	m := startMountReady(t, srv, "test", "-o", "retry_max=1,upload_part_size=1M,cache_dir="+cache)
+	m := startMount(t, srv, "test", "-o", "retry_max=1,upload_part_size=1M,cache_dir="+cache)
 
 	// Staged rewrite of a big object: fsync and close fail.
 	srv.AddFault(osstest.Fault{Op: "UploadPart", Status: 500, Code: "InternalError"})
@@ -644,7 +622,7 @@ func TestKillDuringUpload(t *testing.T) {
 	srv := newServer(t)
 	srv.PutObject("test", "other.txt", []byte("unrelated"), nil)
 	cache := t.TempDir()
-	m := startMountReady(t, srv, "test", "-o", "cache_dir="+cache)
+	m := startMount(t, srv, "test", "-o", "cache_dir="+cache)
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -697,7 +675,7 @@ func TestKillDuringUpload(t *testing.T) {
 	}
 
 	// The next mount with the same cache_dir aborts it.
-	m2 := startMountReady(t, srv, "test", "-o", "cache_dir="+cache)
+	m2 := startMount(t, srv, "test", "-o", "cache_dir="+cache)
 	if !waitFor(20*time.Second, func() bool { return len(srv.ListMultipartUploadIDs("test")) == 0 }) {
 		t.Errorf("the abandoned upload was not aborted by the next mount: %v\n%s", srv.ListMultipartUploadIDs("test"), m2.log.String())
 	}
@@ -744,7 +722,7 @@ func TestPosix(t *testing.T) {
 	sort.Strings(names)
 	for i, name := range names {
 		t.Run(name, func(t *testing.T) {
-			m := startMountReady(t, srv, fmt.Sprintf("test:/posix%d", i))
+			m := startMount(t, srv, fmt.Sprintf("test:/posix%d", i))
 			defer func() {
 				if t.Skipped() {
 					t.Errorf("%s skipped itself: list it in posixNotRun and SEMANTICS.md instead", name)
