@@ -305,7 +305,7 @@ func (w *writeState) writerView() *metaView {
 func (n *fileNode) fileView(ctx context.Context, listedFact string) (*metaView, syscall.Errno) {
 	orphaned := n.orphaned()
 	n.mu.Lock()
-	if w := n.ws; w != nil {
+	if w := n.liveWriterLocked(); w != nil {
 		w.mu.Lock()
 		v := w.writerView()
 		w.mu.Unlock()
@@ -458,7 +458,7 @@ func (f *FS) changeObject(ctx context.Context, info *ossapi.ObjectInfo, kind xki
 // when no writer is attached.
 func (n *fileNode) changePending(ctx context.Context, kind xkind, k string, value []byte, flags uint32) (done bool, errno syscall.Errno) {
 	n.mu.Lock()
-	w := n.ws
+	w := n.liveWriterLocked()
 	if w == nil {
 		n.mu.Unlock()
 		return false, 0
