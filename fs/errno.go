@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"syscall"
+	"time"
 
 	"github.com/ossmount/ossmount/ossapi"
 )
@@ -50,8 +51,12 @@ func (f *FS) toErrno(op string, err error) syscall.Errno {
 	return e
 }
 
+// logExpired logs expired credentials once per outage: at most one line a
+// minute however many requests fail, and again for a later expiry.
 func (f *FS) logExpired(op string, err error) {
-	if f.expiredLogged.CompareAndSwap(false, true) {
+	now := time.Now().UnixNano()
+	last := f.expiredLogged.Load()
+	if now-last >= int64(time.Minute) && f.expiredLogged.CompareAndSwap(last, now) {
 		f.log.Error("credentials have expired; requests fail with EACCES until they are renewed", "op", op, "err", err)
 	}
 }

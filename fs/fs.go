@@ -110,7 +110,7 @@ type FS struct {
 
 	staging *stager
 
-	expiredLogged atomic.Bool
+	expiredLogged atomic.Int64 // unix nanoseconds of the last "expired" log line
 
 	// Open write handles, to flush them at shutdown.
 	mu      sync.Mutex

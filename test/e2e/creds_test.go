@@ -189,33 +189,7 @@ func startCredMount(t testing.TB, endpoint string, env []string, opts ...string)
 	for _, o := range opts {
 		args = append(args, "-o", o)
 	}
-	m := &mount{t: t, dir: dir, log: &syncBuffer{}, exited: make(chan struct{})}
-	m.cmd = exec.Command(ossmountBin, args...)
-	m.cmd.Env = env
-	m.cmd.Stdout, m.cmd.Stderr = m.log, m.log
-	if err := m.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		m.cmd.Wait()
-		close(m.exited)
-	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for !isMounted(dir) {
-		select {
-		case <-m.exited:
-			t.Fatalf("ossmount exited before mounting: %v\n%s", m.cmd.ProcessState, m.log.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			m.cmd.Process.Kill()
-			<-m.exited
-			t.Fatalf("mount did not come up in 30 s\n%s", m.log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Cleanup(m.stop)
-	return m
+	return launchMount(t, dir, env, args)
 }
 
 // failMount runs ossmount expecting it to refuse to mount; it returns the

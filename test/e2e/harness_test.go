@@ -136,9 +136,16 @@ func startMount(t testing.TB, srv *osstest.Server, source string, extra ...strin
 	t.Helper()
 	dir := t.TempDir()
 	args := append([]string{"-f", source, dir, "-o", "endpoint=" + srv.URL() + ",region=" + testRegion}, extra...)
+	return launchMount(t, dir, credEnv(), args)
+}
+
+// launchMount runs ossmount with args and env, mounting at dir, and waits
+// until the mount answers and ossmount says it is mounted.
+func launchMount(t testing.TB, dir string, env, args []string) *mount {
+	t.Helper()
 	m := &mount{t: t, dir: dir, log: &syncBuffer{}, exited: make(chan struct{})}
 	m.cmd = exec.Command(ossmountBin, args...)
-	m.cmd.Env = credEnv()
+	m.cmd.Env = env
 	m.cmd.Stdout, m.cmd.Stderr = m.log, m.log
 	if err := m.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -156,6 +163,7 @@ func startMount(t testing.TB, srv *osstest.Server, source string, extra ...strin
 		}
 		if time.Now().After(deadline) {
 			m.cmd.Process.Kill()
+			<-m.exited
 			t.Fatalf("mount did not come up in 30 s\n%s", m.log.String())
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -167,7 +175,7 @@ func startMount(t testing.TB, srv *osstest.Server, source string, extra ...strin
 		m.cmd.Process.Kill()
 		t.Fatalf("ossmount never logged that it was mounted\n%s", m.log.String())
 	}
-	t.Cleanup(func() { m.stop() })
+	t.Cleanup(m.stop)
 	return m
 }
 
