@@ -244,7 +244,7 @@ type writeState struct {
 	mu        sync.Mutex
 	cond      *sync.Cond // signalled when a streamed part finishes
 	key       string     // GUARDED_BY(mu)
-	file      *os.File   // GUARDED_BY(mu)
+	file      *stageFile // GUARDED_BY(mu)
 	path      string
 	size      int64              // GUARDED_BY(mu)
 	chunks    []uint8            // GUARDED_BY(mu); state of each chunk
@@ -281,11 +281,8 @@ type streamUpload struct {
 // newWriteState stages key. base is the current object (nil for a new one);
 // truncate drops its content.
 func (f *FS) newWriteState(n *fileNode, key string, base *attr, truncate bool, caller *fuse.Caller) (*writeState, error) {
-	file, err := os.CreateTemp(f.staging.dir, stagePrefix+"*")
-	if err != nil {
-		return nil, err
-	}
-	w := &writeState{fsys: f, node: n, key: key, file: file, path: file.Name(), meta: map[string]string{}}
+	file := newStageFile(f.staging.dir, stagePrefix, f.budget)
+	w := &writeState{fsys: f, node: n, key: key, file: file, meta: map[string]string{}}
 	w.cond = sync.NewCond(&w.mu)
 	now := time.Now()
 	if base != nil && !base.dir {
@@ -397,7 +394,7 @@ func (w *writeState) fetchChunkLocked(ctx context.Context, i int64) syscall.Errn
 }
 
 func (w *writeState) localErr(what string, err error) syscall.Errno {
-	w.fsys.log.Error("staging failed", "op", what, "file", w.path, "err", err)
+	w.fsys.log.Error("staging failed", "op", what, "file", w.file.Name(), "err", err)
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
 		return errno
@@ -511,7 +508,7 @@ func (w *writeState) uploadStreamPart(up *streamUpload, n int, off, size int64) 
 	} else {
 		up.parts[n-1] = *p
 		// The part is safe on the server: free its disk space.
-		punchHole(w.file, off, size)
+		w.file.Punch(off, size)
 		for i := off / stageChunk; i*stageChunk < off+size; i++ {
 			if w.chunkState(i) != chunkAbsent {
 				w.chunks[i] = chunkAbsent
@@ -582,10 +579,13 @@ func (w *writeState) failLocked(op string, err error) syscall.Errno {
 		w.failed = err
 		// Mark the staging file as kept: it is never removed, not even
 		// by a later mount cleaning up after a crash.
-		kept := filepath.Join(filepath.Dir(w.path), keptPrefix+strings.TrimPrefix(filepath.Base(w.path), stagePrefix))
-		if os.Rename(w.path, kept) == nil {
-			w.path = kept
+		kept, kerr := w.file.Keep(func(tmp string) string {
+			return filepath.Join(filepath.Dir(tmp), keptPrefix+strings.TrimPrefix(filepath.Base(tmp), stagePrefix))
+		})
+		if kerr != nil {
+			w.fsys.log.Error("could not keep the failed upload's data on disk", "key", w.key, "err", kerr)
 		}
+		w.path = kept
 		attrs := []any{"key", w.key, "op", op, "err", err, "kept", w.path}
 		if w.up != nil {
 			// The parts uploaded so far hold the file's beginning (their
@@ -996,8 +996,7 @@ func (w *writeState) release() (last bool) {
 }
 
 func (w *writeState) discard() {
-	w.file.Close()
-	os.Remove(w.path)
+	w.file.Remove()
 	if w.onDisk > 0 {
 		w.fsys.staging.budget.Release(w.onDisk)
 		w.onDisk = 0

@@ -71,10 +71,10 @@ var options = []option{
 	{name: "negative_cache_size", group: gCache, kind: kInt, def: "10000", usage: "negative cache entries"},
 	{name: "list_cache_ttl", group: gCache, kind: kDuration, def: "60s", usage: "how long a directory listing is cached; 0 disables"},
 	{name: "list_cache_size", group: gCache, kind: kInt, def: "1000", usage: "directory listings cached"},
-	{name: "cache_dir", group: gCache, kind: kString, def: "", usage: "directory for staged writes (default: $TMPDIR)"},
+	{name: "cache_dir", group: gCache, kind: kString, def: "", usage: "directory for staged writes that outgrow memory, and for kept failed uploads (default: $TMPDIR)"},
 	{name: "disk_budget", group: gCache, kind: kSize, def: "10G", usage: "most bytes of staged writes on disk (ENOSPC beyond)"},
 
-	{name: "memory_budget", group: gPerf, kind: kSize, def: "256M", usage: "memory for read-ahead and cached blocks, shared by all files"},
+	{name: "memory_budget", group: gPerf, kind: kSize, def: "256M", usage: "memory for read-ahead, cached blocks and staged writes, shared by all files"},
 	{name: "block_size", group: gPerf, kind: kSize, def: "16K", usage: "block fetched and cached for a random read (small blocks keep random reads near raw GET speed)"},
 	{name: "read_part_size", group: gPerf, kind: kSize, def: "8M", usage: "largest ranged GET of a sequential read"},
 	{name: "max_read_window", group: gPerf, kind: kSize, def: "64M", usage: "most bytes read ahead per open file"},
