@@ -1,7 +1,9 @@
 // Command ossmount mounts an Alibaba Cloud OSS bucket as a directory.
 //
 //	ossmount [options] BUCKET[:/PREFIX] MOUNTPOINT [-o opt[,opt...]]
-//	ossmount unmount [-z] MOUNTPOINT
+//	ossmount unmount [-z] [--wait D] MOUNTPOINT
+//	ossmount presign FILE|oss://BUCKET/KEY [--expires D] [--download-as NAME]
+//	ossmount post-policy DIR|oss://BUCKET/PREFIX/ [--max-size N] [--html]
 //
 // Every option works as `-o name=value` and as `--name value`, before or
 // after the positional arguments, so ossmount can be run by mount.fuse3
