@@ -503,6 +503,14 @@ func TestProfile(t *testing.T) {
 	if c := mustCreds(t, p); c.AccessKeyID != "STS.prof2" || c.SecurityToken != "proftoken" {
 		t.Errorf("named profile: %+v", c)
 	}
+	// A profile file others can read is refused, like a passwd file.
+	if err := os.Chmod(cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := auth.New(context.Background(), auth.Options{Source: "profile", ProfileFile: cfg, Env: envMap(nil)})
+	if err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("world-readable profile file: %v", err)
+	}
 }
 
 func TestCloseIdempotent(t *testing.T) {

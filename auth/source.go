@@ -446,8 +446,14 @@ func profileSource(opt Options) (*source, error) {
 		}
 		file = filepath.Join(home, ".aliyun", "config.json")
 	}
-	if _, err := os.Stat(file); err != nil {
+	st, err := os.Stat(file)
+	if err != nil {
 		return nil, fmt.Errorf("auth: source profile: %v (configure the Alibaba Cloud CLI with `aliyun configure`)", err)
+	}
+	// The profile file holds keys: like the passwd file, it must not be
+	// readable by anyone else.
+	if mode := st.Mode().Perm(); mode&0o077 != 0 {
+		return nil, fmt.Errorf("auth: profile file %s is accessible by group or others (mode %04o); run `chmod 600 %s`", file, mode, file)
 	}
 	name := firstNonEmpty(opt.ProfileName, opt.Env("ALIBABA_CLOUD_PROFILE"))
 	detail := file
