@@ -53,91 +53,142 @@ func BenchmarkOssmount(b *testing.B) {
 		v, _ := strconv.ParseFloat(out[0], 64)
 		return v
 	}
-	// The write limit: a raw multipart upload, 8 parts of 8 MiB in flight.
-	rawUp := raw("rawupload", "big/1g.bin", strconv.Itoa(size))
-	if got, _, err := srv.GetObject("test", "big/1g.bin"); err != nil || checksum(got) != wantSum {
-		b.Fatalf("raw upload stored different bytes: %v", err)
+	// Every figure is the median of three runs (the raw ones too): this
+	// machine's throughput wanders from run to run.
+	const runs = 3
+	med := func(f func(i int) float64) float64 {
+		xs := make([]float64, runs)
+		for i := range xs {
+			xs[i] = f(i)
+		}
+		sort.Float64s(xs)
+		return xs[runs/2]
 	}
-	freeMemory()
+	var peak int64
+	notePeak := func(m *mount) {
+		peak = max(peak, peakRSS(m.cmd.Process.Pid))
+	}
+
+	// The write limit: a raw multipart upload, 8 parts of 8 MiB in flight.
+	rawUp := med(func(int) float64 {
+		v := raw("rawupload", "big/1g.bin", strconv.Itoa(size))
+		if got, _, err := srv.GetObject("test", "big/1g.bin"); err != nil || checksum(got) != wantSum {
+			b.Fatalf("raw upload stored different bytes: %v", err)
+		}
+		freeMemory()
+		return v
+	})
 	add("raw multipart upload, 1 GiB (8 x 8 MiB parts)", "(the limit)", "%.0f MiB/s", rawUp)
 	// The read limit: parallel ranged GETs.
-	rawDown := raw("rawread", "big/1g.bin", strconv.Itoa(size))
+	rawDown := med(func(int) float64 { return raw("rawread", "big/1g.bin", strconv.Itoa(size)) })
 	add("raw parallel ranged GET, 1 GiB (8 x 8 MiB)", "(the limit)", "%.0f MiB/s", rawDown)
 
 	// Sequential read through a fresh mount (cold), with peak RSS.
-	m := startMount(b, srv, "test")
-	out := child(b, "seqread", m.path("big", "1g.bin"))
-	n, _ := strconv.ParseInt(out[0], 10, 64)
-	if n != size || out[1] != strconv.FormatUint(wantSum, 10) {
-		b.Fatalf("sequential read returned %d bytes, checksum %s want %d", n, out[1], wantSum)
-	}
-	secs, _ := strconv.ParseFloat(out[2], 64)
-	seq := float64(size) / (1 << 20) / secs
+	seq := med(func(int) float64 {
+		m := startMount(b, srv, "test")
+		defer m.stop()
+		out := child(b, "seqread", m.path("big", "1g.bin"))
+		n, _ := strconv.ParseInt(out[0], 10, 64)
+		if n != size || out[1] != strconv.FormatUint(wantSum, 10) {
+			b.Fatalf("sequential read returned %d bytes, checksum %s want %d", n, out[1], wantSum)
+		}
+		notePeak(m)
+		secs, _ := strconv.ParseFloat(out[2], 64)
+		return float64(size) / (1 << 20) / secs
+	})
 	add("sequential read via mount (cold, 128 KiB reads)", ">= 0.8x", "%.0f MiB/s = %.2fx limit", seq, seq/rawDown)
-	add("ossmount peak RSS during the sequential read", "<= 300 MiB", "%.0f MiB", float64(peakRSS(m.cmd.Process.Pid))/(1<<20))
-	m.stop()
+	add("ossmount peak RSS during the sequential reads", "<= 300 MiB", "%.0f MiB", float64(peak)/(1<<20))
 
 	// Random 4 KiB reads: raw GETs vs a fresh mount with the page cache
 	// dropped for the file and kernel read-ahead off (FADV_RANDOM).
 	const dur = 5 * time.Second
-	rawRand := raw("rawrand", "big/1g.bin", strconv.Itoa(size), dur.String(), wantFirst)
-	m = startMount(b, srv, "test")
-	out = child(b, "randread", m.path("big", "1g.bin"), strconv.Itoa(size), dur.String(), wantFirst)
-	mntRand, _ := strconv.ParseFloat(out[0], 64)
+	rawRand := med(func(int) float64 { return raw("rawrand", "big/1g.bin", strconv.Itoa(size), dur.String(), wantFirst) })
+	mntRand := med(func(int) float64 {
+		m := startMount(b, srv, "test")
+		defer m.stop()
+		out := child(b, "randread", m.path("big", "1g.bin"), strconv.Itoa(size), dur.String(), wantFirst)
+		v, _ := strconv.ParseFloat(out[0], 64)
+		return v
+	})
 	add("random 4 KiB reads, raw GET", "", "%.0f reads/s", rawRand)
 	add("random 4 KiB reads via mount (cold, FADV_RANDOM)", ">= 0.7x", "%.0f reads/s = %.2fx raw", mntRand, mntRand/rawRand)
-	m.stop()
 
 	// Sequential write of 1 GiB (dd-like, 1 MiB writes, close included).
-	m = startMount(b, srv, "test")
-	out = child(b, "seqwrite", m.path("written.bin"), strconv.Itoa(size))
-	secs, _ = strconv.ParseFloat(out[0], 64)
-	wr := float64(size) / (1 << 20) / secs
-	got, _, err := srv.GetObject("test", "written.bin")
-	if err != nil || len(got) != size || checksum(got) != checksum(pseudoRandom(size, 11)) {
-		b.Fatalf("the written object differs: %d bytes, %v", len(got), err)
-	}
-	got = nil
+	writtenSum := checksum(pseudoRandom(size, 11))
 	freeMemory()
+	peak = 0
+	wr := med(func(i int) float64 {
+		m := startMount(b, srv, "test")
+		defer m.stop()
+		name := fmt.Sprintf("written%d.bin", i)
+		out := child(b, "seqwrite", m.path(name), strconv.Itoa(size))
+		notePeak(m)
+		secs, _ := strconv.ParseFloat(out[0], 64)
+		got, _, err := srv.GetObject("test", name)
+		if err != nil || len(got) != size || checksum(got) != writtenSum {
+			b.Fatalf("the written object differs: %d bytes, %v", len(got), err)
+		}
+		got = nil
+		freeMemory()
+		return float64(size) / (1 << 20) / secs
+	})
 	add("sequential write via mount, 1 GiB (1 MiB writes + close)", ">= 0.7x", "%.0f MiB/s = %.2fx raw upload", wr, wr/rawUp)
-	add("ossmount peak RSS during the 1 GiB write", "<= 300 MiB", "%.0f MiB", float64(peakRSS(m.cmd.Process.Pid))/(1<<20))
+	add("ossmount peak RSS during the 1 GiB writes", "<= 300 MiB", "%.0f MiB", float64(peak)/(1<<20))
 
 	// 1,000 small files: raw PUTs/s vs create+write+close/s.
-	rawPuts := raw("rawput", "1000")
-	if err := os.Mkdir(m.path("small"), 0o755); err != nil {
-		b.Fatal(err)
-	}
-	out = child(b, "small", m.path("small"), "1000")
-	secs, _ = strconv.ParseFloat(out[0], 64)
-	mntPuts := 1000 / secs
-	if keys := len(srv.Keys("test")); keys < 2002 {
-		b.Fatalf("only %d keys on the server after the small-file writes", keys)
-	}
+	rawPuts := med(func(int) float64 { return raw("rawput", "1000") })
+	mntPuts := med(func(i int) float64 {
+		m := startMount(b, srv, "test")
+		defer m.stop()
+		dir := fmt.Sprintf("small%d", i)
+		if err := os.Mkdir(m.path(dir), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		out := child(b, "small", m.path(dir), "1000")
+		secs, _ := strconv.ParseFloat(out[0], 64)
+		n := 0
+		for _, k := range srv.Keys("test") {
+			if strings.HasPrefix(k, dir+"/f") {
+				n++
+			}
+		}
+		if n != 1000 {
+			b.Fatalf("%d files under %s/ on the server after the small-file writes", n, dir)
+		}
+		return 1000 / secs
+	})
 	add("1,000 x 4 KiB files, raw PUT", "", "%.0f files/s", rawPuts)
 	add("1,000 x 4 KiB files via mount (create, write, close)", ">= 0.7x", "%.0f files/s = %.2fx raw", mntPuts, mntPuts/rawPuts)
-	m.stop()
 
 	// ls -l of 10,000 objects on a fresh mount.
 	for i := 0; i < 10000; i++ {
 		srv.PutObject("test", fmt.Sprintf("many/f%05d", i), []byte("x"), nil)
 	}
-	m = startMount(b, srv, "test")
-	srv.ResetCounts()
-	start := time.Now()
-	lsOut, err := exec.Command("ls", "-l", m.path("many")).Output()
-	lsSecs := time.Since(start).Seconds()
-	if err != nil || strings.Count(string(lsOut), "\n") != 10001 {
-		b.Fatalf("ls -l: %v, %d lines", err, strings.Count(string(lsOut), "\n"))
-	}
-	var opsList []string
-	var total int64
-	for op, c := range srv.Counts() {
-		opsList = append(opsList, fmt.Sprintf("%s=%d", op, c))
-		total += c
-	}
-	sort.Strings(opsList)
-	add("ls -l of 10,000 objects (fresh mount)", "<= 1.5 s, <= 12 requests", "%.2f s, %d requests (%s)", lsSecs, total, strings.Join(opsList, " "))
-	m.stop()
+	var lsOps string
+	var lsMax int64
+	lsSecs := med(func(int) float64 {
+		m := startMount(b, srv, "test")
+		defer m.stop()
+		srv.ResetCounts()
+		start := time.Now()
+		lsOut, err := exec.Command("ls", "-l", m.path("many")).Output()
+		secs := time.Since(start).Seconds()
+		if err != nil || strings.Count(string(lsOut), "\n") != 10001 {
+			b.Fatalf("ls -l: %v, %d lines", err, strings.Count(string(lsOut), "\n"))
+		}
+		var opsList []string
+		var total int64
+		for op, c := range srv.Counts() {
+			opsList = append(opsList, fmt.Sprintf("%s=%d", op, c))
+			total += c
+		}
+		sort.Strings(opsList)
+		if total >= lsMax {
+			lsMax, lsOps = total, strings.Join(opsList, " ")
+		}
+		return secs
+	})
+	add("ls -l of 10,000 objects (fresh mount)", "<= 1.5 s, <= 12 requests", "%.2f s, at most %d requests (%s)", lsSecs, lsMax, lsOps)
 
 	fmt.Println()
 	fmt.Printf("%-58s %-58s %s\n", "measure", "result", "target")
