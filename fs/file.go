@@ -415,8 +415,7 @@ func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 		n, errno := h.w.readAt(ctx, dest, off)
 		return fuse.ReadResultData(dest[:n]), errno
 	}
-	n, errno := h.reader.ReadAt(ctx, dest, off)
-	return fuse.ReadResultData(dest[:n]), errno
+	return h.reader.Read(ctx, dest, off)
 }
 
 var _ = (gofs.FileWriter)((*fileHandle)(nil))

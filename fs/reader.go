@@ -30,6 +30,8 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/hanwen/go-fuse/v2/fuse"
+
 	"github.com/ossmount/ossmount/cache"
 	"github.com/ossmount/ossmount/ossapi"
 )
@@ -97,6 +99,96 @@ func putPartBuf(b []byte) {
 func newReader(f *FS, key, etag string, size int64) *reader {
 	pooledSize.CompareAndSwap(0, f.cfg.PartSize)
 	return &reader{fsys: f, key: key, etag: etag, size: size, lastEnd: -1}
+}
+
+// Read answers a FUSE read. A read wholly inside the prefetched parts of the
+// stream is answered with the parts' own memory (no copy), held until go-fuse
+// has written the reply; anything else is read into dest.
+func (r *reader) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if off < r.size && len(dest) > 0 {
+		end := min(off+int64(len(dest)), r.size)
+		r.mu.Lock()
+		s := r.stream
+		var parts []*part
+		if !r.closed && s != nil && off >= s.parts0() && end <= s.next {
+			r.lastEnd = end
+			parts = r.collectLocked(off, end)
+		}
+		r.mu.Unlock()
+		if parts != nil {
+			if res, errno, ok := r.sliceParts(ctx, parts, off, end); ok {
+				return res, errno
+			}
+		}
+	}
+	n, errno := r.ReadAt(ctx, dest, off)
+	return fuse.ReadResultData(dest[:n]), errno
+}
+
+// sliceParts waits for parts and returns a reply made of their bytes for
+// [off, end). ok is false (and the references dropped) when they do not
+// cover the range; the caller then reads the ordinary way.
+func (r *reader) sliceParts(ctx context.Context, parts []*part, off, end int64) (fuse.ReadResult, syscall.Errno, bool) {
+	res := &partsResult{parts: parts}
+	pos := off
+	for _, p := range parts {
+		if pos == end || p.off > pos {
+			break
+		}
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			res.Done()
+			return nil, syscall.EINTR, true
+		}
+		if p.err != nil {
+			res.Done()
+			r.mu.Lock()
+			r.resetLocked()
+			r.mu.Unlock()
+			return nil, r.fsys.toErrno("read", p.err), true
+		}
+		b := p.buf[pos-p.off : min(end, p.end())-p.off]
+		res.slices = append(res.slices, b)
+		res.n += len(b)
+		pos += int64(len(b))
+	}
+	if pos != end {
+		res.Done()
+		return nil, 0, false
+	}
+	return res, 0, true
+}
+
+// partsResult is a read reply made of prefetched parts' memory. go-fuse
+// writes it as a vector (Slices) and calls Done once the reply is written;
+// only then are the parts' references dropped.
+type partsResult struct {
+	parts  []*part
+	slices [][]byte
+	n      int
+}
+
+func (p *partsResult) Slices() ([][]byte, fuse.Status) { return p.slices, fuse.OK }
+func (p *partsResult) Size() int                       { return p.n }
+
+// Bytes copies the reply into buf (go-fuse's fallback).
+func (p *partsResult) Bytes(buf []byte) ([]byte, fuse.Status) {
+	if len(buf) < p.n {
+		buf = make([]byte, p.n)
+	}
+	n := 0
+	for _, s := range p.slices {
+		n += copy(buf[n:], s)
+	}
+	return buf[:n], fuse.OK
+}
+
+func (p *partsResult) Done() {
+	for _, pt := range p.parts {
+		pt.unref()
+	}
+	p.parts = nil
 }
 
 // ReadAt fills dest from offset off and returns the number of bytes read
