@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/xml"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -102,13 +101,9 @@ func (rc *reqCtx) listObjects() *ossError {
 		return errInvalidArgument("Invalid Encoding Method specified in Request.", "encoding-type", encType)
 	}
 	enc := encType == "url"
-	max := 100
-	if v := q.Get("max-keys"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > 1000 {
-			return errInvalidArgument("Argument max-keys must be an integer between 0 and 1000.", "max-keys", v)
-		}
-		max = n
+	max, e := rc.intArg("max-keys", 100, 0, 1000, "")
+	if e != nil {
+		return e
 	}
 	if len(prefix) > 1023 {
 		return errInvalidArgument("Argument prefix is too long.", "prefix", "")

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc64"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -155,6 +156,24 @@ func (rc *reqCtx) initiateUpload() *ossError {
 	}
 	rc.writeXML(200, out)
 	return nil
+}
+
+// intArg reads the integer query argument name, def when absent; outside
+// [lo, hi] it is refused with msg (by default OSS's "Argument ... must be an
+// integer between ..." text).
+func (rc *reqCtx) intArg(name string, def, lo, hi int, msg string) (int, *ossError) {
+	v := rc.query.Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		if msg == "" {
+			msg = fmt.Sprintf("Argument %s must be an integer between %d and %d.", name, lo, hi)
+		}
+		return 0, errInvalidArgument(msg, name, v)
+	}
+	return n, nil
 }
 
 func (rc *reqCtx) partNumber() (int, *ossError) {
@@ -503,21 +522,13 @@ func sortedInts[V any](m map[int]V) []int {
 
 func (rc *reqCtx) listParts() *ossError {
 	q := rc.query
-	max := 1000
-	if v := q.Get("max-parts"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return errInvalidArgument("Argument max-parts must be an integer between 1 and 1000.", "max-parts", v)
-		}
-		max = n
+	max, e := rc.intArg("max-parts", 1000, 1, 1000, "")
+	if e != nil {
+		return e
 	}
-	marker := 0
-	if v := q.Get("part-number-marker"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return errInvalidArgument("Invalid part-number-marker.", "part-number-marker", v)
-		}
-		marker = n
+	marker, e := rc.intArg("part-number-marker", 0, 0, math.MaxInt, "Invalid part-number-marker.")
+	if e != nil {
+		return e
 	}
 	enc := q.Get("encoding-type") == "url"
 	type xmlPart struct {
@@ -570,13 +581,9 @@ func (rc *reqCtx) listParts() *ossError {
 
 func (rc *reqCtx) listUploads() *ossError {
 	q := rc.query
-	max := 1000
-	if v := q.Get("max-uploads"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return errInvalidArgument("Argument max-uploads must be an integer between 1 and 1000.", "max-uploads", v)
-		}
-		max = n
+	max, e := rc.intArg("max-uploads", 1000, 1, 1000, "")
+	if e != nil {
+		return e
 	}
 	prefix, delimiter := q.Get("prefix"), q.Get("delimiter")
 	keyMarker, idMarker := q.Get("key-marker"), q.Get("upload-id-marker")
