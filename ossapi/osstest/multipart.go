@@ -217,15 +217,21 @@ func (rc *reqCtx) savePart(p *part) *ossError {
 	return nil
 }
 
-func (rc *reqCtx) uploadPart() *ossError {
+// partTarget checks a part request: its part number, and that its upload
+// exists.
+func (rc *reqCtx) partTarget() (int, *ossError) {
 	num, e := rc.partNumber()
 	if e != nil {
-		return e
+		return 0, e
 	}
-	s := rc.s
-	s.mu.Lock()
+	rc.s.mu.Lock()
 	_, e = rc.findUploadLocked()
-	s.mu.Unlock()
+	rc.s.mu.Unlock()
+	return num, e
+}
+
+func (rc *reqCtx) uploadPart() *ossError {
+	num, e := rc.partTarget()
 	if e != nil {
 		return e
 	}
@@ -266,14 +272,7 @@ func hashBlob(b blob) ([]byte, uint64, error) {
 }
 
 func (rc *reqCtx) uploadPartCopy() *ossError {
-	num, e := rc.partNumber()
-	if e != nil {
-		return e
-	}
-	s := rc.s
-	s.mu.Lock()
-	_, e = rc.findUploadLocked()
-	s.mu.Unlock()
+	num, e := rc.partTarget()
 	if e != nil {
 		return e
 	}
@@ -305,13 +304,13 @@ func (rc *reqCtx) uploadPartCopy() *ossError {
 	if n > maxObjectSize {
 		return newErr(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size.")
 	}
-	data, err := s.cloneBlob(src.blob, start, n)
+	data, err := rc.s.cloneBlob(src.blob, start, n)
 	if err != nil {
 		return newErr(500, "InternalError", err.Error())
 	}
 	md, crc, err := hashBlob(data)
 	if err != nil {
-		s.discard(data)
+		rc.s.discard(data)
 		return newErr(500, "InternalError", err.Error())
 	}
 	p := &part{blob: data, num: num, etag: upperHex(md), md5: md, crc: crc, modTime: time.Now().UTC()}
