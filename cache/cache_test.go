@@ -95,23 +95,3 @@ func TestBlockCacheEvictsForBudget(t *testing.T) {
 		t.Fatalf("after drop: cache %d used %d", c.Bytes(), b.Used())
 	}
 }
-
-func TestTTLUpdateKeepsDeadline(t *testing.T) {
-	c := NewTTL[int](10, time.Minute)
-	now := time.Unix(1000, 0)
-	c.now = func() time.Time { return now }
-	c.Put("k", 1)
-	now = now.Add(50 * time.Second)
-	c.Update("k", func(v int) int { return v + 1 })
-	if v, ok := c.Get("k"); !ok || v != 2 {
-		t.Fatalf("after Update: %v %v, want 2", v, ok)
-	}
-	now = now.Add(11 * time.Second)
-	if _, ok := c.Get("k"); ok {
-		t.Fatal("Update extended the entry's life")
-	}
-	c.Update("missing", func(v int) int { return 7 })
-	if _, ok := c.Get("missing"); ok {
-		t.Fatal("Update created an entry")
-	}
-}

@@ -80,21 +80,6 @@ func (t *TTL[V]) Put(k string, v V) {
 	t.mu.Unlock()
 }
 
-// Update replaces the live value for k with fn(old), keeping its deadline.
-// It does nothing when k is absent or expired.
-func (t *TTL[V]) Update(k string, fn func(V) V) {
-	if t.c == nil {
-		return
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	e, ok := t.c.Peek(k)
-	if !ok || t.now().After(e.deadline) {
-		return
-	}
-	t.c.Add(k, ttlEntry[V]{v: fn(e.v), deadline: e.deadline})
-}
-
 // Remove forgets k.
 func (t *TTL[V]) Remove(k string) {
 	if t.c == nil {
