@@ -640,32 +640,44 @@ func (c *Client) Append(ctx context.Context, req AppendRequest) (int64, error) {
 
 // Presign signs a URL without sending a request.
 func (c *Client) Presign(ctx context.Context, req PresignRequest) (*PresignResult, error) {
+	req, err := checkPresign(req)
+	if err != nil {
+		return nil, err
+	}
+	return c.presign(ctx, req, time.Time{})
+}
+
+// checkPresign fills in the default expiry and refuses what OSS would.
+func checkPresign(req PresignRequest) (PresignRequest, error) {
 	if req.Expires <= 0 {
-		req.Expires = 30 * time.Minute
+		req.Expires = DefaultShareExpiry
 	}
 	if req.Expires > MaxPresignExpiry {
-		return nil, &Error{Op: "Presign", Key: req.Key, Kind: KindInvalid,
+		return req, &Error{Op: "Presign", Key: req.Key, Kind: KindInvalid,
 			Message: fmt.Sprintf("expiry %v is longer than the 7 days OSS allows", req.Expires)}
 	}
 	if req.Key == "" {
-		return nil, &Error{Op: "Presign", Kind: KindInvalid, Message: "no object key"}
+		return req, &Error{Op: "Presign", Kind: KindInvalid, Message: "no object key"}
 	}
+	return req, nil
+}
+
+// presign signs req (already checked) valid for req.Expires, or until
+// expiration when that is set.
+func (c *Client) presign(ctx context.Context, req PresignRequest, expiration time.Time) (*PresignResult, error) {
 	sdk := c.sdk
 	if req.SignatureV1 {
 		sdk = c.sdkV1
 	}
-	var in any
-	switch strings.ToUpper(req.Method) {
-	case "", "GET":
-		in = &oss.GetObjectRequest{Bucket: &c.bucket, Key: &req.Key,
-			ResponseContentDisposition: strp(req.ResponseContentDisposition),
-			ResponseContentType:        strp(req.ResponseContentType)}
-	case "PUT":
-		in = &oss.PutObjectRequest{Bucket: &c.bucket, Key: &req.Key, ContentType: strp(req.ResponseContentType)}
-	default:
-		return nil, &Error{Op: "Presign", Key: req.Key, Kind: KindInvalid, Message: "method must be GET or PUT"}
+	in, e := presignInput(c.bucket, req)
+	if e != nil {
+		return nil, e
 	}
-	res, err := sdk.Presign(ctx, in, func(o *oss.PresignOptions) { o.Expires = req.Expires })
+	opt := oss.PresignExpires(req.Expires)
+	if !expiration.IsZero() {
+		opt = oss.PresignExpiration(expiration)
+	}
+	res, err := sdk.Presign(ctx, in, opt)
 	if err != nil {
 		return nil, convert("Presign", req.Key, err)
 	}

@@ -164,42 +164,23 @@ func clip(op, key string, cr Credentials, now time.Time, d time.Duration) (time.
 // PresignClipped signs a URL like Presign, with one snapshot of the current
 // credentials, never valid past their expiry.
 func (c *Client) PresignClipped(ctx context.Context, req PresignRequest) (*PresignResult, error) {
-	if req.Expires <= 0 {
-		req.Expires = DefaultShareExpiry
-	}
-	if req.Expires > MaxPresignExpiry {
-		return nil, &Error{Op: "Presign", Key: req.Key, Kind: KindInvalid,
-			Message: fmt.Sprintf("expiry %v is longer than the 7 days OSS allows", req.Expires)}
-	}
-	if req.Key == "" {
-		return nil, &Error{Op: "Presign", Kind: KindInvalid, Message: "no object key"}
+	req, err := checkPresign(req)
+	if err != nil {
+		return nil, err
 	}
 	cr, cl, err := c.snapshot(ctx, "Presign")
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
-	exp, clipped, err := clip("Presign", req.Key, cr, now, req.Expires)
+	exp, clipped, err := clip("Presign", req.Key, cr, time.Now(), req.Expires)
 	if err != nil {
 		return nil, err
 	}
 	if !clipped {
-		return cl.Presign(ctx, req)
+		exp = time.Time{}
 	}
-	// Sign for an absolute expiry: the token's.
-	sdk := cl.sdk
-	if req.SignatureV1 {
-		sdk = cl.sdkV1
-	}
-	in, e := presignInput(c.bucket, req)
-	if e != nil {
-		return nil, e
-	}
-	res, err := sdk.Presign(ctx, in, oss.PresignExpiration(exp))
-	if err != nil {
-		return nil, convert("Presign", req.Key, err)
-	}
-	return &PresignResult{URL: res.URL, Method: res.Method, Expiration: res.Expiration, SignedHeaders: res.SignedHeaders}, nil
+	// When clipped, sign for an absolute expiry: the token's.
+	return cl.presign(ctx, req, exp)
 }
 
 func presignInput(bucket string, req PresignRequest) (any, *Error) {
