@@ -546,6 +546,16 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 	}
 	mode, uid, gid, mtime := setattrFields(in)
 	size, hasSize := in.GetSize()
+	if in.Valid&fuse.FATTR_KILL_SUIDGID != 0 && mode == nil {
+		// A truncate or chown by an unprivileged caller: the mount clears
+		// set-user-ID/set-group-ID (FUSE_HANDLE_KILLPRIV_V2).
+		var cur fuse.AttrOut
+		if errno := n.Getattr(ctx, fh, &cur); errno == 0 {
+			if m, ok := suidKilled(cur.Mode & 0o7777); ok {
+				mode = &m
+			}
+		}
+	}
 	if !hasSize && mode == nil && uid == nil && gid == nil && mtime == nil {
 		return n.Getattr(ctx, fh, out)
 	}

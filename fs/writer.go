@@ -413,6 +413,9 @@ func (w *writeState) write(ctx context.Context, data []byte, off int64) (uint32,
 	if len(data) == 0 {
 		return 0, 0
 	}
+	if c, ok := fuse.FromContext(ctx); ok && c.Uid != 0 {
+		w.killSUIDLocked()
+	}
 	end := off + int64(len(data))
 	if w.up != nil && off < w.up.frontier {
 		if errno := w.settleLocked(ctx); errno != 0 {
@@ -708,6 +711,28 @@ func (w *writeState) setMeta(mode *uint32, uid, gid *uint32, mtime *time.Time) {
 	}
 	w.dirty = true
 	w.wrote = true
+}
+
+// killSUIDLocked clears set-user-ID, and set-group-ID on a group-executable
+// file, as a write or truncate by an unprivileged caller must. The kernel
+// leaves this to the mount (FUSE_HANDLE_KILLPRIV_V2, which in exchange stops
+// asking for security.capability before every write).
+func (w *writeState) killSUIDLocked() {
+	if m, ok := suidKilled(w.mode); ok {
+		w.mode = m
+		w.dirty = true
+		w.wrote = true
+	}
+}
+
+// suidKilled is mode without set-user-ID, and without set-group-ID when the
+// file is group-executable; ok says whether that changed anything.
+func suidKilled(mode uint32) (uint32, bool) {
+	kill := uint32(syscall.S_ISUID)
+	if mode&syscall.S_IXGRP != 0 {
+		kill |= syscall.S_ISGID
+	}
+	return mode &^ kill, mode&kill != 0
 }
 
 // isClean reports whether the writer has nothing to upload (and works).

@@ -90,14 +90,26 @@ func parseXattr(name string) (xkind, string) {
 	return xMeta, low
 }
 
+// checkRead answers a getxattr of a name that needs no request: ENOTSUP for
+// the namespaces the mount does not have (security., system., trusted.),
+// ENODATA for user. names that cannot exist. ENOTSUP rather than ENODATA
+// matters: ls -l asks every file for security.selinux and its POSIX ACL, and
+// stops asking on the device after the first "not supported".
+func checkRead(kind xkind) syscall.Errno {
+	switch kind {
+	case xForeign:
+		return syscall.ENOTSUP
+	case xInvalid, xOssfs:
+		return syscall.ENODATA
+	}
+	return 0
+}
+
 // checkWrite is what every setxattr/removexattr checks before any request:
 // the name can be written, the value can travel in a header.
 func checkWrite(kind xkind, value []byte) syscall.Errno {
 	switch kind {
 	case xForeign:
-		if value == nil {
-			return syscall.ENODATA
-		}
 		return syscall.ENOTSUP
 	case xInvalid:
 		return syscall.EINVAL
@@ -348,8 +360,8 @@ func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint
 		return n.shareXattr(ctx, attr, dest)
 	}
 	kind, k := parseXattr(attr)
-	if kind == xForeign || kind == xInvalid || kind == xOssfs {
-		return 0, syscall.ENODATA
+	if errno := checkRead(kind); errno != 0 {
+		return 0, errno
 	}
 	listed := ""
 	if kind == xFact && listedFacts[k] {
@@ -553,8 +565,8 @@ func (n *dirNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint3
 		return n.shareXattr(ctx, attr, dest)
 	}
 	kind, k := parseXattr(attr)
-	if kind == xForeign || kind == xInvalid || kind == xOssfs {
-		return 0, syscall.ENODATA
+	if errno := checkRead(kind); errno != 0 {
+		return 0, errno
 	}
 	v, _, errno := n.dirView(ctx)
 	if errno != 0 {

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -163,6 +164,7 @@ func serve(c *cli.Context, v *values, bucket, prefix, mnt string, foreground boo
 		server.Wait()
 		close(done)
 	}()
+	logStatsOnSignal(client, log, done)
 	for {
 		select {
 		case <-done:
@@ -356,11 +358,12 @@ func buildConfigs(v *values, bucket, prefix string) (fs.Config, ossapi.Config, f
 		}
 	}
 	mo := fuse.MountOptions{
-		FsName:       fsname,
-		Name:         "ossmount",
-		AllowOther:   v.bool("allow_other"),
-		MaxWrite:     1 << 20,
-		MaxReadAhead: 1 << 20,
+		FsName:            fsname,
+		Name:              "ossmount",
+		AllowOther:        v.bool("allow_other"),
+		MaxWrite:          1 << 20,
+		MaxReadAhead:      1 << 20,
+		ExtraCapabilities: fuse.CAP_HANDLE_KILLPRIV_V2,
 		// Not DisableSplice: with go-fuse v2.12.1 it returns short, wrong
 		// reads under load (seen as truncated 1 GiB reads in make bench).
 		Debug:       v.bool("fuse_debug"),
@@ -391,6 +394,41 @@ func ttl(v *values, name string) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// logStatsOnSignal logs the request counters by operation at each SIGUSR1,
+// until done is closed.
+func logStatsOnSignal(c *ossapi.Client, log *slog.Logger, done <-chan struct{}) {
+	usr := make(chan os.Signal, 1)
+	signal.Notify(usr, syscall.SIGUSR1)
+	go func() {
+		defer signal.Stop(usr)
+		for {
+			select {
+			case <-done:
+				return
+			case <-usr:
+				stats := c.Stats()
+				ops := make([]string, 0, len(stats))
+				for op := range stats {
+					ops = append(ops, op)
+				}
+				sort.Strings(ops)
+				for _, op := range ops {
+					o := stats[op]
+					mean := time.Duration(0)
+					if o.Requests > 0 {
+						mean = o.Latency / time.Duration(o.Requests)
+					}
+					log.Info("requests", "op", op, "count", o.Requests, "errors", o.Errors,
+						"bytes_in", o.BytesIn, "bytes_out", o.BytesOut, "mean_latency", mean.Round(time.Microsecond))
+				}
+				if len(ops) == 0 {
+					log.Info("requests: none yet")
+				}
+			}
+		}
+	}()
 }
 
 // raiseReadAhead sets the kernel read-ahead of the mount's backing device

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/posixtest"
+	"golang.org/x/sys/unix"
 
 	"github.com/ossmount/ossmount/ossapi/osstest"
 )
@@ -730,5 +731,92 @@ func TestPosix(t *testing.T) {
 			}()
 			posixtest.All[name](t, m.path())
 		})
+	}
+}
+
+// TestWriteClearsSetuid: a write or truncate by an unprivileged user clears
+// set-user-ID (and set-group-ID on a group-executable file), on the mount and
+// on the server; root's writes keep them. The mount does this itself: the
+// kernel hands it over (FUSE_HANDLE_KILLPRIV_V2).
+func TestWriteClearsSetuid(t *testing.T) {
+	srv := newServer(t)
+	m := shareMount(t, srv, "-o", "default_permissions")
+	cases := []struct {
+		name       string
+		mode, want os.FileMode
+		cmd        string // run as nobody, %s is the path
+	}{
+		{"suid-write", 0o4777, 0o777, "printf x >> %s"},
+		{"sgid-exec-write", 0o2777, 0o777, "printf x >> %s"},
+		{"sgid-noexec-write", 0o2766, 0o2766, "printf x >> %s"}, // mandatory-locking style sgid stays
+		{"suid-truncate", 0o4777, 0o777, "truncate -s 1 %s"},
+	}
+	nobodyCred := &syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}}
+	for _, c := range cases {
+		p := m.path(c.name)
+		if err := os.WriteFile(p, []byte("data"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Chmod(p, uint32(c.mode)); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("sh", "-c", fmt.Sprintf(c.cmd, p))
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: nobodyCred}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s as nobody: %v %s", c.name, err, out)
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(p, &st); err != nil {
+			t.Fatal(err)
+		}
+		if got := os.FileMode(st.Mode & 0o7777); got != c.want {
+			t.Errorf("%s: mode %o after nobody's change, want %o", c.name, got, c.want)
+		}
+		_, h, err := srv.GetObject("test", c.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mode, _ := strconv.ParseUint(h.Get("X-Oss-Meta-Mode"), 10, 32)
+		if got := os.FileMode(mode & 0o7777); got != c.want {
+			t.Errorf("%s: server mode %o, want %o", c.name, got, c.want)
+		}
+	}
+	// Root keeps the bits.
+	p := m.path("root-write")
+	os.WriteFile(p, []byte("data"), 0o644)
+	if err := unix.Chmod(p, 0o4755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("more"))
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	unix.Stat(p, &st)
+	if st.Mode&0o7777 != 0o4755 {
+		t.Errorf("root's write changed mode 4755 to %o", st.Mode&0o7777)
+	}
+}
+
+// TestRequestCountersOnSIGUSR1: SIGUSR1 makes a running mount log its
+// request counters, and the mount keeps running.
+func TestRequestCountersOnSIGUSR1(t *testing.T) {
+	srv := newServer(t)
+	m := startMount(t, srv, "test")
+	for i := range 3 {
+		if err := os.WriteFile(m.path(fmt.Sprintf("c%d", i)), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.cmd.Process.Signal(syscall.SIGUSR1)
+	if !m.waitLog("msg=requests op=PutObject count=3 errors=0 bytes_in=0 bytes_out=3", 10*time.Second) {
+		t.Fatalf("no PutObject counters after SIGUSR1:\n%s", m.log.String())
+	}
+	if _, err := os.ReadFile(m.path("c1")); err != nil {
+		t.Fatalf("the mount stopped answering after SIGUSR1: %v", err)
 	}
 }
