@@ -64,6 +64,9 @@ type part struct {
 	err  error        // set before done is closed
 	refs atomic.Int32 // the stream's reference, the fetcher's, and readers'
 	f    *FS
+	// served counts the bytes reads have asked of the part (guarded by
+	// the reader's mu); once it reaches len(buf) the stream drops it.
+	served int64
 }
 
 func (p *part) end() int64 { return p.off + int64(len(p.buf)) }
@@ -207,22 +210,29 @@ func (r *reader) ReadAt(ctx context.Context, dest []byte, off int64) (int, sysca
 	}
 	s := r.stream
 	inStream := s != nil && off >= s.parts0() && off <= s.next+s.window
+	behind := false
 	if !inStream && (off == r.lastEnd || (r.lastEnd < 0 && off == 0)) {
 		r.resetLocked()
 		r.startLocked(off)
 		s, inStream = r.stream, true
 	} else if !inStream && s != nil && off < s.parts0() && off >= s.parts0()-r.fsys.cfg.MaxWindow {
-		// Slightly behind the stream (reordered read-ahead): serve it
-		// directly without dropping the stream.
+		// Behind the stream (reordered read-ahead, or a page read
+		// again): one GET, and the stream goes on.
+		behind = true
 	} else if !inStream {
 		r.resetLocked()
 	}
-	r.lastEnd = end
+	if !behind {
+		r.lastEnd = end
+	}
 	var parts []*part
 	if inStream {
 		parts = r.collectLocked(off, end)
 	}
 	r.mu.Unlock()
+	if behind {
+		return r.fetchInto(ctx, dest, off)
+	}
 
 	if parts != nil {
 		n, errno := r.copyFromParts(ctx, parts, dest, off)
@@ -270,8 +280,11 @@ func (r *reader) collectLocked(off, end int64) []*part {
 	if end > s.hi {
 		s.hi = end
 	}
-	// Drop parts well behind the reader, growing the window for each.
-	for len(s.parts) > 0 && s.parts[0].end() <= s.hi-cfg.PartSize {
+	// Drop the parts at the front that have been read through (the
+	// kernel's read-ahead sends its reads out of order, so a part is kept
+	// until every byte of it was asked for) or that fell a whole window
+	// behind; the window grows with each.
+	for len(s.parts) > 0 && (s.parts[0].served >= int64(len(s.parts[0].buf)) || s.parts[0].end() <= s.hi-cfg.MaxWindow) {
 		s.parts[0].unref()
 		s.parts = s.parts[1:]
 		s.window = min(2*s.window, cfg.MaxWindow)
@@ -298,6 +311,7 @@ func (r *reader) collectLocked(off, end int64) []*part {
 	for _, p := range s.parts {
 		if p.end() > off && p.off < end {
 			p.refs.Add(1)
+			p.served += min(end, p.end()) - max(off, p.off)
 			out = append(out, p)
 		}
 	}
