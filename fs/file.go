@@ -413,7 +413,7 @@ var _ = (gofs.FileReader)((*fileHandle)(nil))
 func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	if h.w != nil {
 		n, errno := h.w.readAt(ctx, dest, off)
-		return fuse.ReadResultData(dest[:n]), errno
+		return dataResult(dest[:n]), errno
 	}
 	return h.reader.Read(ctx, dest, off)
 }

@@ -125,7 +125,7 @@ func (r *reader) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 		}
 	}
 	n, errno := r.ReadAt(ctx, dest, off)
-	return fuse.ReadResultData(dest[:n]), errno
+	return dataResult(dest[:n]), errno
 }
 
 // sliceParts waits for parts and returns a reply made of their bytes for
@@ -161,6 +161,18 @@ func (r *reader) sliceParts(ctx context.Context, parts []*part, off, end int64) 
 		return nil, 0, false
 	}
 	return res, 0, true
+}
+
+// dataResult is a read reply in a plain buffer. Unlike fuse.ReadResultData
+// it is written with one writev: go-fuse would first try to splice it and
+// log a failure for every reply larger than a pipe.
+type dataResult []byte
+
+func (d dataResult) Slices() ([][]byte, fuse.Status) { return [][]byte{d}, fuse.OK }
+func (d dataResult) Size() int                       { return len(d) }
+func (d dataResult) Done()                           {}
+func (d dataResult) Bytes(buf []byte) ([]byte, fuse.Status) {
+	return d, fuse.OK
 }
 
 // partsResult is a read reply made of prefetched parts' memory. go-fuse
