@@ -21,6 +21,18 @@ func TestScrub(t *testing.T) {
 	if !strings.Contains(out, "STS.x") {
 		t.Errorf("scrub removed the AccessKeyId: %q", out)
 	}
+	for in, want := range map[string]string{
+		"open /run/secrets/token: no such file or directory": "open /run/secrets/token: no such file or directory",
+		"credential_uri: connection refused":                 "credential_uri: connection refused",
+		"AccessKeySecret=abc123&x=1":                         "AccessKeySecret=<redacted>&x=1",
+		`SecurityToken: "tok"`:                               `SecurityToken: <redacted>`,
+		`{"Token":"tok", "Expiration":"2030"}`:               `{"Token":<redacted>, "Expiration":"2030"}`,
+		`password = hunter22`:                                `password = <redacted>`,
+	} {
+		if got := scrub(in, nil); got != want {
+			t.Errorf("scrub(%q) = %q, want %q", in, got, want)
+		}
+	}
 	if got := scrub(strings.Repeat("a", 2000), nil); len(got) > 600 {
 		t.Errorf("scrub did not bound the length: %d", len(got))
 	}

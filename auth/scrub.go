@@ -6,9 +6,17 @@ import (
 	"strings"
 )
 
-// secretKV matches key=value or "key": "value" pairs whose key names a
-// secret, in JSON bodies, query strings and messages echoed by services.
-var secretKV = regexp.MustCompile(`(?i)("?[a-z0-9_-]*(secret|token|password|passwd|signature|credential)[a-z0-9_-]*"?\s*[:=]\s*)("[^"]*"|[^\s,&}"]+)`)
+// secretKV matches pairs whose key names a secret, in JSON bodies, query
+// strings and messages echoed by services: key=value, "key": value and
+// key: "value". An unquoted key and value after a colon are prose, such as
+// "open /run/secrets/token: no such file", and are left alone.
+var secretKV = []*regexp.Regexp{
+	regexp.MustCompile(`(?i)([a-z0-9_-]*` + secretWords + `[a-z0-9_-]*"?\s*=\s*)("[^"]*"|[^\s,&}"]+)`),
+	regexp.MustCompile(`(?i)("[a-z0-9_-]*` + secretWords + `[a-z0-9_-]*"\s*:\s*)("[^"]*"|[^\s,&}"]+)`),
+	regexp.MustCompile(`(?i)([a-z0-9_-]*` + secretWords + `[a-z0-9_-]*\s*:\s*)("[^"]*")`),
+}
+
+const secretWords = `(?:secret|token|password|passwd|signature|credential)`
 
 const redacted = "<redacted>"
 
@@ -21,7 +29,9 @@ func scrub(s string, secrets []string) string {
 			s = strings.ReplaceAll(s, x, redacted)
 		}
 	}
-	s = secretKV.ReplaceAllString(s, "${1}"+redacted)
+	for _, re := range secretKV {
+		s = re.ReplaceAllString(s, "${1}"+redacted)
+	}
 	s = strings.Join(strings.Fields(s), " ")
 	const max = 512
 	if len(s) > max {
