@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -68,9 +69,18 @@ func mountAction(c *cli.Context) error {
 		report(err) // no-op if already reported
 	}
 	if err != nil {
-		return cli.Exit(err.Error(), 1)
+		return cli.Exit(err.Error(), exitCode(err))
 	}
 	return nil
+}
+
+// exitCode is the exit status for err: 2 for a usage error, else 1.
+func exitCode(err error) int {
+	var ec cli.ExitCoder
+	if errors.As(err, &ec) && ec.ExitCode() != 0 {
+		return ec.ExitCode()
+	}
+	return 1
 }
 
 // serve mounts and runs until unmounted.
@@ -653,7 +663,15 @@ func daemonize() error {
 	if line == "" {
 		line = "the mount process exited before the mount was ready"
 	}
-	return cli.Exit(strings.TrimPrefix(line, "error: "), 1)
+	code := 1
+	if rest, ok := strings.CutPrefix(line, "error "); ok {
+		if c, msg, ok := strings.Cut(rest, ": "); ok {
+			if n, err := strconv.Atoi(c); err == nil && n > 0 {
+				code, line = n, msg
+			}
+		}
+	}
+	return cli.Exit(line, code)
 }
 
 // readyPipe returns the reporter of the daemon child: the first call sends
@@ -674,7 +692,7 @@ func readyPipe(fdStr string) func(error) {
 		if err == nil {
 			fmt.Fprintln(f, "ok")
 		} else {
-			fmt.Fprintln(f, "error: "+err.Error())
+			fmt.Fprintf(f, "error %d: %s\n", exitCode(err), err.Error())
 		}
 		f.Close()
 	}

@@ -279,7 +279,7 @@ type values struct {
 
 func (v *values) fail(name string, err error) {
 	if v.err == nil {
-		v.err = fmt.Errorf("option %s: %w", name, err)
+		v.err = usageError("option %s: %v", name, err)
 	}
 }
 

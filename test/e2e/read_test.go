@@ -337,12 +337,15 @@ func TestMountFailsFast(t *testing.T) {
 		args []string
 		env  []string
 		want string
+		code int // exit status: 2 for a usage error
 	}{
-		{"missing bucket", []string{"-f", "nosuchbucket", dir, "-o", "endpoint=" + srv.URL() + ",region=" + testRegion}, credEnv(), "does not exist"},
+		{"missing bucket", []string{"-f", "nosuchbucket", dir, "-o", "endpoint=" + srv.URL() + ",region=" + testRegion}, credEnv(), "does not exist", 1},
 		{"wrong secret", []string{"-f", "test", dir, "-o", "endpoint=" + srv.URL() + ",region=" + testRegion},
-			append(credEnv(), "ALIBABA_CLOUD_ACCESS_KEY_SECRET=wrong"), "denied"},
-		{"unreachable", []string{"-f", "test", dir, "-o", "endpoint=http://127.0.0.1:1,region=" + testRegion + ",retry_max=1,timeout=2s"}, credEnv(), "cannot reach"},
-		{"unknown option", []string{"-f", "test", dir, "-o", "endpoint=" + srv.URL() + ",bogus_option=1"}, credEnv(), "bogus_option"},
+			append(credEnv(), "ALIBABA_CLOUD_ACCESS_KEY_SECRET=wrong"), "denied", 1},
+		{"unreachable", []string{"-f", "test", dir, "-o", "endpoint=http://127.0.0.1:1,region=" + testRegion + ",retry_max=1,timeout=2s"}, credEnv(), "cannot reach", 1},
+		{"unknown option", []string{"-f", "test", dir, "-o", "endpoint=" + srv.URL() + ",bogus_option=1"}, credEnv(), "bogus_option", 2},
+		{"bad option value", []string{"-f", "test", dir, "-o", "endpoint=" + srv.URL() + ",memory_budget=lots"}, credEnv(), "memory_budget", 2},
+		{"bad option value, daemon", []string{"test", dir, "-o", "endpoint=" + srv.URL() + ",memory_budget=lots"}, credEnv(), "memory_budget", 2},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -356,6 +359,9 @@ func TestMountFailsFast(t *testing.T) {
 			}
 			if !strings.Contains(string(out), c.want) {
 				t.Errorf("output %q does not mention %q", out, c.want)
+			}
+			if code := cmd.ProcessState.ExitCode(); code != c.code {
+				t.Errorf("exit status %d, want %d", code, c.code)
 			}
 			if strings.Contains(string(out), testSK) {
 				t.Errorf("output leaks the secret")
