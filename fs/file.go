@@ -289,7 +289,21 @@ func (n *fileNode) openWrite(ctx context.Context, flags uint32) (gofs.FileHandle
 	n.mu.Lock()
 	n.keepETag = writtenHere
 	n.mu.Unlock()
-	return &fileHandle{node: n, w: w, appendMode: flags&syscall.O_APPEND != 0, readOnly: flags&syscall.O_ACCMODE == syscall.O_RDONLY}, 0, 0
+	return &fileHandle{node: n, w: w, appendMode: flags&syscall.O_APPEND != 0, readOnly: flags&syscall.O_ACCMODE == syscall.O_RDONLY}, writeOpenFlags(flags), 0
+}
+
+// writeOpenFlags are the FOPEN flags of a handle opened for writing. A
+// write-only handle bypasses the kernel's page cache (FOPEN_DIRECT_IO): its
+// writes reach the mount without first being copied into cached pages,
+// and without the kernel asking for security.capability before each one.
+// Nothing is lost: such a handle cannot read or be mapped, and the next
+// open of the file drops cached pages (no FOPEN_KEEP_CACHE after a write
+// here).
+func writeOpenFlags(flags uint32) uint32 {
+	if flags&syscall.O_ACCMODE == syscall.O_WRONLY {
+		return fuse.FOPEN_DIRECT_IO
+	}
+	return 0
 }
 
 // acquireWriter returns the node's write state with one more reference,

@@ -76,7 +76,7 @@ func (n *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 	n.fsys.invalidate(key)
 	ch := n.NewInode(ctx, fn, gofs.StableAttr{Mode: syscall.S_IFREG})
 	fn.attr.fill(&out.Attr)
-	return ch, &fileHandle{node: fn, w: w, appendMode: flags&syscall.O_APPEND != 0}, 0, 0
+	return ch, &fileHandle{node: fn, w: w, appendMode: flags&syscall.O_APPEND != 0}, writeOpenFlags(flags), 0
 }
 
 var _ = (gofs.NodeMkdirer)((*dirNode)(nil))
