@@ -141,6 +141,19 @@ func (s *Server) GetObject(bucket, key string) ([]byte, http.Header, error) {
 	return data, h, nil
 }
 
+// DeleteObject removes an object directly (no request is counted); a
+// missing object is not an error, as with OSS.
+func (s *Server) DeleteObject(bucket, key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.buckets[bucket]
+	if b == nil {
+		return errNoBucket
+	}
+	s.drop(b, key)
+	return nil
+}
+
 // Keys returns the bucket's keys, sorted.
 func (s *Server) Keys(bucket string) []string {
 	s.mu.Lock()

@@ -64,27 +64,32 @@ func BenchmarkOssmount(b *testing.B) {
 		sort.Float64s(xs)
 		return xs[runs/2]
 	}
+	// medPair alternates raw and mount runs (raw first) so both meet the
+	// server and the machine in the same state, and returns both medians.
+	medPair := func(rawRun, mntRun func(i int) float64) (float64, float64) {
+		var raws []float64
+		m := med(func(i int) float64 {
+			raws = append(raws, rawRun(i))
+			return mntRun(i)
+		})
+		sort.Float64s(raws)
+		return raws[len(raws)/2], m
+	}
 	var peak int64
 	notePeak := func(m *mount) {
 		peak = max(peak, peakRSS(m.cmd.Process.Pid))
 	}
 
-	// The write limit: a raw multipart upload, 8 parts of 8 MiB in flight.
-	rawUp := med(func(int) float64 {
-		v := raw("rawupload", "big/1g.bin", strconv.Itoa(size))
-		if got, _, err := srv.GetObject("test", "big/1g.bin"); err != nil || checksum(got) != wantSum {
-			b.Fatalf("raw upload stored different bytes: %v", err)
-		}
-		freeMemory()
-		return v
-	})
-	add("raw multipart upload, 1 GiB (8 x 8 MiB parts)", "(the limit)", "%.0f MiB/s", rawUp)
-	// The read limit: parallel ranged GETs.
-	rawDown := med(func(int) float64 { return raw("rawread", "big/1g.bin", strconv.Itoa(size)) })
-	add("raw parallel ranged GET, 1 GiB (8 x 8 MiB)", "(the limit)", "%.0f MiB/s", rawDown)
+	// The object the reads use, uploaded by the raw client.
+	raw("rawupload", "big/1g.bin", strconv.Itoa(size))
+	if got, _, err := srv.GetObject("test", "big/1g.bin"); err != nil || checksum(got) != wantSum {
+		b.Fatalf("raw upload stored different bytes: %v", err)
+	}
+	freeMemory()
 
-	// Sequential read through a fresh mount (cold), with peak RSS.
-	seq := med(func(int) float64 {
+	// Sequential read through a fresh mount (cold), with peak RSS, against
+	// the read limit: parallel ranged GETs.
+	rawDown, seq := medPair(func(int) float64 { return raw("rawread", "big/1g.bin", strconv.Itoa(size)) }, func(int) float64 {
 		m := startMount(b, srv, "test")
 		defer m.stop()
 		out := child(b, "seqread", m.path("big", "1g.bin"))
@@ -96,6 +101,7 @@ func BenchmarkOssmount(b *testing.B) {
 		secs, _ := strconv.ParseFloat(out[2], 64)
 		return float64(size) / (1 << 20) / secs
 	})
+	add("raw parallel ranged GET, 1 GiB (8 x 8 MiB)", "(the limit)", "%.0f MiB/s", rawDown)
 	ceiling := med(func(int) float64 { return fuseCeiling(b, size) })
 	add("sequential read via mount (cold, 128 KiB reads)", ">= 0.8x", "%.0f MiB/s = %.2fx limit", seq, seq/rawDown)
 	add("  FUSE ceiling: go-fuse file served from memory (cold)", "(context)", "%.0f MiB/s = %.2fx limit; the mount = %.2fx of it", ceiling, ceiling/rawDown, seq/ceiling)
@@ -104,8 +110,9 @@ func BenchmarkOssmount(b *testing.B) {
 	// Random 4 KiB reads: raw GETs vs a fresh mount with the page cache
 	// dropped for the file and kernel read-ahead off (FADV_RANDOM).
 	const dur = 5 * time.Second
-	rawRand := med(func(int) float64 { return raw("rawrand", "big/1g.bin", strconv.Itoa(size), dur.String(), wantFirst) })
-	mntRand := med(func(int) float64 {
+	rawRand, mntRand := medPair(func(int) float64 {
+		return raw("rawrand", "big/1g.bin", strconv.Itoa(size), dur.String(), wantFirst)
+	}, func(int) float64 {
 		m := startMount(b, srv, "test")
 		defer m.stop()
 		out := child(b, "randread", m.path("big", "1g.bin"), strconv.Itoa(size), dur.String(), wantFirst)
@@ -115,31 +122,42 @@ func BenchmarkOssmount(b *testing.B) {
 	add("random 4 KiB reads, raw GET", "", "%.0f reads/s", rawRand)
 	add("random 4 KiB reads via mount (cold, FADV_RANDOM)", ">= 0.7x", "%.0f reads/s = %.2fx raw", mntRand, mntRand/rawRand)
 
-	// Sequential write of 1 GiB (dd-like, 1 MiB writes, close included).
+	// Sequential write of 1 GiB (dd-like, 1 MiB writes, close included)
+	// against the write limit, a raw multipart upload with 8 parts of
+	// 8 MiB in flight. Each object is deleted once checked, so every run
+	// meets the server in the same state.
 	writtenSum := checksum(pseudoRandom(size, 11))
 	freeMemory()
 	peak = 0
-	wr := med(func(i int) float64 {
+	rawUp, wr := medPair(func(int) float64 {
+		v := raw("rawupload", "rawup.bin", strconv.Itoa(size))
+		if got, _, err := srv.GetObject("test", "rawup.bin"); err != nil || checksum(got) != wantSum {
+			b.Fatalf("raw upload stored different bytes: %v", err)
+		}
+		srv.DeleteObject("test", "rawup.bin")
+		freeMemory()
+		return v
+	}, func(int) float64 {
 		m := startMount(b, srv, "test")
 		defer m.stop()
-		name := fmt.Sprintf("written%d.bin", i)
-		out := child(b, "seqwrite", m.path(name), strconv.Itoa(size))
+		out := child(b, "seqwrite", m.path("written.bin"), strconv.Itoa(size))
 		notePeak(m)
 		secs, _ := strconv.ParseFloat(out[0], 64)
-		got, _, err := srv.GetObject("test", name)
+		got, _, err := srv.GetObject("test", "written.bin")
 		if err != nil || len(got) != size || checksum(got) != writtenSum {
 			b.Fatalf("the written object differs: %d bytes, %v", len(got), err)
 		}
 		got = nil
+		srv.DeleteObject("test", "written.bin")
 		freeMemory()
 		return float64(size) / (1 << 20) / secs
 	})
+	add("raw multipart upload, 1 GiB (8 x 8 MiB parts)", "(the limit)", "%.0f MiB/s", rawUp)
 	add("sequential write via mount, 1 GiB (1 MiB writes + close)", ">= 0.7x", "%.0f MiB/s = %.2fx raw upload", wr, wr/rawUp)
 	add("ossmount peak RSS during the 1 GiB writes", "<= 300 MiB", "%.0f MiB", float64(peak)/(1<<20))
 
 	// 1,000 small files: raw PUTs/s vs create+write+close/s.
-	rawPuts := med(func(int) float64 { return raw("rawput", "1000") })
-	mntPuts := med(func(i int) float64 {
+	rawPuts, mntPuts := medPair(func(int) float64 { return raw("rawput", "1000") }, func(i int) float64 {
 		m := startMount(b, srv, "test")
 		defer m.stop()
 		dir := fmt.Sprintf("small%d", i)
