@@ -219,7 +219,7 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 		// because KEEP_CACHE is off).
 		n.NotifyContent(-1, 0)
 	}
-	return &fileHandle{node: n, reader: newReader(n.fsys, key, a.etag, a.size), attr: a}, fl, 0
+	return &fileHandle{node: n, reader: newReader(n.fsys, n, key, a.etag, a.size), attr: a}, fl, 0
 }
 
 var _ = (gofs.NodeReadlinker)((*fileNode)(nil))

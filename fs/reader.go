@@ -38,7 +38,8 @@ import (
 
 type reader struct {
 	fsys *FS
-	key  string
+	key  string    // the key at open: names the version in the block cache
+	node *fileNode // nil in tests; GETs follow the node's renames
 	etag string
 	size int64
 
@@ -99,9 +100,21 @@ func putPartBuf(b []byte) {
 	}
 }
 
-func newReader(f *FS, key, etag string, size int64) *reader {
+func newReader(f *FS, n *fileNode, key, etag string, size int64) *reader {
 	pooledSize.CompareAndSwap(0, f.cfg.PartSize)
-	return &reader{fsys: f, key: key, etag: etag, size: size, lastEnd: -1}
+	return &reader{fsys: f, node: n, key: key, etag: etag, size: size, lastEnd: -1}
+}
+
+// objectKey is where the version being read is now: the file's current key
+// when it was renamed since the open (a server-side copy keeps the ETag of
+// an object copied whole), else the key at open. If-Match still guards
+// every GET: a copy made part by part has another ETag, and reads then
+// fail with ESTALE.
+func (r *reader) objectKey() string {
+	if r.node != nil && !r.node.orphaned() {
+		return r.node.key()
+	}
+	return r.key
 }
 
 // Read answers a FUSE read. A read wholly inside the prefetched parts of the
@@ -402,8 +415,9 @@ func (r *reader) fetchInto(ctx context.Context, dest []byte, off int64) (int, sy
 // resuming after a connection dropped mid-body (up to 3 times).
 func (r *reader) fetch(ctx context.Context, buf []byte, off int64) (int, error) {
 	n := 0
+	key := r.objectKey()
 	for attempt := 0; ; attempt++ {
-		res, err := r.fsys.store.GetRange(ctx, ossapi.GetRequest{Key: r.key, Offset: off + int64(n), Length: int64(len(buf) - n), IfMatch: r.etag})
+		res, err := r.fsys.store.GetRange(ctx, ossapi.GetRequest{Key: key, Offset: off + int64(n), Length: int64(len(buf) - n), IfMatch: r.etag})
 		if err != nil {
 			return n, err
 		}
@@ -417,12 +431,12 @@ func (r *reader) fetch(ctx context.Context, buf []byte, off int64) (int, error) 
 			return n, ctx.Err()
 		}
 		if err == io.ErrUnexpectedEOF && int64(n)+off >= r.size {
-			return n, &ossapi.Error{Op: "GetObject", Key: r.key, Kind: ossapi.KindPrecondition, Message: "object shorter than at open"}
+			return n, &ossapi.Error{Op: "GetObject", Key: key, Kind: ossapi.KindPrecondition, Message: "object shorter than at open"}
 		}
 		if attempt >= 3 {
-			return n, &ossapi.Error{Op: "GetObject", Key: r.key, Kind: ossapi.KindTransient, Err: err}
+			return n, &ossapi.Error{Op: "GetObject", Key: key, Kind: ossapi.KindTransient, Err: err}
 		}
-		r.fsys.log.Warn("read interrupted; resuming", "key", r.key, "offset", off+int64(n), "err", err)
+		r.fsys.log.Warn("read interrupted; resuming", "key", key, "offset", off+int64(n), "err", err)
 	}
 }
 

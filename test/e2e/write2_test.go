@@ -867,3 +867,49 @@ func TestWriteOnlyHandleAndCachedPages(t *testing.T) {
 		t.Fatalf("server object differs: %v", err)
 	}
 }
+
+// TestReadFollowsRename: a descriptor opened for reading keeps reading the
+// same bytes after its file, or a directory above it, is renamed; once the
+// object is replaced under the new name, reads that need the server fail
+// with ESTALE instead of mixing versions.
+func TestReadFollowsRename(t *testing.T) {
+	srv := newServer(t)
+	data := genBytes(31, 24<<20)
+	if err := srv.PutObject("test", "d1/log.bin", data, nil); err != nil {
+		t.Fatal(err)
+	}
+	// No read-ahead beyond what is asked, no pages kept: every read below
+	// goes to the server.
+	m := startMount(t, srv, "test", "-o", "read_ahead_kb=0,max_read_window=1M,read_part_size=1M,first_read_size=64K")
+	f, err := os.Open(m.path("d1", "log.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_RANDOM)
+	buf := make([]byte, 64<<10)
+	check := func(off int64, what string) {
+		t.Helper()
+		n, err := f.ReadAt(buf, off)
+		if err != nil || !bytes.Equal(buf[:n], data[off:off+int64(len(buf))]) {
+			t.Fatalf("read at %d %s: %d bytes, %v", off, what, n, err)
+		}
+	}
+	check(0, "before the rename")
+	if err := os.Rename(m.path("d1", "log.bin"), m.path("d1", "log.1")); err != nil {
+		t.Fatal(err)
+	}
+	check(8<<20, "after the file's rename")
+	if err := os.Rename(m.path("d1"), m.path("d2")); err != nil {
+		t.Fatal(err)
+	}
+	check(16<<20, "after the directory's rename")
+	// Another client replaces the object: the old version is gone.
+	if err := srv.PutObject("test", "d2/log.1", genBytes(32, 24<<20), nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.ReadAt(buf, 20<<20)
+	if !errors.Is(err, syscall.ESTALE) {
+		t.Fatalf("read after the object was replaced: %v, want ESTALE", err)
+	}
+}
