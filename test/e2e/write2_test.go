@@ -750,6 +750,7 @@ func TestWriteClearsSetuid(t *testing.T) {
 		{"sgid-exec-write", 0o2777, 0o777, "printf x >> %s"},
 		{"sgid-noexec-write", 0o2766, 0o2766, "printf x >> %s"}, // mandatory-locking style sgid stays
 		{"suid-truncate", 0o4777, 0o777, "truncate -s 1 %s"},
+		{"suid-otrunc", 0o4777, 0o777, "printf y > %s"},
 	}
 	nobodyCred := &syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}}
 	for _, c := range cases {
