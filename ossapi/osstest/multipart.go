@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
-	"hash/crc64"
 	"io"
 	"math"
 	"os"
@@ -256,7 +255,7 @@ func (rc *reqCtx) uploadPart() *ossError {
 // hashBlob computes the MD5 and CRC-64 of a blob's data.
 func hashBlob(b blob) ([]byte, uint64, error) {
 	if b.path == "" {
-		md, crc := hashBytes(b.data[:b.size])
+		md, crc := hashBytes(b.flat())
 		return md, crc, nil
 	}
 	f, err := os.Open(b.path)
@@ -453,13 +452,18 @@ func (s *Server) concat(parts []*part) (blob, uint64, error) {
 	}
 	var crc uint64
 	if s.disk == nil {
-		buf := make([]byte, 0, total)
+		// Like OSS, the parts are not copied or read again: the object
+		// is made of them, and its CRC-64 is combined from theirs.
+		segs := make([][]byte, 0, len(parts))
 		for _, p := range parts {
-			d := p.data[:p.size]
-			buf = append(buf, d...)
-			crc = crc64.Update(crc, crcTable, d)
+			if p.segs != nil { // a part copied whole from a multipart object
+				segs = append(segs, p.segs...)
+			} else {
+				segs = append(segs, p.data[:p.size])
+			}
+			crc = crc64Combine(crc, p.crc, p.size)
 		}
-		return blob{data: buf, size: total}, crc, nil
+		return blob{segs: segs, size: total}, crc, nil
 	}
 	f, err := s.disk.tempFile()
 	if err != nil {

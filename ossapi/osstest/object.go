@@ -471,6 +471,14 @@ func (rc *reqCtx) copySource() (*object, string, *ossError) {
 // cloneBlob returns a blob holding bytes [off, off+n) of src: shared memory
 // or a new file.
 func (s *Server) cloneBlob(src blob, off, n int64) (blob, error) {
+	if src.segs != nil {
+		if off == 0 && n == src.size {
+			return blob{segs: src.segs, size: n}, nil
+		}
+		d := make([]byte, n)
+		(&segReader{segs: src.segs, size: src.size}).ReadAt(d, off)
+		return blob{data: d, size: n}, nil
+	}
 	if src.path == "" {
 		d := src.data[off : off+n : off+n]
 		return blob{data: d, size: n}, nil

@@ -29,9 +29,51 @@ var (
 
 // blob is immutable object or part data, held in memory or in a file.
 type blob struct {
-	data []byte // memory store
-	path string // disk store: the file holding the data
+	data []byte   // memory store
+	segs [][]byte // memory store, a completed multipart upload: its parts' data, in order
+	path string   // disk store: the file holding the data
 	size int64
+}
+
+// flat returns a memory blob's data as one slice (a copy when segmented).
+func (b blob) flat() []byte {
+	if b.segs == nil {
+		return b.data[:b.size]
+	}
+	out := make([]byte, 0, b.size)
+	for _, s := range b.segs {
+		out = append(out, s...)
+	}
+	return out
+}
+
+// segReader reads a segmented memory blob.
+type segReader struct {
+	segs [][]byte
+	size int64
+}
+
+func (r *segReader) ReadAt(p []byte, off int64) (int, error) {
+	if off >= r.size {
+		return 0, io.EOF
+	}
+	n := 0
+	for _, s := range r.segs {
+		if n == len(p) {
+			break
+		}
+		if off >= int64(len(s)) {
+			off -= int64(len(s))
+			continue
+		}
+		m := copy(p[n:], s[off:])
+		n += m
+		off = 0
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
 }
 
 // object is one stored object version. Its fields never change once it is
@@ -225,6 +267,9 @@ func (s *Server) discard(b blob) {
 
 // open returns a reader over the blob's data.
 func (b blob) open() (io.ReaderAt, io.Closer, error) {
+	if b.segs != nil {
+		return &segReader{segs: b.segs, size: b.size}, io.NopCloser(nil), nil
+	}
 	if b.path == "" {
 		return bytes.NewReader(b.data[:b.size]), io.NopCloser(nil), nil
 	}
@@ -237,6 +282,9 @@ func (b blob) open() (io.ReaderAt, io.Closer, error) {
 
 // readAll returns a copy of the blob's data.
 func (b blob) readAll() ([]byte, error) {
+	if b.segs != nil {
+		return b.flat(), nil
+	}
 	if b.path == "" {
 		return bytes.Clone(b.data[:b.size]), nil
 	}
