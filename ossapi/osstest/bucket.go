@@ -141,6 +141,27 @@ func (s *Server) GetObject(bucket, key string) ([]byte, http.Header, error) {
 	return data, h, nil
 }
 
+// StatObject returns an object's headers (as GetObject) and size, without
+// its data.
+func (s *Server) StatObject(bucket, key string) (http.Header, int64, error) {
+	s.mu.Lock()
+	b := s.buckets[bucket]
+	if b == nil {
+		s.mu.Unlock()
+		return nil, 0, errNoBucket
+	}
+	o := b.get(key)
+	if o == nil {
+		s.mu.Unlock()
+		return nil, 0, errNoKey
+	}
+	snap := *o
+	s.mu.Unlock()
+	h := http.Header{}
+	snap.setHeaders(h)
+	return h, snap.size, nil
+}
+
 // DeleteObject removes an object directly (no request is counted); a
 // missing object is not an error, as with OSS.
 func (s *Server) DeleteObject(bucket, key string) error {
