@@ -10,36 +10,27 @@ func crc64Combine(crcA, crcB uint64, lenB int64) uint64 {
 	if lenB <= 0 {
 		return crcA
 	}
-	var even, odd [64]uint64 // operators for 2^k zero bits
-	odd[0] = crc64.ECMA      // the operator for one zero bit
-	row := uint64(1)
+	var op, sq [64]uint64 // op: the operator for one zero bit, then a byte
+	op[0] = crc64.ECMA
 	for n := 1; n < 64; n++ {
-		odd[n] = row
-		row <<= 1
+		op[n] = 1 << (n - 1)
 	}
-	gf2Square(&even, &odd) // two zero bits
-	gf2Square(&odd, &even) // four zero bits
-	// Apply lenB zero bytes: one squaring per bit of lenB, starting at
-	// one byte (eight bits).
+	for range 3 { // 2, 4, 8 zero bits
+		gf2Square(&sq, &op)
+		op = sq
+	}
+	// op now appends 2^k zero bytes; apply it for each bit k of lenB.
 	for {
-		gf2Square(&even, &odd)
 		if lenB&1 != 0 {
-			crcA = gf2Times(&even, crcA)
+			crcA = gf2Times(&op, crcA)
 		}
 		lenB >>= 1
 		if lenB == 0 {
-			break
+			return crcA ^ crcB
 		}
-		gf2Square(&odd, &even)
-		if lenB&1 != 0 {
-			crcA = gf2Times(&odd, crcA)
-		}
-		lenB >>= 1
-		if lenB == 0 {
-			break
-		}
+		gf2Square(&sq, &op)
+		op = sq
 	}
-	return crcA ^ crcB
 }
 
 func gf2Times(mat *[64]uint64, vec uint64) uint64 {
