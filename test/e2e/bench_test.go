@@ -105,7 +105,11 @@ func BenchmarkOssmount(b *testing.B) {
 	add("raw parallel ranged GET, 1 GiB (8 x 8 MiB)", "(the limit)", "%.0f MiB/s", rawDown)
 	ceiling := med(func(int) float64 { return fuseCeiling(b, size) })
 	add("sequential read via mount (cold, 128 KiB reads)", ">= 0.8x", "%.0f MiB/s = %.2fx limit", seq, seq/rawDown)
-	add("  FUSE ceiling: go-fuse file served from memory (cold)", "(context)", "%.0f MiB/s = %.2fx limit; the mount = %.2fx of it", ceiling, ceiling/rawDown, seq/ceiling)
+	// A mount pays for both the GETs and FUSE; where they share the CPU
+	// their costs add, which bounds it at 1/(1/limit + 1/FUSE).
+	bound := 1 / (1/rawDown + 1/ceiling)
+	add("  FUSE alone: go-fuse file served from memory (cold)", "(context)", "%.0f MiB/s", ceiling)
+	add("  GETs and FUSE on one CPU: 1/(1/limit + 1/FUSE)", "(context)", "%.0f MiB/s = %.2fx limit; the mount = %.2fx of it", bound, bound/rawDown, seq/bound)
 	add("ossmount peak RSS during the sequential reads", "<= 300 MiB", "%.0f MiB", float64(peak)/(1<<20))
 
 	// Random 4 KiB reads: raw GETs vs a fresh mount with the page cache
@@ -354,7 +358,7 @@ func benchChild(mode string, args []string) error {
 			}
 		}
 		fmt.Println(time.Since(start).Seconds())
-	case "memfs": // DIR SIZE: serve the FUSE ceiling file system (ceiling_test.go)
+	case "memfs": // DIR SIZE: serve the memory file system (ceiling_test.go)
 		size, _ := strconv.ParseInt(args[1], 10, 64)
 		return serveMemFS(args[0], size)
 	case "rawupload": // URL KEY SIZE -> MiB/s
