@@ -119,47 +119,45 @@ func (s *Server) PutObject(bucket, key string, data []byte, h http.Header) error
 // Content-Type and the other stored standard headers, ETag, Last-Modified,
 // x-oss-object-type and x-oss-hash-crc64ecma.
 func (s *Server) GetObject(bucket, key string) ([]byte, http.Header, error) {
-	s.mu.Lock()
-	b := s.buckets[bucket]
-	if b == nil {
-		s.mu.Unlock()
-		return nil, nil, errNoBucket
+	snap, h, err := s.snapshot(bucket, key)
+	if err != nil {
+		return nil, nil, err
 	}
-	o := b.get(key)
-	if o == nil {
-		s.mu.Unlock()
-		return nil, nil, errNoKey
-	}
-	snap := *o
-	s.mu.Unlock()
 	data, err := snap.blob.readAll()
 	if err != nil {
 		return nil, nil, err
 	}
-	h := http.Header{}
-	snap.setHeaders(h)
 	return data, h, nil
 }
 
 // StatObject returns an object's headers (as GetObject) and size, without
 // its data.
 func (s *Server) StatObject(bucket, key string) (http.Header, int64, error) {
+	snap, h, err := s.snapshot(bucket, key)
+	if err != nil {
+		return nil, 0, err
+	}
+	return h, snap.size, nil
+}
+
+// snapshot copies an object's state under the lock, with its headers.
+func (s *Server) snapshot(bucket, key string) (object, http.Header, error) {
 	s.mu.Lock()
 	b := s.buckets[bucket]
 	if b == nil {
 		s.mu.Unlock()
-		return nil, 0, errNoBucket
+		return object{}, nil, errNoBucket
 	}
 	o := b.get(key)
 	if o == nil {
 		s.mu.Unlock()
-		return nil, 0, errNoKey
+		return object{}, nil, errNoKey
 	}
 	snap := *o
 	s.mu.Unlock()
 	h := http.Header{}
 	snap.setHeaders(h)
-	return h, snap.size, nil
+	return snap, h, nil
 }
 
 // DeleteObject removes an object directly (no request is counted); a
