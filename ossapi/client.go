@@ -469,7 +469,7 @@ func (c *Client) UploadPart(ctx context.Context, req UploadPartRequest) (*Part, 
 	if err != nil {
 		return nil, err
 	}
-	return &Part{PartNumber: req.PartNumber, ETag: str(res.ETag), Size: size}, nil
+	return &Part{PartNumber: req.PartNumber, ETag: str(res.ETag), Size: size, CRC64: str(res.HashCRC64)}, nil
 }
 
 // UploadPartCopy fills a part from an existing object's range.
@@ -485,7 +485,8 @@ func (c *Client) UploadPartCopy(ctx context.Context, req UploadPartCopyRequest) 
 	if err != nil {
 		return nil, err
 	}
-	return &Part{PartNumber: req.PartNumber, ETag: str(res.ETag), Size: req.SourceLength}, nil
+	return &Part{PartNumber: req.PartNumber, ETag: str(res.ETag), Size: req.SourceLength,
+		CRC64: res.Headers.Get("x-oss-hash-crc64ecma")}, nil
 }
 
 // CompleteMultipart assembles the parts.

@@ -220,6 +220,7 @@ type Part struct {
 	PartNumber int
 	ETag       string
 	Size       int64
+	CRC64      string // decimal x-oss-hash-crc64ecma of the part, "" when unknown
 }
 
 // CompleteRequest completes a multipart upload.

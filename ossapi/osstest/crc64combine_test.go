@@ -6,6 +6,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/ossmount/ossmount/ossapi"
 )
 
 func TestCRC64Combine(t *testing.T) {
@@ -19,7 +21,7 @@ func TestCRC64Combine(t *testing.T) {
 				b[i] = byte(r.Uint32())
 			}
 			all = append(all, b...)
-			crc = crc64Combine(crc, crc64.Checksum(b, crcTable), int64(n))
+			crc = ossapi.CombineCRC64(crc, crc64.Checksum(b, crcTable), int64(n))
 		}
 		if want := crc64.Checksum(all, crcTable); crc != want {
 			t.Errorf("sizes %v: combined %x, want %x", sizes, crc, want)

@@ -26,7 +26,8 @@ type reqCtx struct {
 	ak      string // access key id that signed the request
 	errCode string
 
-	resetAfter int64 // from a fault: GetObject hangs up after this many body bytes
+	resetAfter   int64 // from a fault: GetObject hangs up after this many body bytes
+	loseResponse bool  // from a fault: the request takes effect, then the connection is cut unanswered
 }
 
 func (rc *reqCtx) hostID() string {
@@ -42,12 +43,17 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	n      int64
+	lost   bool // the response is swallowed (a LoseResponse fault)
 }
 
 // WriteHeader sends the status line and headers, with x-oss-* header names
 // in lower case as OSS writes them.
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status != 0 {
+		return
+	}
+	if w.lost {
+		w.status = code
 		return
 	}
 	w.status = code
@@ -64,6 +70,9 @@ func (w *statusWriter) WriteHeader(code int) {
 func (w *statusWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.WriteHeader(200)
+	}
+	if w.lost {
+		return len(p), nil
 	}
 	n, err := w.ResponseWriter.Write(p)
 	w.n += int64(n)
@@ -113,8 +122,17 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rc.corsHeaders() // cors.go: Access-Control-* for allowed origins
+	sw.lost = rc.loseResponse
 	if e := rc.serve(); e != nil {
 		rc.writeError(e)
+	}
+	if rc.loseResponse {
+		// The request took effect; its answer is lost with the
+		// connection, as when a network path fails after the server
+		// acted.
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			conn.Close()
+		}
 	}
 }
 
@@ -373,6 +391,10 @@ type Fault struct {
 	Latency    time.Duration // added before answering
 	ResetAfter int64         // >0: GetObject closes the connection abruptly after this many body bytes
 	Stall      bool          // hold the request until the client goes away or Close
+	// LoseResponse lets the request take effect, then closes the
+	// connection without an answer: the client cannot tell whether it
+	// was applied (a response lost on the way back).
+	LoseResponse bool
 }
 
 type faultState struct {
@@ -438,6 +460,9 @@ func (rc *reqCtx) applyFaults() bool {
 			case <-s.closed:
 			}
 			return true
+		}
+		if f.LoseResponse {
+			rc.loseResponse = true
 		}
 		if f.ResetAfter > 0 && (rc.resetAfter == 0 || f.ResetAfter < rc.resetAfter) {
 			rc.resetAfter = f.ResetAfter

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ossmount/ossmount/ossapi"
 )
 
 const minPartSize = 100 << 10
@@ -461,7 +463,7 @@ func (s *Server) concat(parts []*part) (blob, uint64, error) {
 			} else {
 				segs = append(segs, p.data[:p.size])
 			}
-			crc = crc64Combine(crc, p.crc, p.size)
+			crc = ossapi.CombineCRC64(crc, p.crc, p.size)
 		}
 		return blob{segs: segs, size: total}, crc, nil
 	}

@@ -697,6 +697,34 @@ func TestFaults(t *testing.T) {
 	}
 }
 
+// TestFaultLoseResponse: a CompleteMultipartUpload whose response is lost
+// has taken effect; the SDK's retry then finds no such upload.
+func TestFaultLoseResponse(t *testing.T) {
+	srv := newTestServer(t, Options{})
+	c := newClient(srv, clientOpt{})
+	init, err := c.InitiateMultipartUpload(ctx, &oss.InitiateMultipartUploadRequest{Bucket: oss.Ptr("test"), Key: oss.Ptr("mp")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := randBytes(1000, 9)
+	up, err := c.UploadPart(ctx, &oss.UploadPartRequest{Bucket: oss.Ptr("test"), Key: oss.Ptr("mp"), UploadId: init.UploadId,
+		PartNumber: 1, Body: bytes.NewReader(data)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.AddFault(Fault{Op: "CompleteMultipartUpload", LoseResponse: true, Times: 1})
+	_, err = c.CompleteMultipartUpload(ctx, &oss.CompleteMultipartUploadRequest{Bucket: oss.Ptr("test"), Key: oss.Ptr("mp"),
+		UploadId: init.UploadId, CompleteMultipartUpload: &oss.CompleteMultipartUpload{Parts: []oss.UploadPart{{PartNumber: 1, ETag: up.ETag}}}})
+	svcErr(t, err, "NoSuchUpload", 404)
+	if n := srv.Count("CompleteMultipartUpload"); n != 2 {
+		t.Errorf("CompleteMultipartUpload count %d, want 2 (lost + retry)", n)
+	}
+	got, _, err := srv.GetObject("test", "mp")
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the completed object: %d bytes, %v", len(got), err)
+	}
+}
+
 // postForm uploads with a hand-built V4 PostObject form.
 func postForm(t *testing.T, srv *Server, key string, data []byte, cond []any, extra map[string]string) (int, string) {
 	t.Helper()

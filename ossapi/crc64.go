@@ -1,12 +1,13 @@
-package osstest
+package ossapi
 
 import "hash/crc64"
 
-// crc64Combine returns the CRC-64/ECMA (as hash/crc64 with crc64.ECMA
+// CombineCRC64 returns the CRC-64/ECMA (as hash/crc64 with crc64.ECMA
 // computes it) of A followed by B, from crcA, crcB and B's length, without
 // the data: the zero bits B appends to A are applied with powers of the
-// CRC's shift operator (zlib's crc32_combine, on 64 bits).
-func crc64Combine(crcA, crcB uint64, lenB int64) uint64 {
+// CRC's shift operator (zlib's crc32_combine, on 64 bits). OSS's
+// x-oss-hash-crc64ecma of a multipart object is its parts' CRCs combined.
+func CombineCRC64(crcA, crcB uint64, lenB int64) uint64 {
 	if lenB <= 0 {
 		return crcA
 	}
