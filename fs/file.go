@@ -388,7 +388,9 @@ func (n *fileNode) releaseWrite(ctx context.Context, w *writeState) {
 	last := w.refs == 1
 	w.mu.Unlock()
 	if last {
-		if errno := w.flush(ctx); errno != 0 {
+		// The last release uploads what is left even when the caller is
+		// dying (its close was interrupted): nothing else would.
+		if errno := w.flush(context.WithoutCancel(ctx)); errno != 0 {
 			n.fsys.log.Error("upload at release failed", "key", w.key, "errno", errno.Error())
 		}
 	}
@@ -465,8 +467,10 @@ func (h *fileHandle) Flush(ctx context.Context) syscall.Errno {
 
 var _ = (gofs.FileFsyncer)((*fileHandle)(nil))
 
+// Fsync of a handle that may write uploads the file (the object changes);
+// fsync of a read-only descriptor does not publish what others write.
 func (h *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
-	if h.w == nil {
+	if h.w == nil || h.readOnly {
 		return 0
 	}
 	return h.w.flush(ctx)

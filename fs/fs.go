@@ -19,8 +19,9 @@ import (
 
 // Config is what a mount is made of. Zero values get the defaults noted.
 type Config struct {
-	Store  ossapi.ObjectStore
-	Prefix string // key prefix shown as the root, "" or ending in "/"
+	Store    ossapi.ObjectStore
+	Endpoint string // where Store sends its requests: with its bucket, names the uploads this mount may recover
+	Prefix   string // key prefix shown as the root, "" or ending in "/"
 
 	UID, GID uint32 // owner of objects without ossfs metadata
 	FileMode uint32 // permission bits of such files (default 0644)
@@ -40,7 +41,7 @@ type Config struct {
 	MaxWindow    int64 // sequential prefetch window per handle (default 64 MiB)
 	FirstRead    int64 // size of the first sequential GET (default 512 KiB)
 
-	CacheDir          string // directory for staged files (default $TMPDIR/ossmount-<pid>)
+	CacheDir          string // directory for staged files (default $TMPDIR; ossmount gives each user and bucket its own)
 	DiskBudget        int64  // bytes of staged files (default 10 GiB)
 	UploadPartSize    int64  // first multipart part size (default 8 MiB)
 	UploadConcurrency int    // parts in flight per file (default 4)
@@ -108,9 +109,11 @@ type FS struct {
 	neg   *cache.TTL[struct{}]
 	lists *cache.TTL[*listing]
 
-	staging *stager
+	staging   *stager
+	recovered chan struct{} // closed once the cleanup after killed mounts is done
 
-	expiredLogged atomic.Int64 // unix nanoseconds of the last "expired" log line
+	expiredLogged atomic.Int64  // unix nanoseconds of the last "expired" log line
+	writerSeq     atomic.Uint64 // numbers writeStates (their lock order)
 
 	// Open write handles, to flush them at shutdown.
 	mu      sync.Mutex
@@ -133,14 +136,20 @@ func New(cfg Config) (*FS, error) {
 		writers: map[*writeState]struct{}{},
 	}
 	f.blocks = cache.NewBlockCache(f.budget, cfg.MemoryBudget/2)
-	st, err := newStager(cfg.CacheDir, cfg.DiskBudget, f.log)
+	st, err := newStager(cfg.CacheDir, cfg.DiskBudget, StoreID{Endpoint: cfg.Endpoint, Bucket: cfg.Store.Bucket()}, f.log)
 	if err != nil {
 		return nil, err
 	}
 	f.staging = st
+	f.recovered = make(chan struct{})
 	if !cfg.ReadOnly {
 		// Abort the uploads of mounts of this cache_dir that were killed.
-		go st.recoverAbandoned(context.Background(), f.store)
+		go func() {
+			defer close(f.recovered)
+			st.recoverAbandoned(context.Background(), f.store)
+		}()
+	} else {
+		close(f.recovered)
 	}
 	f.root = &dirNode{fsys: f}
 	return f, nil

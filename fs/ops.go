@@ -4,7 +4,9 @@ package fs
 // symlink, setattr. Each changes the server before it returns.
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -176,16 +178,18 @@ func (n *fileNode) writer() *writeState {
 	return n.liveWriterLocked()
 }
 
-// markUnlinked stops a pending upload of the node (its name is gone) and
-// reports whether the object never reached the server.
+// markUnlinked stops any upload of the node (its name is gone: it is never
+// uploaded, its streamed parts are aborted) and reports whether the object
+// never reached the server.
 func (n *fileNode) markUnlinked() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	pending := n.pending
-	if n.ws != nil {
-		n.ws.mu.Lock()
-		n.ws.unlinked = true
-		n.ws.mu.Unlock()
+	if w := n.ws; w != nil {
+		w.mu.Lock()
+		w.unlinkLocked()
+		pending = pending && !w.published
+		w.mu.Unlock()
 	}
 	n.pending = false
 	return pending
@@ -295,26 +299,35 @@ func (n *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 		}
 		return f.renameDir(ctx, src+"/", dst+"/")
 	}
-	if errno := f.renameFile(ctx, fn, src, dst); errno != 0 {
-		return errno
-	}
-	// The file renamed over, if still open for writing, has no name any
-	// more: it must not be uploaded over the new content at its close.
+	// The file renamed over, if still open for writing, has no name once
+	// the rename is done: it must never be uploaded over the new content.
+	var victim *fileNode
 	if ch := np.GetChild(newName); ch != nil {
 		if old, ok := ch.Operations().(*fileNode); ok && old != fn {
-			old.markUnlinked()
+			victim = old
 		}
+	}
+	if errno := f.renameFile(ctx, fn, src, dst, victim.writer()); errno != 0 {
+		return errno
+	}
+	if victim != nil {
+		victim.markUnlinked()
 	}
 	return 0
 }
 
 // renameFile copies src to dst on the server and deletes src. An open
-// writer is flushed first and follows the file to its new name.
-func (f *FS) renameFile(ctx context.Context, fn *fileNode, src, dst string) syscall.Errno {
+// writer is flushed first and follows the file to its new name. The
+// writer of the file at dst (vw), if any, is held for the whole rename
+// (its close waits) and made nameless before it is released, so that it
+// never completes an upload over the object renamed in.
+func (f *FS) renameFile(ctx context.Context, fn *fileNode, src, dst string, vw *writeState) syscall.Errno {
 	w := fn.writer()
+	for _, l := range lockOrder(w, vw) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+	}
 	if w != nil {
-		w.mu.Lock()
-		defer w.mu.Unlock()
 		if errno := w.flushLocked(ctx); errno != 0 {
 			return errno
 		}
@@ -333,6 +346,9 @@ func (f *FS) renameFile(ctx context.Context, fn *fileNode, src, dst string) sysc
 	if w != nil {
 		w.key = dst
 		w.baseETag = etag
+	}
+	if vw != nil {
+		vw.unlinkLocked()
 	}
 	f.invalidate(src)
 	f.invalidate(dst)
@@ -416,7 +432,7 @@ func (f *FS) renameDir(ctx context.Context, src, dst string) syscall.Errno {
 	renameDirMu.Lock()
 	defer renameDirMu.Unlock()
 	var open []*writeState
-	for _, w := range f.openWriters() {
+	for _, w := range lockOrder(f.openWriters()...) {
 		w.mu.Lock()
 		if strings.HasPrefix(w.key, src) {
 			open = append(open, w)
@@ -827,6 +843,19 @@ func (f *FS) trackWriter(w *writeState, on bool) {
 	}
 }
 
+// lockOrder returns the non-nil writers among ws, without repeats, in the
+// order their locks are taken (seq).
+func lockOrder(ws ...*writeState) []*writeState {
+	out := make([]*writeState, 0, len(ws))
+	for _, w := range ws {
+		if w != nil && !slices.Contains(out, w) {
+			out = append(out, w)
+		}
+	}
+	slices.SortFunc(out, func(a, b *writeState) int { return cmp.Compare(a.seq, b.seq) })
+	return out
+}
+
 func (f *FS) openWriters() []*writeState {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -851,8 +880,8 @@ func (f *FS) FlushAll(ctx context.Context) int {
 
 // Close releases the mount's local resources (after unmount).
 func (f *FS) Close() {
-	if kept := f.staging.keptFiles(); len(kept) > 0 {
-		f.log.Error("staging files with data that could not be uploaded are kept", "files", kept)
+	for _, k := range f.staging.keptFiles() {
+		f.log.Error("data that could not be uploaded is kept", k.logAttrs()...)
 	}
 	f.staging.cleanup()
 }

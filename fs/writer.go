@@ -1,20 +1,32 @@
 package fs
 
 // The write path. Every file open for writing has one writeState, shared by
-// all its writing handles. Its bytes live in a sparse staging file in the
-// cache directory, divided into chunks (stageChunk bytes), each of which is
+// all its writing handles (and by the read-only handles opened while it
+// exists: they read the same bytes). Its bytes live in a sparse staging
+// file (stagefile.go: in memory, or in the cache directory), divided into
+// chunks (stageChunk bytes), each of which is
 //
-//   - absent: not on disk; its bytes are those of the base object (the
+//   - absent: not staged; its bytes are those of the base object (the
 //     version on the server when writing began) or zeros past baseLimit;
 //   - clean: fetched from the base object (with If-Match on its ETag);
-//   - dirty: written by the application.
+//   - dirty: written by the application;
+//   - gone: written, sent as part of the streamed upload, then dropped
+//     from the staging file to stay within disk_budget: only that
+//     incomplete upload holds it, so it cannot be read (ENODATA) until the
+//     file is complete.
 //
-// A new (or truncated) file that is written sequentially streams: as soon as
-// a whole part has been written it is uploaded as a multipart part while the
-// application keeps writing, and its chunks are punched out of the staging
-// file, so neither memory nor disk grows with the file. A write or read
-// before the streamed frontier, or an fsync, settles the stream: the parts
-// so far are completed into an object, which becomes the new base.
+// The rule: the object at the key changes only when the application's data
+// is complete, at close (flush) or fsync of a handle that wrote. Before
+// that, readers of the file see the written bytes from the staging file.
+//
+// A new (or truncated) file that is written sequentially streams
+// (stream.go): as soon as a whole part has been written it is uploaded as a
+// part of a multipart upload while the application keeps writing. The
+// parts stay invisible until the final CompleteMultipartUpload at
+// close/fsync; a change to a part already sent (a write before the
+// frontier, a truncate) marks it to be sent again under the same part
+// number. A sent part's bytes stay in the staging file (readers need them)
+// unless disk_budget runs out, when the oldest sent parts are dropped.
 //
 // Anything else (overwrites, random writes, truncation, appends to an
 // existing object) is staged: chunks are fetched from the base only when a
@@ -23,17 +35,23 @@ package fs
 // unchanged base ranges with UploadPartCopy.
 //
 // A failed upload makes the state sticky-failed: every later write, flush,
-// fsync and close returns EIO, and the staging file is kept on disk and its
-// path logged so nothing is lost.
+// fsync and close returns EIO, and the staging file is kept on disk, with
+// its key and the ranges that did not reach OSS logged and described next
+// to it (KeptFile). A canceled upload (the caller is dying) is not a
+// failure: the data stays dirty and the next flush (the last release at
+// the latest) uploads it.
+//
+// A file unlinked, or renamed over, while open is never uploaded: its
+// streamed upload is aborted at once, and nothing completes at any key.
+//
+// Lock order: fileNode.mu, then writeState.mu (two writeStates: lower seq
+// first), then stageFile.mu; the budgets are leaves.
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"mime"
 	"os"
 	"path"
@@ -46,7 +64,6 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/ossmount/ossmount/cache"
 	"github.com/ossmount/ossmount/ossapi"
 )
 
@@ -56,190 +73,14 @@ const (
 	chunkAbsent uint8 = iota
 	chunkClean
 	chunkDirty
+	chunkGone
 )
-
-// stager owns the cache directory and its disk budget.
-//
-// Each mount stages in its own directory under the cache directory
-// ("ossmount-*"), which also holds
-//
-//   - "lock", locked (flock) for as long as the mount's process lives;
-//   - one "upload-*" record (key and upload id) per multipart upload this
-//     mount has started and not yet completed or aborted;
-//   - "stage-*" files of files being written, and "kept-*" files holding
-//     data whose upload failed (kept for the user, never removed).
-//
-// A process killed in the middle of an upload leaves its directory behind
-// with the lock free. The next read-write mount using the same cache
-// directory aborts the uploads recorded there (no partial object ever
-// appears: an incomplete multipart upload is invisible), removes the
-// staging files of the writes that were in progress (their close never
-// succeeded), and removes the directory unless it holds kept files.
-type stager struct {
-	base   string
-	dir    string
-	budget *cache.Budget
-	log    stagerLog
-	lock   *os.File // held open (and locked) while the mount lives
-}
-
-type stagerLog interface {
-	Info(string, ...any)
-	Warn(string, ...any)
-	Error(string, ...any)
-}
-
-const (
-	lockName     = "lock"
-	uploadPrefix = "upload-"
-	stagePrefix  = "stage-"
-	keptPrefix   = "kept-"
-)
-
-func newStager(base string, limit int64, log stagerLog) (*stager, error) {
-	if base == "" {
-		base = os.TempDir()
-	}
-	if err := os.MkdirAll(base, 0o700); err != nil {
-		return nil, fmt.Errorf("cache directory: %w", err)
-	}
-	dir, err := os.MkdirTemp(base, "ossmount-")
-	if err != nil {
-		return nil, fmt.Errorf("cache directory: %w", err)
-	}
-	lock, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if err == nil {
-		err = syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-	}
-	if err != nil {
-		if lock != nil {
-			lock.Close()
-		}
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("cache directory: lock: %w", err)
-	}
-	return &stager{base: base, dir: dir, budget: cache.NewBudget(limit), log: log, lock: lock}, nil
-}
-
-// Dir is the directory holding this mount's staging files.
-func (s *stager) Dir() string { return s.dir }
-
-// cleanup removes the staging directory (after unmount) unless it holds
-// kept files or records of uploads still to abort, which the next mount
-// with this cache directory then finds.
-func (s *stager) cleanup() {
-	entries, _ := os.ReadDir(s.dir)
-	if len(entries) == 1 && entries[0].Name() == lockName {
-		os.Remove(filepath.Join(s.dir, lockName))
-		os.Remove(s.dir)
-	}
-	s.lock.Close()
-}
-
-// recordName is the file recording upload id.
-func (s *stager) recordName(dir, id string) string {
-	sum := sha256.Sum256([]byte(id))
-	return filepath.Join(dir, uploadPrefix+hex.EncodeToString(sum[:12]))
-}
-
-// noteUpload records a multipart upload in progress (best effort).
-func (s *stager) noteUpload(key, id string) {
-	if err := os.WriteFile(s.recordName(s.dir, id), []byte(key+"\n"+id+"\n"), 0o600); err != nil {
-		s.log.Warn("cannot record a multipart upload in the cache directory; if ossmount is killed it is not aborted", "key", key, "upload_id", id, "err", err)
-	}
-}
-
-// forgetUpload drops the record of an upload that was completed, aborted
-// or deliberately kept.
-func (s *stager) forgetUpload(id string) { os.Remove(s.recordName(s.dir, id)) }
-
-// recoverAbandoned cleans up after mounts of this cache directory whose
-// process died without unmounting (see stager).
-func (s *stager) recoverAbandoned(ctx context.Context, store ossapi.ObjectStore) {
-	dirs, _ := filepath.Glob(filepath.Join(s.base, "ossmount-*"))
-	for _, d := range dirs {
-		if d != s.dir {
-			s.recoverDir(ctx, store, d)
-		}
-	}
-}
-
-func (s *stager) recoverDir(ctx context.Context, store ossapi.ObjectStore, d string) {
-	lock, err := os.OpenFile(filepath.Join(d, lockName), os.O_RDWR, 0)
-	if err != nil {
-		return // not a mount directory, or one being created
-	}
-	defer lock.Close()
-	if syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
-		return // its mount is alive
-	}
-	records, _ := filepath.Glob(filepath.Join(d, uploadPrefix+"*"))
-	left := 0
-	for _, r := range records {
-		b, err := os.ReadFile(r)
-		key, id, ok := strings.Cut(strings.TrimSuffix(string(b), "\n"), "\n")
-		if err != nil || !ok || id == "" {
-			s.log.Warn("unreadable multipart upload record", "file", r)
-			left++
-			continue
-		}
-		err = store.AbortMultipart(ctx, key, id)
-		if err != nil && ossapi.KindOf(err) != ossapi.KindNotExist {
-			s.log.Warn("cannot abort a multipart upload abandoned by an ossmount that did not unmount; retried at the next mount", "key", key, "upload_id", id, "err", err)
-			left++
-			continue
-		}
-		s.log.Info("aborted a multipart upload abandoned by an ossmount that did not unmount", "key", key, "upload_id", id)
-		os.Remove(r)
-	}
-	stages, _ := filepath.Glob(filepath.Join(d, stagePrefix+"*"))
-	for _, f := range stages {
-		os.Remove(f)
-	}
-	if len(stages) > 0 {
-		s.log.Warn("removed the staging files of writes in progress when an ossmount ended without unmounting (their close never succeeded)", "dir", d, "files", len(stages))
-	}
-	if kept, _ := filepath.Glob(filepath.Join(d, keptPrefix+"*")); len(kept) > 0 {
-		s.log.Error("staging files with data that could not be uploaded are kept", "files", kept)
-		left++
-	}
-	if left == 0 {
-		os.Remove(filepath.Join(d, lockName))
-		os.Remove(d)
-	}
-}
-
-// initiateUpload starts a multipart upload and records it (see stager).
-func (f *FS) initiateUpload(ctx context.Context, req ossapi.InitiateRequest) (string, error) {
-	id, err := f.store.InitiateMultipart(ctx, req)
-	if err == nil {
-		f.staging.noteUpload(req.Key, id)
-	}
-	return id, err
-}
-
-// completeUpload completes a recorded multipart upload.
-func (f *FS) completeUpload(ctx context.Context, req ossapi.CompleteRequest) (*ossapi.PutResult, error) {
-	res, err := f.store.CompleteMultipart(ctx, req)
-	if err == nil {
-		f.staging.forgetUpload(req.UploadID)
-	}
-	return res, err
-}
-
-// abortUpload aborts a recorded multipart upload. Should the abort fail the
-// record stays, and the next mount with this cache directory retries it.
-func (f *FS) abortUpload(key, id string) {
-	err := f.store.AbortMultipart(context.Background(), key, id)
-	if err == nil || ossapi.KindOf(err) == ossapi.KindNotExist {
-		f.staging.forgetUpload(id)
-	}
-}
 
 // writeState is the shared state of a file open for writing.
 type writeState struct {
 	fsys *FS
 	node *fileNode
+	seq  uint64 // creation order: the lock order between two writeStates
 
 	mu        sync.Mutex
 	cond      *sync.Cond // signalled when a streamed part finishes
@@ -261,28 +102,18 @@ type writeState struct {
 	mtimeSet  bool               // GUARDED_BY(mu); mtime set explicitly (utimes)
 	failed    error              // GUARDED_BY(mu); sticky
 	refs      int                // GUARDED_BY(mu); open handles
-	unlinked  bool               // GUARDED_BY(mu)
+	unlinked  bool               // GUARDED_BY(mu); no name any more: never uploaded
+	published bool               // GUARDED_BY(mu); an upload of it reached the server
 	up        *streamUpload      // GUARDED_BY(mu); nil unless streaming
 	streaming bool               // GUARDED_BY(mu); still eligible to stream
 	wrote     bool               // GUARDED_BY(mu); written, truncated or chmod/chown/utimes'd since opened
-}
-
-// streamUpload is a multipart upload fed while the application writes.
-type streamUpload struct {
-	id       string
-	initMeta map[string]string // metadata the upload was initiated with
-	initHdr  ossapi.StdHeaders // and headers
-	parts    []ossapi.Part     // by part number - 1
-	frontier int64             // bytes handed to part uploads
-	inflight int
-	err      error
 }
 
 // newWriteState stages key. base is the current object (nil for a new one);
 // truncate drops its content.
 func (f *FS) newWriteState(n *fileNode, key string, base *attr, truncate bool, caller *fuse.Caller) (*writeState, error) {
 	file := newStageFile(f.staging.dir, stagePrefix, f.budget)
-	w := &writeState{fsys: f, node: n, key: key, file: file, meta: map[string]string{}}
+	w := &writeState{fsys: f, node: n, seq: f.writerSeq.Add(1), key: key, file: file, meta: map[string]string{}}
 	w.cond = sync.NewCond(&w.mu)
 	now := time.Now()
 	if base != nil && !base.dir {
@@ -355,8 +186,8 @@ func (w *writeState) setChunk(i int64, s uint8) syscall.Errno {
 	for int64(len(w.chunks)) <= i {
 		w.chunks = append(w.chunks, chunkAbsent)
 	}
-	if w.chunks[i] == chunkAbsent && s != chunkAbsent {
-		if !w.fsys.staging.budget.TryAcquire(stageChunk) {
+	if (w.chunks[i] == chunkAbsent || w.chunks[i] == chunkGone) && s != chunkAbsent && s != chunkGone {
+		if !w.fsys.reserveDisk(w) {
 			w.fsys.log.Error("staging disk budget exhausted", "key", w.key, "dir", w.fsys.staging.dir)
 			return syscall.ENOSPC
 		}
@@ -364,6 +195,42 @@ func (w *writeState) setChunk(i int64, s uint8) syscall.Errno {
 	}
 	w.chunks[i] = s
 	return 0
+}
+
+// dropChunkLocked frees chunk i's disk space; it then reads as absent, or
+// as gone (s).
+func (w *writeState) dropChunkLocked(i int64, s uint8) {
+	if c := w.chunkState(i); c != chunkAbsent && c != chunkGone {
+		w.onDisk -= stageChunk
+		w.fsys.staging.budget.Release(stageChunk)
+	}
+	if i < int64(len(w.chunks)) {
+		w.chunks[i] = s
+	}
+}
+
+// reserveDisk takes one chunk of the disk budget for w (locked), dropping
+// the bytes of parts already sent by streamed uploads when the budget is
+// used up: w's own first, then other writers' (those not busy now).
+func (f *FS) reserveDisk(w *writeState) bool {
+	b := f.staging.budget
+	if b.TryAcquire(stageChunk) {
+		return true
+	}
+	if w.dropSentLocked(stageChunk) && b.TryAcquire(stageChunk) {
+		return true
+	}
+	for _, o := range f.openWriters() {
+		if o == w || !o.mu.TryLock() {
+			continue
+		}
+		dropped := o.dropSentLocked(stageChunk)
+		o.mu.Unlock()
+		if dropped && b.TryAcquire(stageChunk) {
+			return true
+		}
+	}
+	return false
 }
 
 // needsBase reports whether chunk i holds base bytes not yet on disk.
@@ -380,17 +247,40 @@ func (w *writeState) fetchChunkLocked(ctx context.Context, i int64) syscall.Errn
 		return w.fsys.toErrno("fetch", err)
 	}
 	defer res.Body.Close()
-	buf := make([]byte, n)
-	if _, err := io.ReadFull(res.Body, buf); err != nil {
-		return w.fsys.toErrno("fetch", &ossapi.Error{Op: "GetObject", Key: w.key, Kind: ossapi.KindTransient, Err: err})
-	}
 	if errno := w.setChunk(i, chunkClean); errno != 0 {
 		return errno
 	}
-	if _, err := w.file.WriteAt(buf, off); err != nil {
-		return w.localErr("write staging file", err)
+	// Straight into the staging file, a small buffer at a time: no
+	// chunk-sized garbage per fetch.
+	buf := make([]byte, 64<<10)
+	for pos := off; pos < off+n; {
+		m, err := io.ReadFull(res.Body, buf[:min(int64(len(buf)), off+n-pos)])
+		if m > 0 {
+			if _, werr := w.file.WriteAt(buf[:m], pos); werr != nil {
+				w.dropChunkLocked(i, chunkAbsent)
+				return w.localErr("write staging file", werr)
+			}
+			pos += int64(m)
+		}
+		if err != nil && pos < off+n {
+			w.dropChunkLocked(i, chunkAbsent)
+			return w.fsys.toErrno("fetch", &ossapi.Error{Op: "GetObject", Key: w.key, Kind: ossapi.KindTransient, Err: err})
+		}
 	}
 	return 0
+}
+
+// goneIn reports whether a chunk of [off, end) left the staging file (see
+// chunkGone), logging the refusal of op.
+func (w *writeState) goneIn(op string, off, end int64) bool {
+	for i := off / stageChunk; i*stageChunk < end; i++ {
+		if w.chunkState(i) == chunkGone {
+			w.fsys.log.Warn("range sent as a part and dropped from cache_dir (disk_budget); it can be read once the file is complete (closed)",
+				"op", op, "key", w.key, "range", Range{i * stageChunk, min((i+1)*stageChunk, w.size)}.String())
+			return true
+		}
+	}
+	return false
 }
 
 func (w *writeState) localErr(what string, err error) syscall.Errno {
@@ -417,8 +307,9 @@ func (w *writeState) write(ctx context.Context, data []byte, off int64) (uint32,
 		w.killSUIDLocked()
 	}
 	end := off + int64(len(data))
-	if w.up != nil && off < w.up.frontier {
-		if errno := w.settleLocked(ctx); errno != 0 {
+	if w.up != nil && off < w.up.frontier() {
+		// A change to parts already sent: they are sent again.
+		if errno := w.up.touchLocked(w, "write", off, end); errno != 0 {
 			return 0, errno
 		}
 	}
@@ -443,7 +334,7 @@ func (w *writeState) write(ctx context.Context, data []byte, off int64) (uint32,
 	w.dirty = true
 	w.wrote = true
 	w.mtime = time.Now()
-	if w.streaming {
+	if w.streaming && !w.unlinked {
 		if errno := w.pumpLocked(ctx); errno != 0 {
 			return 0, errno
 		}
@@ -451,103 +342,7 @@ func (w *writeState) write(ctx context.Context, data []byte, off int64) (uint32,
 	return uint32(len(data)), 0
 }
 
-// partSizeFor is the size of streamed part number n (1-based): it doubles
-// every 1000 parts so that 10,000 parts reach far beyond 10,000 x the
-// configured size.
-func (w *writeState) partSizeFor(n int) int64 {
-	base := roundUp(w.fsys.cfg.UploadPartSize, stageChunk)
-	return base << min((n-1)/1000, 20)
-}
-
 func roundUp(n, m int64) int64 { return (n + m - 1) / m * m }
-
-// pumpLocked uploads every whole part written past the frontier, waiting
-// (back-pressure) while UploadConcurrency parts are in flight.
-func (w *writeState) pumpLocked(ctx context.Context) syscall.Errno {
-	for {
-		var frontier int64
-		n := 1
-		if w.up != nil {
-			frontier, n = w.up.frontier, len(w.up.parts)+1
-		}
-		ps := w.partSizeFor(n)
-		if w.size-frontier < ps || n > 10000 {
-			return 0
-		}
-		if w.up == nil {
-			// Without an explicit utimes the streamed object carries no
-			// mtime: its Last-Modified (the completion) is the right one.
-			req := w.initiateRequest(w.mtimeSet)
-			id, err := w.fsys.initiateUpload(ctx, req)
-			if err != nil {
-				return w.failLocked("initiate upload", err)
-			}
-			w.up = &streamUpload{id: id, initMeta: req.Meta, initHdr: req.Headers}
-		}
-		for w.up.inflight >= w.fsys.cfg.UploadConcurrency && w.up.err == nil {
-			w.cond.Wait()
-		}
-		if w.up.err != nil {
-			return w.failLocked("upload part", w.up.err)
-		}
-		up := w.up
-		up.parts = append(up.parts, ossapi.Part{})
-		up.frontier += ps
-		up.inflight++
-		go w.uploadStreamPart(up, n, frontier, ps)
-	}
-}
-
-func (w *writeState) uploadStreamPart(up *streamUpload, n int, off, size int64) {
-	p, err := w.fsys.store.UploadPart(context.Background(), ossapi.UploadPartRequest{
-		Key: w.key, UploadID: up.id, PartNumber: n, Body: io.NewSectionReader(w.file, off, size), Size: size})
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	up.inflight--
-	if err != nil {
-		if up.err == nil {
-			up.err = err
-		}
-	} else {
-		up.parts[n-1] = *p
-		// The part is safe on the server: free its disk space.
-		w.file.Punch(off, size)
-		for i := off / stageChunk; i*stageChunk < off+size; i++ {
-			if w.chunkState(i) != chunkAbsent {
-				w.chunks[i] = chunkAbsent
-				w.onDisk -= stageChunk
-				w.fsys.staging.budget.Release(stageChunk)
-			}
-		}
-	}
-	w.cond.Broadcast()
-}
-
-// waitStreamLocked waits for the parts in flight.
-func (w *writeState) waitStreamLocked() error {
-	for w.up.inflight > 0 {
-		w.cond.Wait()
-	}
-	return w.up.err
-}
-
-// settleLocked completes the streamed parts into an object that becomes the
-// base; the bytes past the frontier stay dirty in the staging file.
-func (w *writeState) settleLocked(ctx context.Context) syscall.Errno {
-	w.streaming = false
-	if err := w.waitStreamLocked(); err != nil {
-		return w.failLocked("upload part", err)
-	}
-	up := w.up
-	res, err := w.fsys.completeUpload(ctx, w.completeRequest(up.id, up.parts))
-	if err != nil {
-		return w.failLocked("complete upload", err)
-	}
-	w.up = nil
-	w.baseETag, w.baseLimit = res.ETag, up.frontier
-	w.fsys.invalidate(w.key)
-	return 0
-}
 
 func (w *writeState) initiateRequest(withMtime bool) ossapi.InitiateRequest {
 	return ossapi.InitiateRequest{Key: w.key, Meta: w.uploadMeta(withMtime), Headers: w.headers}
@@ -575,31 +370,81 @@ func (w *writeState) uploadMeta(withMtime bool) map[string]string {
 	return m
 }
 
-// failLocked makes the state sticky-failed and keeps the staging file.
+// failLocked makes the state sticky-failed and keeps the staging file,
+// described (KeptFile) and logged with the key and the ranges that did
+// not reach OSS. A canceled request is not a failure: the data stays dirty
+// for the next flush, and the caller gets EINTR.
 func (w *writeState) failLocked(op string, err error) syscall.Errno {
-	errno := w.fsys.toErrno(op, err)
-	if w.failed == nil {
-		w.failed = err
-		// Mark the staging file as kept: it is never removed, not even
-		// by a later mount cleaning up after a crash.
-		kept, kerr := w.file.Keep(func(tmp string) string {
-			return filepath.Join(filepath.Dir(tmp), keptPrefix+strings.TrimPrefix(filepath.Base(tmp), stagePrefix))
-		})
-		if kerr != nil {
-			w.fsys.log.Error("could not keep the failed upload's data on disk", "key", w.key, "err", kerr)
-		}
-		w.path = kept
-		attrs := []any{"key", w.key, "op", op, "err", err, "kept", w.path}
-		if w.up != nil {
-			// The parts uploaded so far hold the file's beginning (their
-			// bytes left the staging file): the upload is kept for the
-			// user, not aborted by a later mount.
-			w.fsys.staging.forgetUpload(w.up.id)
-			attrs = append(attrs, "upload_id", w.up.id, "uploaded_bytes_before_kept_data", w.up.frontier)
-		}
-		w.fsys.log.Error("upload failed; the data is kept in the staging file", attrs...)
+	if isCanceled(err) {
+		return syscall.EINTR
 	}
+	errno := w.fsys.toErrno(op, err)
+	if errno == syscall.ENOENT {
+		errno = syscall.EIO // never "no such file" for the file being written
+	}
+	if w.failed != nil {
+		return errno
+	}
+	w.failed = err
+	// Mark the staging file as kept: it is never removed, not even by a
+	// later mount cleaning up after a crash.
+	kept, kerr := w.file.Keep(func(tmp string) string {
+		return filepath.Join(filepath.Dir(tmp), keptPrefix+strings.TrimPrefix(filepath.Base(tmp), stagePrefix))
+	})
+	if kerr != nil {
+		w.fsys.log.Error("could not keep the failed upload's data on disk", "key", w.key, "err", kerr)
+	}
+	w.path = kept
+	k := &KeptFile{StoreID: w.fsys.staging.id, Key: w.key, Path: kept, Size: w.size, Reason: fmt.Sprintf("%s: %v", op, err),
+		Time: time.Now().UTC(), Changed: w.rangesLocked(w.changedLocked)}
+	if w.baseETag != "" && w.baseLimit > 0 {
+		k.BaseETag = w.baseETag
+	}
+	if w.up != nil {
+		if gone := w.rangesLocked(func(i int64) bool { return w.chunkState(i) == chunkGone }); len(gone) > 0 {
+			// Some streamed parts hold bytes the kept file lacks: the
+			// upload is kept for the user (not aborted, even by a later
+			// mount), named in the log and the description.
+			k.UploadID, k.InUpload = w.up.id, gone
+			w.fsys.staging.forgetUpload(w.up.id)
+		} else {
+			w.fsys.abortUpload(w.key, w.up.id)
+		}
+		w.up = nil
+	}
+	if kept != "" {
+		if err := w.fsys.staging.saveKept(k); err != nil {
+			w.fsys.log.Error("could not describe the kept data", "key", w.key, "err", err)
+		}
+	}
+	w.fsys.log.Error("upload failed; the data is kept in cache_dir", k.logAttrs()...)
 	return errno
+}
+
+// rangesLocked lists the byte ranges (merged, clipped to the size) of the
+// chunks for which in holds.
+func (w *writeState) rangesLocked(in func(i int64) bool) []Range {
+	var out []Range
+	for i := int64(0); i*stageChunk < w.size; i++ {
+		if !in(i) {
+			continue
+		}
+		r := Range{i * stageChunk, min((i+1)*stageChunk, w.size)}
+		if n := len(out); n > 0 && out[n-1].End == r.Off {
+			out[n-1].End = r.End
+		} else {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// changedLocked reports whether chunk i holds bytes the server's object
+// does not: written (or dropped after it was sent), or past the base
+// object's end (zeros), or any chunk of a file without a base.
+func (w *writeState) changedLocked(i int64) bool {
+	c := w.chunkState(i)
+	return c == chunkDirty || c == chunkGone || w.baseETag == "" || min((i+1)*stageChunk, w.size) > w.baseLimit
 }
 
 // readAt reads the staged bytes (fetching base chunks as needed).
@@ -611,10 +456,8 @@ func (w *writeState) readAt(ctx context.Context, dest []byte, off int64) (int, s
 		return 0, 0
 	}
 	end := min(off+int64(len(dest)), w.size)
-	if w.up != nil && off < w.up.frontier {
-		if errno := w.settleLocked(ctx); errno != 0 {
-			return 0, errno
-		}
+	if w.goneIn("read", off, end) {
+		return 0, syscall.ENODATA
 	}
 	for i := off / stageChunk; i*stageChunk < end; i++ {
 		if w.needsBase(i) {
@@ -642,7 +485,7 @@ func (w *writeState) truncate(ctx context.Context, size int64) syscall.Errno {
 		return 0
 	}
 	if w.up != nil {
-		if errno := w.settleLocked(ctx); errno != 0 {
+		if errno := w.truncateStreamLocked(size); errno != 0 {
 			return errno
 		}
 	}
@@ -660,12 +503,9 @@ func (w *writeState) truncate(ctx context.Context, size int64) syscall.Errno {
 	if err := w.file.Truncate(size); err != nil {
 		return w.localErr("truncate staging file", err)
 	}
-	// Chunks past the end are gone; the one holding the end is dirty.
+	// Chunks past the end are dropped; the one holding the end is dirty.
 	for i := chunksFor(size); i < int64(len(w.chunks)); i++ {
-		if w.chunks[i] != chunkAbsent {
-			w.onDisk -= stageChunk
-			w.fsys.staging.budget.Release(stageChunk)
-		}
+		w.dropChunkLocked(i, chunkAbsent)
 	}
 	if n := chunksFor(size); n < int64(len(w.chunks)) {
 		w.chunks = w.chunks[:n]
@@ -746,6 +586,18 @@ func (w *writeState) cleanLocked() bool {
 	return w.failed == nil && !w.dirty && w.up == nil && !w.unlinked
 }
 
+// unlinkLocked makes the file nameless: it is never uploaded, and its
+// streamed upload (whose parts nothing will complete) is aborted now.
+func (w *writeState) unlinkLocked() {
+	w.unlinked = true
+	w.streaming = false
+	if up := w.up; up != nil {
+		w.up = nil
+		w.fsys.abortUpload(w.key, up.id)
+		w.cond.Broadcast()
+	}
+}
+
 // isFailed reports whether an upload failed (the state is sticky).
 func (w *writeState) isFailed() bool {
 	w.mu.Lock()
@@ -790,53 +642,22 @@ func (w *writeState) flushLocked(ctx context.Context) syscall.Errno {
 	}
 	w.streaming = false
 	w.dirty = false
+	w.published = true
 	w.baseETag = etag
 	w.baseLimit = w.size
-	// The staging file now matches the object: every chunk on disk is clean.
+	// The staging file now matches the object: every chunk on disk is
+	// clean, and the ones dropped after they were sent are the object's.
 	for i := range w.chunks {
-		if w.chunks[i] == chunkDirty {
+		switch w.chunks[i] {
+		case chunkDirty:
 			w.chunks[i] = chunkClean
+		case chunkGone:
+			w.chunks[i] = chunkAbsent
 		}
 	}
 	w.fsys.invalidate(w.key)
 	w.fsys.noteUploaded(w.key, w.size, etag, w.mode, w.uid, w.gid, w.mtime)
 	return 0
-}
-
-// finishStreamLocked uploads the tail as the last part and completes.
-func (w *writeState) finishStreamLocked(ctx context.Context) (string, error) {
-	if err := w.waitStreamLocked(); err != nil {
-		return "", err
-	}
-	up := w.up
-	if tail := w.size - up.frontier; tail > 0 {
-		p, err := w.fsys.store.UploadPart(ctx, ossapi.UploadPartRequest{Key: w.key, UploadID: up.id,
-			PartNumber: len(up.parts) + 1, Body: io.NewSectionReader(w.file, up.frontier, tail), Size: tail})
-		if err != nil {
-			return "", err
-		}
-		up.parts = append(up.parts, *p)
-		up.frontier = w.size
-	}
-	// The completed object must carry the final metadata (chmod/utimes
-	// during the write): the initiate request had the first version.
-	res, err := w.fsys.completeUpload(ctx, w.completeRequest(up.id, up.parts))
-	if err != nil {
-		return "", err
-	}
-	w.up = nil
-	etag := res.ETag
-	// Multipart metadata is fixed at initiation: a chmod, chown, utimes or
-	// setxattr made while the file was streaming is applied with one
-	// self-copy.
-	if final := w.uploadMeta(w.mtimeSet); !maps.Equal(final, up.initMeta) || w.headers != up.initHdr {
-		etag, err = w.fsys.rewriteMeta(ctx, w.key, w.size, etag, final, w.headers)
-		if err != nil {
-			return "", err
-		}
-	}
-	w.baseLimit = w.size
-	return etag, nil
 }
 
 // uploadStagedLocked uploads the whole staged file.
@@ -995,7 +816,8 @@ func (w *writeState) fetchAllLocked(ctx context.Context, off, end int64) error {
 }
 
 // release drops one handle; the last one removes the staging file unless it
-// holds data that could not be uploaded.
+// holds data that could not be uploaded, and aborts a streamed upload that
+// nothing will complete.
 func (w *writeState) release() (last bool) {
 	w.mu.Lock()
 	w.refs--
@@ -1003,13 +825,15 @@ func (w *writeState) release() (last bool) {
 		w.mu.Unlock()
 		return false
 	}
+	if w.failed == nil && w.dirty && !w.unlinked {
+		// The last flush did not upload it (it cannot get here otherwise,
+		// but data is never dropped): keep it.
+		w.failLocked("release", errors.New("not uploaded by the last close"))
+	}
 	failed := w.failed != nil
-	if w.up != nil && (failed || w.unlinked) {
-		// Nothing will complete this upload: do not leave it behind
-		// unless its parts are the only copy of data we failed on.
-		if w.unlinked {
-			w.fsys.abortUpload(w.key, w.up.id)
-		}
+	if up := w.up; up != nil {
+		w.up = nil
+		w.fsys.abortUpload(w.key, up.id)
 	}
 	w.mu.Unlock()
 	if !failed {
@@ -1032,10 +856,4 @@ func (w *writeState) discard() {
 func punchHole(f *os.File, off, n int64) {
 	const fallocPunchHole, fallocKeepSize = 0x02, 0x01
 	_ = syscall.Fallocate(int(f.Fd()), fallocPunchHole|fallocKeepSize, off, n)
-}
-
-// keptFiles lists staging files kept after failures (for the shutdown log).
-func (s *stager) keptFiles() []string {
-	m, _ := filepath.Glob(filepath.Join(s.dir, keptPrefix+"*"))
-	return m
 }

@@ -128,6 +128,15 @@ func serve(c *cli.Context, v *values, bucket, prefix, mnt string, foreground boo
 	}
 	fcfg.Store = client
 	fcfg.Logger = log
+	if fcfg.CacheDir == "" {
+		fcfg.CacheDir = defaultCacheDir(fcfg.Endpoint, bucket)
+		if err := privateDir(fcfg.CacheDir); err != nil {
+			endSetup()
+			return fmt.Errorf("cache directory: %v", err)
+		}
+		// Left empty by a clean unmount: removed (kept data stays).
+		defer os.Remove(fcfg.CacheDir)
+	}
 	fsys, err := fs.New(fcfg)
 	endSetup()
 	if err != nil {
@@ -360,6 +369,7 @@ func buildConfigs(v *values, bucket, prefix string) (fs.Config, ossapi.Config, f
 	if ocfg.Region == "" && ocfg.Endpoint == "" {
 		v.fail("region", fmt.Errorf("give -o region=REGION (e.g. cn-hangzhou) or -o endpoint=URL"))
 	}
+	fcfg.Endpoint = storeEndpoint(ocfg)
 	fsname := v.str("fsname")
 	if fsname == "" {
 		fsname = "ossmount:" + bucket

@@ -71,7 +71,7 @@ var options = []option{
 	{name: "negative_cache_size", group: gCache, kind: kInt, def: "10000", usage: "negative cache entries"},
 	{name: "list_cache_ttl", group: gCache, kind: kDuration, def: "60s", usage: "how long a directory listing is cached; 0 disables"},
 	{name: "list_cache_size", group: gCache, kind: kInt, def: "1000", usage: "directory listings cached"},
-	{name: "cache_dir", group: gCache, kind: kString, def: "", usage: "directory for staged writes that outgrow memory, and for kept failed uploads (default: $TMPDIR)"},
+	{name: "cache_dir", group: gCache, kind: kString, def: "", usage: "directory for staged writes and for the data of failed uploads (default: one per user and bucket: /var/cache/ossmount/BUCKET-HASH for root, else ~/.cache/ossmount/BUCKET-HASH)"},
 	{name: "disk_budget", group: gCache, kind: kSize, def: "10G", usage: "most bytes of staged writes on disk (ENOSPC beyond)"},
 
 	{name: "memory_budget", group: gPerf, kind: kSize, def: "256M", usage: "memory for read-ahead, cached blocks and staged writes, shared by all files"},

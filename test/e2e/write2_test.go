@@ -559,8 +559,13 @@ func TestWriteFailedUploadsKeepServerObject(t *testing.T) {
 	if got := serverBytes(t, srv, "stream.bin"); !bytes.Equal(got, big[:3<<20]) {
 		t.Errorf("a failed streamed rewrite changed the server object (%d bytes)", len(got))
 	}
-	if !m.waitLog("upload_id", 5*time.Second) {
-		t.Errorf("the log does not name the multipart upload holding the streamed parts:\n%s", m.log.String())
+	// Every byte written is in the kept file (the parts sent stay in
+	// cache_dir within disk_budget): the streamed upload is aborted.
+	if !m.waitLog("key=stream.bin", 5*time.Second) || !m.waitLog("not_on_oss=0-", 5*time.Second) {
+		t.Errorf("the failure log does not name the key and the ranges kept:\n%s", m.log.String())
+	}
+	if ids := srv.ListMultipartUploadIDs("test"); len(ids) != 0 {
+		t.Errorf("the failed streamed upload was left behind: %v", ids)
 	}
 	srv.ClearFaults()
 

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ossmount/ossmount/ossapi"
+)
+
+// defaultCacheDir is the cache_dir of a mount that names none: one per
+// user and per endpoint and bucket, so no other user and no mount of
+// another bucket shares it:
+//
+//	root:   /var/cache/ossmount/BUCKET-HASH
+//	others: $XDG_CACHE_HOME/ossmount/BUCKET-HASH (~/.cache/ossmount/...)
+//
+// where HASH stands for the endpoint. It is created (mode 0700, symlinks
+// refused, owner checked) by privateDir. Staged data and kept files of
+// failed uploads live there (persistent storage, not a tmpfs: kept data
+// survives a reboot).
+func defaultCacheDir(endpoint, bucket string) string {
+	base := "/var/cache"
+	if os.Geteuid() != 0 {
+		if d := os.Getenv("XDG_CACHE_HOME"); filepath.IsAbs(d) {
+			base = d
+		} else if h, err := os.UserHomeDir(); err == nil && filepath.IsAbs(h) {
+			base = filepath.Join(h, ".cache")
+		} else {
+			base = filepath.Join(os.TempDir(), fmt.Sprintf("ossmount-%d", os.Geteuid()))
+		}
+	}
+	sum := sha256.Sum256([]byte(endpoint + "\n" + bucket))
+	return filepath.Join(base, "ossmount", bucket+"-"+hex.EncodeToString(sum[:6]))
+}
+
+// storeEndpoint names where a client's requests go (upload records and
+// kept files carry it with the bucket): the endpoint option, else the
+// region's public or internal endpoint.
+func storeEndpoint(c ossapi.Config) string {
+	if c.Endpoint != "" {
+		return c.Endpoint
+	}
+	host := "oss-" + strings.TrimPrefix(c.Region, "oss-")
+	switch {
+	case c.Accelerate:
+		host = "oss-accelerate"
+	case c.Internal:
+		host += "-internal"
+	}
+	return host + ".aliyuncs.com"
+}

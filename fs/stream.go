@@ -1,0 +1,305 @@
+package fs
+
+// Streamed uploads: a new or emptied file written sequentially is sent as
+// the parts of one multipart upload while the application writes, and
+// completed only at close or fsync (see writer.go for the rule). Each part
+// has a generation, bumped by any change to its range after it was handed
+// out; a part is sent again (same part number: the server keeps the last)
+// when the generation it was sent with is not the current one.
+
+import (
+	"context"
+	"io"
+	"maps"
+	"sync"
+	"syscall"
+
+	"github.com/ossmount/ossmount/ossapi"
+)
+
+// streamUpload is a multipart upload fed while the application writes.
+type streamUpload struct {
+	id       string
+	initMeta map[string]string // metadata the upload was initiated with
+	initHdr  ossapi.StdHeaders // and headers
+	parts    []*streamPart     // by part number - 1, contiguous from offset 0
+	inflight int               // background part uploads running
+	err      error             // the first failed background part upload
+}
+
+// streamPart is one part of a streamed upload.
+type streamPart struct {
+	off, size int64
+	gen       int         // bumped by every change to the part's bytes
+	sentGen   int         // the generation the server has (when sent)
+	sent      bool        // an upload of it succeeded
+	part      ossapi.Part // what that upload returned
+}
+
+// current reports whether the server has the part's present bytes.
+func (p *streamPart) current() bool { return p.sent && p.sentGen == p.gen }
+
+func (p *streamPart) end() int64 { return p.off + p.size }
+
+// frontier is the end of the bytes handed to part uploads.
+func (up *streamUpload) frontier() int64 {
+	if len(up.parts) == 0 {
+		return 0
+	}
+	return up.parts[len(up.parts)-1].end()
+}
+
+// touchLocked records a change of [off, end) before the frontier: the parts
+// it overlaps are sent again. Parts whose bytes were dropped (see
+// chunkGone) cannot be sent again: the change is refused with ENODATA.
+func (up *streamUpload) touchLocked(w *writeState, op string, off, end int64) syscall.Errno {
+	var touched []*streamPart
+	for _, p := range up.parts {
+		if p.off < end && p.end() > off {
+			if w.goneIn(op, p.off, p.end()) {
+				return syscall.ENODATA
+			}
+			touched = append(touched, p)
+		}
+	}
+	for _, p := range touched {
+		p.gen++
+	}
+	return 0
+}
+
+// partSizeFor is the size of streamed part number n (1-based): it doubles
+// every 1000 parts so that 10,000 parts reach far beyond 10,000 x the
+// configured size.
+func (w *writeState) partSizeFor(n int) int64 {
+	base := roundUp(w.fsys.cfg.UploadPartSize, stageChunk)
+	return base << min((n-1)/1000, 20)
+}
+
+// pumpLocked uploads every whole part written past the frontier, waiting
+// (back-pressure) while UploadConcurrency parts are in flight. A canceled
+// initiation is not a failure: the write succeeded locally, and a later
+// write (or the close) starts the upload.
+func (w *writeState) pumpLocked(ctx context.Context) syscall.Errno {
+	for {
+		var frontier int64
+		n := 1
+		if w.up != nil {
+			frontier, n = w.up.frontier(), len(w.up.parts)+1
+		}
+		ps := w.partSizeFor(n)
+		if w.size-frontier < ps || n > 10000 {
+			return 0
+		}
+		if w.up == nil {
+			// Without an explicit utimes the streamed object carries no
+			// mtime: its Last-Modified (the completion) is the right one.
+			req := w.initiateRequest(w.mtimeSet)
+			id, err := w.fsys.initiateUpload(ctx, req)
+			if isCanceled(err) {
+				return 0
+			}
+			if err != nil {
+				return w.failLocked("initiate upload", err)
+			}
+			w.up = &streamUpload{id: id, initMeta: req.Meta, initHdr: req.Headers}
+		}
+		up := w.up
+		for up.inflight >= w.fsys.cfg.UploadConcurrency && up.err == nil && w.up == up {
+			w.cond.Wait()
+		}
+		if w.up != up {
+			return 0 // aborted meanwhile (unlinked, truncated)
+		}
+		if up.err != nil {
+			return w.failLocked("upload part", up.err)
+		}
+		p := &streamPart{off: frontier, size: ps}
+		up.parts = append(up.parts, p)
+		up.inflight++
+		go w.sendStreamPart(up, n, p, p.gen)
+	}
+}
+
+// sendStreamPart uploads part n in the background.
+func (w *writeState) sendStreamPart(up *streamUpload, n int, p *streamPart, gen int) {
+	res, err := w.fsys.store.UploadPart(context.Background(), ossapi.UploadPartRequest{
+		Key: w.key, UploadID: up.id, PartNumber: n, Body: io.NewSectionReader(w.file, p.off, p.size), Size: p.size})
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	up.inflight--
+	switch {
+	case w.up != up:
+		// Aborted meanwhile: the result does not matter.
+	case p.gen != gen:
+		// Changed (or cut) while it was sent, which may well have failed
+		// the upload: it is sent again at the completion.
+	case err != nil:
+		if up.err == nil {
+			up.err = err
+		}
+	case p.gen == gen:
+		p.sent, p.sentGen, p.part = true, gen, *res
+	}
+	w.cond.Broadcast()
+}
+
+// waitStreamLocked waits for the background part uploads.
+func (w *writeState) waitStreamLocked(up *streamUpload) error {
+	for up.inflight > 0 {
+		w.cond.Wait()
+	}
+	return up.err
+}
+
+// truncateStreamLocked applies a truncate to size to the streamed upload:
+// to 0 it is aborted (the file starts afresh); below the frontier the part
+// holding the new end and every part after it change.
+func (w *writeState) truncateStreamLocked(size int64) syscall.Errno {
+	up := w.up
+	if size == 0 {
+		w.up = nil
+		w.fsys.abortUpload(w.key, up.id)
+		w.cond.Broadcast()
+		return 0
+	}
+	if size >= up.frontier() {
+		return 0
+	}
+	for _, p := range up.parts {
+		if p.end() <= size {
+			continue
+		}
+		if p.off < size && w.goneIn("truncate", p.off, size) {
+			return syscall.ENODATA // the part keeping its start cannot be sent again
+		}
+		p.gen++ // cut (left out of the completion unless written again)
+	}
+	return 0
+}
+
+// finishStreamLocked completes the streamed upload with the file as it is:
+// the parts the truncates cut away are left out, changed parts are sent
+// again, the bytes past the frontier are sent as the last parts, and the
+// completion makes the object (the one moment it changes).
+func (w *writeState) finishStreamLocked(ctx context.Context) (string, error) {
+	up := w.up
+	if err := w.waitStreamLocked(up); err != nil {
+		return "", err
+	}
+	if w.size == 0 {
+		// Truncated to nothing since: no part to complete.
+		w.up = nil
+		w.fsys.abortUpload(w.key, up.id)
+		return w.uploadStagedLocked(ctx)
+	}
+	// The layout of the file as it is now.
+	for len(up.parts) > 0 && up.parts[len(up.parts)-1].off >= w.size {
+		up.parts = up.parts[:len(up.parts)-1]
+	}
+	if n := len(up.parts); n > 0 && up.parts[n-1].end() > w.size {
+		last := up.parts[n-1]
+		last.size = w.size - last.off
+		last.gen++
+	}
+	for off := up.frontier(); off < w.size; {
+		n := len(up.parts) + 1
+		if n > 10000 {
+			return "", &ossapi.Error{Op: "UploadPart", Key: w.key, Kind: ossapi.KindInvalid, Message: "more than 10,000 parts"}
+		}
+		p := &streamPart{off: off, size: min(w.partSizeFor(n), w.size-off)}
+		up.parts = append(up.parts, p)
+		off = p.end()
+	}
+	// Send what the server does not have, UploadConcurrency at a time.
+	sem := make(chan struct{}, w.fsys.cfg.UploadConcurrency)
+	var (
+		wg       sync.WaitGroup
+		errMu    sync.Mutex
+		firstErr error
+	)
+	for i, p := range up.parts {
+		if p.current() {
+			continue
+		}
+		if w.goneIn("upload", p.off, p.end()) {
+			return "", &ossapi.Error{Op: "UploadPart", Key: w.key, Kind: ossapi.KindOther, Message: "a changed part's bytes were dropped from cache_dir"}
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			res, err := w.fsys.store.UploadPart(ctx, ossapi.UploadPartRequest{Key: w.key, UploadID: up.id, PartNumber: i + 1,
+				Body: io.NewSectionReader(w.file, p.off, p.size), Size: p.size})
+			errMu.Lock()
+			defer errMu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				return
+			}
+			// Under w.mu (held by the caller): no change can race.
+			p.sent, p.sentGen, p.part = true, p.gen, *res
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		// A canceled attempt leaves the stream as it is for the next
+		// flush (the parts sent are kept); any other error fails it.
+		return "", firstErr
+	}
+	parts := make([]ossapi.Part, len(up.parts))
+	for i, p := range up.parts {
+		parts[i] = p.part
+	}
+	res, err := w.fsys.completeUpload(ctx, w.completeRequest(up.id, parts))
+	if err != nil {
+		return "", err
+	}
+	w.up = nil
+	etag := res.ETag
+	// Multipart metadata is fixed at initiation: a chmod, chown, utimes or
+	// setxattr made while the file was streaming is applied with one
+	// self-copy.
+	if final := w.uploadMeta(w.mtimeSet); !maps.Equal(final, up.initMeta) || w.headers != up.initHdr {
+		etag, err = w.fsys.rewriteMeta(ctx, w.key, w.size, etag, final, w.headers)
+		if err != nil {
+			return "", err
+		}
+	}
+	return etag, nil
+}
+
+// dropSentLocked frees the disk space of the oldest parts the server
+// already has (see chunkGone), at least n bytes if it can; it reports
+// whether it freed anything.
+func (w *writeState) dropSentLocked(n int64) bool {
+	up := w.up
+	if up == nil {
+		return false
+	}
+	var freed int64
+	for _, p := range up.parts {
+		if freed >= n {
+			break
+		}
+		if !p.current() {
+			continue
+		}
+		// Whole chunks inside the part (the part's edges are chunk
+		// aligned, except the end of a truncated last part).
+		for i := p.off / stageChunk; (i+1)*stageChunk <= p.end(); i++ {
+			if c := w.chunkState(i); c == chunkDirty || c == chunkClean {
+				w.file.Punch(i*stageChunk, stageChunk)
+				w.dropChunkLocked(i, chunkGone)
+				freed += stageChunk
+			}
+		}
+	}
+	if freed > 0 {
+		w.fsys.log.Warn("disk_budget reached: parts already sent dropped from cache_dir; they can be read again once the file is complete",
+			"key", w.key, "bytes", freed)
+	}
+	return freed > 0
+}
