@@ -115,6 +115,7 @@ type UploadRecord struct {
 	Key      string    `json:"key"`
 	UploadID string    `json:"upload_id"`
 	Started  time.Time `json:"started"`
+	Live     bool      `json:"-"` // (ListRecords) the mount that started it is running
 }
 
 // recordName is the file recording upload id.
@@ -150,14 +151,20 @@ func readRecord(path string) (UploadRecord, bool) {
 // process died without unmounting (see stager).
 func (s *stager) recoverAbandoned(ctx context.Context, store ossapi.ObjectStore) {
 	dirs, _ := filepath.Glob(filepath.Join(s.base, "ossmount-*"))
+	aborted, others := 0, 0
 	for _, d := range dirs {
 		if d != s.dir {
-			s.recoverDir(ctx, store, d)
+			a, o := s.recoverDir(ctx, store, d)
+			aborted, others = aborted+a, others+o
 		}
 	}
+	s.log.Info("cache_dir checked for uploads of killed mounts", "dir", s.base, "aborted", aborted, "left_to_other_buckets", others)
 }
 
-func (s *stager) recoverDir(ctx context.Context, store ossapi.ObjectStore, d string) {
+// recoverDir cleans up the directory d of a dead mount and returns how
+// many uploads it aborted and how many records of other buckets or
+// endpoints it left.
+func (s *stager) recoverDir(ctx context.Context, store ossapi.ObjectStore, d string) (aborted, others int) {
 	lock, err := os.OpenFile(filepath.Join(d, lockName), os.O_RDWR|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return // not a mount directory, or one being created
@@ -174,6 +181,7 @@ func (s *stager) recoverDir(ctx context.Context, store ossapi.ObjectStore, d str
 			continue
 		}
 		if r.StoreID != s.id {
+			others++
 			continue // another bucket's or endpoint's: its own mounts recover it
 		}
 		err := store.AbortMultipart(ctx, r.Key, r.UploadID)
@@ -183,6 +191,7 @@ func (s *stager) recoverDir(ctx context.Context, store ossapi.ObjectStore, d str
 		}
 		s.log.Info("aborted a multipart upload abandoned by an ossmount that did not unmount", "key", r.Key, "upload_id", r.UploadID)
 		os.Remove(path)
+		aborted++
 	}
 	stages, _ := filepath.Glob(filepath.Join(d, stagePrefix+"*"))
 	for _, f := range stages {
@@ -200,6 +209,7 @@ func (s *stager) recoverDir(ctx context.Context, store ossapi.ObjectStore, d str
 		os.Remove(filepath.Join(d, lockName))
 		os.Remove(d)
 	}
+	return aborted, others
 }
 
 // Range is a byte range [Off, End) of a file.
@@ -295,14 +305,43 @@ func ListKept(base string, id StoreID) []KeptFile {
 }
 
 // ListRecords lists the multipart uploads recorded under the cache
-// directory base for id by mounts (alive or not).
+// directory base for id by mounts, running (Live) or not.
 func ListRecords(base string, id StoreID) []UploadRecord {
-	recs, _ := filepath.Glob(filepath.Join(base, "ossmount-*", uploadPrefix+"*"))
+	dirs, _ := filepath.Glob(filepath.Join(base, "ossmount-*"))
 	var out []UploadRecord
-	for _, p := range recs {
-		if r, ok := readRecord(p); ok && r.StoreID == id {
-			out = append(out, r)
+	for _, d := range dirs {
+		recs, _ := filepath.Glob(filepath.Join(d, uploadPrefix+"*"))
+		live := mountAlive(d)
+		for _, p := range recs {
+			if r, ok := readRecord(p); ok && r.StoreID == id {
+				r.Live = live
+				out = append(out, r)
+			}
 		}
 	}
 	return out
+}
+
+// mountAlive reports whether the mount owning directory d runs (holds its
+// lock).
+func mountAlive(d string) bool {
+	lock, err := os.OpenFile(filepath.Join(d, lockName), os.O_RDWR|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return false
+	}
+	defer lock.Close()
+	if syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		return true
+	}
+	syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	return false
+}
+
+// ForgetRecords removes the records of upload id under the cache
+// directory base (after the upload was aborted by hand).
+func ForgetRecords(base, id string) {
+	dirs, _ := filepath.Glob(filepath.Join(base, "ossmount-*"))
+	for _, d := range dirs {
+		os.Remove(recordName(d, id))
+	}
 }

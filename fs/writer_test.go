@@ -313,3 +313,37 @@ func TestWriteFailureKeptAndDescribed(t *testing.T) {
 		t.Errorf("the failed staged upload was not aborted: %v", ids)
 	}
 }
+
+// Case 4: upload records name endpoint, bucket and key, and a mount only
+// recovers (aborts) the uploads of its own endpoint and bucket.
+func TestWriteRecoveryOnlyOwnBucket(t *testing.T) {
+	srv := newTestServer(t, "test", "other")
+	cache := t.TempDir()
+	onOther := func(c *Config) { c.Store, c.CacheDir = testStore(t, srv, "other", 2), cache }
+	a := newTestFS(t, srv, onOther)
+	h := a.create("big.bin")
+	h.writeAll(randData(3<<20, 11), 0)
+	if ids := srv.ListMultipartUploadIDs("other"); len(ids) != 1 {
+		t.Fatalf("want one streamed upload in progress, have %v", ids)
+	}
+	recs := ListRecords(cache, StoreID{Endpoint: srv.URL(), Bucket: "other"})
+	if len(recs) != 1 || recs[0].Key != "big.bin" || !recs[0].Live {
+		t.Fatalf("records: %+v", recs)
+	}
+	// The mount dies (its lock goes with its process).
+	a.fs.staging.lock.Close()
+
+	b := newTestFS(t, srv, func(c *Config) { c.CacheDir = cache })
+	<-b.fs.recovered
+	if ids := srv.ListMultipartUploadIDs("other"); len(ids) != 1 {
+		t.Errorf("a mount of bucket test aborted bucket other's upload: %v", ids)
+	}
+	c := newTestFS(t, srv, onOther)
+	<-c.fs.recovered
+	if ids := srv.ListMultipartUploadIDs("other"); len(ids) != 0 {
+		t.Errorf("the next mount of bucket other did not abort its abandoned upload: %v", ids)
+	}
+	if recs := ListRecords(cache, StoreID{Endpoint: srv.URL(), Bucket: "other"}); len(recs) != 0 {
+		t.Errorf("records left: %+v", recs)
+	}
+}

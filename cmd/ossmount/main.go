@@ -4,6 +4,7 @@
 //	ossmount unmount [-z] [--wait D] MOUNTPOINT
 //	ossmount presign FILE|oss://BUCKET/KEY [--expires D] [--download-as NAME]
 //	ossmount post-policy DIR|oss://BUCKET/PREFIX/ [--max-size N] [--html]
+//	ossmount uploads list|abort [--older-than D] BUCKET[:/PREFIX]
 //
 // Every option works as `-o name=value` and as `--name value`, before or
 // after the positional arguments, so ossmount can be run by mount.fuse3
@@ -222,6 +223,7 @@ func newApp() *cli.App {
 			unmountCommand(),
 			presignCommand(),    // presign.go
 			postPolicyCommand(), // postpolicy.go
+			uploadsCommand(),    // uploads.go
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
