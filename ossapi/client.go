@@ -10,8 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
@@ -29,12 +27,8 @@ type Client struct {
 	sdk    *oss.Client
 	sdkV1  *oss.Client // for V1 presigning when the client signs with V4
 
-	mu    sync.Mutex
-	stats map[string]*opCounter
-}
-
-type opCounter struct {
-	requests, errors, bytesIn, bytesOut, latency atomic.Int64
+	counters counters // the client's own counters (Stats)
+	obs      Observer // counters and cfg.Observer: see observe.go
 }
 
 var _ ObjectStore = (*Client)(nil)
@@ -57,7 +51,11 @@ func New(cfg Config) (*Client, error) {
 	if cfg.RetryMax <= 0 {
 		cfg.RetryMax = 3
 	}
-	c := &Client{cfg: cfg, bucket: cfg.Bucket, stats: map[string]*opCounter{}}
+	c := &Client{cfg: cfg, bucket: cfg.Bucket}
+	c.obs = &c.counters
+	if cfg.Observer != nil {
+		c.obs = observers{&c.counters, cfg.Observer}
+	}
 	c.sdk = oss.NewClient(c.sdkConfig(cfg.SignatureV1))
 	if cfg.SignatureV1 {
 		c.sdkV1 = c.sdk
@@ -118,10 +116,10 @@ func (c *Client) sdkConfig(v1 bool) *oss.Config {
 		oc = oc.WithDefaultRequestHeaders(map[string]string{"x-oss-request-payer": "requester"})
 	}
 	if cfg.HTTPClient != nil {
-		oc = oc.WithHttpClient(cfg.HTTPClient)
+		oc = oc.WithHttpClient(countingHTTPClient(cfg.HTTPClient))
 	} else {
 		ct, rw := min(cfg.Timeout, 10*time.Second), cfg.Timeout
-		oc = oc.WithHttpClient(transport.NewHttpClient(&transport.Config{ConnectTimeout: &ct, ReadWriteTimeout: &rw},
+		oc = oc.WithHttpClient(countingHTTPClient(transport.NewHttpClient(&transport.Config{ConnectTimeout: &ct, ReadWriteTimeout: &rw},
 			func(tr *http.Transport) {
 				// Many parallel ranged reads and part uploads: keep their
 				// connections alive between requests.
@@ -129,7 +127,7 @@ func (c *Client) sdkConfig(v1 bool) *oss.Config {
 				tr.MaxIdleConns = 256
 				tr.MaxIdleConnsPerHost = 128
 				tr.Proxy = http.ProxyFromEnvironment
-			}))
+			})))
 	}
 	return oc
 }
@@ -137,45 +135,23 @@ func (c *Client) sdkConfig(v1 bool) *oss.Config {
 // Bucket returns the bucket name.
 func (c *Client) Bucket() string { return c.bucket }
 
-func (c *Client) counter(op string) *opCounter {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	oc := c.stats[op]
-	if oc == nil {
-		oc = &opCounter{}
-		c.stats[op] = oc
-	}
-	return oc
-}
-
 // Stats returns a snapshot of the per-operation counters.
-func (c *Client) Stats() Stats {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s := Stats{}
-	for op, oc := range c.stats {
-		s[op] = OpStats{Requests: oc.requests.Load(), Errors: oc.errors.Load(), BytesIn: oc.bytesIn.Load(),
-			BytesOut: oc.bytesOut.Load(), Latency: time.Duration(oc.latency.Load())}
-	}
-	return s
-}
+func (c *Client) Stats() Stats { return c.counters.snapshot() }
 
-// call runs one SDK call, counting it and converting its error.
-func (c *Client) call(op, key string, out int64, fn func() error) error {
-	oc := c.counter(op)
-	start := time.Now()
-	err := fn()
-	oc.requests.Add(1)
-	oc.latency.Add(int64(time.Since(start)))
+// call runs one SDK call with ctx, reporting it (see observe.go) and
+// converting its error; out is the request body's size.
+func (c *Client) call(ctx context.Context, op, key string, out int64, fn func(ctx context.Context) error) error {
+	ctx, finish := c.startCall(ctx, op)
+	err := fn(ctx)
 	if err != nil {
-		oc.errors.Add(1)
 		e := convert(op, key, err)
+		finish(0, e)
 		if c.cfg.Logf != nil && e.Kind != KindNotExist && e.Kind != KindCanceled && !(op == "GetObject" && e.Code == "InvalidRange") {
 			c.cfg.Logf("oss: %v", e)
 		}
 		return e
 	}
-	oc.bytesOut.Add(out)
+	finish(out, nil)
 	return nil
 }
 
@@ -291,7 +267,7 @@ func metaFrom(h http.Header) map[string]string {
 
 // Probe checks the bucket and credentials with GetBucketInfo.
 func (c *Client) Probe(ctx context.Context) error {
-	return c.call("GetBucketInfo", "", 0, func() error {
+	return c.call(ctx, "GetBucketInfo", "", 0, func(ctx context.Context) error {
 		_, err := c.sdk.GetBucketInfo(ctx, &oss.GetBucketInfoRequest{Bucket: &c.bucket})
 		return err
 	})
@@ -300,7 +276,7 @@ func (c *Client) Probe(ctx context.Context) error {
 // Head returns an object's attributes.
 func (c *Client) Head(ctx context.Context, key string, opt HeadOptions) (*ObjectInfo, error) {
 	var res *oss.HeadObjectResult
-	err := c.call("HeadObject", key, 0, func() (err error) {
+	err := c.call(ctx, "HeadObject", key, 0, func(ctx context.Context) (err error) {
 		res, err = c.sdk.HeadObject(ctx, &oss.HeadObjectRequest{Bucket: &c.bucket, Key: &key, IfMatch: strp(opt.IfMatch)})
 		return err
 	})
@@ -314,18 +290,6 @@ func (c *Client) Head(ctx context.Context, key string, opt HeadOptions) (*Object
 		info.LastModified = *res.LastModified
 	}
 	return info, nil
-}
-
-// countingBody counts the bytes read from a GET body.
-type countingBody struct {
-	io.ReadCloser
-	n *atomic.Int64
-}
-
-func (b countingBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	b.n.Add(int64(n))
-	return n, err
 }
 
 // GetRange starts a ranged read.
@@ -343,7 +307,7 @@ func (c *Client) GetRange(ctx context.Context, req GetRequest) (*GetResult, erro
 		in.Range = &r
 	}
 	var res *oss.GetObjectResult
-	err := c.call("GetObject", req.Key, 0, func() (err error) {
+	err := c.call(ctx, "GetObject", req.Key, 0, func(ctx context.Context) (err error) {
 		res, err = c.sdk.GetObject(ctx, in)
 		return err
 	})
@@ -353,7 +317,7 @@ func (c *Client) GetRange(ctx context.Context, req GetRequest) (*GetResult, erro
 		}
 		return nil, err
 	}
-	out := &GetResult{Body: countingBody{res.Body, &c.counter("GetObject").bytesIn}, ContentLength: res.ContentLength,
+	out := &GetResult{Body: countingBody{res.Body, "GetObject", c.obs}, ContentLength: res.ContentLength,
 		Size: res.ContentLength, ETag: str(res.ETag)}
 	if cr := str(res.ContentRange); cr != "" {
 		if i := strings.LastIndexByte(cr, '/'); i >= 0 {
@@ -389,7 +353,7 @@ func (c *Client) List(ctx context.Context, req ListRequest) (*ListResult, error)
 		StartAfter: strp(req.StartAfter), ContinuationToken: strp(req.ContinuationToken), MaxKeys: int32(max),
 		EncodingType: oss.Ptr("url")}
 	var res *oss.ListObjectsV2Result
-	err := c.call("ListObjectsV2", req.Prefix, 0, func() (err error) {
+	err := c.call(ctx, "ListObjectsV2", req.Prefix, 0, func(ctx context.Context) (err error) {
 		res, err = c.sdk.ListObjectsV2(ctx, in)
 		return err
 	})
@@ -427,7 +391,7 @@ func (c *Client) Put(ctx context.Context, req PutRequest) (*PutResult, error) {
 		in.Body = strings.NewReader("")
 	}
 	var res *oss.PutObjectResult
-	err := c.call("PutObject", req.Key, size, func() (err error) {
+	err := c.call(ctx, "PutObject", req.Key, size, func(ctx context.Context) (err error) {
 		res, err = c.sdk.PutObject(ctx, in)
 		return err
 	})
@@ -447,7 +411,7 @@ func (c *Client) InitiateMultipart(ctx context.Context, req InitiateRequest) (st
 		in.Headers = map[string]string{"Content-Language": req.Headers.ContentLanguage}
 	}
 	var res *oss.InitiateMultipartUploadResult
-	err := c.call("InitiateMultipartUpload", req.Key, 0, func() (err error) {
+	err := c.call(ctx, "InitiateMultipartUpload", req.Key, 0, func(ctx context.Context) (err error) {
 		res, err = c.sdk.InitiateMultipartUpload(ctx, in)
 		return err
 	})
@@ -461,7 +425,7 @@ func (c *Client) InitiateMultipart(ctx context.Context, req InitiateRequest) (st
 func (c *Client) UploadPart(ctx context.Context, req UploadPartRequest) (*Part, error) {
 	size := req.Size
 	var res *oss.UploadPartResult
-	err := c.call("UploadPart", req.Key, size, func() (err error) {
+	err := c.call(ctx, "UploadPart", req.Key, size, func(ctx context.Context) (err error) {
 		res, err = c.sdk.UploadPart(ctx, &oss.UploadPartRequest{Bucket: &c.bucket, Key: &req.Key,
 			UploadId: &req.UploadID, PartNumber: int32(req.PartNumber), Body: req.Body, ContentLength: &size})
 		return err
@@ -476,7 +440,7 @@ func (c *Client) UploadPart(ctx context.Context, req UploadPartRequest) (*Part, 
 func (c *Client) UploadPartCopy(ctx context.Context, req UploadPartCopyRequest) (*Part, error) {
 	rng := fmt.Sprintf("bytes=%d-%d", req.SourceOffset, req.SourceOffset+req.SourceLength-1)
 	var res *oss.UploadPartCopyResult
-	err := c.call("UploadPartCopy", req.Key, 0, func() (err error) {
+	err := c.call(ctx, "UploadPartCopy", req.Key, 0, func(ctx context.Context) (err error) {
 		res, err = c.sdk.UploadPartCopy(ctx, &oss.UploadPartCopyRequest{Bucket: &c.bucket, Key: &req.Key,
 			UploadId: &req.UploadID, PartNumber: int32(req.PartNumber), SourceKey: &req.SourceKey,
 			Range: &rng, IfMatch: strp(req.SourceIfMatch)})
@@ -497,7 +461,7 @@ func (c *Client) CompleteMultipart(ctx context.Context, req CompleteRequest) (*P
 	}
 	sort.Slice(parts, func(i, j int) bool { return parts[i].PartNumber < parts[j].PartNumber })
 	var res *oss.CompleteMultipartUploadResult
-	err := c.call("CompleteMultipartUpload", req.Key, 0, func() (err error) {
+	err := c.call(ctx, "CompleteMultipartUpload", req.Key, 0, func(ctx context.Context) (err error) {
 		res, err = c.sdk.CompleteMultipartUpload(ctx, &oss.CompleteMultipartUploadRequest{Bucket: &c.bucket,
 			Key: &req.Key, UploadId: &req.UploadID, ForbidOverwrite: forbid(req.ForbidOverwrite),
 			CompleteMultipartUpload: &oss.CompleteMultipartUpload{Parts: parts}})
@@ -511,7 +475,7 @@ func (c *Client) CompleteMultipart(ctx context.Context, req CompleteRequest) (*P
 
 // AbortMultipart discards an upload.
 func (c *Client) AbortMultipart(ctx context.Context, key, uploadID string) error {
-	return c.call("AbortMultipartUpload", key, 0, func() error {
+	return c.call(ctx, "AbortMultipartUpload", key, 0, func(ctx context.Context) error {
 		_, err := c.sdk.AbortMultipartUpload(ctx, &oss.AbortMultipartUploadRequest{Bucket: &c.bucket, Key: &key, UploadId: &uploadID})
 		return err
 	})
@@ -523,7 +487,7 @@ func (c *Client) ListUploads(ctx context.Context, prefix string) ([]Upload, erro
 	var keyMarker, idMarker *string
 	for {
 		var res *oss.ListMultipartUploadsResult
-		err := c.call("ListMultipartUploads", prefix, 0, func() (err error) {
+		err := c.call(ctx, "ListMultipartUploads", prefix, 0, func(ctx context.Context) (err error) {
 			res, err = c.sdk.ListMultipartUploads(ctx, &oss.ListMultipartUploadsRequest{Bucket: &c.bucket,
 				Prefix: strp(prefix), KeyMarker: keyMarker, UploadIdMarker: idMarker, MaxUploads: 1000})
 			return err
@@ -564,7 +528,7 @@ func (c *Client) Copy(ctx context.Context, req CopyRequest) (*PutResult, error) 
 		in.MetadataDirective = oss.Ptr("COPY")
 	}
 	var res *oss.CopyObjectResult
-	err := c.call("CopyObject", req.DstKey, 0, func() (err error) {
+	err := c.call(ctx, "CopyObject", req.DstKey, 0, func(ctx context.Context) (err error) {
 		res, err = c.sdk.CopyObject(ctx, in)
 		return err
 	})
@@ -576,7 +540,7 @@ func (c *Client) Copy(ctx context.Context, req CopyRequest) (*PutResult, error) 
 
 // Delete removes a key.
 func (c *Client) Delete(ctx context.Context, key string) error {
-	return c.call("DeleteObject", key, 0, func() error {
+	return c.call(ctx, "DeleteObject", key, 0, func(ctx context.Context) error {
 		_, err := c.sdk.DeleteObject(ctx, &oss.DeleteObjectRequest{Bucket: &c.bucket, Key: &key})
 		return err
 	})
@@ -595,7 +559,7 @@ func (c *Client) DeleteMulti(ctx context.Context, keys []string) ([]string, erro
 		objs[i] = oss.DeleteObject{Key: oss.Ptr(keys[i])}
 	}
 	var res *oss.DeleteMultipleObjectsResult
-	err := c.call("DeleteMultipleObjects", "", 0, func() (err error) {
+	err := c.call(ctx, "DeleteMultipleObjects", "", 0, func(ctx context.Context) (err error) {
 		res, err = c.sdk.DeleteMultipleObjects(ctx, &oss.DeleteMultipleObjectsRequest{Bucket: &c.bucket, Objects: objs})
 		return err
 	})
@@ -629,7 +593,7 @@ func (c *Client) Append(ctx context.Context, req AppendRequest) (int64, error) {
 		in.Expires = strp(req.Headers.Expires)
 	}
 	var res *oss.AppendObjectResult
-	err := c.call("AppendObject", req.Key, size, func() (err error) {
+	err := c.call(ctx, "AppendObject", req.Key, size, func(ctx context.Context) (err error) {
 		res, err = c.sdk.AppendObject(ctx, in)
 		return err
 	})

@@ -3,6 +3,8 @@ package ossapi
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -65,12 +67,40 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logf, if set, receives one line per failed request (never secrets).
 	Logf func(format string, args ...any)
+	// Observer, if set, is told about every request (see observe.go): the
+	// mount's metrics.
+	Observer Observer
+}
+
+// EndpointHost names the endpoint requests go to, as host[:port], without
+// scheme, user info or path (so never a secret): Endpoint's host, or the
+// public, internal or acceleration endpoint of Region.
+func (c Config) EndpointHost() string {
+	if c.Endpoint != "" {
+		e := c.Endpoint
+		if !strings.Contains(e, "://") {
+			e = "http://" + e
+		}
+		if u, err := url.Parse(e); err == nil {
+			return u.Host
+		}
+		return ""
+	}
+	region := strings.TrimPrefix(c.Region, "oss-")
+	switch {
+	case c.Accelerate:
+		return "oss-accelerate.aliyuncs.com"
+	case c.Internal:
+		return "oss-" + region + "-internal.aliyuncs.com"
+	}
+	return "oss-" + region + ".aliyuncs.com"
 }
 
 // OpStats are the counters of one operation.
 type OpStats struct {
-	Requests int64         // calls made (an SDK retry counts once)
+	Requests int64         // calls made (a retried call counts once)
 	Errors   int64         // calls that returned an error
+	Retries  int64         // HTTP attempts after a call's first
 	BytesIn  int64         // body bytes received
 	BytesOut int64         // body bytes sent
 	Latency  time.Duration // total time spent in calls
