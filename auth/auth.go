@@ -80,6 +80,8 @@ type Provider struct {
 	cur      ossapi.Credentials
 	lastErr  string // sanitized reason of the last failed refresh, "" if it succeeded
 	failures int
+	// renewals and renewalFailures count refreshes since New (Stats).
+	renewals, renewalFailures int64
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -177,6 +179,25 @@ func (p *Provider) Describe() string {
 	return d
 }
 
+// Stats describe the credentials in use and their renewals, without
+// secrets (for the mount's metrics).
+type Stats struct {
+	Source          string    // the source's kind, e.g. "env", "ram_role_arn" (Options.Source names)
+	Temporary       bool      // the credentials carry a security token
+	Expiration      time.Time // zero when they do not expire, or when that is unknown
+	Refreshes       int64     // renewals that succeeded since New
+	RefreshFailures int64     // renewal attempts that failed since New
+}
+
+// Stats returns the current credentials' description and the renewal
+// counters.
+func (p *Provider) Stats() Stats {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return Stats{Source: p.src.kind, Temporary: p.cur.SecurityToken != "", Expiration: p.cur.Expiration,
+		Refreshes: p.renewals, RefreshFailures: p.renewalFailures}
+}
+
 // next computes when to refresh credentials fetched at now.
 func (p *Provider) next(c ossapi.Credentials, now time.Time) time.Time {
 	var at time.Time
@@ -238,6 +259,7 @@ func (p *Provider) loop(at time.Time) {
 			reason := p.src.scrub(err)
 			p.mu.Lock()
 			p.failures++
+			p.renewalFailures++
 			n := p.failures
 			p.lastErr = reason
 			exp := p.cur.Expiration
@@ -259,6 +281,7 @@ func (p *Provider) loop(at time.Time) {
 		p.mu.Lock()
 		n := p.failures
 		p.cur, p.lastErr, p.failures = creds, "", 0
+		p.renewals++
 		p.mu.Unlock()
 		if n > 0 {
 			exp := "never"

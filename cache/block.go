@@ -24,6 +24,8 @@ type BlockCache struct {
 	ll    *list.List                 // GUARDED_BY(mu); front = most recent
 	items map[BlockKey]*list.Element // GUARDED_BY(mu)
 	bytes int64                      // GUARDED_BY(mu)
+
+	counts counts
 }
 
 type blockEntry struct {
@@ -39,14 +41,17 @@ func NewBlockCache(budget *Budget, max int64) *BlockCache {
 	return c
 }
 
-// Get returns the block's data (not to be modified).
+// Get returns the block's data (not to be modified), counting a hit or a
+// miss.
 func (c *BlockCache) Get(k BlockKey) ([]byte, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.items[k]; ok {
 		c.ll.MoveToFront(e)
+		c.counts.lookup(true)
 		return e.Value.(*blockEntry).data, true
 	}
+	c.counts.lookup(false)
 	return nil, false
 }
 
@@ -104,6 +109,7 @@ func (c *BlockCache) evict(done func(freed int64) bool) int64 {
 		n := int64(len(be.data))
 		c.bytes -= n
 		c.mu.Unlock()
+		c.counts.evictions.Add(1)
 		c.budget.Release(n)
 		freed += n
 	}
@@ -123,6 +129,13 @@ func (c *BlockCache) DropObject(key string) {
 	c.bytes -= n
 	c.mu.Unlock()
 	c.budget.Release(n)
+}
+
+// Stats returns the cache's counters, blocks and bytes held.
+func (c *BlockCache) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.counts.stats(int64(len(c.items)), c.bytes)
 }
 
 // Bytes is the amount of data cached.

@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // Budget is a global memory budget in bytes, shared by the read prefetcher,
@@ -17,6 +18,24 @@ type Budget struct {
 	peak      int64             // GUARDED_BY(mu)
 	changed   chan struct{}     // GUARDED_BY(mu); closed and replaced on Release
 	reclaimer func(int64) int64 // set once before use
+
+	waits  atomic.Int64 // Acquire calls that had to wait
+	denied atomic.Int64 // TryAcquire calls refused
+}
+
+// BudgetStats describe a budget's use.
+type BudgetStats struct {
+	Limit, Used, Peak int64 // bytes
+	Waits             int64 // Acquire calls that had to wait for bytes to be released
+	Denied            int64 // TryAcquire calls refused (the caller went without)
+}
+
+// Stats returns the budget's use and counters.
+func (b *Budget) Stats() BudgetStats {
+	b.mu.Lock()
+	used, peak := b.used, b.peak
+	b.mu.Unlock()
+	return BudgetStats{Limit: b.limit, Used: used, Peak: peak, Waits: b.waits.Load(), Denied: b.denied.Load()}
 }
 
 // NewBudget returns a budget of limit bytes.
@@ -48,6 +67,14 @@ func (b *Budget) Peak() int64 {
 // TryAcquire takes n bytes if they are free now, reclaiming cached data if
 // needed; it never waits for other users.
 func (b *Budget) TryAcquire(n int64) bool {
+	if b.tryAcquire(n) {
+		return true
+	}
+	b.denied.Add(1)
+	return false
+}
+
+func (b *Budget) tryAcquire(n int64) bool {
 	if b.take(n) {
 		return true
 	}
@@ -75,8 +102,8 @@ func (b *Budget) take(n int64) bool {
 // request larger than the whole budget is granted when nothing else is held,
 // so it cannot deadlock.
 func (b *Budget) Acquire(ctx context.Context, n int64) error {
-	for {
-		if b.TryAcquire(n) {
+	for waited := false; ; waited = true {
+		if b.tryAcquire(n) {
 			return nil
 		}
 		b.mu.Lock()
@@ -84,6 +111,9 @@ func (b *Budget) Acquire(ctx context.Context, n int64) error {
 		b.mu.Unlock()
 		if b.take(n) { // released between TryAcquire and here
 			return nil
+		}
+		if !waited {
+			b.waits.Add(1)
 		}
 		select {
 		case <-ch:

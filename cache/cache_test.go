@@ -95,3 +95,42 @@ func TestBlockCacheEvictsForBudget(t *testing.T) {
 		t.Fatalf("after drop: cache %d used %d", c.Bytes(), b.Used())
 	}
 }
+
+func TestCacheStatsCount(t *testing.T) {
+	c := NewTTL[int](2, time.Minute)
+	c.Put("a", 1)
+	c.Get("a")
+	c.Get("b")
+	c.Put("b", 2)
+	c.Put("c", 3) // evicts a
+	c.Remove("b") // a removal, not an eviction
+	if st := c.Stats(); st != (Stats{Hits: 1, Misses: 1, Evictions: 1, Entries: 1}) {
+		t.Errorf("TTL stats %+v", st)
+	}
+	b := NewBudget(100)
+	bc := NewBlockCache(b, 100)
+	bc.Put(BlockKey{"k", "e", 0}, make([]byte, 60))
+	bc.Get(BlockKey{"k", "e", 0})
+	bc.Get(BlockKey{"k", "e", 1})
+	if !b.TryAcquire(50) { // reclaims the block: one eviction
+		t.Fatal("budget did not reclaim")
+	}
+	if b.TryAcquire(60) {
+		t.Fatal("over budget granted")
+	}
+	if st := bc.Stats(); st != (Stats{Hits: 1, Misses: 1, Evictions: 1}) {
+		t.Errorf("block cache stats %+v", st)
+	}
+	done := make(chan error)
+	go func() { done <- b.Acquire(context.Background(), 60) }()
+	for b.Stats().Waits == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	b.Release(50)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if st := b.Stats(); st != (BudgetStats{Limit: 100, Used: 60, Peak: 60, Waits: 1, Denied: 1}) {
+		t.Errorf("budget stats %+v", st)
+	}
+}

@@ -17,6 +17,8 @@ type TTL[V any] struct {
 
 	mu sync.Mutex
 	c  *lru.Cache[string, ttlEntry[V]] // GUARDED_BY(mu); nil when disabled
+
+	counts counts
 }
 
 type ttlEntry[V any] struct {
@@ -36,8 +38,13 @@ func NewTTL[V any](size int, ttl time.Duration) *TTL[V] {
 // Duration is the entries' time-to-live.
 func (t *TTL[V]) Duration() time.Duration { return t.ttl }
 
-// Get returns the live value for k.
+// Get returns the live value for k (counted as a hit or a miss).
 func (t *TTL[V]) Get(k string) (V, bool) {
+	v, ok := t.get(k)
+	return v, t.counts.lookup(ok)
+}
+
+func (t *TTL[V]) get(k string) (V, bool) {
 	var zero V
 	if t.c == nil {
 		return zero, false
@@ -76,7 +83,9 @@ func (t *TTL[V]) Put(k string, v V) {
 		return
 	}
 	t.mu.Lock()
-	t.c.Add(k, ttlEntry[V]{v: v, deadline: t.now().Add(t.ttl)})
+	if t.c.Add(k, ttlEntry[V]{v: v, deadline: t.now().Add(t.ttl)}) {
+		t.counts.evictions.Add(1)
+	}
 	t.mu.Unlock()
 }
 
@@ -113,6 +122,9 @@ func (t *TTL[V]) Purge() {
 	t.c.Purge()
 	t.mu.Unlock()
 }
+
+// Stats returns the cache's counters and size.
+func (t *TTL[V]) Stats() Stats { return t.counts.stats(int64(t.Len()), 0) }
 
 // Len is the number of entries, fresh or not.
 func (t *TTL[V]) Len() int {

@@ -47,6 +47,10 @@ type Config struct {
 	UploadConcurrency int    // parts in flight per file (default 4)
 	MaxRenameObjects  int    // most objects one directory rename may move (default 100000)
 
+	// StatsReport answers the user.oss.stats attribute (stats.go) with the
+	// mount's statistics; nil: the attribute does not exist.
+	StatsReport func() ([]byte, error)
+
 	Logger *slog.Logger
 }
 
@@ -114,6 +118,7 @@ type FS struct {
 
 	expiredLogged atomic.Int64  // unix nanoseconds of the last "expired" log line
 	writerSeq     atomic.Uint64 // numbers writeStates (their lock order)
+	counters      counters      // events counted for Stats (stats.go)
 
 	// Open write handles, to flush them at shutdown.
 	mu      sync.Mutex

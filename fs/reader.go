@@ -68,12 +68,17 @@ type part struct {
 	// served counts the bytes reads have asked of the part (guarded by
 	// the reader's mu); once it reaches len(buf) the stream drops it.
 	served int64
+	// fetched is the bytes the fetch filled in (set before done closes).
+	fetched int64
 }
 
 func (p *part) end() int64 { return p.off + int64(len(p.buf)) }
 
 func (p *part) unref() {
 	if p.refs.Add(-1) == 0 {
+		// Dropped by the stream and fetched: what no read asked for
+		// was read ahead in vain.
+		p.f.counters.unread.Add(p.fetched - min(p.served, p.fetched))
 		p.f.budget.Release(int64(cap(p.buf)))
 		putPartBuf(p.buf)
 		p.buf = nil
@@ -345,7 +350,9 @@ func (r *reader) collectLocked(off, end int64) []*part {
 
 func (r *reader) fetchPart(ctx context.Context, p *part) {
 	defer p.unref()
-	_, err := r.fetch(ctx, p.buf, p.off)
+	n, err := r.fetch(ctx, p.buf, p.off)
+	p.fetched = int64(n)
+	r.fsys.counters.prefetched.Add(int64(n))
 	p.err = err
 	close(p.done)
 }

@@ -71,10 +71,11 @@ const (
 	xattrPostPolicy = "user.oss.post-policy"
 )
 
-// isShareXattr reports whether name is a sharing request.
+// isShareXattr reports whether name is a request to the daemon: sharing,
+// or the statistics (stats.go).
 func isShareXattr(name string) bool {
 	base, _, _ := strings.Cut(name, "?")
-	return base == xattrPresign || base == xattrPostPolicy
+	return base == xattrPresign || base == xattrPostPolicy || name == xattrStats
 }
 
 // shareParams parses the query of a sharing request, allowing only the
@@ -251,6 +252,9 @@ func answerShare(ctx context.Context, f *FS, ino uint64, name string, dest []byt
 
 // shareXattr answers a sharing request on a file.
 func (n *fileNode) shareXattr(ctx context.Context, name string, dest []byte) (uint32, syscall.Errno) {
+	if name == xattrStats {
+		return n.fsys.statsXattr(ctx, n.StableAttr().Ino, dest)
+	}
 	base, _, _ := strings.Cut(name, "?")
 	if base != xattrPresign {
 		return 0, syscall.ENOTDIR
@@ -342,6 +346,9 @@ func (f *FS) presign(ctx context.Context, req ossapi.PresignRequest) (string, sy
 
 // shareXattr answers a sharing request on a directory.
 func (n *dirNode) shareXattr(ctx context.Context, name string, dest []byte) (uint32, syscall.Errno) {
+	if name == xattrStats {
+		return n.fsys.statsXattr(ctx, n.StableAttr().Ino, dest)
+	}
 	base, _, _ := strings.Cut(name, "?")
 	if base != xattrPostPolicy {
 		return 0, syscall.EISDIR

@@ -22,6 +22,7 @@ func (f *FS) initiateUpload(ctx context.Context, req ossapi.InitiateRequest) (st
 	id, err := f.store.InitiateMultipart(ctx, req)
 	if err == nil {
 		f.staging.noteUpload(req.Key, id)
+		f.counters.uploadStarted(id)
 	}
 	return id, err
 }
@@ -39,6 +40,7 @@ func (f *FS) completeUpload(ctx context.Context, req ossapi.CompleteRequest) (*o
 	res, err := f.store.CompleteMultipart(ctx, req)
 	if err == nil {
 		f.staging.forgetUpload(req.UploadID)
+		f.counters.uploadEnded(req.UploadID)
 		return res, nil
 	}
 	if isCanceled(err) {
@@ -48,6 +50,7 @@ func (f *FS) completeUpload(ctx context.Context, req ossapi.CompleteRequest) (*o
 	if herr == nil && partsMatch(info, req.Parts) {
 		f.log.Warn("the answer to CompleteMultipartUpload was lost; the object on the server is the one uploaded", "key", req.Key, "upload_id", req.UploadID, "err", err)
 		f.staging.forgetUpload(req.UploadID)
+		f.counters.uploadEnded(req.UploadID)
 		return &ossapi.PutResult{ETag: info.ETag, CRC64: info.CRC64}, nil
 	}
 	if ossapi.KindOf(err) == ossapi.KindNotExist {
@@ -105,6 +108,7 @@ func (f *FS) abortUpload(key, id string) {
 	err := f.store.AbortMultipart(context.Background(), key, id)
 	if err == nil || ossapi.KindOf(err) == ossapi.KindNotExist {
 		f.staging.forgetUpload(id)
+		f.counters.uploadEnded(id)
 		return
 	}
 	f.log.Warn("cannot abort a multipart upload; the next mount with this cache_dir retries", "key", key, "upload_id", id, "err", err)

@@ -386,6 +386,7 @@ func (w *writeState) failLocked(op string, err error) syscall.Errno {
 		return errno
 	}
 	w.failed = err
+	w.fsys.counters.uploadsFailed.Add(1)
 	// Mark the staging file as kept: it is never removed, not even by a
 	// later mount cleaning up after a crash.
 	kept, kerr := w.file.Keep(func(tmp string) string {
@@ -407,6 +408,7 @@ func (w *writeState) failLocked(op string, err error) syscall.Errno {
 			// mount), named in the log and the description.
 			k.UploadID, k.InUpload = w.up.id, gone
 			w.fsys.staging.forgetUpload(w.up.id)
+			w.fsys.counters.uploadKept(w.up.id)
 		} else {
 			w.fsys.abortUpload(w.key, w.up.id)
 		}
@@ -657,6 +659,7 @@ func (w *writeState) flushLocked(ctx context.Context) syscall.Errno {
 	}
 	w.fsys.invalidate(w.key)
 	w.fsys.noteUploaded(w.key, w.size, etag, w.mode, w.uid, w.gid, w.mtime)
+	w.fsys.counters.uploadsDone.Add(1)
 	return 0
 }
 
@@ -667,8 +670,10 @@ func (w *writeState) uploadStagedLocked(ctx context.Context) (string, error) {
 		if err := w.fetchAllLocked(ctx, 0, w.size); err != nil {
 			return "", err
 		}
+		w.fsys.counters.putsActive.Add(1)
 		res, err := w.fsys.store.Put(ctx, ossapi.PutRequest{Key: w.key, Body: io.NewSectionReader(w.file, 0, w.size),
 			Size: w.size, Meta: w.uploadMeta(true), Headers: w.headers})
+		w.fsys.counters.putsActive.Add(-1)
 		if err != nil {
 			return "", err
 		}

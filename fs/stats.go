@@ -1,0 +1,145 @@
+package fs
+
+// The file system's own numbers, for the mount's metrics (package metrics
+// reads Stats at each scrape), and the user.oss.stats control attribute
+// that `ossmount stats` reads:
+//
+//	getxattr(ANY PATH IN THE MOUNT, "user.oss.stats")
+//	    the mount's statistics as JSON (Config.StatsReport; see
+//	    metrics.Summary). Only root and the user the mount's process runs
+//	    as may read it (EACCES otherwise); it is never listed, cannot be
+//	    set, and costs no request to OSS.
+
+import (
+	"context"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/ossmount/ossmount/cache"
+)
+
+const xattrStats = "user.oss.stats"
+
+// counters are events the file system counts as they happen. Everything
+// else in Stats is read from its owner (caches, budgets, the staging
+// directory) when asked.
+type counters struct {
+	prefetched atomic.Int64 // bytes read ahead into a stream's parts
+	unread     atomic.Int64 // of those, bytes dropped without a read asking for them
+
+	uploadsDone   atomic.Int64 // file uploads (flush, fsync, close) that succeeded
+	uploadsFailed atomic.Int64 // files whose upload failed (their data kept)
+	putsActive    atomic.Int64 // single-request uploads (PUT) under way
+
+	mu         sync.Mutex
+	multiparts map[string]bool // GUARDED_BY(mu); upload id -> kept: started, not completed or aborted
+}
+
+// uploadStarted records a multipart upload this mount started.
+func (c *counters) uploadStarted(id string) {
+	c.mu.Lock()
+	if c.multiparts == nil {
+		c.multiparts = map[string]bool{}
+	}
+	c.multiparts[id] = false
+	c.mu.Unlock()
+}
+
+// uploadEnded records that a multipart upload was completed or aborted.
+func (c *counters) uploadEnded(id string) {
+	c.mu.Lock()
+	delete(c.multiparts, id)
+	c.mu.Unlock()
+}
+
+// uploadKept records that a multipart upload is left for the user after a
+// failure: incomplete, but no longer in flight.
+func (c *counters) uploadKept(id string) {
+	c.mu.Lock()
+	if _, ok := c.multiparts[id]; ok {
+		c.multiparts[id] = true
+	}
+	c.mu.Unlock()
+}
+
+// multipartCounts returns the incomplete multipart uploads and, of those,
+// the ones not kept.
+func (c *counters) multipartCounts() (incomplete, active int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, kept := range c.multiparts {
+		incomplete++
+		if !kept {
+			active++
+		}
+	}
+	return incomplete, active
+}
+
+// Stats are the file system's numbers: counters since the mount, and state
+// now.
+type Stats struct {
+	AttrCache, NegativeCache, ListCache, BlockCache cache.Stats
+	Memory, Disk                                    cache.BudgetStats
+
+	// ReadAheadBytes were fetched ahead of sequential reads;
+	// ReadAheadUnreadBytes of them were dropped without being read.
+	ReadAheadBytes, ReadAheadUnreadBytes int64
+
+	// UploadsInFlight: files being uploaded now (a PUT under way, or a
+	// multipart upload started and not yet completed, aborted or kept).
+	UploadsInFlight int64
+	// UploadsCompleted and UploadsFailed count file uploads since the
+	// mount (a failed one keeps its data in the cache directory).
+	UploadsCompleted, UploadsFailed int64
+	// KeptFiles and KeptBytes (disk space used) are the files in the
+	// cache directory holding data that could not be uploaded.
+	KeptFiles, KeptBytes int64
+	// IncompleteMultipartUploads were started by this mount and neither
+	// completed nor aborted (including those kept after a failure).
+	IncompleteMultipartUploads int64
+}
+
+// Stats returns the file system's numbers.
+func (f *FS) Stats() Stats {
+	s := Stats{
+		AttrCache: f.stat.Stats(), NegativeCache: f.neg.Stats(), ListCache: f.lists.Stats(), BlockCache: f.blocks.Stats(),
+		Memory: f.budget.Stats(), Disk: f.staging.budget.Stats(),
+		ReadAheadBytes: f.counters.prefetched.Load(), ReadAheadUnreadBytes: f.counters.unread.Load(),
+		UploadsCompleted: f.counters.uploadsDone.Load(), UploadsFailed: f.counters.uploadsFailed.Load(),
+	}
+	var active int64
+	s.IncompleteMultipartUploads, active = f.counters.multipartCounts()
+	s.UploadsInFlight = f.counters.putsActive.Load() + active
+	for _, k := range f.staging.keptFiles() {
+		if st, err := os.Stat(k.Path); err == nil {
+			s.KeptFiles++
+			if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+				s.KeptBytes += sys.Blocks * 512
+			}
+		}
+	}
+	return s
+}
+
+// statsXattr answers user.oss.stats for the mount's owner and root.
+func (f *FS) statsXattr(ctx context.Context, ino uint64, dest []byte) (uint32, syscall.Errno) {
+	if f.cfg.StatsReport == nil {
+		return 0, syscall.ENODATA
+	}
+	if c, ok := fuse.FromContext(ctx); ok && c.Uid != 0 && c.Uid != uint32(os.Geteuid()) {
+		return 0, syscall.EACCES
+	}
+	return answerShare(ctx, f, ino, xattrStats, dest, func() (string, syscall.Errno) {
+		b, err := f.cfg.StatsReport()
+		if err != nil {
+			f.log.Warn("stats: cannot build the report", "err", err)
+			return "", syscall.EIO
+		}
+		return string(b), 0
+	})
+}
