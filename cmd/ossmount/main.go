@@ -5,6 +5,7 @@
 //	ossmount presign FILE|oss://BUCKET/KEY [--expires D] [--download-as NAME]
 //	ossmount post-policy DIR|oss://BUCKET/PREFIX/ [--max-size N] [--html]
 //	ossmount uploads list|abort [--older-than D] BUCKET[:/PREFIX]
+//	ossmount stats [--json] MOUNTPOINT
 //
 // Every option works as `-o name=value` and as `--name value`, before or
 // after the positional arguments, so ossmount can be run by mount.fuse3
@@ -224,6 +225,7 @@ func newApp() *cli.App {
 			presignCommand(),    // presign.go
 			postPolicyCommand(), // postpolicy.go
 			uploadsCommand(),    // uploads.go
+			statsCommand(),      // stats.go
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}

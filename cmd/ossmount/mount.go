@@ -13,7 +13,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -24,6 +23,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/ossmount/ossmount/fs"
+	"github.com/ossmount/ossmount/metrics"
 	"github.com/ossmount/ossmount/ossapi"
 )
 
@@ -96,6 +96,14 @@ func serve(c *cli.Context, v *values, bucket, prefix, mnt string, foreground boo
 	if v.err != nil {
 		return v.err
 	}
+	metricsAddr := v.str("metrics")
+	if metricsAddr != "" {
+		if err := metrics.CheckAddr(metricsAddr, v.bool("metrics_allow_remote")); err != nil {
+			return usageError("option metrics: %v", err)
+		}
+	}
+	met := metrics.New(metrics.Info{Version: version, Bucket: bucket, Prefix: prefix,
+		EndpointHost: ocfg.EndpointHost(), Mountpoint: mnt})
 	// Signals are caught from the start: one arriving while the mount is
 	// set up cancels the setup; once mounted, it is handled below. (Dying
 	// of a signal during the mount's own first requests could leave the
@@ -112,7 +120,11 @@ func serve(c *cli.Context, v *values, bucket, prefix, mnt string, foreground boo
 		return interrupted(err)
 	}
 	defer closeCreds()
+	if cs, ok := creds.(metrics.CredentialsSource); ok {
+		met.WatchCredentials(cs)
+	}
 	ocfg.Credentials = creds
+	ocfg.Observer = met.OSS()
 	ocfg.Logf = func(format string, a ...any) { log.Debug(fmt.Sprintf(format, a...)) }
 	client, err := ossapi.New(ocfg)
 	if err != nil {
@@ -137,6 +149,7 @@ func serve(c *cli.Context, v *values, bucket, prefix, mnt string, foreground boo
 		// Left empty by a clean unmount: removed (kept data stays).
 		defer os.Remove(fcfg.CacheDir)
 	}
+	fcfg.StatsReport = met.SummaryJSON
 	fsys, err := fs.New(fcfg)
 	endSetup()
 	if err != nil {
@@ -146,15 +159,26 @@ func serve(c *cli.Context, v *values, bucket, prefix, mnt string, foreground boo
 	if err := interrupted(nil); err != nil {
 		return err
 	}
+	met.WatchFS(fsys)
+	if metricsAddr != "" {
+		bound, stopMetrics, err := met.Serve(metricsAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+		log.Info("serving metrics", "url", "http://"+bound+"/metrics")
+	}
 	// Keep the Go heap near the data budget so RSS stays bounded.
 	debug.SetMemoryLimit(fcfg.MemoryBudget + 256<<20)
 
 	opts := fsys.Options()
 	opts.MountOptions = mopts
-	server, err := gofs.Mount(mnt, fsys.Root(), opts)
+	// Every FUSE request goes through the metrics' decorator.
+	server, err := fuse.NewServer(met.WrapFUSE(gofs.NewNodeFS(fsys.Root(), opts)), mnt, &opts.MountOptions)
 	if err != nil {
 		return fmt.Errorf("mount %s: %v", mnt, err)
 	}
+	go server.Serve()
 	if err := server.WaitMount(); err != nil {
 		return fmt.Errorf("mount %s: %v", mnt, err)
 	}
@@ -183,7 +207,7 @@ func serve(c *cli.Context, v *values, bucket, prefix, mnt string, foreground boo
 		server.Wait()
 		close(done)
 	}()
-	logStatsOnSignal(client, log, done)
+	logStatsOnSignal(met, log, done)
 	for {
 		select {
 		case <-done:
@@ -416,9 +440,9 @@ func ttl(v *values, name string) time.Duration {
 	return d
 }
 
-// logStatsOnSignal logs the request counters by operation at each SIGUSR1,
-// until done is closed.
-func logStatsOnSignal(c *ossapi.Client, log *slog.Logger, done <-chan struct{}) {
+// logStatsOnSignal logs the mount's statistics (the summary `ossmount
+// stats` prints) at each SIGUSR1, until done is closed.
+func logStatsOnSignal(met *metrics.Metrics, log *slog.Logger, done <-chan struct{}) {
 	usr := make(chan os.Signal, 1)
 	signal.Notify(usr, syscall.SIGUSR1)
 	go func() {
@@ -428,23 +452,15 @@ func logStatsOnSignal(c *ossapi.Client, log *slog.Logger, done <-chan struct{}) 
 			case <-done:
 				return
 			case <-usr:
-				stats := c.Stats()
-				ops := make([]string, 0, len(stats))
-				for op := range stats {
-					ops = append(ops, op)
+				s, err := met.Summary()
+				if err != nil {
+					log.Warn("stats: cannot build the summary", "err", err)
+					continue
 				}
-				sort.Strings(ops)
-				for _, op := range ops {
-					o := stats[op]
-					mean := time.Duration(0)
-					if o.Requests > 0 {
-						mean = o.Latency / time.Duration(o.Requests)
+				for _, line := range strings.Split(s.Text(), "\n") {
+					if strings.TrimSpace(line) != "" {
+						log.Info("stats: " + line)
 					}
-					log.Info("requests", "op", op, "count", o.Requests, "errors", o.Errors,
-						"bytes_in", o.BytesIn, "bytes_out", o.BytesOut, "mean_latency", mean.Round(time.Microsecond))
-				}
-				if len(ops) == 0 {
-					log.Info("requests: none yet")
 				}
 			}
 		}

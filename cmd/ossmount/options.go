@@ -64,6 +64,8 @@ var options = []option{
 	{name: "log_file", group: gMount, kind: kString, def: "", usage: "log to this file (default: stderr in the foreground, syslog as a daemon)"},
 	{name: "debug", group: gMount, kind: kBool, usage: "log_level=debug"},
 	{name: "fuse_debug", group: gMount, kind: kBool, usage: "log every FUSE request"},
+	{name: "metrics", group: gMount, kind: kString, def: "", usage: "serve Prometheus metrics on http://HOST:PORT/metrics, e.g. 127.0.0.1:9464 (port 0: any free port, logged); see docs/OBSERVABILITY.md"},
+	{name: "metrics_allow_remote", group: gMount, kind: kBool, usage: "let -o metrics listen on an address other than loopback"},
 
 	{name: "stat_cache_ttl", group: gCache, kind: kDuration, def: "60s", usage: "how long object attributes are cached (also the kernel attr/entry timeout); 0 disables"},
 	{name: "stat_cache_size", group: gCache, kind: kInt, def: "100000", usage: "attribute cache entries"},

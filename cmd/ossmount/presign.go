@@ -195,14 +195,24 @@ func askMount(path, name string) (string, error) {
 		return "", cli.Exit(fmt.Sprintf("the request is %d bytes, more than the %d an extended attribute name may have: use a shorter name or fewer options",
 			len(name), xattrNameMax), 2)
 	}
-	buf := make([]byte, 64<<10)
+	v, err := getControlXattr(path, name)
+	if err != nil {
+		return "", mountError(path, err)
+	}
+	return v, nil
+}
+
+// getControlXattr reads the virtual attribute name of path, a request to
+// the mount's daemon, and returns its answer or the errno.
+func getControlXattr(path, name string) (string, error) {
+	buf := make([]byte, 64<<10) // the kernel's limit on a value
 	for {
 		n, err := syscall.Getxattr(path, name, buf)
 		if err == syscall.EINTR {
 			continue
 		}
 		if err != nil {
-			return "", mountError(path, err)
+			return "", err
 		}
 		return string(buf[:n]), nil
 	}

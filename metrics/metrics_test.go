@@ -1,0 +1,183 @@
+package metrics
+
+import (
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/ossmount/ossmount/auth"
+	"github.com/ossmount/ossmount/cache"
+	"github.com/ossmount/ossmount/fs"
+	"github.com/ossmount/ossmount/ossapi"
+)
+
+func TestCheckAddr(t *testing.T) {
+	for _, ok := range []string{"127.0.0.1:9464", "127.0.0.1:0", "[::1]:9464", "localhost:9464", "127.1.2.3:80"} {
+		if err := CheckAddr(ok, false); err != nil {
+			t.Errorf("%s refused: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"0.0.0.0:9464", ":9464", "[::]:9464", "10.0.0.1:9464", "example.com:9464", "127.0.0.1", "127.0.0.1:", "nonsense"} {
+		if err := CheckAddr(bad, false); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+	if err := CheckAddr("0.0.0.0:9464", true); err != nil {
+		t.Errorf("0.0.0.0:9464 with metrics_allow_remote refused: %v", err)
+	}
+	if err := CheckAddr("0.0.0.0", true); err == nil {
+		t.Errorf("an address without a port accepted with metrics_allow_remote")
+	}
+}
+
+func TestQuantile(t *testing.T) {
+	u := func(v float64) *float64 { return &v }
+	c := func(v uint64) *uint64 { return &v }
+	h := &dto.Histogram{SampleCount: c(100), SampleSum: u(30), Bucket: []*dto.Bucket{
+		{UpperBound: u(0.1), CumulativeCount: c(50)},
+		{UpperBound: u(0.5), CumulativeCount: c(90)},
+		{UpperBound: u(1), CumulativeCount: c(100)},
+	}}
+	for q, want := range map[float64]float64{0.5: 0.1, 0.25: 0.05, 0.7: 0.3, 0.99: 0.95} {
+		if got := quantile(h, q); math.Abs(got-want) > 1e-9 {
+			t.Errorf("quantile %v = %v, want %v", q, got, want)
+		}
+	}
+	if mean(h) != 0.3 || quantile(&dto.Histogram{}, 0.99) != 0 {
+		t.Errorf("mean %v", mean(h))
+	}
+}
+
+// nullFS answers every request with ENOSYS, and reads with n bytes.
+type nullFS struct {
+	fuse.RawFileSystem
+	n int
+}
+
+func (f nullFS) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.ReadResult, fuse.Status) {
+	return fuse.ReadResultData(make([]byte, f.n)), fuse.OK
+}
+
+// TestFUSEDecorator: each request is timed under its operation, errors are
+// counted by errno, an interrupted request as an interrupt, and read bytes.
+func TestFUSEDecorator(t *testing.T) {
+	m := New(Info{Version: "test"})
+	raw := m.WrapFUSE(nullFS{RawFileSystem: fuse.NewDefaultRawFileSystem(), n: 4096})
+	open := make(chan struct{})
+	if st := raw.Lookup(open, &fuse.InHeader{}, "x", &fuse.EntryOut{}); st != fuse.ENOSYS {
+		t.Fatalf("Lookup through the decorator: %v", st)
+	}
+	interrupted := make(chan struct{})
+	close(interrupted)
+	raw.GetAttr(interrupted, &fuse.GetAttrIn{}, &fuse.AttrOut{})
+	raw.Read(open, &fuse.ReadIn{}, nil)
+	raw.Read(open, &fuse.ReadIn{}, nil)
+	raw.Forget(1, 1)
+
+	s, err := m.Summary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]FUSEOp{}
+	for _, o := range s.FUSE {
+		got[o.Operation] = o
+	}
+	if o := got["lookup"]; o.Requests != 1 || o.Errors["ENOSYS"] != 1 || o.Interrupts != 0 {
+		t.Errorf("lookup %+v", o)
+	}
+	if o := got["getattr"]; o.Requests != 1 || o.Interrupts != 1 {
+		t.Errorf("getattr %+v", o)
+	}
+	if o := got["read"]; o.Requests != 2 || len(o.Errors) != 0 || s.ReadBytes != 8192 {
+		t.Errorf("read %+v, %d bytes", o, s.ReadBytes)
+	}
+	if got["forget"].Requests != 1 || len(s.FUSE) != 4 {
+		t.Errorf("operations %+v", s.FUSE)
+	}
+	// GETs per MiB read: none yet.
+	if s.ReadAhead.GetsPerMiB != 0 {
+		t.Errorf("GETs per MiB %v", s.ReadAhead.GetsPerMiB)
+	}
+}
+
+type fakeFS struct{ s fs.Stats }
+
+func (f fakeFS) Stats() fs.Stats { return f.s }
+
+type fakeCreds struct{ s auth.Stats }
+
+func (f fakeCreds) Stats() auth.Stats { return f.s }
+
+// TestSummary: the summary (text and JSON) carries what the sources and the
+// OSS observer reported, and no secret.
+func TestSummary(t *testing.T) {
+	m := New(Info{Version: "1.2.3", Bucket: "b", Prefix: "p/", EndpointHost: "oss-cn-hangzhou.aliyuncs.com", Mountpoint: "/mnt/b"})
+	m.WatchFS(fakeFS{fs.Stats{
+		AttrCache:      cache.Stats{Hits: 3, Misses: 1, Entries: 2},
+		Memory:         cache.BudgetStats{Limit: 256 << 20, Used: 1 << 20, Waits: 2},
+		Disk:           cache.BudgetStats{Limit: 10 << 30},
+		ReadAheadBytes: 8 << 20, ReadAheadUnreadBytes: 1 << 20,
+		UploadsCompleted: 5, UploadsFailed: 1, KeptFiles: 1, KeptBytes: 4096, IncompleteMultipartUploads: 1,
+	}})
+	m.WatchCredentials(fakeCreds{auth.Stats{Source: "ram_role_arn", Temporary: true, Expiration: time.Now().Add(time.Hour),
+		Refreshes: 4, RefreshFailures: 2}})
+	o := m.OSS()
+	o.Started("GetObject")
+	o.Retried("GetObject")
+	o.Received("GetObject", 1000)
+	o.Finished("GetObject", 2, 10*time.Millisecond, 0, nil)
+	o.Started("HeadObject")
+	o.Finished("HeadObject", 1, time.Millisecond, 0, &ossapi.Error{Kind: ossapi.KindNotExist})
+	o.Started("UploadPart") // still in flight
+
+	s, err := m.Summary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := map[string]OSSOp{}
+	for _, op := range s.OSS {
+		ops[op.Operation] = op
+	}
+	if g := ops["GetObject"]; g.Requests != 1 || g.Retried != 1 || g.Retries != 1 || g.ReceivedBytes != 1000 || g.MeanSeconds != 0.01 {
+		t.Errorf("GetObject %+v", g)
+	}
+	if h := ops["HeadObject"]; h.Failed != 1 || h.Errors["not_exist"] != 1 {
+		t.Errorf("HeadObject %+v", h)
+	}
+	if u := ops["UploadPart"]; u.InFlight != 1 || s.Uploads.PartsInFlight != 1 {
+		t.Errorf("UploadPart %+v, parts in flight %d", u, s.Uploads.PartsInFlight)
+	}
+	if s.Caches[0].Name != "attribute" || s.Caches[0].HitRatio != 0.75 || s.Budgets[0].Waits != 2 || s.Budgets[1].LimitBytes != 10<<30 {
+		t.Errorf("caches %+v budgets %+v", s.Caches, s.Budgets)
+	}
+	if s.ReadAhead.UnreadBytes != 1<<20 || s.Uploads.Completed != 5 || s.Uploads.KeptBytes != 4096 || s.Uploads.IncompleteMultipart != 1 {
+		t.Errorf("read-ahead %+v uploads %+v", s.ReadAhead, s.Uploads)
+	}
+	c := s.Credentials
+	if c == nil || c.Source != "ram_role_arn" || c.ExpiresInSeconds == nil || *c.ExpiresInSeconds < 3500 || c.Refreshes != 4 || c.RefreshFailures != 2 {
+		t.Errorf("credentials %+v", c)
+	}
+	text := s.Text()
+	for _, want := range []string{"bucket b, prefix p/", "GetObject", "HeadObject failed: not_exist 1", "attribute  3", "75.0%",
+		"memory: 1.0 MiB of 256.0 MiB in use", "5 completed, 1 failed; kept: 1 files, 4.0 KiB", "ram_role_arn, expire in "} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text lacks %q:\n%s", want, text)
+		}
+	}
+	js, err := m.SummaryJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Summary
+	if err := json.Unmarshal(js, &back); err != nil || back.Bucket != "b" || len(back.OSS) != len(s.OSS) {
+		t.Errorf("JSON round trip: %v %+v", err, back)
+	}
+	if len(js) > 32<<10 {
+		t.Errorf("the JSON summary is %d bytes: it must fit an extended attribute (64 KiB)", len(js))
+	}
+}

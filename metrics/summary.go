@@ -1,0 +1,468 @@
+package metrics
+
+// The summary of a mount's numbers for people: `ossmount stats` prints it
+// (as text, or as JSON with --json) and SIGUSR1 logs it. It is built from
+// a scrape of the mount's own registry, so it shows the very numbers
+// /metrics serves.
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+)
+
+// Summary is a mount's numbers since it was mounted (counters) and now
+// (gauges).
+type Summary struct {
+	Version       string  `json:"version"`
+	Bucket        string  `json:"bucket"`
+	Prefix        string  `json:"prefix"`
+	Endpoint      string  `json:"endpoint"`
+	Mountpoint    string  `json:"mountpoint"`
+	UptimeSeconds float64 `json:"uptime_seconds"`
+	RSSBytes      int64   `json:"rss_bytes"`
+
+	OSS          []OSSOp   `json:"oss"`
+	FUSE         []FUSEOp  `json:"fuse"`
+	ReadBytes    int64     `json:"read_bytes"`
+	WrittenBytes int64     `json:"written_bytes"`
+	ReadAhead    ReadAhead `json:"read_ahead"`
+	Caches       []Cache   `json:"caches"`
+	Budgets      []Budget  `json:"budgets"`
+	Uploads      Uploads   `json:"uploads"`
+	// Credentials is nil when the mount does not report them.
+	Credentials *Credentials `json:"credentials,omitempty"`
+}
+
+// OSSOp are the requests of one OSS operation.
+type OSSOp struct {
+	Operation string `json:"operation"`
+	Requests  int64  `json:"requests"`
+	OK        int64  `json:"ok"`      // at the first attempt
+	Retried   int64  `json:"retried"` // succeeded after retries
+	Failed    int64  `json:"failed"`
+	// Errors counts the failed requests by error kind.
+	Errors        map[string]int64 `json:"errors,omitempty"`
+	Retries       int64            `json:"retries"` // attempts after the first
+	InFlight      int64            `json:"in_flight"`
+	MeanSeconds   float64          `json:"mean_seconds"`
+	P99Seconds    float64          `json:"p99_seconds"` // estimated from the histogram's buckets
+	SentBytes     int64            `json:"sent_bytes"`
+	ReceivedBytes int64            `json:"received_bytes"`
+}
+
+// FUSEOp are the requests of one FUSE operation.
+type FUSEOp struct {
+	Operation string `json:"operation"`
+	Requests  int64  `json:"requests"`
+	// Errors counts the requests answered with an error, by errno.
+	Errors      map[string]int64 `json:"errors,omitempty"`
+	Interrupts  int64            `json:"interrupts"`
+	MeanSeconds float64          `json:"mean_seconds"`
+	P99Seconds  float64          `json:"p99_seconds"`
+}
+
+// ReadAhead is what the sequential read-ahead fetched.
+type ReadAhead struct {
+	Bytes       int64   `json:"bytes"`
+	UnreadBytes int64   `json:"unread_bytes"`
+	GetsPerMiB  float64 `json:"gets_per_mib"` // GetObject requests per MiB answered to reads
+}
+
+// Cache is one cache's use.
+type Cache struct {
+	Name      string  `json:"name"`
+	Hits      int64   `json:"hits"`
+	Misses    int64   `json:"misses"`
+	HitRatio  float64 `json:"hit_ratio"` // 0 before any lookup
+	Evictions int64   `json:"evictions"`
+	Entries   int64   `json:"entries"`
+	Bytes     int64   `json:"bytes,omitempty"`
+}
+
+// Budget is the memory or the disk budget.
+type Budget struct {
+	Name       string `json:"name"`
+	LimitBytes int64  `json:"limit_bytes"`
+	UsedBytes  int64  `json:"used_bytes"`
+	PeakBytes  int64  `json:"peak_bytes"`
+	Waits      int64  `json:"waits"`
+	Denied     int64  `json:"denied"`
+}
+
+// Uploads are the writes going to OSS and the data kept after failures.
+type Uploads struct {
+	InFlight            int64 `json:"in_flight"`
+	PartsInFlight       int64 `json:"parts_in_flight"`
+	Completed           int64 `json:"completed"`
+	Failed              int64 `json:"failed"`
+	KeptFiles           int64 `json:"kept_files"`
+	KeptBytes           int64 `json:"kept_bytes"`
+	IncompleteMultipart int64 `json:"incomplete_multipart_uploads"`
+}
+
+// Credentials describe the credentials in use.
+type Credentials struct {
+	Source    string `json:"source"`
+	Temporary bool   `json:"temporary"`
+	// ExpiresInSeconds is nil when the credentials do not expire.
+	ExpiresInSeconds *float64 `json:"expires_in_seconds,omitempty"`
+	Refreshes        int64    `json:"refreshes"`
+	RefreshFailures  int64    `json:"refresh_failures"`
+}
+
+// Summary scrapes the mount's registry and summarizes it.
+func (m *Metrics) Summary() (*Summary, error) {
+	mfs, err := m.reg.Gather()
+	if err != nil {
+		return nil, err
+	}
+	f := families{}
+	for _, mf := range mfs {
+		f[mf.GetName()] = mf
+	}
+	s := &Summary{Version: m.info.Version, Bucket: m.info.Bucket, Prefix: m.info.Prefix, Endpoint: m.info.EndpointHost,
+		Mountpoint: m.info.Mountpoint}
+	if start := f.value("process_start_time_seconds"); start > 0 {
+		s.UptimeSeconds = math.Round(float64(time.Now().UnixNano())/1e9 - start)
+	}
+	s.RSSBytes = int64(f.value("process_resident_memory_bytes"))
+
+	oss := map[string]*OSSOp{}
+	ossOp := func(name string) *OSSOp {
+		if oss[name] == nil {
+			oss[name] = &OSSOp{Operation: name}
+		}
+		return oss[name]
+	}
+	f.each("ossmount_oss_requests_total", func(l map[string]string, v float64, _ *dto.Histogram) {
+		o := ossOp(l["operation"])
+		o.Requests += int64(v)
+		switch l["outcome"] {
+		case "ok":
+			o.OK += int64(v)
+		case "retried":
+			o.Retried += int64(v)
+		default:
+			o.Failed += int64(v)
+		}
+	})
+	f.each("ossmount_oss_request_errors_total", func(l map[string]string, v float64, _ *dto.Histogram) {
+		o := ossOp(l["operation"])
+		if o.Errors == nil {
+			o.Errors = map[string]int64{}
+		}
+		o.Errors[l["kind"]] += int64(v)
+	})
+	f.each("ossmount_oss_retries_total", func(l map[string]string, v float64, _ *dto.Histogram) {
+		ossOp(l["operation"]).Retries += int64(v)
+	})
+	f.each("ossmount_oss_requests_in_flight", func(l map[string]string, v float64, _ *dto.Histogram) {
+		ossOp(l["operation"]).InFlight += int64(v)
+	})
+	f.each("ossmount_oss_request_duration_seconds", func(l map[string]string, _ float64, h *dto.Histogram) {
+		o := ossOp(l["operation"])
+		o.MeanSeconds, o.P99Seconds = mean(h), quantile(h, 0.99)
+	})
+	f.each("ossmount_oss_sent_bytes_total", func(l map[string]string, v float64, _ *dto.Histogram) {
+		ossOp(l["operation"]).SentBytes += int64(v)
+	})
+	f.each("ossmount_oss_received_bytes_total", func(l map[string]string, v float64, _ *dto.Histogram) {
+		ossOp(l["operation"]).ReceivedBytes += int64(v)
+	})
+	for _, o := range oss {
+		if o.Requests > 0 || o.InFlight > 0 {
+			s.OSS = append(s.OSS, *o)
+		}
+	}
+	sort.Slice(s.OSS, func(i, j int) bool { return s.OSS[i].Operation < s.OSS[j].Operation })
+
+	fuseOps := map[string]*FUSEOp{}
+	fuseOp := func(name string) *FUSEOp {
+		if fuseOps[name] == nil {
+			fuseOps[name] = &FUSEOp{Operation: name}
+		}
+		return fuseOps[name]
+	}
+	f.each("ossmount_fuse_request_duration_seconds", func(l map[string]string, _ float64, h *dto.Histogram) {
+		o := fuseOp(l["operation"])
+		o.Requests = int64(h.GetSampleCount())
+		o.MeanSeconds, o.P99Seconds = mean(h), quantile(h, 0.99)
+	})
+	f.each("ossmount_fuse_errors_total", func(l map[string]string, v float64, _ *dto.Histogram) {
+		o := fuseOp(l["operation"])
+		if o.Errors == nil {
+			o.Errors = map[string]int64{}
+		}
+		o.Errors[l["errno"]] += int64(v)
+	})
+	f.each("ossmount_fuse_interrupts_total", func(l map[string]string, v float64, _ *dto.Histogram) {
+		fuseOp(l["operation"]).Interrupts += int64(v)
+	})
+	for _, o := range fuseOps {
+		if o.Requests > 0 {
+			s.FUSE = append(s.FUSE, *o)
+		}
+	}
+	sort.Slice(s.FUSE, func(i, j int) bool { return s.FUSE[i].Operation < s.FUSE[j].Operation })
+	s.ReadBytes = int64(f.value("ossmount_fuse_read_bytes_total"))
+	s.WrittenBytes = int64(f.value("ossmount_fuse_written_bytes_total"))
+
+	s.ReadAhead = ReadAhead{Bytes: int64(f.value("ossmount_readahead_bytes_total")),
+		UnreadBytes: int64(f.value("ossmount_readahead_unread_bytes_total")),
+		GetsPerMiB:  f.value("ossmount_read_gets_per_mebibyte")}
+	for _, name := range []string{"attribute", "negative", "listing", "block"} {
+		c := Cache{Name: name, Hits: int64(f.value("ossmount_cache_hits_total", "cache", name)),
+			Misses:    int64(f.value("ossmount_cache_misses_total", "cache", name)),
+			Evictions: int64(f.value("ossmount_cache_evictions_total", "cache", name)),
+			Entries:   int64(f.value("ossmount_cache_entries", "cache", name)),
+			Bytes:     int64(f.value("ossmount_cache_bytes", "cache", name))}
+		if n := c.Hits + c.Misses; n > 0 {
+			c.HitRatio = float64(c.Hits) / float64(n)
+		}
+		if f["ossmount_cache_hits_total"] != nil {
+			s.Caches = append(s.Caches, c)
+		}
+	}
+	for _, name := range []string{"memory", "disk"} {
+		if f["ossmount_budget_limit_bytes"] == nil {
+			break
+		}
+		s.Budgets = append(s.Budgets, Budget{Name: name,
+			LimitBytes: int64(f.value("ossmount_budget_limit_bytes", "budget", name)),
+			UsedBytes:  int64(f.value("ossmount_budget_used_bytes", "budget", name)),
+			PeakBytes:  int64(f.value("ossmount_budget_peak_bytes", "budget", name)),
+			Waits:      int64(f.value("ossmount_budget_waits_total", "budget", name)),
+			Denied:     int64(f.value("ossmount_budget_denied_total", "budget", name))})
+	}
+	s.Uploads = Uploads{InFlight: int64(f.value("ossmount_uploads_in_flight")),
+		PartsInFlight:       int64(f.value("ossmount_upload_parts_in_flight")),
+		Completed:           int64(f.value("ossmount_uploads_completed_total")),
+		Failed:              int64(f.value("ossmount_uploads_failed_total")),
+		KeptFiles:           int64(f.value("ossmount_kept_files")),
+		KeptBytes:           int64(f.value("ossmount_kept_bytes")),
+		IncompleteMultipart: int64(f.value("ossmount_multipart_uploads_incomplete"))}
+	f.each("ossmount_credentials_info", func(l map[string]string, _ float64, _ *dto.Histogram) {
+		c := &Credentials{Source: l["source"], Temporary: l["temporary"] == "true",
+			Refreshes:       int64(f.value("ossmount_credentials_refreshes_total")),
+			RefreshFailures: int64(f.value("ossmount_credentials_refresh_failures_total"))}
+		if mf := f["ossmount_credentials_expiry_seconds"]; mf != nil && len(mf.GetMetric()) > 0 {
+			v := math.Round(mf.GetMetric()[0].GetGauge().GetValue())
+			c.ExpiresInSeconds = &v
+		}
+		s.Credentials = c
+	})
+	return s, nil
+}
+
+// SummaryJSON is the summary as JSON (the answer to user.oss.stats).
+func (m *Metrics) SummaryJSON() ([]byte, error) {
+	s, err := m.Summary()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(s)
+}
+
+// families are a scrape's metric families by name.
+type families map[string]*dto.MetricFamily
+
+// each calls fn for every metric of the family name with its labels, its
+// value (counter, gauge) and its histogram (nil for the others).
+func (f families) each(name string, fn func(labels map[string]string, v float64, h *dto.Histogram)) {
+	mf := f[name]
+	if mf == nil {
+		return
+	}
+	for _, m := range mf.GetMetric() {
+		l := map[string]string{}
+		for _, lp := range m.GetLabel() {
+			l[lp.GetName()] = lp.GetValue()
+		}
+		v := m.GetCounter().GetValue() + m.GetGauge().GetValue() + m.GetUntyped().GetValue()
+		fn(l, v, m.GetHistogram())
+	}
+}
+
+// value is the value of the family's metric with the given label pairs
+// (0 when absent).
+func (f families) value(name string, labelPairs ...string) float64 {
+	var out float64
+	f.each(name, func(l map[string]string, v float64, _ *dto.Histogram) {
+		for i := 0; i+1 < len(labelPairs); i += 2 {
+			if l[labelPairs[i]] != labelPairs[i+1] {
+				return
+			}
+		}
+		out += v
+	})
+	return out
+}
+
+func mean(h *dto.Histogram) float64 {
+	if h.GetSampleCount() == 0 {
+		return 0
+	}
+	return h.GetSampleSum() / float64(h.GetSampleCount())
+}
+
+// quantile estimates the q-quantile of h as Prometheus's
+// histogram_quantile does: linearly within the bucket holding it (the
+// highest finite bound when it lies beyond).
+func quantile(h *dto.Histogram, q float64) float64 {
+	total := float64(h.GetSampleCount())
+	if total == 0 {
+		return 0
+	}
+	rank := q * total
+	lower, below := 0.0, 0.0
+	for _, b := range h.GetBucket() {
+		n := float64(b.GetCumulativeCount())
+		if n >= rank {
+			if n == below {
+				return b.GetUpperBound()
+			}
+			return lower + (b.GetUpperBound()-lower)*(rank-below)/(n-below)
+		}
+		lower, below = b.GetUpperBound(), n
+	}
+	return lower
+}
+
+// WriteText writes the summary for people.
+func (s *Summary) WriteText(w io.Writer) error {
+	var b strings.Builder
+	prefix := s.Prefix
+	if prefix == "" {
+		prefix = "(whole bucket)"
+	}
+	fmt.Fprintf(&b, "ossmount %s: bucket %s, prefix %s, endpoint %s, mounted at %s for %s, RSS %s\n",
+		s.Version, s.Bucket, prefix, s.Endpoint, s.Mountpoint, time.Duration(s.UptimeSeconds)*time.Second, bytesText(s.RSSBytes))
+
+	b.WriteString("\nOSS requests\n")
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  operation\trequests\tretried\tfailed\tretries\tin flight\tmean\tp99\tsent\treceived")
+	for _, o := range s.OSS {
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", o.Operation, o.Requests, o.Retried, o.Failed, o.Retries,
+			o.InFlight, secondsText(o.MeanSeconds), secondsText(o.P99Seconds), bytesText(o.SentBytes), bytesText(o.ReceivedBytes))
+	}
+	tw.Flush()
+	for _, o := range s.OSS {
+		if len(o.Errors) > 0 {
+			fmt.Fprintf(&b, "  %s failed: %s\n", o.Operation, countsText(o.Errors))
+		}
+	}
+
+	b.WriteString("\nFUSE operations\n")
+	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  operation\trequests\terrors\tinterrupts\tmean\tp99")
+	for _, o := range s.FUSE {
+		var errs int64
+		for _, n := range o.Errors {
+			errs += n
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%s\t%s\n", o.Operation, o.Requests, errs, o.Interrupts,
+			secondsText(o.MeanSeconds), secondsText(o.P99Seconds))
+	}
+	tw.Flush()
+	for _, o := range s.FUSE {
+		if len(o.Errors) > 0 {
+			fmt.Fprintf(&b, "  %s errors: %s\n", o.Operation, countsText(o.Errors))
+		}
+	}
+	fmt.Fprintf(&b, "  read %s, written %s\n", bytesText(s.ReadBytes), bytesText(s.WrittenBytes))
+
+	fmt.Fprintf(&b, "\nRead-ahead: %s fetched ahead, %s of it never read; %.2f GETs per MiB read\n",
+		bytesText(s.ReadAhead.Bytes), bytesText(s.ReadAhead.UnreadBytes), s.ReadAhead.GetsPerMiB)
+
+	b.WriteString("\nCaches\n")
+	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  cache\thits\tmisses\thit ratio\tentries\tevictions")
+	for _, c := range s.Caches {
+		entries := fmt.Sprint(c.Entries)
+		if c.Bytes > 0 {
+			entries += " (" + bytesText(c.Bytes) + ")"
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%.1f%%\t%s\t%d\n", c.Name, c.Hits, c.Misses, 100*c.HitRatio, entries, c.Evictions)
+	}
+	tw.Flush()
+
+	b.WriteString("\nBudgets\n")
+	for _, u := range s.Budgets {
+		fmt.Fprintf(&b, "  %s: %s of %s in use (peak %s), %d waits, %d refusals\n", u.Name, bytesText(u.UsedBytes),
+			bytesText(u.LimitBytes), bytesText(u.PeakBytes), u.Waits, u.Denied)
+	}
+
+	u := s.Uploads
+	fmt.Fprintf(&b, "\nUploads: %d in flight (%d parts), %d completed, %d failed; kept: %d files, %s; incomplete multipart uploads: %d\n",
+		u.InFlight, u.PartsInFlight, u.Completed, u.Failed, u.KeptFiles, bytesText(u.KeptBytes), u.IncompleteMultipart)
+
+	if c := s.Credentials; c != nil {
+		exp := "do not expire"
+		switch {
+		case c.ExpiresInSeconds != nil && *c.ExpiresInSeconds < 0:
+			exp = fmt.Sprintf("EXPIRED %s ago", time.Duration(-*c.ExpiresInSeconds)*time.Second)
+		case c.ExpiresInSeconds != nil:
+			exp = fmt.Sprintf("expire in %s", time.Duration(*c.ExpiresInSeconds)*time.Second)
+		case c.Temporary:
+			exp = "temporary, expiry unknown"
+		}
+		fmt.Fprintf(&b, "Credentials: %s, %s; %d refreshes, %d failed\n", c.Source, exp, c.Refreshes, c.RefreshFailures)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// Text is WriteText into a string.
+func (s *Summary) Text() string {
+	var b strings.Builder
+	s.WriteText(&b)
+	return b.String()
+}
+
+func countsText(m map[string]int64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+func secondsText(s float64) string {
+	if s == 0 {
+		return "-"
+	}
+	d := time.Duration(s * float64(time.Second))
+	switch {
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond).String()
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond).String()
+	}
+	return d.Round(time.Microsecond).String()
+}
+
+func bytesText(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, i := float64(n), -1
+	for v >= unit && i < 5 {
+		v /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[i])
+}

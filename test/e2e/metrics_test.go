@@ -1,0 +1,373 @@
+package e2e
+
+// Observability: -o metrics serves Prometheus metrics that count exactly
+// what the mount did (checked against the requests the emulator counted),
+// promtool accepts the scrape, `ossmount stats` shows the same numbers to
+// the mount's owner and refuses other users, and a metrics address other
+// than loopback is refused.
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/ossmount/ossmount/metrics"
+	"github.com/ossmount/ossmount/ossapi/osstest"
+)
+
+// metricsURL is where the mount serves its metrics (it was given port 0,
+// so the port is the one it logged: no race for a free port).
+func metricsURL(t *testing.T, m *mount) string {
+	t.Helper()
+	if !m.waitLog("serving metrics", 30*time.Second) {
+		t.Fatalf("the mount never logged its metrics address\n%s", m.log.String())
+	}
+	u := regexp.MustCompile(`url=(http://127\.0\.0\.1:[0-9]+/metrics)`).FindStringSubmatch(m.log.String())
+	if u == nil {
+		t.Fatalf("no metrics URL in the log\n%s", m.log.String())
+	}
+	return u[1]
+}
+
+// scrape is one parsed scrape, with its text.
+type scrape struct {
+	text string
+	fams map[string]*dto.MetricFamily
+}
+
+func scrapeMetrics(t *testing.T, url string) scrape {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %v\n%s", url, resp.StatusCode, err, body)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+		t.Fatalf("Content-Type %q, want the text format", ct)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("parsing the scrape: %v\n%s", err, body)
+	}
+	return scrape{text: string(body), fams: fams}
+}
+
+// value sums the samples of metric name whose labels include the pairs
+// given (a histogram gives its count).
+func (s scrape) value(name string, labelPairs ...string) float64 {
+	var sum float64
+	mf := s.fams[name]
+	if mf == nil {
+		return 0
+	}
+next:
+	for _, m := range mf.GetMetric() {
+		l := map[string]string{}
+		for _, lp := range m.GetLabel() {
+			l[lp.GetName()] = lp.GetValue()
+		}
+		for i := 0; i+1 < len(labelPairs); i += 2 {
+			if l[labelPairs[i]] != labelPairs[i+1] {
+				continue next
+			}
+		}
+		sum += m.GetCounter().GetValue() + m.GetGauge().GetValue() + float64(m.GetHistogram().GetSampleCount())
+	}
+	return sum
+}
+
+// labelValues lists the values label takes in metric name.
+func (s scrape) labelValues(name, label string) []string {
+	var out []string
+	if mf := s.fams[name]; mf != nil {
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == label {
+					out = append(out, lp.GetValue())
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestMetricsCountTheIO: one listing, one read and one write, with one
+// injected 503 on the read's GET; every OSS counter moves by exactly what
+// the emulator received, and the FUSE, upload and read-ahead counters by
+// what the I/O implies.
+func TestMetricsCountTheIO(t *testing.T) {
+	srv := newServer(t)
+	readData := randBytes(100 << 10) // under first_read_size: one GET
+	if err := srv.PutObject("test", "dir/r.bin", readData, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.PutObject("test", "dir/other.txt", []byte("x"), nil); err != nil {
+		t.Fatal(err)
+	}
+	m := startMount(t, srv, "test", "-o", "metrics=127.0.0.1:0")
+	url := metricsURL(t, m)
+
+	before := scrapeMetrics(t, url)
+	serverBefore := srv.Counts()
+	if v := before.value("ossmount_oss_requests_total", "operation", "GetBucketInfo", "outcome", "ok"); v != 1 {
+		t.Errorf("the mount's probe: GetBucketInfo ok = %v, want 1", v)
+	}
+
+	// The I/O: list a directory, read one file (its GET fails once with
+	// 503 and is retried), write one.
+	entries, err := os.ReadDir(m.path("dir"))
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("ReadDir: %v %v", entries, err)
+	}
+	srv.AddFault(osstest.Fault{Op: "GetObject", Nth: 1, Status: 503, Code: "ServiceUnavailable"})
+	got, err := os.ReadFile(m.path("dir", "r.bin"))
+	if err != nil || !bytes.Equal(got, readData) {
+		t.Fatalf("read: %d bytes, %v", len(got), err)
+	}
+	srv.ClearFaults()
+	writeData := randBytes(50 << 10)
+	if err := os.WriteFile(m.path("dir", "w.bin"), writeData, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, _, err := srv.GetObject("test", "dir/w.bin"); err != nil || !bytes.Equal(b, writeData) {
+		t.Fatalf("the written object: %d bytes, %v", len(b), err)
+	}
+
+	after := scrapeMetrics(t, url)
+	serverAfter := srv.Counts()
+	delta := func(name string, labelPairs ...string) float64 {
+		return after.value(name, labelPairs...) - before.value(name, labelPairs...)
+	}
+
+	// Every attempt the server received is a request the mount counted,
+	// or one of its retries: per operation, exactly.
+	ops := map[string]bool{}
+	for op := range serverAfter {
+		ops[op] = true
+	}
+	for _, op := range after.labelValues("ossmount_oss_requests_total", "operation") {
+		ops[op] = true
+	}
+	for op := range ops {
+		server := float64(serverAfter[op] - serverBefore[op])
+		requests := delta("ossmount_oss_requests_total", "operation", op)
+		retries := delta("ossmount_oss_retries_total", "operation", op)
+		if requests+retries != server {
+			t.Errorf("%s: the mount counted %v requests + %v retries, the server received %v", op, requests, retries, server)
+		}
+		if n := delta("ossmount_oss_request_duration_seconds", "operation", op); n != requests {
+			t.Errorf("%s: %v latencies observed for %v requests", op, n, requests)
+		}
+		if v := after.value("ossmount_oss_requests_in_flight", "operation", op); v != 0 {
+			t.Errorf("%s: %v requests still in flight", op, v)
+		}
+	}
+	// What the I/O implies.
+	exact := []struct {
+		what string
+		got  float64
+		want float64
+	}{
+		{"GetObject requests (one read of a 100 KiB file)", delta("ossmount_oss_requests_total", "operation", "GetObject"), 1},
+		{"GetObject retried", delta("ossmount_oss_requests_total", "operation", "GetObject", "outcome", "retried"), 1},
+		{"GetObject retries", delta("ossmount_oss_retries_total", "operation", "GetObject"), 1},
+		{"GetObject attempts the server saw", float64(serverAfter["GetObject"] - serverBefore["GetObject"]), 2},
+		{"bytes received by GetObject", delta("ossmount_oss_received_bytes_total", "operation", "GetObject"), 100 << 10},
+		{"PutObject requests (one 50 KiB file written)", delta("ossmount_oss_requests_total", "operation", "PutObject", "outcome", "ok"), 1},
+		{"bytes sent by PutObject", delta("ossmount_oss_sent_bytes_total", "operation", "PutObject"), 50 << 10},
+		{"multipart uploads", delta("ossmount_oss_requests_total", "operation", "InitiateMultipartUpload"), 0},
+		{"failed OSS requests other than lookups of missing names",
+			delta("ossmount_oss_requests_total", "outcome", "failed") - delta("ossmount_oss_request_errors_total", "kind", "not_exist"), 0},
+		{"bytes answered to reads", delta("ossmount_fuse_read_bytes_total"), 100 << 10},
+		{"bytes accepted from writes", delta("ossmount_fuse_written_bytes_total"), 50 << 10},
+		{"FUSE create", delta("ossmount_fuse_request_duration_seconds", "operation", "create"), 1},
+		{"bytes read ahead", delta("ossmount_readahead_bytes_total"), 100 << 10},
+		{"bytes read ahead in vain", delta("ossmount_readahead_unread_bytes_total"), 0},
+		{"uploads completed", delta("ossmount_uploads_completed_total"), 1},
+		{"uploads failed", delta("ossmount_uploads_failed_total"), 0},
+		{"uploads in flight", after.value("ossmount_uploads_in_flight"), 0},
+		{"upload parts in flight", after.value("ossmount_upload_parts_in_flight"), 0},
+		{"incomplete multipart uploads", after.value("ossmount_multipart_uploads_incomplete"), 0},
+		{"kept files", after.value("ossmount_kept_files"), 0},
+		{"FUSE requests in flight", after.value("ossmount_fuse_requests_in_flight"), 0},
+		{"memory budget limit", after.value("ossmount_budget_limit_bytes", "budget", "memory"), 256 << 20},
+		{"disk budget limit", after.value("ossmount_budget_limit_bytes", "budget", "disk"), 10 << 30},
+		{"credentials info", after.value("ossmount_credentials_info", "source", "env", "temporary", "false"), 1},
+		{"mount info", after.value("ossmount_mount_info", "bucket", "test", "mountpoint", m.dir), 1},
+	}
+	for _, e := range exact {
+		if e.got != e.want {
+			t.Errorf("%s: %v, want %v", e.what, e.got, e.want)
+		}
+	}
+	atLeast := []struct {
+		what string
+		got  float64
+	}{
+		{"ListObjectsV2 requests (the listing)", delta("ossmount_oss_requests_total", "operation", "ListObjectsV2")},
+		{"FUSE reads", delta("ossmount_fuse_request_duration_seconds", "operation", "read")},
+		{"FUSE writes", delta("ossmount_fuse_request_duration_seconds", "operation", "write")},
+		{"FUSE directory reads", delta("ossmount_fuse_request_duration_seconds", "operation", "readdirplus") +
+			delta("ossmount_fuse_request_duration_seconds", "operation", "readdir")},
+		{"listing cache hits (r.bin looked up in the fresh listing)", delta("ossmount_cache_hits_total", "cache", "listing")},
+		{"build info", after.value("ossmount_build_info")},
+	}
+	for _, e := range atLeast {
+		if e.got < 1 {
+			t.Errorf("%s: %v, want at least 1", e.what, e.got)
+		}
+	}
+	if after.fams["ossmount_credentials_expiry_seconds"] != nil {
+		t.Errorf("long-term keys reported an expiry")
+	}
+	for _, secret := range []string{testSK, testAK} {
+		if strings.Contains(after.text, secret) {
+			t.Errorf("the scrape contains a credential (%q)", secret)
+		}
+	}
+
+	t.Run("promtool", func(t *testing.T) {
+		promtool, err := exec.LookPath("promtool")
+		if err != nil {
+			t.Skip("promtool is not installed (test/deps.sh installs Debian's prometheus package for it, as root)")
+		}
+		cmd := exec.Command(promtool, "check", "metrics")
+		cmd.Stdin = strings.NewReader(after.text)
+		out, err := cmd.CombinedOutput()
+		if err != nil || len(bytes.TrimSpace(out)) != 0 {
+			t.Errorf("promtool check metrics: %v\n%s", err, out)
+		}
+	})
+}
+
+// TestStatsCommand: `ossmount stats` shows the owner the numbers the mount
+// counted (as text and as JSON), and refuses another user of an
+// allow_other mount, with or without default_permissions.
+func TestStatsCommand(t *testing.T) {
+	for _, opts := range []string{"allow_other", "allow_other,default_permissions"} {
+		t.Run(opts, func(t *testing.T) {
+			srv := newServer(t)
+			data := randBytes(64 << 10)
+			if err := srv.PutObject("test", "f.bin", data, nil); err != nil {
+				t.Fatal(err)
+			}
+			m := shareMount(t, srv, "-o", opts)
+			bin := shareBin(t)
+			if got, err := os.ReadFile(m.path("f.bin")); err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("read: %v", err)
+			}
+
+			// As the owner (root here): JSON with the server's counts.
+			js := runShare(t, bin, nil, noCredEnv(), "stats", "--json", m.dir).must(t)
+			var s metrics.Summary
+			if err := json.Unmarshal([]byte(js), &s); err != nil {
+				t.Fatalf("stats --json is not a summary: %v\n%s", err, js)
+			}
+			counts := srv.Counts()
+			byOp := map[string]metrics.OSSOp{}
+			for _, o := range s.OSS {
+				byOp[o.Operation] = o
+			}
+			for op, n := range counts {
+				if o := byOp[op]; o.Requests+o.Retries != n {
+					t.Errorf("stats: %s %d requests + %d retries, the server received %d", op, o.Requests, o.Retries, n)
+				}
+			}
+			if g := byOp["GetObject"]; g.Requests != 1 || g.ReceivedBytes != 64<<10 || g.OK != 1 {
+				t.Errorf("stats: GetObject %+v, want 1 request at the first attempt receiving 64 KiB", g)
+			}
+			if s.Bucket != "test" || s.Mountpoint != m.dir || s.ReadBytes != 64<<10 || s.Credentials == nil || s.Credentials.Source != "env" {
+				t.Errorf("stats: %+v", s)
+			}
+			if strings.Contains(js, testSK) {
+				t.Errorf("stats shows the secret key")
+			}
+			// Text, with the flag after the mount point.
+			text := runShare(t, bin, nil, noCredEnv(), "stats", m.dir).must(t)
+			for _, want := range []string{"bucket test", "OSS requests", "GetObject", "FUSE operations", "Caches", "Budgets", "Uploads:", "Credentials: env"} {
+				if !strings.Contains(text, want) {
+					t.Errorf("stats text lacks %q:\n%s", want, text)
+				}
+			}
+
+			// Another user: refused, and told why.
+			other := runShare(t, "setpriv", nil, noCredEnv(), "--reuid=65534", "--regid=65534", "--clear-groups", bin, "stats", m.dir)
+			ee, ok := other.err.(*exec.ExitError)
+			if !ok || ee.ExitCode() != 1 || !strings.Contains(other.stderr, "permission denied") || other.stdout != "" {
+				t.Errorf("stats as uid 65534: %v, stdout %q, stderr %q; want exit 1 and permission denied", other.err, other.stdout, other.stderr)
+			}
+			// Nor through the attribute directly.
+			raw := runShare(t, "setpriv", nil, noCredEnv(), "--reuid=65534", "--regid=65534", "--clear-groups",
+				"getfattr", "--only-values", "-n", "user.oss.stats", m.dir)
+			if raw.err == nil || strings.Contains(raw.stdout, "bucket") {
+				t.Errorf("getfattr user.oss.stats as uid 65534: %v %q", raw.err, raw.stdout)
+			}
+		})
+	}
+}
+
+// TestStatsOnSignal: SIGUSR1 logs the summary ossmount stats prints.
+func TestStatsOnSignal(t *testing.T) {
+	srv := newServer(t)
+	if err := srv.PutObject("test", "f", []byte("data"), nil); err != nil {
+		t.Fatal(err)
+	}
+	m := startMount(t, srv, "test")
+	if _, err := os.ReadFile(m.path("f")); err != nil {
+		t.Fatal(err)
+	}
+	m.cmd.Process.Signal(syscall.SIGUSR1)
+	if !m.waitLog("stats: Credentials: env", 30*time.Second) {
+		t.Fatalf("no summary logged on SIGUSR1\n%s", m.log.String())
+	}
+	log := m.log.String()
+	for _, want := range []string{"stats: OSS requests", "GetObject", "stats: FUSE operations", "stats: Uploads:"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the SIGUSR1 summary lacks %q\n%s", want, log)
+		}
+	}
+}
+
+// TestMetricsAddressRefused: a metrics address other than loopback is a
+// usage error (exit 2) unless metrics_allow_remote, in the foreground and
+// from the daemon; nothing is mounted.
+func TestMetricsAddressRefused(t *testing.T) {
+	srv := newServer(t)
+	for _, tc := range []struct{ addr, fg string }{
+		{"0.0.0.0:9464", "-f"}, {":9464", "-f"}, {"example.com:9464", "-f"}, {"0.0.0.0:9464", ""}, {"127.0.0.1", "-f"},
+	} {
+		dir := t.TempDir()
+		args := []string{"test", dir, "-o", "endpoint=" + srv.URL() + ",region=" + testRegion + ",metrics=" + tc.addr}
+		if tc.fg != "" {
+			args = append([]string{tc.fg}, args...)
+		}
+		cmd := exec.Command(ossmountBin, args...)
+		cmd.Env = credEnv()
+		out, err := cmd.CombinedOutput()
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "metrics") {
+			t.Errorf("metrics=%s %s: %v\n%s\nwant exit 2 naming the option", tc.addr, tc.fg, err, out)
+		}
+		if isMounted(dir) {
+			exec.Command("umount", "-l", dir).Run()
+			t.Errorf("metrics=%s %s: mounted anyway", tc.addr, tc.fg)
+		}
+	}
+}
