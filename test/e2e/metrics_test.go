@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -320,28 +319,6 @@ func TestStatsCommand(t *testing.T) {
 				t.Errorf("getfattr user.oss.stats as uid 65534: %v %q", raw.err, raw.stdout)
 			}
 		})
-	}
-}
-
-// TestStatsOnSignal: SIGUSR1 logs the summary ossmount stats prints.
-func TestStatsOnSignal(t *testing.T) {
-	srv := newServer(t)
-	if err := srv.PutObject("test", "f", []byte("data"), nil); err != nil {
-		t.Fatal(err)
-	}
-	m := startMount(t, srv, "test")
-	if _, err := os.ReadFile(m.path("f")); err != nil {
-		t.Fatal(err)
-	}
-	m.cmd.Process.Signal(syscall.SIGUSR1)
-	if !m.waitLog("stats: Credentials: env", 30*time.Second) {
-		t.Fatalf("no summary logged on SIGUSR1\n%s", m.log.String())
-	}
-	log := m.log.String()
-	for _, want := range []string{"stats: OSS requests", "GetObject", "stats: FUSE operations", "stats: Uploads:"} {
-		if !strings.Contains(log, want) {
-			t.Errorf("the SIGUSR1 summary lacks %q\n%s", want, log)
-		}
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -809,7 +810,8 @@ func TestWriteClearsSetuid(t *testing.T) {
 }
 
 // TestRequestCountersOnSIGUSR1: SIGUSR1 makes a running mount log its
-// request counters, and the mount keeps running.
+// request counters (the summary ossmount stats prints: see
+// metrics_test.go), and the mount keeps running.
 func TestRequestCountersOnSIGUSR1(t *testing.T) {
 	srv := newServer(t)
 	m := startMount(t, srv, "test")
@@ -819,8 +821,18 @@ func TestRequestCountersOnSIGUSR1(t *testing.T) {
 		}
 	}
 	m.cmd.Process.Signal(syscall.SIGUSR1)
-	if !m.waitLog("msg=requests op=PutObject count=3 errors=0 bytes_in=0 bytes_out=3", 10*time.Second) {
-		t.Fatalf("no PutObject counters after SIGUSR1:\n%s", m.log.String())
+	// PutObject: 3 requests, none retried or failed, no retries, none in
+	// flight; 3 bytes sent.
+	counters := regexp.MustCompile(`msg="stats:\s+PutObject\s+3\s+0\s+0\s+0\s+0\s+\S+\s+\S+\s+3 B\s`)
+	deadline := time.Now().Add(30 * time.Second)
+	for !counters.MatchString(m.log.String()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no PutObject counters after SIGUSR1:\n%s", m.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !m.waitLog("stats: Credentials: env", 30*time.Second) || !strings.Contains(m.log.String(), "stats: FUSE operations") {
+		t.Errorf("the whole summary was not logged:\n%s", m.log.String())
 	}
 	if _, err := os.ReadFile(m.path("c1")); err != nil {
 		t.Fatalf("the mount stopped answering after SIGUSR1: %v", err)
