@@ -256,6 +256,50 @@ func TestMetricsCountTheIO(t *testing.T) {
 	})
 }
 
+// TestMetricsCredentials: with renewed temporary credentials (a RAM role
+// with 6-second tokens), the scrape names the source, counts down to the
+// expiry, and counts the renewals the STS server made and the ones that
+// failed while it was down.
+func TestMetricsCredentials(t *testing.T) {
+	t.Parallel()
+	_, _, sts, m, _ := roleMount(t, 6*time.Second, "metrics=127.0.0.1:0")
+	url := metricsURL(t, m)
+	s := scrapeMetrics(t, url)
+	if v := s.value("ossmount_credentials_info", "source", "ram_role_arn", "temporary", "true"); v != 1 {
+		t.Errorf("credentials info: %v\n%s", v, s.text)
+	}
+	if exp := s.value("ossmount_credentials_expiry_seconds"); exp <= 0 || exp > 6 {
+		t.Errorf("seconds until expiry %v, want in (0, 6]", exp)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for s.value("ossmount_credentials_refreshes_total") < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than 2 renewals counted in 60 s of 6 s tokens\n%s", m.log.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+		s = scrapeMetrics(t, url)
+	}
+	// The STS issued the first credentials and one per renewal.
+	issued := float64(sts.Issued())
+	later := scrapeMetrics(t, url)
+	if r1, r2 := s.value("ossmount_credentials_refreshes_total"), later.value("ossmount_credentials_refreshes_total"); issued < r1+1 || issued > r2+1 {
+		t.Errorf("the STS issued %v credentials; the mount counted %v then %v renewals (plus the first)", issued, r1, r2)
+	}
+	if v := later.value("ossmount_credentials_refresh_failures_total"); v != 0 {
+		t.Errorf("%v failed renewals counted with the STS up", v)
+	}
+	sts.SetDown(true)
+	defer sts.SetDown(false)
+	for later.value("ossmount_credentials_refresh_failures_total") < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no failed renewal counted with the STS down\n%s", m.log.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+		later = scrapeMetrics(t, url)
+	}
+	sts.SetDown(false)
+}
+
 // TestStatsCommand: `ossmount stats` shows the owner the numbers the mount
 // counted (as text and as JSON), and refuses another user of an
 // allow_other mount, with or without default_permissions.
@@ -327,8 +371,12 @@ func TestStatsCommand(t *testing.T) {
 // from the daemon; nothing is mounted.
 func TestMetricsAddressRefused(t *testing.T) {
 	srv := newServer(t)
-	for _, tc := range []struct{ addr, fg string }{
-		{"0.0.0.0:9464", "-f"}, {":9464", "-f"}, {"example.com:9464", "-f"}, {"0.0.0.0:9464", ""}, {"127.0.0.1", "-f"},
+	for _, tc := range []struct{ addr, fg, why string }{
+		{"0.0.0.0:9464", "-f", "metrics_allow_remote"},
+		{":9464", "-f", "metrics_allow_remote"},
+		{"example.com:9464", "-f", "metrics_allow_remote"},
+		{"0.0.0.0:9464", "", "metrics_allow_remote"}, // from the daemon, through its ready pipe
+		{"127.0.0.1", "-f", "HOST:PORT"},
 	} {
 		dir := t.TempDir()
 		args := []string{"test", dir, "-o", "endpoint=" + srv.URL() + ",region=" + testRegion + ",metrics=" + tc.addr}
@@ -339,8 +387,8 @@ func TestMetricsAddressRefused(t *testing.T) {
 		cmd.Env = credEnv()
 		out, err := cmd.CombinedOutput()
 		ee, ok := err.(*exec.ExitError)
-		if !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "metrics") {
-			t.Errorf("metrics=%s %s: %v\n%s\nwant exit 2 naming the option", tc.addr, tc.fg, err, out)
+		if !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "option metrics") || !strings.Contains(string(out), tc.why) {
+			t.Errorf("metrics=%s %s: %v\n%s\nwant exit 2 naming the option and %s", tc.addr, tc.fg, err, out, tc.why)
 		}
 		if isMounted(dir) {
 			exec.Command("umount", "-l", dir).Run()
