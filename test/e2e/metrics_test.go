@@ -107,6 +107,33 @@ func (s scrape) labelValues(name, label string) []string {
 	return out
 }
 
+// settledScrape returns a scrape and the emulator's counts taken while no
+// request is under way (a RELEASE the kernel sends after close, or a
+// background request, would otherwise be counted on one side only).
+func settledScrape(t *testing.T, url string, srv *osstest.Server) (scrape, map[string]int64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		a := scrapeMetrics(t, url)
+		counts := srv.Counts()
+		b := scrapeMetrics(t, url)
+		idle := a.value("ossmount_oss_requests_in_flight") == 0 && b.value("ossmount_oss_requests_in_flight") == 0 &&
+			b.value("ossmount_fuse_requests_in_flight") == 0
+		var total int64
+		for _, n := range counts {
+			total += n
+		}
+		counted := b.value("ossmount_oss_requests_total") + b.value("ossmount_oss_retries_total")
+		if idle && a.value("ossmount_oss_requests_total") == b.value("ossmount_oss_requests_total") && counted == float64(total) {
+			return b, counts
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the mount's requests never settled: the server counted %v, the mount %v\n%s", counts, counted, b.text)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // TestMetricsCountTheIO: one listing, one read and one write, with one
 // injected 503 on the read's GET; every OSS counter moves by exactly what
 // the emulator received, and the FUSE, upload and read-ahead counters by
@@ -123,8 +150,7 @@ func TestMetricsCountTheIO(t *testing.T) {
 	m := startMount(t, srv, "test", "-o", "metrics=127.0.0.1:0")
 	url := metricsURL(t, m)
 
-	before := scrapeMetrics(t, url)
-	serverBefore := srv.Counts()
+	before, serverBefore := settledScrape(t, url, srv)
 	if v := before.value("ossmount_oss_requests_total", "operation", "GetBucketInfo", "outcome", "ok"); v != 1 {
 		t.Errorf("the mount's probe: GetBucketInfo ok = %v, want 1", v)
 	}
@@ -149,8 +175,7 @@ func TestMetricsCountTheIO(t *testing.T) {
 		t.Fatalf("the written object: %d bytes, %v", len(b), err)
 	}
 
-	after := scrapeMetrics(t, url)
-	serverAfter := srv.Counts()
+	after, serverAfter := settledScrape(t, url, srv)
 	delta := func(name string, labelPairs ...string) float64 {
 		return after.value(name, labelPairs...) - before.value(name, labelPairs...)
 	}
