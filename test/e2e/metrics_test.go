@@ -421,3 +421,41 @@ func TestMetricsAddressRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsUploadFailure: an upload the server refuses is counted as a
+// failed upload, its data as a kept file (with its disk space), the
+// refusal as a failed PutObject of kind permission, and the error the
+// application got under the FUSE operation that returned it.
+func TestMetricsUploadFailure(t *testing.T) {
+	srv := newServer(t)
+	m := startMount(t, srv, "test", "-o", "metrics=127.0.0.1:0,cache_dir="+t.TempDir())
+	url := metricsURL(t, m)
+	srv.AddFault(osstest.Fault{Op: "PutObject", Key: "refused.bin", Status: 403, Code: "AccessDenied"})
+	data := randBytes(200 << 10)
+	if err := os.WriteFile(m.path("refused.bin"), data, 0o644); err == nil {
+		t.Fatal("the write of a refused upload succeeded")
+	}
+	s, _ := settledScrape(t, url, srv)
+	for _, e := range []struct {
+		what      string
+		got, want float64
+	}{
+		{"uploads failed", s.value("ossmount_uploads_failed_total"), 1},
+		{"uploads completed", s.value("ossmount_uploads_completed_total"), 0},
+		{"kept files", s.value("ossmount_kept_files"), 1},
+		{"PutObject failed", s.value("ossmount_oss_requests_total", "operation", "PutObject", "outcome", "failed"), 1},
+		{"PutObject refused", s.value("ossmount_oss_request_errors_total", "operation", "PutObject", "kind", "permission"), 1},
+		{"PutObject retries (a refusal is final)", s.value("ossmount_oss_retries_total", "operation", "PutObject"), 0},
+		{"bytes sent by PutObject (none accepted)", s.value("ossmount_oss_sent_bytes_total", "operation", "PutObject"), 0},
+	} {
+		if e.got != e.want {
+			t.Errorf("%s: %v, want %v", e.what, e.got, e.want)
+		}
+	}
+	if kept := s.value("ossmount_kept_bytes"); kept < 200<<10 {
+		t.Errorf("kept bytes %v, want at least the 200 KiB written", kept)
+	}
+	if n := s.value("ossmount_fuse_errors_total", "errno", "EACCES"); n < 1 {
+		t.Errorf("no FUSE request answered EACCES\n%s", s.text)
+	}
+}
