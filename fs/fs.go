@@ -35,7 +35,8 @@ type Config struct {
 	ListTTL       time.Duration // directory listing lifetime (default 60 s; <0 disables)
 	ListCacheSize int           // directories (default 1000)
 
-	MemoryBudget int64 // bytes for prefetch, cached blocks and write buffers (default 256 MiB)
+	MemoryBudget int64 // bytes for prefetch, cached blocks, write buffers and FUSE requests (default 256 MiB)
+	FUSEMemory   int64 // of MemoryBudget, what FUSE request buffers may hold (not given to data)
 	BlockSize    int64 // random-read block (default 16 KiB)
 	PartSize     int64 // sequential prefetch part (default 8 MiB)
 	MaxWindow    int64 // sequential prefetch window per handle (default 64 MiB)
@@ -106,6 +107,8 @@ type FS struct {
 	log    *slog.Logger
 	budget *cache.Budget
 	blocks *cache.BlockCache
+	parts  *partPool
+	stages memStages
 
 	// Caches, each internally locked. Keys are object keys; directories
 	// end in "/".
@@ -134,13 +137,15 @@ func New(cfg Config) (*FS, error) {
 		cfg:     cfg,
 		store:   cfg.Store,
 		log:     cfg.Logger,
-		budget:  cache.NewBudget(cfg.MemoryBudget),
+		budget:  cache.NewBudget(max(cfg.MemoryBudget-cfg.FUSEMemory, cfg.MemoryBudget/4)),
 		stat:    cache.NewTTL[*attr](cfg.StatCacheSize, cfg.StatTTL),
 		neg:     cache.NewTTL[struct{}](cfg.NegCacheSize, cfg.NegTTL),
 		lists:   cache.NewTTL[*listing](cfg.ListCacheSize, cfg.ListTTL),
 		writers: map[*writeState]struct{}{},
 	}
-	f.blocks = cache.NewBlockCache(f.budget, cfg.MemoryBudget/2)
+	f.blocks = cache.NewBlockCache(f.budget, f.budget.Limit()/2)
+	f.parts = &partPool{f: f, size: cfg.PartSize}
+	f.budget.SetReclaimer(f.reclaim)
 	st, err := newStager(cfg.CacheDir, cfg.DiskBudget, StoreID{Endpoint: cfg.Endpoint, Bucket: cfg.Store.Bucket()}, f.log)
 	if err != nil {
 		return nil, err

@@ -79,34 +79,12 @@ func (p *part) unref() {
 		// Dropped by the stream and fetched: what no read asked for
 		// was read ahead in vain.
 		p.f.counters.unread.Add(p.fetched - min(p.served, p.fetched))
-		p.f.budget.Release(int64(cap(p.buf)))
-		putPartBuf(p.buf)
+		p.f.parts.put(p.buf)
 		p.buf = nil
 	}
 }
 
-var partPool sync.Pool // of *[]byte with cap == pooled size
-
-var pooledSize atomic.Int64
-
-func getPartBuf(n int64) []byte {
-	if n == pooledSize.Load() {
-		if b, ok := partPool.Get().(*[]byte); ok {
-			return (*b)[:n]
-		}
-	}
-	return make([]byte, n)
-}
-
-func putPartBuf(b []byte) {
-	if int64(cap(b)) == pooledSize.Load() {
-		b = b[:cap(b)]
-		partPool.Put(&b)
-	}
-}
-
 func newReader(f *FS, n *fileNode, key, etag string, size int64) *reader {
-	pooledSize.CompareAndSwap(0, f.cfg.PartSize)
 	return &reader{fsys: f, node: n, key: key, etag: etag, size: size, lastEnd: -1}
 }
 
@@ -325,13 +303,11 @@ func (r *reader) collectLocked(off, end int64) []*part {
 		if s.next < end {
 			n = max(n, min(end-s.next, r.size-s.next))
 		}
-		if !r.fsys.budget.TryAcquire(n) {
-			break
+		buf := r.fsys.parts.get(n)
+		if buf == nil {
+			break // the budget is used up: read-ahead stops growing
 		}
-		p := &part{off: s.next, buf: getPartBuf(n), done: make(chan struct{}), f: r.fsys}
-		if int64(cap(p.buf)) != n { // not pooled: budget the real size
-			p.buf = p.buf[:n:n]
-		}
+		p := &part{off: s.next, buf: buf, done: make(chan struct{}), f: r.fsys}
 		p.refs.Store(2)
 		s.parts = append(s.parts, p)
 		s.next += n

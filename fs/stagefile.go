@@ -191,6 +191,33 @@ func (s *stageFile) Punch(off, n int64) {
 	}
 }
 
+// memHeld is the memory the file holds (0 once on disk, or while busy).
+func (s *stageFile) memHeld() int64 {
+	if !s.mu.TryLock() {
+		return 0
+	}
+	defer s.mu.Unlock()
+	return s.held
+}
+
+// trySpill moves the contents to disk unless the file is busy (its lock
+// held: the caller may be the one growing it) and returns the memory
+// freed; ok is false when nothing could be done.
+func (s *stageFile) trySpill() (freed int64, ok bool) {
+	if !s.mu.TryLock() {
+		return 0, false
+	}
+	defer s.mu.Unlock()
+	if s.file != nil || s.held == 0 {
+		return 0, false
+	}
+	held := s.held
+	if err := s.spillLocked(); err != nil {
+		return 0, false
+	}
+	return held, true
+}
+
 // Keep moves the contents to a file named by name(dir, generated) and
 // returns its path: what a failed upload leaves for the user.
 func (s *stageFile) Keep(name func(tmp string) string) (string, error) {

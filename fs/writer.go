@@ -113,6 +113,7 @@ type writeState struct {
 // truncate drops its content.
 func (f *FS) newWriteState(n *fileNode, key string, base *attr, truncate bool, caller *fuse.Caller) (*writeState, error) {
 	file := newStageFile(f.staging.dir, stagePrefix, f.budget)
+	f.stages.add(file)
 	w := &writeState{fsys: f, node: n, seq: f.writerSeq.Add(1), key: key, file: file, meta: map[string]string{}}
 	w.cond = sync.NewCond(&w.mu)
 	now := time.Now()
@@ -844,12 +845,14 @@ func (w *writeState) release() (last bool) {
 	if !failed {
 		w.discard()
 	} else {
+		w.fsys.stages.remove(w.file)
 		w.file.Close()
 	}
 	return true
 }
 
 func (w *writeState) discard() {
+	w.fsys.stages.remove(w.file)
 	w.file.Remove()
 	if w.onDisk > 0 {
 		w.fsys.staging.budget.Release(w.onDisk)

@@ -168,8 +168,10 @@ func serve(c *cli.Context, v *values, bucket, prefix, mnt string, foreground boo
 		defer stopMetrics()
 		log.Info("serving metrics", "url", "http://"+bound+"/metrics")
 	}
-	// Keep the Go heap near the data budget so RSS stays bounded.
-	debug.SetMemoryLimit(fcfg.MemoryBudget + 256<<20)
+	// Keep the Go heap near the budget so RSS stays bounded: what the
+	// budget does not count (runtime, goroutines, HTTP buffers, garbage)
+	// must fit in the 64 MiB over it, with the program itself.
+	debug.SetMemoryLimit(fcfg.MemoryBudget + memorySlack)
 
 	opts := fsys.Options()
 	opts.MountOptions = mopts
@@ -364,12 +366,16 @@ func buildConfigs(v *values, bucket, prefix string) (fs.Config, ossapi.Config, f
 		dirMode = 0o755
 	}
 	ro := v.bool("ro") && !v.bool("rw")
+	budget := v.size("memory_budget")
+	if budget <= 0 {
+		budget = 256 << 20
+	}
 	fcfg := fs.Config{
 		Prefix: prefix, UID: uid, GID: gid, FileMode: fileMode, DirMode: dirMode, ReadOnly: ro,
 		StatTTL: ttl(v, "stat_cache_ttl"), StatCacheSize: v.int("stat_cache_size"),
 		NegTTL: ttl(v, "negative_cache_ttl"), NegCacheSize: v.int("negative_cache_size"),
 		ListTTL: ttl(v, "list_cache_ttl"), ListCacheSize: v.int("list_cache_size"),
-		MemoryBudget: v.size("memory_budget"), BlockSize: v.size("block_size"), PartSize: v.size("read_part_size"),
+		MemoryBudget: budget, BlockSize: v.size("block_size"), PartSize: v.size("read_part_size"),
 		MaxWindow: v.size("max_read_window"), FirstRead: v.size("first_read_size"),
 		CacheDir: v.str("cache_dir"), DiskBudget: v.size("disk_budget"),
 		UploadPartSize: v.size("upload_part_size"), UploadConcurrency: v.int("upload_concurrency"),
@@ -416,9 +422,14 @@ func buildConfigs(v *values, bucket, prefix string) (fs.Config, ossapi.Config, f
 			if n := v.int("max_background"); n > 0 {
 				return n
 			}
-			return 64
+			return int(min(max(budget/(4<<20), 8), 64))
 		}(),
+		MaxInflightRequestBytes: fuseInflightBytes,
 	}
+	// The kernel's background reads each bring a reply buffer of up to
+	// MaxWrite bytes, and written data waits in request buffers: that
+	// much of the budget is the FUSE layer's.
+	fcfg.FUSEMemory = int64(mo.MaxBackground)*int64(mo.MaxWrite) + fuseInflightBytes
 	if v.bool("default_permissions") {
 		mo.Options = append(mo.Options, "default_permissions")
 	}
@@ -430,6 +441,14 @@ func buildConfigs(v *values, bucket, prefix string) (fs.Config, ossapi.Config, f
 	}
 	return fcfg, ocfg, mo
 }
+
+// fuseInflightBytes bounds the FUSE request buffers being read or
+// processed (the data of writes in flight).
+const fuseInflightBytes = 16 << 20
+
+// memorySlack is what the process may use over memory_budget: the Go
+// runtime's memory limit is set there.
+const memorySlack = 40 << 20
 
 // ttl reads a cache lifetime where 0 means "disabled" (fs.Config uses <0).
 func ttl(v *values, name string) time.Duration {

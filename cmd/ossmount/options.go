@@ -76,7 +76,7 @@ var options = []option{
 	{name: "cache_dir", group: gCache, kind: kString, def: "", usage: "directory for staged writes and for the data of failed uploads (default: one per user and bucket: /var/cache/ossmount/BUCKET-HASH for root, else ~/.cache/ossmount/BUCKET-HASH)"},
 	{name: "disk_budget", group: gCache, kind: kSize, def: "10G", usage: "most bytes of staged writes on disk (ENOSPC beyond)"},
 
-	{name: "memory_budget", group: gPerf, kind: kSize, def: "256M", usage: "memory for read-ahead, cached blocks and staged writes, shared by all files"},
+	{name: "memory_budget", group: gPerf, kind: kSize, def: "256M", usage: "memory for read-ahead, cached blocks, staged writes and FUSE requests, shared by all files: the process stays within it + 64M"},
 	{name: "block_size", group: gPerf, kind: kSize, def: "16K", usage: "block fetched and cached for a random read (small blocks keep random reads near raw GET speed)"},
 	{name: "read_part_size", group: gPerf, kind: kSize, def: "8M", usage: "largest ranged GET of a sequential read"},
 	{name: "max_read_window", group: gPerf, kind: kSize, def: "64M", usage: "most bytes read ahead per open file"},
@@ -85,7 +85,7 @@ var options = []option{
 	{name: "upload_concurrency", group: gPerf, kind: kInt, def: "4", usage: "parts uploaded in parallel per file"},
 	{name: "max_rename_objects", group: gPerf, kind: kInt, def: "100000", usage: "most objects one directory rename may move (EXDEV beyond)"},
 	{name: "read_ahead_kb", group: gPerf, kind: kInt, def: "16384", usage: "kernel read-ahead of the mount in KiB when permitted (0 leaves it alone)"},
-	{name: "max_background", group: gPerf, kind: kInt, def: "64", usage: "FUSE requests the kernel may queue in the background"},
+	{name: "max_background", group: gPerf, kind: kInt, def: "", usage: "FUSE requests the kernel may queue in the background (default: memory_budget/4M, from 8 to 64)"},
 
 	{name: "passwd_file", group: gCred, kind: kString, def: "", usage: "ossfs-style credentials file (AK:SK or bucket:AK:SK lines); default ~/.passwd-ossfs, then /etc/passwd-ossfs"},
 	{name: "credential_source", group: gCred, kind: kString, def: "", usage: "force a source: env, sts, passwd_file, ram_role_arn, ecs_ram_role, oidc_role_arn, credentials_uri, cli_profile, credential_process (default: the first one configured)"},

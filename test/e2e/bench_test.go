@@ -348,6 +348,52 @@ func benchChild(mode string, args []string) error {
 			return err
 		}
 		fmt.Println(time.Since(start).Seconds())
+	case "mixed": // DIR READERS WRITERS SIZE -> seconds: concurrent sequential readers and writers
+		nr, _ := strconv.Atoi(args[1])
+		nw, _ := strconv.Atoi(args[2])
+		size, _ := strconv.Atoi(args[3])
+		start := time.Now()
+		errs := make(chan error, nr+nw)
+		for i := range nr {
+			go func() {
+				want := checksum(pseudoRandom(size, uint64(100+i)))
+				f, err := os.Open(fmt.Sprintf("%s/r%02d.bin", args[0], i))
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer f.Close()
+				sum := crc32.New(crcTable)
+				n, err := io.CopyBuffer(sum, f, make([]byte, 128<<10))
+				if err == nil && (n != int64(size) || uint64(sum.Sum32()) != want) {
+					err = fmt.Errorf("reader %d: %d bytes, checksum differs", i, n)
+				}
+				errs <- err
+			}()
+		}
+		for i := range nw {
+			go func() {
+				data := pseudoRandom(size, uint64(200+i))
+				f, err := os.Create(fmt.Sprintf("%s/w%02d.bin", args[0], i))
+				if err != nil {
+					errs <- err
+					return
+				}
+				for off := 0; off < size && err == nil; off += 1 << 20 {
+					_, err = f.Write(data[off:min(off+1<<20, size)])
+				}
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+				errs <- err
+			}()
+		}
+		for range nr + nw {
+			if err := <-errs; err != nil {
+				return err
+			}
+		}
+		fmt.Println(time.Since(start).Seconds())
 	case "small": // DIR N -> seconds
 		n, _ := strconv.Atoi(args[1])
 		data := pseudoRandom(4096, 13)
@@ -503,4 +549,27 @@ func peakRSS(pid int) int64 {
 		}
 	}
 	return -1
+}
+
+// BenchmarkOssmountMixedRSS is the row "peak RSS, 24 readers + 12 writers,
+// budget 128M": one mount with memory_budget=128M serves 24 sequential
+// readers and 12 sequential writers of 40 MiB files at once (from a child
+// process); the mount's peak RSS must stay within the budget + 64 MiB.
+func BenchmarkOssmountMixedRSS(b *testing.B) {
+	const readers, writers, size = 24, 12, 40 << 20
+	srv := newServer(b)
+	for i := range readers {
+		srv.PutObject("test", fmt.Sprintf("mixed/r%02d.bin", i), pseudoRandom(size, uint64(100+i)), nil)
+	}
+	freeMemory()
+	m := startMount(b, srv, "test", "-o", "memory_budget=128M")
+	defer m.stop()
+	out := child(b, "mixed", m.path("mixed"), strconv.Itoa(readers), strconv.Itoa(writers), strconv.Itoa(size))
+	peak := peakRSS(m.cmd.Process.Pid)
+	for i := range writers {
+		stored(b, srv, fmt.Sprintf("mixed/w%02d.bin", i), size, crc64.Checksum(pseudoRandom(size, uint64(200+i)), crc64.MakeTable(crc64.ECMA)))
+	}
+	fmt.Printf("\n%-58s %-58s %s\n", "measure", "result", "target")
+	fmt.Printf("%-58s %-58s %s\n\n", "peak RSS, 24 readers + 12 writers, budget 128M",
+		fmt.Sprintf("%.0f MiB (%s s)", float64(peak)/(1<<20), out[0]), "<= 192 MiB")
 }
