@@ -107,7 +107,7 @@ type FS struct {
 	log    *slog.Logger
 	budget *cache.Budget
 	blocks *cache.BlockCache
-	parts  *partPool
+	bufs   *bufPool
 	stages memStages
 
 	// Caches, each internally locked. Keys are object keys; directories
@@ -144,7 +144,7 @@ func New(cfg Config) (*FS, error) {
 		writers: map[*writeState]struct{}{},
 	}
 	f.blocks = cache.NewBlockCache(f.budget, f.budget.Limit()/2)
-	f.parts = &partPool{f: f, size: cfg.PartSize}
+	f.bufs = newBufPool(f.budget, f.budget.Limit()/8)
 	f.budget.SetReclaimer(f.reclaim)
 	st, err := newStager(cfg.CacheDir, cfg.DiskBudget, StoreID{Endpoint: cfg.Endpoint, Bucket: cfg.Store.Bucket()}, f.log)
 	if err != nil {

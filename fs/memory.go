@@ -9,71 +9,82 @@ package fs
 
 import (
 	"sync"
+
+	"github.com/ossmount/ossmount/cache"
 )
 
-// partPool keeps released read-ahead part buffers of the common size for
-// reuse. A pooled buffer stays charged to the budget (it is memory the
-// process holds); the reclaimer drops them first.
-type partPool struct {
-	f    *FS
-	size int64
+// bufPool keeps released buffers (read-ahead parts, staging chunks) for
+// reuse, by exact size. A pooled buffer stays charged to the budget (it
+// is memory the process holds); the reclaimer drops them first. Reuse
+// keeps the garbage collector's work, and so the memory the process holds
+// beyond the budget, small.
+type bufPool struct {
+	budget   *cache.Budget
+	maxBytes int64 // most bytes kept for reuse
 
-	mu   sync.Mutex
-	free [][]byte // GUARDED_BY(mu); each of cap size, charged to the budget
+	mu     sync.Mutex
+	free   map[int64][][]byte // GUARDED_BY(mu); by cap, each charged to the budget
+	pooled int64              // GUARDED_BY(mu)
 }
 
-// maxPooled bounds the buffers kept for reuse.
-const maxPooled = 8
+func newBufPool(b *cache.Budget, maxBytes int64) *bufPool {
+	return &bufPool{budget: b, maxBytes: maxBytes, free: map[int64][][]byte{}}
+}
 
 // get returns a buffer of n bytes charged to the budget, or nil when the
 // budget has no room.
-func (p *partPool) get(n int64) []byte {
-	if n == p.size {
-		p.mu.Lock()
-		if k := len(p.free); k > 0 {
-			b := p.free[k-1]
-			p.free = p.free[:k-1]
-			p.mu.Unlock()
-			return b[:n]
-		}
+func (p *bufPool) get(n int64) []byte {
+	p.mu.Lock()
+	if l := p.free[n]; len(l) > 0 {
+		b := l[len(l)-1]
+		p.free[n] = l[:len(l)-1]
+		p.pooled -= n
 		p.mu.Unlock()
+		return b
 	}
-	if !p.f.budget.TryAcquire(n) {
+	p.mu.Unlock()
+	if !p.budget.TryAcquire(n) {
 		return nil
 	}
-	return make([]byte, n, n)
+	return make([]byte, n)
 }
 
-// put takes a buffer back (from get).
-func (p *partPool) put(b []byte) {
-	if int64(cap(b)) == p.size {
-		p.mu.Lock()
-		if len(p.free) < maxPooled {
-			p.free = append(p.free, b[:cap(b)])
-			p.mu.Unlock()
-			return
-		}
-		p.mu.Unlock()
+// put takes back a buffer from get; its contents are dropped.
+func (p *bufPool) put(b []byte) {
+	n := int64(cap(b))
+	if n == 0 {
+		return
 	}
-	p.f.budget.Release(int64(cap(b)))
+	p.mu.Lock()
+	if p.pooled+n <= p.maxBytes {
+		p.free[n] = append(p.free[n], b[:n])
+		p.pooled += n
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	p.budget.Release(n)
 }
 
 // reclaim drops pooled buffers until n bytes are freed (or none are left)
 // and returns the bytes freed.
-func (p *partPool) reclaim(n int64) int64 {
+func (p *bufPool) reclaim(n int64) int64 {
 	var freed int64
-	for freed < n {
-		p.mu.Lock()
-		k := len(p.free)
-		if k == 0 {
-			p.mu.Unlock()
+	p.mu.Lock()
+	for size, l := range p.free {
+		for len(l) > 0 && freed < n {
+			l = l[:len(l)-1]
+			freed += size
+		}
+		p.free[size] = l
+		if freed >= n {
 			break
 		}
-		b := p.free[k-1]
-		p.free = p.free[:k-1]
-		p.mu.Unlock()
-		p.f.budget.Release(int64(cap(b)))
-		freed += int64(cap(b))
+	}
+	p.pooled -= freed
+	p.mu.Unlock()
+	if freed > 0 {
+		p.budget.Release(freed)
 	}
 	return freed
 }
@@ -142,7 +153,7 @@ func removeFile(files []*stageFile, s *stageFile) []*stageFile {
 // reclaim frees at least n bytes of the budget if it can, cheapest first;
 // it is the budget's reclaimer and returns the bytes freed.
 func (f *FS) reclaim(n int64) int64 {
-	freed := f.parts.reclaim(n)
+	freed := f.bufs.reclaim(n)
 	if freed < n {
 		freed += f.blocks.Reclaim(n - freed)
 	}

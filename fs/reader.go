@@ -79,7 +79,7 @@ func (p *part) unref() {
 		// Dropped by the stream and fetched: what no read asked for
 		// was read ahead in vain.
 		p.f.counters.unread.Add(p.fetched - min(p.served, p.fetched))
-		p.f.parts.put(p.buf)
+		p.f.bufs.put(p.buf)
 		p.buf = nil
 	}
 }
@@ -303,7 +303,7 @@ func (r *reader) collectLocked(off, end int64) []*part {
 		if s.next < end {
 			n = max(n, min(end-s.next, r.size-s.next))
 		}
-		buf := r.fsys.parts.get(n)
+		buf := r.fsys.bufs.get(n)
 		if buf == nil {
 			break // the budget is used up: read-ahead stops growing
 		}

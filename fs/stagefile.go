@@ -19,6 +19,7 @@ type stageFile struct {
 	dir    string
 	prefix string
 	budget *cache.Budget
+	pool   *bufPool // optional: whole chunks come from it and go back to it
 
 	mu     sync.Mutex
 	chunks map[int64][]byte // GUARDED_BY(mu); memory mode: chunk index -> bytes (shorter: zeros follow)
@@ -56,10 +57,21 @@ func (s *stageFile) spillLocked() error {
 		return err
 	}
 	s.file = f
+	for _, b := range s.chunks {
+		s.freeBuf(b)
+	}
 	s.chunks = nil
-	s.budget.Release(s.held)
 	s.held = 0
 	return nil
+}
+
+// freeBuf gives back a chunk's memory.
+func (s *stageFile) freeBuf(b []byte) {
+	if s.pool != nil && cap(b) == stageChunk {
+		s.pool.put(b)
+	} else if cap(b) > 0 {
+		s.budget.Release(int64(cap(b)))
+	}
 }
 
 // grow makes chunk i hold at least n bytes, taking memory from the budget;
@@ -76,12 +88,29 @@ func (s *stageFile) growLocked(i int64, n int) bool {
 		return true
 	}
 	c := max(n, min(2*cap(b), stageChunk), 4096)
-	if s.held+int64(c-cap(b)) > stageMemMax || !s.budget.TryAcquire(int64(c-cap(b))) {
+	if s.pool != nil && c > stageChunk/2 {
+		c = stageChunk // a whole chunk, reused from the pool
+	}
+	if s.held+int64(c-cap(b)) > stageMemMax {
 		return false
 	}
+	var nb []byte
+	if c == stageChunk && s.pool != nil {
+		if nb = s.pool.get(stageChunk); nb == nil {
+			return false
+		}
+		nb = nb[:n]
+		copy(nb, b)
+		clear(nb[len(b):])
+		s.freeBuf(b)
+	} else {
+		if !s.budget.TryAcquire(int64(c - cap(b))) {
+			return false
+		}
+		nb = make([]byte, n, c)
+		copy(nb, b)
+	}
 	s.held += int64(c - cap(b))
-	nb := make([]byte, n, c)
-	copy(nb, b)
 	s.chunks[i] = nb
 	return true
 }
@@ -172,7 +201,7 @@ func (s *stageFile) Truncate(size int64) error {
 
 func (s *stageFile) dropLocked(i int64) {
 	s.held -= int64(cap(s.chunks[i]))
-	s.budget.Release(int64(cap(s.chunks[i])))
+	s.freeBuf(s.chunks[i])
 	delete(s.chunks, i)
 }
 

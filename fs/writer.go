@@ -113,6 +113,7 @@ type writeState struct {
 // truncate drops its content.
 func (f *FS) newWriteState(n *fileNode, key string, base *attr, truncate bool, caller *fuse.Caller) (*writeState, error) {
 	file := newStageFile(f.staging.dir, stagePrefix, f.budget)
+	file.pool = f.bufs
 	f.stages.add(file)
 	w := &writeState{fsys: f, node: n, seq: f.writerSeq.Add(1), key: key, file: file, meta: map[string]string{}}
 	w.cond = sync.NewCond(&w.mu)

@@ -347,3 +347,47 @@ func TestWriteRecoveryOnlyOwnBucket(t *testing.T) {
 		t.Errorf("records left: %+v", recs)
 	}
 }
+
+// Case 5: memory_budget bounds the process. Staging files held in memory
+// spill to cache_dir when readers need the memory, read-ahead lives within
+// what is left, and pooled buffers stay counted.
+func TestMemoryBudgetSharedByWritersAndReaders(t *testing.T) {
+	tf := newTestFS(t, nil, func(c *Config) { c.MemoryBudget = 24 << 20; c.PartSize = 4 << 20; c.MaxWindow = 16 << 20 })
+	obj := randData(40<<20, 12)
+	tf.srv.PutObject("test", "r.bin", obj, nil)
+	w := tf.create("w.bin")
+	w.writeAll(randData(12<<20, 13), 0) // random writes below: staged, in memory
+	w.writeAll([]byte("x"), 30<<20)
+	ws := tf.onlyWriter()
+	if ws.file.Name() != "" {
+		t.Fatalf("the staging file went to disk before any pressure")
+	}
+	held := tf.fs.budget.Used()
+	r := tf.mustOpen("r.bin", syscall.O_RDONLY)
+	for off := int64(0); off < int64(len(obj)); off += 1 << 20 {
+		if got := r.mustRead(off, 1<<20); !bytes.Equal(got, obj[off:off+1<<20]) {
+			t.Fatalf("read at %d differs", off)
+		}
+	}
+	if ws.file.Name() == "" {
+		t.Errorf("the writer kept %d MiB of the %d MiB budget in memory while a reader needed it", held>>20, tf.fs.budget.Limit()>>20)
+	}
+	if n := tf.srv.Count("GetObject"); n > 40 {
+		t.Errorf("%d GETs for a 40 MiB sequential read: read-ahead starved", n)
+	}
+	if errno := r.close(); errno != 0 {
+		t.Fatal(errno)
+	}
+	if errno := w.close(); errno != 0 {
+		t.Fatal(errno)
+	}
+	if p, l := tf.fs.budget.Peak(), tf.fs.budget.Limit(); p > l {
+		t.Errorf("budget peak %d over its limit %d", p, l)
+	}
+	tf.fs.bufs.mu.Lock()
+	pooled := tf.fs.bufs.pooled
+	tf.fs.bufs.mu.Unlock()
+	if used := tf.fs.budget.Used() - tf.fs.blocks.Bytes(); used != pooled {
+		t.Errorf("with every file closed the budget holds %d bytes, the pool %d: pooled buffers must be counted", used, pooled)
+	}
+}
