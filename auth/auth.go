@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"sync"
@@ -55,8 +56,9 @@ type Options struct {
 	// RefreshInterval: also refresh at least this often (0 = only by expiry).
 	RefreshInterval time.Duration
 
-	// Logf receives one line per refresh failure and recovery. Nil = silent.
-	Logf func(format string, args ...any)
+	// Log receives one info line per renewal (source and new expiry) and
+	// one warning per failed renewal attempt; never a secret. Nil = silent.
+	Log *slog.Logger
 	// Env looks up environment variables (default os.Getenv).
 	Env func(string) string
 }
@@ -66,13 +68,17 @@ const (
 	unknownExpiryEvery = 10 * time.Minute
 	minBackoff         = time.Second
 	maxBackoff         = time.Minute
+	// expiredRetry is the mean wait between renewal attempts once the
+	// credentials have expired (±50%): every request fails until one
+	// succeeds, so the mount must follow the source back within seconds.
+	expiredRetry = 2 * time.Second
 )
 
 // Provider is an ossapi.CredentialsProvider that answers from memory and
 // keeps expiring credentials fresh in the background.
 type Provider struct {
-	src  *source
-	logf func(format string, args ...any)
+	src *source
+	log *slog.Logger
 
 	margin, interval time.Duration
 
@@ -113,7 +119,7 @@ func New(ctx context.Context, opt Options) (*Provider, error) {
 	}
 	p := &Provider{
 		src:      src,
-		logf:     opt.Logf,
+		log:      opt.Log,
 		margin:   opt.RefreshMargin,
 		interval: opt.RefreshInterval,
 		cur:      creds,
@@ -122,8 +128,8 @@ func New(ctx context.Context, opt Options) (*Provider, error) {
 	if p.margin <= 0 {
 		p.margin = defaultMargin
 	}
-	if p.logf == nil {
-		p.logf = func(string, ...any) {}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	if src.refresh && (!creds.Expiration.IsZero() || creds.SecurityToken != "" || p.interval > 0) {
@@ -220,20 +226,26 @@ func (p *Provider) next(c ossapi.Credentials, now time.Time) time.Time {
 	return at
 }
 
-func backoff(failures int) time.Duration {
+// retryWait is how long to wait before the next renewal attempt after
+// failures in a row, at now, for credentials expiring at exp (zero: never).
+// While the credentials are valid it backs off 1 s, 2 s, 4 s ... up to a
+// minute (±20%), but never sleeps past their expiry; once they have
+// expired it tries every expiredRetry (±50%), so that the mount works again
+// within seconds of the source coming back.
+func retryWait(failures int, now, exp time.Time) time.Duration {
+	if !exp.IsZero() && !now.Before(exp) {
+		return time.Duration(float64(expiredRetry) * (0.5 + rand.Float64()))
+	}
 	d := minBackoff
 	for i := 1; i < failures && d < maxBackoff; i++ {
 		d *= 2
 	}
-	if d > maxBackoff {
-		d = maxBackoff
+	d = min(d, maxBackoff)
+	d = min(time.Duration(float64(d)*(0.8+0.4*rand.Float64())), maxBackoff)
+	if !exp.IsZero() {
+		d = min(d, exp.Sub(now))
 	}
-	// ±20% jitter.
-	j := time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-	if j > maxBackoff {
-		j = maxBackoff
-	}
-	return j
+	return d
 }
 
 func (p *Provider) loop(at time.Time) {
@@ -264,7 +276,7 @@ func (p *Provider) loop(at time.Time) {
 			p.lastErr = reason
 			exp := p.cur.Expiration
 			p.mu.Unlock()
-			wait := backoff(n)
+			wait := retryWait(n, now, exp)
 			state := "current credentials do not expire"
 			if !exp.IsZero() {
 				if now.Before(exp) {
@@ -273,8 +285,8 @@ func (p *Provider) loop(at time.Time) {
 					state = "current credentials EXPIRED at " + exp.UTC().Format(time.RFC3339)
 				}
 			}
-			p.logf("auth: refreshing credentials from %s failed (attempt %d; %s); retrying in %s: %s",
-				p.src.describe(), n, state, wait.Round(100*time.Millisecond), reason)
+			p.log.Warn(fmt.Sprintf("auth: refreshing credentials from %s failed (attempt %d; %s); retrying in %s: %s",
+				p.src.describe(), n, state, wait.Round(100*time.Millisecond), reason))
 			timer.Reset(wait)
 			continue
 		}
@@ -283,16 +295,29 @@ func (p *Provider) loop(at time.Time) {
 		p.cur, p.lastErr, p.failures = creds, "", 0
 		p.renewals++
 		p.mu.Unlock()
-		if n > 0 {
-			exp := "never"
-			if !creds.Expiration.IsZero() {
-				exp = creds.Expiration.UTC().Format(time.RFC3339)
-			}
-			p.logf("auth: refreshing credentials from %s succeeded after %d failed attempts; new credentials expire %s",
-				p.src.describe(), n, exp)
-		}
+		p.logRenewal(creds, now, n)
 		timer.Reset(time.Until(p.next(creds, now)))
 	}
+}
+
+// logRenewal logs one info line for a successful renewal: the source, the
+// new expiry and, after an outage, how many attempts had failed. Never the
+// key, the secret or the token.
+func (p *Provider) logRenewal(c ossapi.Credentials, now time.Time, failed int) {
+	attrs := []any{"source", p.src.describe()}
+	switch {
+	case !c.Expiration.IsZero():
+		attrs = append(attrs, "expires", c.Expiration.UTC().Format(time.RFC3339),
+			"valid_for", c.Expiration.Sub(now).Round(time.Second).String())
+	case c.SecurityToken != "":
+		attrs = append(attrs, "expires", "unknown")
+	default:
+		attrs = append(attrs, "expires", "never")
+	}
+	if failed > 0 {
+		attrs = append(attrs, "failed_attempts", failed)
+	}
+	p.log.Info("credentials renewed", attrs...)
 }
 
 // maskID shortens an AccessKeyId for display: not a secret, but no need to

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,16 +71,42 @@ func envMap(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
-// logRec collects Logf lines.
+// logRec collects log lines as "LEVEL msg key=value...".
 type logRec struct {
 	mu    sync.Mutex
 	lines []string
 }
 
-func (l *logRec) logf(format string, args ...any) {
+// logger returns a logger writing to l.
+func (l *logRec) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+}
+
+func (l *logRec) Write(p []byte) (int, error) {
 	l.mu.Lock()
-	l.lines = append(l.lines, fmt.Sprintf(format, args...))
+	l.lines = append(l.lines, strings.TrimSuffix(string(p), "\n"))
 	l.mu.Unlock()
+	return len(p), nil
+}
+
+// count returns how many lines contain s.
+func (l *logRec) count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, line := range l.lines {
+		if strings.Contains(line, s) {
+			n++
+		}
+	}
+	return n
 }
 
 func (l *logRec) all() string {
@@ -324,7 +351,7 @@ func TestRefresh(t *testing.T) {
 	s := newSTS(t, m, 3*time.Second, baseKeys)
 	var logs logRec
 	opt := roleOpts(s)
-	opt.Logf = logs.logf
+	opt.Log = logs.logger()
 	p := mustNew(t, opt)
 	seen := map[string]bool{}
 	deadline := time.Now().Add(10 * time.Second)
@@ -345,10 +372,18 @@ func TestRefresh(t *testing.T) {
 	if s.Issued() < len(seen) {
 		t.Errorf("issued %d < seen %d", s.Issued(), len(seen))
 	}
-	if l := logs.all(); l != "" {
-		t.Errorf("unexpected log lines: %s", l)
+	// One info line per renewal, with the source and the new expiry; no
+	// warning. Close first so that no renewal is under way.
+	p.Close()
+	renewals := logs.count(`level=INFO msg="credentials renewed" source="ram_role_arn acs:ram::1234567890:role/ossmount" expires=`)
+	if n := s.Issued() - 1; renewals < len(seen)-1 || renewals > n || renewals < n-1 {
+		t.Errorf("%d renewal lines for %d renewals (%d distinct credentials seen)\n%s", renewals, n, len(seen), logs.all())
 	}
-	t.Logf("%d distinct credentials, %d issued", len(seen), s.Issued())
+	if logs.count("level=WARN") != 0 || logs.count("msg=") != renewals {
+		t.Errorf("unexpected log lines:\n%s", logs.all())
+	}
+	noSecret(t, "log", logs.all(), "basesecret-do-not-leak") // and every minted secret and token
+	t.Logf("%d distinct credentials, %d issued, %d renewal lines", len(seen), s.Issued(), renewals)
 }
 
 // TestSTSDown: a failing refresh keeps the current credentials while they
@@ -359,7 +394,7 @@ func TestSTSDown(t *testing.T) {
 	s := newSTS(t, m, 3*time.Second, baseKeys)
 	var logs logRec
 	opt := roleOpts(s)
-	opt.Logf = logs.logf
+	opt.Log = logs.logger()
 	p := mustNew(t, opt)
 	first := mustCreds(t, p)
 	s.SetDown(true)
@@ -411,7 +446,7 @@ func TestSTSDown(t *testing.T) {
 	}
 	time.Sleep(20 * time.Millisecond)
 	l := logs.all()
-	if !strings.Contains(l, "succeeded after") {
+	if logs.count(`level=INFO msg="credentials renewed"`) != 1 || logs.count("failed_attempts=") != 1 {
 		t.Errorf("no recovery line logged:\n%s", l)
 	}
 	noSecret(t, "log", l, "basesecret-do-not-leak")

@@ -86,12 +86,31 @@ func TestSchedule(t *testing.T) {
 	if got, want := p.next(c, now), now.Add(unknownExpiryEvery); !got.Equal(want) {
 		t.Errorf("unknown expiry: next = %v", got.Sub(now))
 	}
+	// Valid credentials: exponential backoff, never past the expiry.
+	far := now.Add(time.Hour)
 	for n, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 10: time.Minute, 100: time.Minute} {
 		for i := 0; i < 20; i++ {
-			b := backoff(n)
+			b := retryWait(n, now, far)
 			if b < want*8/10 || b > want*12/10 || b > maxBackoff {
-				t.Errorf("backoff(%d) = %v, want about %v", n, b, want)
+				t.Errorf("retryWait(%d) = %v, want about %v", n, b, want)
+			}
+			if b := retryWait(n, now, time.Time{}); b < want*8/10 || b > want*12/10 {
+				t.Errorf("retryWait(%d) without expiry = %v, want about %v", n, b, want)
 			}
 		}
+	}
+	if b := retryWait(10, now, now.Add(3*time.Second)); b != 3*time.Second {
+		t.Errorf("retryWait 3 s before expiry = %v, want 3s (wake at the expiry)", b)
+	}
+	// Expired: every 1-3 s however many attempts failed.
+	lo, hi := time.Hour, time.Duration(0)
+	for _, n := range []int{1, 5, 10, 100} {
+		for i := 0; i < 50; i++ {
+			b := retryWait(n, now, now.Add(-time.Second))
+			lo, hi = min(lo, b), max(hi, b)
+		}
+	}
+	if lo < expiredRetry/2 || hi > expiredRetry*3/2 || hi-lo < expiredRetry/4 {
+		t.Errorf("retryWait after expiry in [%v, %v]; want jittered within [1s, 3s]", lo, hi)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
 	sdkcreds "github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/credentials"
+	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/retry"
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/transport"
 )
 
@@ -70,7 +71,7 @@ func (c *Client) sdkConfig(v1 bool) *oss.Config {
 	provider := sdkcreds.CredentialsProviderFunc(func(ctx context.Context) (sdkcreds.Credentials, error) {
 		cr, err := cfg.Credentials.Credentials(ctx)
 		if err != nil {
-			return sdkcreds.Credentials{}, err
+			return sdkcreds.Credentials{}, &credentialsError{err}
 		}
 		out := sdkcreds.Credentials{AccessKeyID: cr.AccessKeyID, AccessKeySecret: cr.AccessKeySecret, SecurityToken: cr.SecurityToken}
 		if !cr.Expiration.IsZero() {
@@ -82,6 +83,7 @@ func (c *Client) sdkConfig(v1 bool) *oss.Config {
 	oc := oss.LoadDefaultConfig().
 		WithCredentialsProvider(provider).
 		WithRetryMaxAttempts(cfg.RetryMax).
+		WithRetryer(noCredentialsRetry{retry.NewStandard()}).
 		WithConnectTimeout(min(cfg.Timeout, 10*time.Second)).
 		WithReadWriteTimeout(cfg.Timeout).
 		WithUserAgent("ossmount")
@@ -130,6 +132,28 @@ func (c *Client) sdkConfig(v1 bool) *oss.Config {
 			})))
 	}
 	return oc
+}
+
+// credentialsError is an error of the credentials provider on its way
+// through the SDK.
+type credentialsError struct{ err error }
+
+func (e *credentialsError) Error() string { return e.err.Error() }
+func (e *credentialsError) Unwrap() error { return e.err }
+
+// noCredentialsRetry is the SDK's retryer, except that it never retries an
+// error of the credentials provider: the provider answers from memory, so
+// asking again cannot help, and its message (which may quote a refused
+// connection to STS) must not read as a network error. Expired credentials
+// fail at once.
+type noCredentialsRetry struct{ retry.Retryer }
+
+func (r noCredentialsRetry) IsErrorRetryable(err error) bool {
+	var ce *credentialsError
+	if errors.As(err, &ce) {
+		return false
+	}
+	return r.Retryer.IsErrorRetryable(err)
 }
 
 // Bucket returns the bucket name.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -208,5 +209,34 @@ func TestStatsCountBytes(t *testing.T) {
 	}
 	if st["GetObject"].Latency <= 0 {
 		t.Errorf("no latency recorded: %+v", st["GetObject"])
+	}
+}
+
+// failingCredentials is a CredentialsProvider that always fails like
+// package auth past expiry, quoting a refused connection to STS.
+type failingCredentials struct{ calls atomic.Int64 }
+
+func (f *failingCredentials) Credentials(context.Context) (ossapi.Credentials, error) {
+	f.calls.Add(1)
+	return ossapi.Credentials{}, &ossapi.Error{Op: "Credentials", Kind: ossapi.KindExpired,
+		Message: "credentials expired and the last refresh failed: dial tcp 127.0.0.1:1: connect: connection refused"}
+}
+
+// TestCredentialsErrorNotRetried: an error of the credentials provider is
+// returned at once with its kind, never retried by the SDK, even when its
+// text reads like a network error.
+func TestCredentialsErrorNotRetried(t *testing.T) {
+	srv := newServer(t)
+	creds := &failingCredentials{}
+	c := newClient(t, srv, func(cfg *ossapi.Config) { cfg.Credentials, cfg.RetryMax = creds, 5 })
+	_, err := c.Head(context.Background(), "k", ossapi.HeadOptions{})
+	if ossapi.KindOf(err) != ossapi.KindExpired {
+		t.Errorf("Head with failing credentials: %v; want KindExpired", err)
+	}
+	if n := creds.calls.Load(); n != 1 {
+		t.Errorf("the credentials were asked %d times for one request; want 1 (no retry)", n)
+	}
+	if n := len(srv.Counts()); n != 0 {
+		t.Errorf("the server received requests %v; want none", srv.Counts())
 	}
 }

@@ -30,21 +30,31 @@ type Minter func(ttl time.Duration) (ak, secret, token string)
 const expFormat = "2006-01-02T15:04:05Z"
 
 // server is what the three fakes share: a listener on 127.0.0.1, an
-// http.Server, a minter, a ttl, a down switch and an issue counter.
+// http.Server, a minter, a ttl, the outage switches and an issue counter.
 type server struct {
-	ln   net.Listener
-	srv  *http.Server
+	addr string // 127.0.0.1:PORT, kept across SetRefusing
+	h    http.Handler
+	wrap func(net.Listener) net.Listener // TLS for the STS, nil otherwise
 	mint Minter
 
 	mu     sync.Mutex
+	srv    *http.Server // nil while refusing connections
 	ttl    time.Duration
 	down   bool
 	issued int
 }
 
-func (s *server) start(ln net.Listener, h http.Handler) {
-	s.ln = ln
-	s.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+func (s *server) start(ln net.Listener, wrap func(net.Listener) net.Listener, h http.Handler) {
+	s.addr, s.h, s.wrap = ln.Addr().String(), h, wrap
+	s.serveOn(ln)
+}
+
+// serveOn serves on ln; s.mu held or s not yet shared.
+func (s *server) serveOn(ln net.Listener) {
+	if s.wrap != nil {
+		ln = s.wrap(ln)
+	}
+	s.srv = &http.Server{Handler: s.h, ReadHeaderTimeout: 10 * time.Second}
 	go s.srv.Serve(ln) //nolint:errcheck // returns on Close
 }
 
@@ -53,6 +63,26 @@ func (s *server) SetDown(down bool) {
 	s.mu.Lock()
 	s.down = down
 	s.mu.Unlock()
+}
+
+// SetRefusing closes the listening socket and every open connection, so
+// that clients get "connection refused" as from a stopped service (true),
+// or listens again on the same address (false).
+func (s *server) SetRefusing(refuse bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case refuse && s.srv != nil:
+		s.srv.Close()
+		s.srv = nil
+	case !refuse && s.srv == nil:
+		ln, err := net.Listen("tcp", s.addr)
+		if err != nil {
+			return err
+		}
+		s.serveOn(ln)
+	}
+	return nil
 }
 
 // SetTTL changes the lifetime of credentials issued from now on.
@@ -73,7 +103,14 @@ func (s *server) Issued() int {
 func (s *server) Count() int { return s.Issued() }
 
 // Close stops the server.
-func (s *server) Close() { s.srv.Close() }
+func (s *server) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		s.srv.Close()
+		s.srv = nil
+	}
+}
 
 func (s *server) isDown() bool {
 	s.mu.Lock()

@@ -37,12 +37,12 @@ func NewECSProxy(mint Minter, role string, ttl time.Duration) (*ECSProxy, error)
 	}
 	p := &ECSProxy{role: role, tokens: map[string]time.Time{}}
 	p.mint, p.ttl = mint, ttl
-	p.start(ln, http.HandlerFunc(p.serve))
+	p.start(ln, nil, http.HandlerFunc(p.serve))
 	return p, nil
 }
 
 // URL returns the proxy URL, the value for HTTP_PROXY.
-func (p *ECSProxy) URL() string { return "http://" + p.ln.Addr().String() }
+func (p *ECSProxy) URL() string { return "http://" + p.addr }
 
 // SetRequireIMDSv2 makes the metadata service refuse (401) requests that do
 // not carry a valid x-aliyun-ecs-metadata-token (hardened mode).
@@ -145,12 +145,12 @@ func NewCredentialsURI(mint Minter, ttl time.Duration) (*CredURI, error) {
 	}
 	c := &CredURI{}
 	c.mint, c.ttl = mint, ttl
-	c.start(ln, http.HandlerFunc(c.serve))
+	c.start(ln, nil, http.HandlerFunc(c.serve))
 	return c, nil
 }
 
 // URL returns the credentials URI.
-func (c *CredURI) URL() string { return "http://" + c.ln.Addr().String() + "/credentials" }
+func (c *CredURI) URL() string { return "http://" + c.addr + "/credentials" }
 
 func (c *CredURI) serve(w http.ResponseWriter, r *http.Request) {
 	if c.isDown() {

@@ -134,13 +134,13 @@ func NewSTS(mint Minter, ttl time.Duration, callerKeys map[string]string) (*STS,
 	}
 	s := &STS{callerKeys: callerKeys}
 	s.mint, s.ttl = mint, ttl
-	tlsLn := tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-	s.start(tlsLn, http.HandlerFunc(s.serve))
+	tlsConfig := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	s.start(ln, func(l net.Listener) net.Listener { return tls.NewListener(l, tlsConfig) }, http.HandlerFunc(s.serve))
 	return s, nil
 }
 
 // Host returns "127.0.0.1:PORT", the value for auth.Options.STSEndpoint.
-func (s *STS) Host() string { return s.ln.Addr().String() }
+func (s *STS) Host() string { return s.addr }
 
 // CAFile returns the path of the PEM file of the CA that signed the
 // server's certificate (the same for every STS of the process).

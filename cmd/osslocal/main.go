@@ -7,25 +7,14 @@
 // It prints "osslocal: listening on http://127.0.0.1:PORT" on stdout once it
 // accepts requests and runs until SIGINT or SIGTERM.
 //
-// It can also play the credential-issuing side, handing out temporary
-// credentials (valid for --token-ttl) that the emulated OSS accepts until
-// they expire and then answers with SecurityTokenExpired:
-//
-//	--sts              a Security Token Service over HTTPS (AssumeRole, signed
-//	                   with the emulator's keys, and AssumeRoleWithOIDC); its
-//	                   certificate is signed by a CA generated at start, whose
-//	                   PEM file is printed: give it to the client as
-//	                   SSL_CERT_FILE, and the address as -o sts_endpoint=
-//	--ecs-role NAME    an ECS instance metadata service offering RAM role NAME,
-//	                   reached through an HTTP proxy: give its URL as HTTP_PROXY
-//	--credentials-uri  a credentials URI endpoint (-o credentials_uri=)
-//
-// Each prints one line "osslocal: KIND at URL (...)" on stdout before the
-// "listening on" line. SIGUSR1 toggles them between answering and failing
-// with 503 (to try outages); SIGUSR2 prints how many credentials each issued.
+// It can also play the credential-issuing side, for trying temporary
+// credentials and their renewal without a cloud account (see credentialsHelp
+// for what the fakes do and how to drive them: outages with SIGUSR1,
+// counters with SIGUSR2).
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -73,7 +62,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ecsRole         = fs.String("ecs-role", "", "also run a fake ECS metadata service (an HTTP proxy, for HTTP_PROXY) offering this RAM role")
 		ecsV2Only       = fs.Bool("ecs-imdsv2-only", false, "the fake ECS metadata service requires IMDSv2 session tokens")
 		runURI          = fs.Bool("credentials-uri", false, "also run a fake credentials URI endpoint issuing temporary credentials")
-		tokenTTL        = fs.Duration("token-ttl", time.Hour, "lifetime of the temporary credentials issued by --sts, --ecs-role and --credentials-uri")
+		tokenTTL        = fs.Duration("token-ttl", time.Hour, "lifetime of every temporary credential issued by --sts, --ecs-role and --credentials-uri (whatever duration the client asks for)")
+		outage          = fs.String("outage", "503", "what SIGUSR1 does to the credential services: \"503\" (answer 503 ServiceUnavailable) or \"refuse\" (close their ports: connection refused)")
 	)
 	fs.Var(&buckets, "bucket", "bucket to create at start (repeatable; default \"test\")")
 	fs.Var(&payers, "requester-pays", "bucket that requires x-oss-request-payer: requester (repeatable)")
@@ -81,8 +71,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: osslocal [flags]\n\nRuns a local OSS-compatible server. Flags:")
 		fs.PrintDefaults()
+		fmt.Fprint(stderr, credentialsHelp)
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	if fs.NArg() > 0 {
@@ -102,6 +96,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if *tokenTTL < time.Second {
 		fmt.Fprintf(stderr, "osslocal: --token-ttl %s is too short (at least 1s)\n", *tokenTTL)
+		return 2
+	}
+	if *outage != "503" && *outage != "refuse" {
+		fmt.Fprintf(stderr, "osslocal: --outage %q: want 503 or refuse\n", *outage)
 		return 2
 	}
 	if *ecsV2Only && *ecsRole == "" {
@@ -156,9 +154,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		switch s {
 		case syscall.SIGUSR1:
 			down = !down
-			fakes.setDown(down)
+			if err := fakes.setDown(down, *outage == "refuse"); err != nil {
+				fmt.Fprintf(stderr, "osslocal: credential services: %v\n", err)
+			}
 			state := "answering again"
-			if down {
+			switch {
+			case down && *outage == "refuse":
+				state = "DOWN (refusing connections)"
+			case down:
 				state = "DOWN (answering 503)"
 			}
 			fmt.Fprintf(stderr, "osslocal: credential services %s\n", state)
@@ -171,6 +174,41 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// credentialsHelp ends the usage text: what the credential fakes do.
+const credentialsHelp = `
+Fake credential services, for trying temporary credentials and their renewal
+(ossmount's or your own program's) without a cloud account. Each hands out
+credentials that this server accepts until they expire and then answers
+403 SecurityTokenExpired. Each prints one line "osslocal: KIND at URL (...)"
+on stdout, with the settings a client needs, before the "listening on" line.
+
+  --sts              a Security Token Service over HTTPS on a port of its own.
+                     AssumeRole must be signed with the access key above (any
+                     role ARN and session name); AssumeRoleWithOIDC accepts any
+                     OIDC token and provider ARN (it only checks that they are
+                     there). Its certificate is signed by a CA generated at
+                     start: trust it with SSL_CERT_FILE=<the printed PEM
+                     file>; give the address as -o sts_endpoint=HOST:PORT.
+  --ecs-role NAME    the ECS instance metadata service (100.100.100.200),
+                     played by an HTTP proxy: give its URL as HTTP_PROXY (and
+                     keep 100.100.100.200 out of NO_PROXY). It offers the RAM
+                     role NAME, answers IMDSv1 and IMDSv2 (only IMDSv2 with
+                     --ecs-imdsv2-only) and refuses any other destination
+                     with 403, so nothing leaves the machine.
+  --credentials-uri  a credentials URI endpoint (-o credentials_uri=URL).
+
+Tokens always live --token-ttl from the moment they are issued, whatever
+duration the client asks for (DurationSeconds is ignored): short ones, such
+as --token-ttl 20s, make renewal happen often.
+
+Signals:
+  SIGUSR1  toggles every fake between answering and an outage: 503
+           ServiceUnavailable, or with --outage refuse, closed ports
+           (connection refused) until the next SIGUSR1.
+  SIGUSR2  prints on stderr how many credentials each fake has issued,
+           e.g. "osslocal: credentials issued: sts 12, ecs 3".
+`
 
 // fakeConfig says which credential fakes to run.
 type fakeConfig struct {
@@ -223,16 +261,34 @@ func startFakes(stdout io.Writer, mint authtest.Minter, ttl time.Duration, cfg f
 	return f, nil
 }
 
-func (f *fakes) setDown(down bool) {
+// outageSwitch is what every fake offers to simulate an outage.
+type outageSwitch interface {
+	SetDown(bool)
+	SetRefusing(bool) error
+}
+
+// setDown starts (down) or ends an outage of every fake: 503 answers, or
+// with refuse closed ports.
+func (f *fakes) setDown(down, refuse bool) error {
+	var running []outageSwitch
 	if f.sts != nil {
-		f.sts.SetDown(down)
+		running = append(running, f.sts)
 	}
 	if f.ecs != nil {
-		f.ecs.SetDown(down)
+		running = append(running, f.ecs)
 	}
 	if f.uri != nil {
-		f.uri.SetDown(down)
+		running = append(running, f.uri)
 	}
+	var errs []error
+	for _, s := range running {
+		if refuse {
+			errs = append(errs, s.SetRefusing(down))
+		} else {
+			s.SetDown(down)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func (f *fakes) issued() string {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"sort"
 	"strings"
@@ -119,9 +118,7 @@ func credentialsFor(ctx context.Context, v *values, bucket string, log *slog.Log
 		Process:          v.str("credential_process"),
 		RefreshMargin:    v.dur("refresh_margin"),
 		RefreshInterval:  v.dur("refresh_sts_token_interval"),
-		Logf: func(format string, args ...any) {
-			log.Warn(fmt.Sprintf(format, args...), "component", "credentials")
-		},
+		Log:              log.With("component", "credentials"),
 	}
 	if v.err != nil { // a malformed duration above
 		return nil, nil, v.err

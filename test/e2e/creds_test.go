@@ -776,7 +776,7 @@ func TestCredOutageWhileValid(t *testing.T) {
 	if !credWait(60*time.Second, func() bool { return sts.Issued() > issuedAtUp }) {
 		t.Errorf("no refresh succeeded within 60 s after the STS came back")
 	}
-	if !m.waitLog("succeeded after", 5*time.Second) {
+	if !m.waitLog("failed_attempts=", 5*time.Second) {
 		t.Errorf("no recovery logged:\n%s", m.log.String())
 	}
 	recovered := time.Since(downAt)
@@ -889,7 +889,7 @@ func TestCredOutagePastExpiry(t *testing.T) {
 	if n := strings.Count(log, "credentials have expired"); n != 1 {
 		t.Errorf("log has %d lines saying the credentials expired; want exactly 1:\n%s", n, log)
 	}
-	for _, want := range []string{"EACCES", "failed (attempt", "succeeded after"} {
+	for _, want := range []string{"EACCES", "failed (attempt", "failed_attempts="} {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %q:\n%s", want, log)
 		}
