@@ -48,7 +48,7 @@ func newFSCollector(src FSSource) *fsCollector {
 		evictions:  desc("ossmount_cache_evictions_total", "Entries a cache dropped to make room.", c...),
 		entries:    desc("ossmount_cache_entries", "Entries a cache holds (fresh or expired).", c...),
 		bytes:      desc("ossmount_cache_bytes", "Bytes of object data the block cache holds.", c...),
-		limit:      desc("ossmount_budget_limit_bytes", "Size of the memory budget (memory_budget) and the disk budget (disk_budget).", b...),
+		limit:      desc("ossmount_budget_limit_bytes", "Size of the memory budget (the share of memory_budget for data) and of the disk budget (disk_budget).", b...),
 		used:       desc("ossmount_budget_used_bytes", "Bytes of a budget in use.", b...),
 		peak:       desc("ossmount_budget_peak_bytes", "Most bytes of a budget ever in use at once.", b...),
 		waits:      desc("ossmount_budget_waits_total", "Times a request had to wait for bytes of a budget to be released.", b...),
