@@ -463,3 +463,36 @@ func TestMetricsUploadFailure(t *testing.T) {
 		t.Errorf("no FUSE request answered EACCES\n%s", s.text)
 	}
 }
+
+// TestMetricsInterrupt: a caller killed while its lookup waits on a slow
+// HEAD makes the kernel interrupt the request; the mount counts it.
+func TestMetricsInterrupt(t *testing.T) {
+	srv := newServer(t)
+	m := startMount(t, srv, "test", "-o", "metrics=127.0.0.1:0")
+	url := metricsURL(t, m)
+	srv.AddFault(osstest.Fault{Op: "HeadObject", Key: "slow", Latency: 3 * time.Second})
+	cmd := exec.Command("stat", m.path("slow"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for scrapeMetrics(t, url).value("ossmount_oss_requests_in_flight", "operation", "HeadObject") < 1 {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatal("the lookup's HEAD never started")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	for {
+		s, _ := settledScrape(t, url, srv)
+		if n := s.value("ossmount_fuse_interrupts_total", "operation", "lookup"); n == 1 {
+			break
+		} else if n > 1 || time.Now().After(deadline) {
+			t.Fatalf("lookup interrupts: %v, want 1\n%s", n, s.text)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
