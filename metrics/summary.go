@@ -136,12 +136,7 @@ func (m *Metrics) Summary() (*Summary, error) {
 	s.RSSBytes = int64(f.value("process_resident_memory_bytes"))
 
 	oss := map[string]*OSSOp{}
-	ossOp := func(name string) *OSSOp {
-		if oss[name] == nil {
-			oss[name] = &OSSOp{Operation: name}
-		}
-		return oss[name]
-	}
+	ossOp := func(name string) *OSSOp { return entry(oss, name, func() *OSSOp { return &OSSOp{Operation: name} }) }
 	f.each("ossmount_oss_requests_total", func(l map[string]string, v float64, _ *dto.Histogram) {
 		o := ossOp(l["operation"])
 		o.Requests += int64(v)
@@ -155,11 +150,7 @@ func (m *Metrics) Summary() (*Summary, error) {
 		}
 	})
 	f.each("ossmount_oss_request_errors_total", func(l map[string]string, v float64, _ *dto.Histogram) {
-		o := ossOp(l["operation"])
-		if o.Errors == nil {
-			o.Errors = map[string]int64{}
-		}
-		o.Errors[l["kind"]] += int64(v)
+		addCount(&ossOp(l["operation"]).Errors, l["kind"], v)
 	})
 	f.each("ossmount_oss_retries_total", func(l map[string]string, v float64, _ *dto.Histogram) {
 		ossOp(l["operation"]).Retries += int64(v)
@@ -186,10 +177,7 @@ func (m *Metrics) Summary() (*Summary, error) {
 
 	fuseOps := map[string]*FUSEOp{}
 	fuseOp := func(name string) *FUSEOp {
-		if fuseOps[name] == nil {
-			fuseOps[name] = &FUSEOp{Operation: name}
-		}
-		return fuseOps[name]
+		return entry(fuseOps, name, func() *FUSEOp { return &FUSEOp{Operation: name} })
 	}
 	f.each("ossmount_fuse_request_duration_seconds", func(l map[string]string, _ float64, h *dto.Histogram) {
 		o := fuseOp(l["operation"])
@@ -197,11 +185,7 @@ func (m *Metrics) Summary() (*Summary, error) {
 		o.MeanSeconds, o.P99Seconds = mean(h), quantile(h, 0.99)
 	})
 	f.each("ossmount_fuse_errors_total", func(l map[string]string, v float64, _ *dto.Histogram) {
-		o := fuseOp(l["operation"])
-		if o.Errors == nil {
-			o.Errors = map[string]int64{}
-		}
-		o.Errors[l["errno"]] += int64(v)
+		addCount(&fuseOp(l["operation"]).Errors, l["errno"], v)
 	})
 	f.each("ossmount_fuse_interrupts_total", func(l map[string]string, v float64, _ *dto.Histogram) {
 		fuseOp(l["operation"]).Interrupts += int64(v)
@@ -269,6 +253,22 @@ func (m *Metrics) SummaryJSON() ([]byte, error) {
 		return nil, err
 	}
 	return json.Marshal(s)
+}
+
+// entry returns m[name], made with mk when absent.
+func entry[T any](m map[string]*T, name string, mk func() *T) *T {
+	if m[name] == nil {
+		m[name] = mk()
+	}
+	return m[name]
+}
+
+// addCount adds v to (*m)[k], making the map when needed.
+func addCount(m *map[string]int64, k string, v float64) {
+	if *m == nil {
+		*m = map[string]int64{}
+	}
+	(*m)[k] += int64(v)
 }
 
 // families are a scrape's metric families by name.
