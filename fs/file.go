@@ -452,10 +452,11 @@ var _ = (gofs.FileFlusher)((*fileHandle)(nil))
 //
 // Two closes upload nothing. A read-only descriptor's close does not
 // publish what others are writing. And a close before anything was written
-// is left to the last close (release): shells and dd open the file, dup the
-// descriptor and close the original before writing a byte, and uploading
-// then would show an empty object while the file is being written (and
-// leave it behind if the writer is killed). A file created and closed
+// (a truncate to 0 is not enough) is left to the last close (release):
+// shells and dd open the file (emptying it), dup the descriptor and close
+// the original before writing a byte, and uploading then would show an
+// empty object while the file is being written (and leave it in place of
+// the old one if the writer is killed). A file created and closed
 // without a write (no chmod or utimes either) is therefore uploaded at
 // release, just after close returns; an error there can only be logged.
 func (h *fileHandle) Flush(ctx context.Context) syscall.Errno {

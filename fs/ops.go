@@ -871,6 +871,12 @@ func (f *FS) openWriters() []*writeState {
 func (f *FS) FlushAll(ctx context.Context) int {
 	failed := 0
 	for _, w := range f.openWriters() {
+		if w.isFailed() {
+			// Failed earlier: reported to the application then, and
+			// its data kept (its descriptor may just not be released
+			// yet). Not a failure of this flush.
+			continue
+		}
 		if w.flush(ctx) != 0 {
 			failed++
 		}

@@ -106,7 +106,7 @@ type writeState struct {
 	published bool               // GUARDED_BY(mu); an upload of it reached the server
 	up        *streamUpload      // GUARDED_BY(mu); nil unless streaming
 	streaming bool               // GUARDED_BY(mu); still eligible to stream
-	wrote     bool               // GUARDED_BY(mu); written, truncated or chmod/chown/utimes'd since opened
+	wrote     bool               // GUARDED_BY(mu); written, truncated (not to 0) or chmod/chown/utimes'd since opened
 }
 
 // newWriteState stages key. base is the current object (nil for a new one);
@@ -531,13 +531,21 @@ func (w *writeState) truncate(ctx context.Context, size int64) syscall.Errno {
 	}
 	w.size = size
 	w.dirty = true
-	w.wrote = true
+	// Emptying the file is not yet a change worth a close's upload: dd
+	// and shells truncate (ftruncate, open(O_TRUNC)), then close a
+	// duplicate descriptor before writing; uploading the empty file then
+	// would replace the object before the new data is complete. The last
+	// close (release) uploads it if nothing else did.
+	w.wrote = w.wrote || size != 0
 	w.mtime = time.Now()
 	return 0
 }
 
 // setMeta applies chmod/chown/utimes to the pending upload.
 func (w *writeState) setMeta(mode *uint32, uid, gid *uint32, mtime *time.Time) {
+	if mode == nil && uid == nil && gid == nil && mtime == nil {
+		return
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if mode != nil {

@@ -201,7 +201,7 @@ func serve(c *cli.Context, v *values, bucket, prefix, mnt string, foreground boo
 	}
 	removePidFile := writePidFile(mnt, log)
 	defer removePidFile()
-	log.Info("mounted", "bucket", bucket, "prefix", prefix, "mountpoint", mnt, "endpoint", ocfg.Endpoint, "credentials", describeCreds(creds))
+	log.Info("mounted", "bucket", bucket, "prefix", prefix, "mountpoint", mnt, "endpoint", ocfg.Endpoint, "credentials", describeCreds(creds), "cache_dir", fcfg.CacheDir)
 	readyNotify()
 
 	done := make(chan struct{})
