@@ -23,6 +23,7 @@ type fileNode struct {
 	keepETag string      // GUARDED_BY(mu); version the kernel page cache may hold, or writtenHere
 	ws       *writeState // GUARDED_BY(mu); shared state of the writing handles, if any
 	pending  bool        // GUARDED_BY(mu); created here, not yet on the server
+	pt       ptState     // open handles, passthrough or not (passthrough.go)
 }
 
 func (n *fileNode) key() string { return n.fsys.cfg.Prefix + n.Path(nil) }
@@ -173,6 +174,7 @@ func (n *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.At
 var _ = (gofs.NodeOpener)((*fileNode)(nil))
 
 func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	req := requestID(ctx)
 	ctx = uninterrupted(ctx)
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
 		if n.fsys.cfg.ReadOnly {
@@ -185,6 +187,10 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 		// Another handle is writing: read through the shared state so
 		// this reader sees the same bytes. (After a failed upload the
 		// server's version is read instead, unless there is none.)
+		if errno := n.openCached(false); errno != 0 {
+			n.mu.Unlock()
+			return nil, 0, errno
+		}
 		w.mu.Lock()
 		w.refs++
 		w.mu.Unlock()
@@ -219,7 +225,12 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 		// because KEEP_CACHE is off).
 		n.NotifyContent(-1, 0)
 	}
-	return &fileHandle{node: n, reader: newReader(n.fsys, n, key, a.etag, a.size), attr: a}, fl, 0
+	h := &fileHandle{node: n, reader: newReader(n.fsys, n, key, a.etag, a.size), attr: a}
+	if errno := n.openReader(h, a.etag, req); errno != 0 {
+		h.reader.Close()
+		return nil, 0, errno
+	}
+	return h, fl, 0
 }
 
 var _ = (gofs.NodeReadlinker)((*fileNode)(nil))
@@ -276,13 +287,18 @@ func (n *fileNode) readTarget(ctx context.Context, key, etag string) ([]byte, er
 // openWrite opens the file for writing, sharing the node's write state
 // with its other writing handles.
 func (n *fileNode) openWrite(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	if errno := n.openCached(true); errno != 0 {
+		return nil, 0, errno
+	}
 	w, errno := n.acquireWriter(ctx, flags&syscall.O_TRUNC != 0)
 	if errno != 0 {
+		n.releaseHandle(&fileHandle{})
 		return nil, 0, errno
 	}
 	if flags&syscall.O_TRUNC != 0 {
 		if errno := w.truncate(ctx, 0); errno != 0 {
 			n.releaseWrite(ctx, w)
+			n.releaseHandle(&fileHandle{})
 			return nil, 0, errno
 		}
 	}
@@ -422,6 +438,7 @@ type fileHandle struct {
 	w          *writeState // writing handle (or reading a file being written)
 	appendMode bool
 	readOnly   bool
+	pt         bool // read by the kernel from the cache file (GUARDED_BY(node.pt.mu))
 }
 
 var _ = (gofs.FileReader)((*fileHandle)(nil))
@@ -480,6 +497,7 @@ func (h *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 var _ = (gofs.FileReleaser)((*fileHandle)(nil))
 
 func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
+	h.node.releaseHandle(h)
 	if h.reader != nil {
 		h.reader.Close()
 	}

@@ -48,6 +48,15 @@ type Config struct {
 	UploadConcurrency int    // parts in flight per file (default 4)
 	MaxRenameObjects  int    // most objects one directory rename may move (default 100000)
 
+	// DataCache is the persistent data cache (-o data_cache; nil: off),
+	// opened by the caller in DataCacheDir and closed after the mount.
+	DataCache    *cache.DataCache
+	DataCacheDir string
+	// Passthrough lets wholly cached files opened read-only be read by
+	// the kernel from the cache file (FUSE passthrough; needs WrapFUSE
+	// and ProbePassthrough).
+	Passthrough bool
+
 	// StatsReport answers the user.oss.stats attribute (stats.go) with the
 	// mount's statistics; nil: the attribute does not exist.
 	StatsReport func() ([]byte, error)
@@ -122,6 +131,7 @@ type FS struct {
 	expiredLogged atomic.Int64  // unix nanoseconds of the last "expired" log line
 	writerSeq     atomic.Uint64 // numbers writeStates (their lock order)
 	counters      counters      // events counted for Stats (stats.go)
+	pt            passthrough   // passthrough.go
 
 	// Open write handles, to flush them at shutdown.
 	mu      sync.Mutex
@@ -143,6 +153,8 @@ func New(cfg Config) (*FS, error) {
 		lists:   cache.NewTTL[*listing](cfg.ListCacheSize, cfg.ListTTL),
 		writers: map[*writeState]struct{}{},
 	}
+	f.pt.pending = map[<-chan struct{}]*fileHandle{}
+	f.pt.open = map[ptKey]*fileHandle{}
 	f.blocks = cache.NewBlockCache(f.budget, f.budget.Limit()/2)
 	f.bufs = newBufPool(f.budget, f.budget.Limit()/8)
 	f.budget.SetReclaimer(f.reclaim)

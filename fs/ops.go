@@ -74,6 +74,7 @@ func (n *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 	w.refs = 1
 	fn.ws = w
 	fn.attr = w.attrView()
+	fn.pt.cached = 1 // the handle returned
 	n.fsys.trackWriter(w, true)
 	n.fsys.invalidate(key)
 	ch := n.NewInode(ctx, fn, gofs.StableAttr{Mode: syscall.S_IFREG})
@@ -164,6 +165,7 @@ func (n *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 		}
 	}
 	n.fsys.invalidate(key)
+	n.fsys.dropData(key)
 	n.fsys.neg.Put(key, struct{}{})
 	return 0
 }
@@ -352,6 +354,8 @@ func (f *FS) renameFile(ctx context.Context, fn *fileNode, src, dst string, vw *
 	}
 	f.invalidate(src)
 	f.invalidate(dst)
+	f.dropData(src)
+	f.dropData(dst)
 	f.neg.Put(src, struct{}{})
 	return 0
 }

@@ -42,6 +42,7 @@ type reader struct {
 	node *fileNode // nil in tests; GETs follow the node's renames
 	etag string
 	size int64
+	dc   *cache.DataEntry // the data cache's entry of this version, or nil (datacache.go)
 
 	mu      sync.Mutex
 	stream  *stream // GUARDED_BY(mu); nil when not streaming
@@ -85,7 +86,7 @@ func (p *part) unref() {
 }
 
 func newReader(f *FS, n *fileNode, key, etag string, size int64) *reader {
-	return &reader{fsys: f, node: n, key: key, etag: etag, size: size, lastEnd: -1}
+	return &reader{fsys: f, node: n, key: key, etag: etag, size: size, lastEnd: -1, dc: f.openData(key, etag, size)}
 }
 
 // objectKey is where the version being read is now: the file's current key
@@ -104,6 +105,9 @@ func (r *reader) objectKey() string {
 // stream is answered with the parts' own memory (no copy), held until go-fuse
 // has written the reply; anything else is read into dest.
 func (r *reader) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if n, ok := r.cacheRead(dest, off); ok {
+		return dataResult(dest[:n]), 0
+	}
 	if off < r.size && len(dest) > 0 {
 		end := min(off+int64(len(dest)), r.size)
 		r.mu.Lock()
@@ -331,6 +335,9 @@ func (r *reader) fetchPart(ctx context.Context, p *part) {
 	r.fsys.counters.prefetched.Add(int64(n))
 	p.err = err
 	close(p.done)
+	if err == nil {
+		r.fill(p.off, p.buf[:n]) // after done: readers do not wait for the disk
+	}
 }
 
 // copyFromParts copies what the parts hold of [off, off+len(dest)) into
@@ -378,6 +385,7 @@ func (r *reader) readBlocks(ctx context.Context, dest []byte, off int64) (int, s
 			if _, err := r.fetch(ctx, blk, start); err != nil {
 				return n, r.fsys.toErrno("read", err)
 			}
+			r.fill(start, blk)
 			r.fsys.blocks.Put(bk, blk)
 		}
 		n += copy(dest[n:], blk[pos-idx*bs:])
@@ -391,6 +399,7 @@ func (r *reader) fetchInto(ctx context.Context, dest []byte, off int64) (int, sy
 	if err != nil {
 		return n, r.fsys.toErrno("read", err)
 	}
+	r.fill(off, dest[:n])
 	return n, 0
 }
 
@@ -426,7 +435,11 @@ func (r *reader) fetch(ctx context.Context, buf []byte, off int64) (int, error) 
 // Close drops prefetched data.
 func (r *reader) Close() {
 	r.mu.Lock()
+	was := r.closed
 	r.closed = true
 	r.resetLocked()
 	r.mu.Unlock()
+	if !was && r.dc != nil {
+		r.dc.Release()
+	}
 }

@@ -75,7 +75,7 @@ const (
 // or the statistics (stats.go).
 func isShareXattr(name string) bool {
 	base, _, _ := strings.Cut(name, "?")
-	return base == xattrPresign || base == xattrPostPolicy || name == xattrStats
+	return base == xattrPresign || base == xattrPostPolicy || name == xattrStats || name == xattrCache
 }
 
 // shareParams parses the query of a sharing request, allowing only the
@@ -255,6 +255,9 @@ func (n *fileNode) shareXattr(ctx context.Context, name string, dest []byte) (ui
 	if name == xattrStats {
 		return n.fsys.statsXattr(ctx, n.StableAttr().Ino, dest)
 	}
+	if name == xattrCache {
+		return n.cacheStatus(ctx, dest)
+	}
 	base, _, _ := strings.Cut(name, "?")
 	if base != xattrPresign {
 		return 0, syscall.ENOTDIR
@@ -348,6 +351,9 @@ func (f *FS) presign(ctx context.Context, req ossapi.PresignRequest) (string, sy
 func (n *dirNode) shareXattr(ctx context.Context, name string, dest []byte) (uint32, syscall.Errno) {
 	if name == xattrStats {
 		return n.fsys.statsXattr(ctx, n.StableAttr().Ino, dest)
+	}
+	if name == xattrCache {
+		return n.cacheSummary(ctx, dest)
 	}
 	base, _, _ := strings.Cut(name, "?")
 	if base != xattrPostPolicy {

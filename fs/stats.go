@@ -102,6 +102,11 @@ type Stats struct {
 	// IncompleteMultipartUploads were started by this mount and neither
 	// completed nor aborted (including those kept after a failure).
 	IncompleteMultipartUploads int64
+
+	// DataCache are the persistent data cache's numbers (-o data_cache;
+	// DataCacheOn false and zeros without one).
+	DataCacheOn bool
+	DataCache   cache.DataCacheStats
 }
 
 // Stats returns the file system's numbers.
@@ -111,6 +116,9 @@ func (f *FS) Stats() Stats {
 		Memory: f.budget.Stats(), Disk: f.staging.budget.Stats(),
 		ReadAheadBytes: f.counters.prefetched.Load(), ReadAheadUnreadBytes: f.counters.unread.Load(),
 		UploadsCompleted: f.counters.uploadsDone.Load(), UploadsFailed: f.counters.uploadsFailed.Load(),
+	}
+	if f.cfg.DataCache != nil {
+		s.DataCacheOn, s.DataCache = true, f.cfg.DataCache.Stats()
 	}
 	var active int64
 	s.IncompleteMultipartUploads, active = f.counters.multipartCounts()

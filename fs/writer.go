@@ -668,6 +668,7 @@ func (w *writeState) flushLocked(ctx context.Context) syscall.Errno {
 		}
 	}
 	w.fsys.invalidate(w.key)
+	w.fsys.dropData(w.key)
 	w.fsys.noteUploaded(w.key, w.size, etag, w.mode, w.uid, w.gid, w.mtime)
 	w.fsys.counters.uploadsDone.Add(1)
 	return 0

@@ -394,6 +394,9 @@ func (n *fileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.
 var _ = (gofs.NodeSetxattrer)((*fileNode)(nil))
 
 func (n *fileNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
+	if attr == xattrCache { // datacache.go: pin, unpin, drop
+		return n.cacheControl(ctx, data)
+	}
 	if data == nil {
 		data = []byte{}
 	}
@@ -403,6 +406,9 @@ func (n *fileNode) Setxattr(ctx context.Context, attr string, data []byte, flags
 var _ = (gofs.NodeRemovexattrer)((*fileNode)(nil))
 
 func (n *fileNode) Removexattr(ctx context.Context, attr string) syscall.Errno {
+	if attr == xattrCache {
+		return syscall.EINVAL
+	}
 	return n.changeXattr(ctx, attr, nil, 0)
 }
 
@@ -592,6 +598,9 @@ func (n *dirNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.E
 var _ = (gofs.NodeSetxattrer)((*dirNode)(nil))
 
 func (n *dirNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
+	if attr == xattrCache {
+		return syscall.EISDIR
+	}
 	if data == nil {
 		data = []byte{}
 	}
@@ -601,6 +610,9 @@ func (n *dirNode) Setxattr(ctx context.Context, attr string, data []byte, flags 
 var _ = (gofs.NodeRemovexattrer)((*dirNode)(nil))
 
 func (n *dirNode) Removexattr(ctx context.Context, attr string) syscall.Errno {
+	if attr == xattrCache {
+		return syscall.EINVAL
+	}
 	return n.changeXattr(ctx, attr, nil, 0)
 }
 

@@ -35,6 +35,8 @@ type fsCollector struct {
 	limit, used, peak, waits, denied         *prometheus.Desc
 	inFlight, completed, failed, kept, keptB *prometheus.Desc
 	incomplete                               *prometheus.Desc
+	dcRead, dcFilled, dcCorrupt, dcLimit     *prometheus.Desc
+	ptOpens, ptFailures                      *prometheus.Desc
 }
 
 func newFSCollector(src FSSource) *fsCollector {
@@ -59,12 +61,19 @@ func newFSCollector(src FSSource) *fsCollector {
 		kept:       desc("ossmount_kept_files", "Files in the cache directory holding data that could not be uploaded."),
 		keptB:      desc("ossmount_kept_bytes", "Disk space used by the kept files."),
 		incomplete: desc("ossmount_multipart_uploads_incomplete", "Multipart uploads this mount started and neither completed nor aborted (kept ones included)."),
+		dcRead:     desc("ossmount_data_cache_read_bytes_total", "Bytes of FUSE reads served from the data cache (-o data_cache); passthrough reads are not seen by the daemon."),
+		dcFilled:   desc("ossmount_data_cache_filled_bytes_total", "Bytes written into the data cache."),
+		dcCorrupt:  desc("ossmount_data_cache_corrupt_chunks_total", "Data cache chunks that failed their checksum, dropped and fetched again."),
+		dcLimit:    desc("ossmount_data_cache_limit_bytes", "Size limit of the data cache (data_cache_size)."),
+		ptOpens:    desc("ossmount_passthrough_opens_total", "Opens answered with FUSE passthrough on a data cache file."),
+		ptFailures: desc("ossmount_passthrough_failures_total", "Passthrough opens the kernel refused (read through the daemon instead)."),
 	}
 }
 
 func (c *fsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.prefetched, c.unread, c.hits, c.misses, c.evictions, c.entries, c.bytes,
-		c.limit, c.used, c.peak, c.waits, c.denied, c.inFlight, c.completed, c.failed, c.kept, c.keptB, c.incomplete} {
+		c.limit, c.used, c.peak, c.waits, c.denied, c.inFlight, c.completed, c.failed, c.kept, c.keptB, c.incomplete,
+		c.dcRead, c.dcFilled, c.dcCorrupt, c.dcLimit, c.ptOpens, c.ptFailures} {
 		ch <- d
 	}
 }
@@ -89,6 +98,19 @@ func (c *fsCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.entries, cs.s.Entries, cs.name)
 	}
 	gauge(c.bytes, s.BlockCache.Bytes, "block")
+	if d := s.DataCache; s.DataCacheOn {
+		counter(c.hits, d.Hits, "data")
+		counter(c.misses, d.Misses, "data")
+		counter(c.evictions, d.Evictions, "data")
+		gauge(c.entries, d.Entries, "data")
+		gauge(c.bytes, d.Bytes, "data")
+		counter(c.dcRead, d.HitBytes)
+		counter(c.dcFilled, d.FilledBytes)
+		counter(c.dcCorrupt, d.CorruptChunks)
+		gauge(c.dcLimit, d.Limit)
+		counter(c.ptOpens, d.PassthroughOpens)
+		counter(c.ptFailures, d.PassthroughFailed)
+	}
 	for _, bs := range []struct {
 		name string
 		s    cache.BudgetStats

@@ -37,6 +37,8 @@ type Summary struct {
 	Caches       []Cache   `json:"caches"`
 	Budgets      []Budget  `json:"budgets"`
 	Uploads      Uploads   `json:"uploads"`
+	// DataCache is nil without -o data_cache.
+	DataCache *DataCache `json:"data_cache,omitempty"`
 	// Credentials is nil when the mount does not report them.
 	Credentials *Credentials `json:"credentials,omitempty"`
 }
@@ -85,6 +87,17 @@ type Cache struct {
 	Evictions int64   `json:"evictions"`
 	Entries   int64   `json:"entries"`
 	Bytes     int64   `json:"bytes,omitempty"`
+}
+
+// DataCache is what the persistent data cache did (its hits, misses and
+// size are in Caches, as "data").
+type DataCache struct {
+	LimitBytes         int64 `json:"limit_bytes"`
+	ReadBytes          int64 `json:"read_bytes"` // served through FUSE
+	FilledBytes        int64 `json:"filled_bytes"`
+	CorruptChunks      int64 `json:"corrupt_chunks"`
+	PassthroughOpens   int64 `json:"passthrough_opens"`
+	PassthroughFailure int64 `json:"passthrough_failures"`
 }
 
 // Budget is the memory or the disk budget.
@@ -202,7 +215,11 @@ func (m *Metrics) Summary() (*Summary, error) {
 	s.ReadAhead = ReadAhead{Bytes: int64(f.value("ossmount_readahead_bytes_total")),
 		UnreadBytes: int64(f.value("ossmount_readahead_unread_bytes_total")),
 		GetsPerMiB:  f.value("ossmount_read_gets_per_mebibyte")}
-	for _, name := range []string{"attribute", "negative", "listing", "block"} {
+	dataOn := f["ossmount_data_cache_limit_bytes"] != nil
+	for _, name := range []string{"attribute", "negative", "listing", "block", "data"} {
+		if name == "data" && !dataOn {
+			break
+		}
 		c := Cache{Name: name, Hits: int64(f.value("ossmount_cache_hits_total", "cache", name)),
 			Misses:    int64(f.value("ossmount_cache_misses_total", "cache", name)),
 			Evictions: int64(f.value("ossmount_cache_evictions_total", "cache", name)),
@@ -214,6 +231,14 @@ func (m *Metrics) Summary() (*Summary, error) {
 		if f["ossmount_cache_hits_total"] != nil {
 			s.Caches = append(s.Caches, c)
 		}
+	}
+	if dataOn {
+		s.DataCache = &DataCache{LimitBytes: int64(f.value("ossmount_data_cache_limit_bytes")),
+			ReadBytes:          int64(f.value("ossmount_data_cache_read_bytes_total")),
+			FilledBytes:        int64(f.value("ossmount_data_cache_filled_bytes_total")),
+			CorruptChunks:      int64(f.value("ossmount_data_cache_corrupt_chunks_total")),
+			PassthroughOpens:   int64(f.value("ossmount_passthrough_opens_total")),
+			PassthroughFailure: int64(f.value("ossmount_passthrough_failures_total"))}
 	}
 	for _, name := range []string{"memory", "disk"} {
 		if f["ossmount_budget_limit_bytes"] == nil {
@@ -393,6 +418,11 @@ func (s *Summary) WriteText(w io.Writer) error {
 		fmt.Fprintf(tw, "  %s\t%d\t%d\t%.1f%%\t%s\t%d\n", c.Name, c.Hits, c.Misses, 100*c.HitRatio, entries, c.Evictions)
 	}
 	tw.Flush()
+
+	if d := s.DataCache; d != nil {
+		fmt.Fprintf(&b, "\nData cache: limit %s; %s read from it through FUSE, %s filled, %d corrupt chunks dropped; %d passthrough opens, %d refused\n",
+			bytesText(d.LimitBytes), bytesText(d.ReadBytes), bytesText(d.FilledBytes), d.CorruptChunks, d.PassthroughOpens, d.PassthroughFailure)
+	}
 
 	b.WriteString("\nBudgets\n")
 	for _, u := range s.Budgets {

@@ -6,6 +6,7 @@
 //	ossmount post-policy DIR|oss://BUCKET/PREFIX/ [--max-size N] [--html]
 //	ossmount uploads list|abort [--older-than D] BUCKET[:/PREFIX]
 //	ossmount stats [--json] MOUNTPOINT
+//	ossmount cache status|pin|unpin|drop PATH
 //
 // Every option works as `-o name=value` and as `--name value`, before or
 // after the positional arguments, so ossmount can be run by mount.fuse3
@@ -226,6 +227,7 @@ func newApp() *cli.App {
 			postPolicyCommand(), // postpolicy.go
 			uploadsCommand(),    // uploads.go
 			statsCommand(),      // stats.go
+			cacheCommand(),      // datacache.go
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}

@@ -149,6 +149,15 @@ func serve(c *cli.Context, v *values, bucket, prefix, mnt string, foreground boo
 		// Left empty by a clean unmount: removed (kept data stays).
 		defer os.Remove(fcfg.CacheDir)
 	}
+	if dir := v.str("data_cache"); dir != "" {
+		dc, err := openDataCache(v, dir, log)
+		if err != nil {
+			endSetup()
+			return err
+		}
+		defer dc.Close() // after the file system's last read
+		fcfg.DataCache, fcfg.DataCacheDir = dc, dir
+	}
 	fcfg.StatsReport = met.SummaryJSON
 	fsys, err := fs.New(fcfg)
 	endSetup()
@@ -176,7 +185,7 @@ func serve(c *cli.Context, v *values, bucket, prefix, mnt string, foreground boo
 	opts := fsys.Options()
 	opts.MountOptions = mopts
 	// Every FUSE request goes through the metrics' decorator.
-	server, err := fuse.NewServer(met.WrapFUSE(gofs.NewNodeFS(fsys.Root(), opts)), mnt, &opts.MountOptions)
+	server, err := fuse.NewServer(met.WrapFUSE(fsys.WrapFUSE(gofs.NewNodeFS(fsys.Root(), opts))), mnt, &opts.MountOptions)
 	if err != nil {
 		return fmt.Errorf("mount %s: %v", mnt, err)
 	}
@@ -195,6 +204,9 @@ func serve(c *cli.Context, v *values, bucket, prefix, mnt string, foreground boo
 			return fmt.Errorf("interrupted by %v before the mount was ready", s)
 		}
 	default:
+	}
+	if fcfg.DataCache != nil && fcfg.Passthrough {
+		fsys.ProbePassthrough()
 	}
 	if kb := v.int("read_ahead_kb"); kb > 0 {
 		raiseReadAhead(mnt, kb, log)
@@ -380,6 +392,16 @@ func buildConfigs(v *values, bucket, prefix string) (fs.Config, ossapi.Config, f
 		CacheDir: v.str("cache_dir"), DiskBudget: v.size("disk_budget"),
 		UploadPartSize: v.size("upload_part_size"), UploadConcurrency: v.int("upload_concurrency"),
 		MaxRenameObjects: v.int("max_rename_objects"),
+	}
+	switch strings.ToLower(v.str("data_cache_passthrough")) {
+	case "on", "true", "yes", "1", "":
+		fcfg.Passthrough = true
+	case "off", "false", "no", "0":
+	default:
+		v.fail("data_cache_passthrough", fmt.Errorf("%q is not on or off", v.str("data_cache_passthrough")))
+	}
+	if d := v.str("data_cache"); d != "" && !filepath.IsAbs(d) {
+		v.fail("data_cache", fmt.Errorf("%q is not an absolute path", d))
 	}
 	endpoint := v.str("endpoint")
 	var extra []string

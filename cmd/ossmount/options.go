@@ -75,6 +75,10 @@ var options = []option{
 	{name: "list_cache_size", group: gCache, kind: kInt, def: "1000", usage: "directory listings cached"},
 	{name: "cache_dir", group: gCache, kind: kString, def: "", usage: "directory for staged writes and for the data of failed uploads (default: one per user and bucket: /var/cache/ossmount/BUCKET-HASH for root, else ~/.cache/ossmount/BUCKET-HASH)"},
 	{name: "disk_budget", group: gCache, kind: kSize, def: "10G", usage: "most bytes of staged writes on disk (ENOSPC beyond)"},
+	{name: "data_cache", group: gCache, kind: kString, def: "", usage: "keep object data read through the mount in this directory, across remounts (default: off); one mount per directory"},
+	{name: "data_cache_size", group: gCache, kind: kSize, def: "", usage: "most bytes of data in data_cache, least recently used evicted (default: half of the file system's free space when the mount starts, data_cache_min_free kept)"},
+	{name: "data_cache_min_free", group: gCache, kind: kSize, def: "", usage: "free space data_cache never takes from its file system (default: 10% of it, at most 10G)"},
+	{name: "data_cache_passthrough", group: gCache, kind: kString, def: "on", usage: "on: read-only opens of files wholly in data_cache are read by the kernel from the cache file (FUSE passthrough; Linux 6.9+, root); off: always read through the daemon"},
 
 	{name: "memory_budget", group: gPerf, kind: kSize, def: "256M", usage: "memory for read-ahead, cached blocks, staged writes and FUSE requests, shared by all files: the process stays within it + 64M"},
 	{name: "block_size", group: gPerf, kind: kSize, def: "16K", usage: "block fetched and cached for a random read (small blocks keep random reads near raw GET speed)"},
