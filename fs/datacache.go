@@ -67,13 +67,20 @@ func (r *reader) cacheRead(dest []byte, off int64) (int, bool) {
 	}
 	n, ok := r.dc.ReadAt(dest, off)
 	if !ok {
-		r.fsys.cfg.DataCache.CountMiss()
+		r.cacheMiss()
 		return 0, false
 	}
 	r.mu.Lock()
 	r.lastEnd = off + int64(n)
 	r.mu.Unlock()
 	return n, true
+}
+
+// cacheMiss counts a read the data cache did not serve.
+func (r *reader) cacheMiss() {
+	if r.dc != nil {
+		r.fsys.cfg.DataCache.CountMiss()
+	}
 }
 
 // fill writes fetched bytes of the object at off into the data cache.

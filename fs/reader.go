@@ -105,9 +105,6 @@ func (r *reader) objectKey() string {
 // stream is answered with the parts' own memory (no copy), held until go-fuse
 // has written the reply; anything else is read into dest.
 func (r *reader) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	if n, ok := r.cacheRead(dest, off); ok {
-		return dataResult(dest[:n]), 0
-	}
 	if off < r.size && len(dest) > 0 {
 		end := min(off+int64(len(dest)), r.size)
 		r.mu.Lock()
@@ -120,9 +117,15 @@ func (r *reader) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 		r.mu.Unlock()
 		if parts != nil {
 			if res, errno, ok := r.sliceParts(ctx, parts, off, end); ok {
+				r.cacheMiss()
 				return res, errno
 			}
 		}
+	}
+	// Prefetched memory first (a first read fills the cache behind the
+	// stream), then the data cache, then OSS.
+	if n, ok := r.cacheRead(dest, off); ok {
+		return dataResult(dest[:n]), 0
 	}
 	n, errno := r.ReadAt(ctx, dest, off)
 	return dataResult(dest[:n]), errno

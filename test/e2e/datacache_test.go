@@ -23,7 +23,7 @@ import (
 )
 
 // cacheAttr reads the user.oss.cache answer of path as JSON.
-func cacheAttr(t *testing.T, path string) map[string]any {
+func cacheAttr(t testing.TB, path string) map[string]any {
 	t.Helper()
 	buf := make([]byte, 64<<10)
 	n, err := syscall.Getxattr(path, "user.oss.cache", buf)
@@ -44,7 +44,7 @@ func num(m map[string]any, k string) int64 {
 
 // waitSealed waits until the cache holds path whole and verified (the seal
 // runs in the background once the last chunk is written).
-func waitSealed(t *testing.T, path string, size int64) {
+func waitSealed(t testing.TB, path string, size int64) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
