@@ -356,7 +356,7 @@ func TestMemoryBudgetSharedByWritersAndReaders(t *testing.T) {
 	obj := randData(40<<20, 12)
 	tf.srv.PutObject("test", "r.bin", obj, nil)
 	w := tf.create("w.bin")
-	w.writeAll(randData(12<<20, 13), 0) // random writes below: staged, in memory
+	w.writeAll(randData(12<<20, 13), 0) // held in memory (parts sent stay for readers)
 	w.writeAll([]byte("x"), 30<<20)
 	ws := tf.onlyWriter()
 	if ws.file.Name() != "" {
@@ -389,5 +389,34 @@ func TestMemoryBudgetSharedByWritersAndReaders(t *testing.T) {
 	tf.fs.bufs.mu.Unlock()
 	if used := tf.fs.budget.Used() - tf.fs.blocks.Bytes(); used != pooled {
 		t.Errorf("with every file closed the budget holds %d bytes, the pool %d: pooled buffers must be counted", used, pooled)
+	}
+}
+
+// Parts already sent stay readable from the staging file within
+// disk_budget; past it the oldest are dropped, and reading them before the
+// file is complete fails with ENODATA (never other bytes), as does a write
+// into them. The close completes the whole file.
+func TestWriteSentPartsBeyondDiskBudget(t *testing.T) {
+	tf := newTestFS(t, nil, func(c *Config) { c.DiskBudget = 6 << 20 })
+	data := randData(12<<20, 14)
+	h := tf.create("big.bin")
+	h.writeAll(data, 0)
+	if _, errno := h.read(0, 4096); errno != syscall.ENODATA {
+		t.Errorf("read of a dropped part: %v, want ENODATA", errno)
+	}
+	if errno := h.write([]byte("late"), 10); errno != syscall.ENODATA {
+		t.Errorf("write into a dropped part: %v, want ENODATA", errno)
+	}
+	if got := h.mustRead(11<<20, 4096); !bytes.Equal(got, data[11<<20:11<<20+4096]) {
+		t.Errorf("read of a recent range differs")
+	}
+	if !strings.Contains(tf.log.String(), "disk_budget reached") {
+		t.Errorf("no log line about the dropped parts:\n%s", tf.log.String())
+	}
+	if errno := h.close(); errno != 0 {
+		t.Fatalf("close: %v\n%s", errno, tf.log.String())
+	}
+	if got := tf.object("big.bin"); !bytes.Equal(got, data) {
+		t.Errorf("object: %d bytes, want the file written", len(got))
 	}
 }
