@@ -223,7 +223,11 @@ func kindOfService(status int, code string) Kind {
 		return KindPrecondition
 	case "SecurityTokenExpired", "InvalidSecurityToken.Expired":
 		return KindExpired
-	case "SlowDown", "Throttling", "TooManyRequests", "QpsLimitExceeded":
+	case "SlowDown", "Throttling", "TooManyRequests", "QpsLimitExceeded", "TotalQpsLimitExceeded",
+		"MetaOperationQpsLimitExceeded", "ActiveRequestLimitExceeded", "DownloadTrafficRateLimitExceeded",
+		"UploadTrafficRateLimitExceeded":
+		// OSS's rate limits (503 but for QpsLimitExceeded's 429), retried
+		// by the SDK before they reach here.
 		return KindThrottled
 	case "InvalidRange", "InvalidArgument", "ObjectNotAppendable", "KeyTooLong", "InvalidObjectName",
 		"MetadataTooLarge", "EntityTooLarge", "EntityTooSmall", "InvalidPart", "InvalidPartOrder", "MalformedXML":

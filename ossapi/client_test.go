@@ -240,3 +240,36 @@ func TestCredentialsErrorNotRetried(t *testing.T) {
 		t.Errorf("the server received requests %v; want none", srv.Counts())
 	}
 }
+
+// TestThrottled: OSS's answer to a request rate over the account's limit
+// (503 TotalQpsLimitExceeded) is retried by the SDK, and reaches the caller
+// as KindThrottled when the retries run out.
+func TestThrottled(t *testing.T) {
+	srv, err := osstest.NewServer(osstest.Options{Region: testRegion, Buckets: []string{"test"},
+		Credentials: map[string]string{testAK: testSK}, Network: osstest.Network{QPS: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	srv.PutObject("test", "k", []byte("v"), nil)
+	// Two attempts within a second: the first request takes the second's
+	// slot, so its retry is refused too unless a second has passed.
+	c := newClient(t, srv, func(cfg *ossapi.Config) { cfg.RetryMax = 2 })
+	if _, err := c.Head(context.Background(), "k", ossapi.HeadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = c.Head(context.Background(), "k", ossapi.HeadOptions{})
+	attempts := srv.Count("HeadObject") - 1
+	switch {
+	case err == nil && time.Since(start) < time.Second:
+		t.Fatalf("a second request within one second at --qps 1 succeeded")
+	case err == nil:
+		t.Logf("the retry came a second later and succeeded (%d attempts)", attempts)
+	case ossapi.KindOf(err) != ossapi.KindThrottled || ossapi.CodeOf(err) != "TotalQpsLimitExceeded":
+		t.Errorf("throttled request: %v; want KindThrottled, TotalQpsLimitExceeded", err)
+	}
+	if attempts != 2 {
+		t.Errorf("the server saw %d attempts of the throttled request; want 2 (retried once)", attempts)
+	}
+}

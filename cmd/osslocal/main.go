@@ -22,13 +22,26 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/ossmount/ossmount/auth/authtest"
+	"github.com/ossmount/ossmount/internal/units"
 	"github.com/ossmount/ossmount/ossapi/osstest"
 )
+
+// rateFlag is a rate in bytes per second ("100MB", "1G/s").
+type rateFlag int64
+
+func (r *rateFlag) String() string { return strconv.FormatInt(int64(*r), 10) }
+
+func (r *rateFlag) Set(v string) error {
+	n, err := units.ParseRate(v)
+	*r = rateFlag(n)
+	return err
+}
 
 // listFlag is a repeatable string flag.
 type listFlag []string
@@ -67,10 +80,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	)
 	fs.Var(&buckets, "bucket", "bucket to create at start (repeatable; default \"test\")")
 	fs.Var(&payers, "requester-pays", "bucket that requires x-oss-request-payer: requester (repeatable)")
+	var connBW, totalBW rateFlag
+	latency := fs.Duration("latency", 0, "network model: delay before the first byte of every response (e.g. 15ms)")
+	jitter := fs.Duration("latency-jitter", 0, "network model: vary each response's latency by up to ± this")
+	fs.Var(&connBW, "conn-bandwidth", "network model: bytes per second per connection, each direction (e.g. 100MB; 0: unlimited)")
+	fs.Var(&totalBW, "bandwidth", "network model: bytes per second for the whole server, each direction (e.g. 1G; 0: unlimited)")
+	qps := fs.Int("qps", 0, "network model: requests accepted per second; beyond, 503 TotalQpsLimitExceeded (0: unlimited)")
 	corsOrigin := fs.String("cors-allow-origin", "", "answer CORS for this origin ('*' for any) on buckets without CORS rules of their own, for browser uploads (PostObject) and presigned URLs")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: osslocal [flags]\n\nRuns a local OSS-compatible server. Flags:")
 		fs.PrintDefaults()
+		fmt.Fprint(stderr, networkHelp)
 		fmt.Fprint(stderr, credentialsHelp)
 	}
 	if err := fs.Parse(args); err != nil {
@@ -98,6 +118,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "osslocal: --token-ttl %s is too short (at least 1s)\n", *tokenTTL)
 		return 2
 	}
+	if *latency < 0 || *jitter < 0 || *qps < 0 {
+		fmt.Fprintln(stderr, "osslocal: --latency, --latency-jitter and --qps cannot be negative")
+		return 2
+	}
 	if *outage != "503" && *outage != "refuse" {
 		fmt.Fprintf(stderr, "osslocal: --outage %q: want 503 or refuse\n", *outage)
 		return 2
@@ -116,6 +140,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		DataDir:       *dataDir,
 		Listen:        *listen,
 		RequesterPays: payers,
+		Network: osstest.Network{Latency: *latency, LatencyJitter: *jitter, ConnBandwidth: int64(connBW),
+			Bandwidth: int64(totalBW), QPS: *qps},
 	}
 	if *verbose {
 		logger := log.New(stderr, "", log.LstdFlags|log.Lmicroseconds)
@@ -149,6 +175,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		where = *dataDir
 	}
 	fmt.Fprintf(stderr, "osslocal: region %s, buckets %s, access key id %s, data in %s\n", opt.Region, strings.Join(buckets, ","), ak, where)
+	if opt.Network != (osstest.Network{}) {
+		fmt.Fprintf(stderr, "osslocal: network model: %s\n", describeNetwork(opt.Network))
+	}
 	down := false
 	for s := range sig {
 		switch s {
@@ -174,6 +203,39 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// describeNetwork says what a network model does, for the start-up line.
+func describeNetwork(n osstest.Network) string {
+	var parts []string
+	if n.Latency > 0 || n.LatencyJitter > 0 {
+		parts = append(parts, fmt.Sprintf("latency %s ±%s", n.Latency, n.LatencyJitter))
+	}
+	if n.ConnBandwidth > 0 {
+		parts = append(parts, fmt.Sprintf("%.1f MiB/s per connection", float64(n.ConnBandwidth)/(1<<20)))
+	}
+	if n.Bandwidth > 0 {
+		parts = append(parts, fmt.Sprintf("%.1f MiB/s in all", float64(n.Bandwidth)/(1<<20)))
+	}
+	if n.QPS > 0 {
+		parts = append(parts, fmt.Sprintf("%d requests/s", n.QPS))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// networkHelp follows the flags in the usage text: the network model.
+const networkHelp = `
+Network model (off by default), to see how a program behaves against a real
+region rather than loopback: --latency is added before the first byte of
+every response (after the request and its body have arrived), varied by
+--latency-jitter; --conn-bandwidth limits each connection and --bandwidth
+the whole server, each in both directions (RATE: bytes per second, 100MB or
+100MB/s, powers of 1024); beyond --qps requests in any one second the server
+answers as OSS does when an account's request rate is exceeded: 503 with
+code TotalQpsLimitExceeded (the OSS SDKs retry it with backoff). For a
+mid-size region seen from an ECS instance in it, for example:
+
+  --latency 15ms --latency-jitter 5ms --conn-bandwidth 100MB --bandwidth 1G
+`
 
 // credentialsHelp ends the usage text: what the credential fakes do.
 const credentialsHelp = `

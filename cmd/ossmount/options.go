@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/ossmount/ossmount/internal/units"
 )
 
 // kind is how an option's value is parsed.
@@ -238,31 +240,7 @@ func expandArgs(args []string) ([]string, error) {
 func splitOptions(s string) []string { return strings.Split(s, ",") }
 
 // parseSize reads 123, 64K, 8M, 10G, 1T (powers of 1024).
-func parseSize(s string) (int64, error) {
-	t := strings.TrimSpace(strings.ToUpper(s))
-	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")
-	mult := int64(1)
-	if t != "" {
-		switch t[len(t)-1] {
-		case 'K':
-			mult = 1 << 10
-		case 'M':
-			mult = 1 << 20
-		case 'G':
-			mult = 1 << 30
-		case 'T':
-			mult = 1 << 40
-		}
-		if mult != 1 {
-			t = t[:len(t)-1]
-		}
-	}
-	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%q is not a size (examples: 4096, 512K, 8M, 10G)", s)
-	}
-	return n * mult, nil
-}
+func parseSize(s string) (int64, error) { return units.ParseSize(s) }
 
 // parseDuration reads a Go duration or plain seconds.
 func parseDuration(s string) (time.Duration, error) {

@@ -43,7 +43,8 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	n      int64
-	lost   bool // the response is swallowed (a LoseResponse fault)
+	lost   bool   // the response is swallowed (a LoseResponse fault)
+	delay  func() // waits the network model's latency before the first byte
 }
 
 // WriteHeader sends the status line and headers, with x-oss-* header names
@@ -57,6 +58,9 @@ func (w *statusWriter) WriteHeader(code int) {
 		return
 	}
 	w.status = code
+	if w.delay != nil {
+		w.delay()
+	}
 	h := w.ResponseWriter.Header()
 	for k, v := range h {
 		if strings.HasPrefix(k, "X-Oss-") {
@@ -99,6 +103,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("x-oss-request-id", rc.id)
 	h.Set("Server", "AliyunOSS")
 	h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	model := s.net.Load()
+	if d := model.latency(); d > 0 {
+		sw.delay = func() { s.sleep(r.Context(), d) }
+	}
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	rc.query = q
 	rc.route()
@@ -114,6 +122,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 				time.Since(start).Round(time.Microsecond), rc.id)
 		}
 	}()
+	if model.qps != nil && !model.qps.admit(time.Now()) {
+		rc.writeError(errQPSExceeded())
+		return
+	}
 	if err != nil {
 		rc.writeError(errInvalidArgument("The query string is malformed.", "", ""))
 		return
@@ -125,6 +137,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	sw.lost = rc.loseResponse
 	if e := rc.serve(); e != nil {
 		rc.writeError(e)
+	}
+	if sw.status == 0 {
+		sw.WriteHeader(http.StatusOK) // an empty 200, after the model's latency
 	}
 	if rc.loseResponse {
 		// The request took effect; its answer is lost with the

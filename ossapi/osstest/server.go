@@ -8,8 +8,9 @@
 // security token from MintSTS, errors carry the codes and statuses OSS uses,
 // and ETag, CRC-64 and the listing, multipart, append, copy and PostObject
 // rules follow the service. Tests seed and inspect objects directly
-// (PutObject, GetObject, Keys), count requests per operation (Count) and
-// inject failures (AddFault).
+// (PutObject, GetObject, Keys), count requests per operation (Count),
+// inject failures (AddFault) and model a network with latency, bandwidth
+// and request-rate limits (Options.Network, SetNetwork; network.go).
 //
 // Emulated: bucket create/delete/info/location/list; PutObject, GetObject
 // (single ranges, x-oss-range-behavior, conditional headers, response-*
@@ -40,6 +41,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -52,6 +54,7 @@ type Options struct {
 	Listen        string            // "" = "127.0.0.1:0"; must be a loopback address
 	Logf          func(format string, args ...any)
 	RequesterPays []string // buckets that require x-oss-request-payer: requester
+	Network       Network  // latency, bandwidth and request-rate model (zero: none)
 }
 
 // Server is a running OSS emulator.
@@ -74,6 +77,8 @@ type Server struct {
 	faults []*faultState
 
 	disk *diskStore // nil: objects are kept in memory
+
+	net atomic.Pointer[netState] // the network model in force (network.go)
 }
 
 // NewServer starts a server on opt.Listen (a loopback address).
@@ -97,6 +102,7 @@ func NewServer(opt Options) (*Server, error) {
 		stsAK:   map[string]*stsCred{},
 		counts:  map[string]int64{},
 	}
+	s.net.Store(newNetState(opt.Network))
 	if opt.DataDir != "" {
 		d, err := newDiskStore(opt.DataDir)
 		if err != nil {
@@ -120,7 +126,7 @@ func NewServer(opt Options) (*Server, error) {
 	s.url = "http://" + ln.Addr().String()
 	s.hs = &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: time.Minute}
 	s.client = &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64}}
-	go s.hs.Serve(ln)
+	go s.hs.Serve(shapedListener{ln, s})
 	return s, nil
 }
 

@@ -1,0 +1,48 @@
+// Package units reads the sizes and rates given on command lines and in
+// mount options: 4096, 512K, 8M, 10G, 1T, with an optional B or iB
+// ("100MB", "1GiB"), in powers of 1024 as ossfs and ossutil read them.
+package units
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// ParseSize reads 123, 64K, 8M, 10G, 1T (powers of 1024; "MB" and "MiB"
+// mean the same).
+func ParseSize(s string) (int64, error) {
+	t := strings.TrimSpace(strings.ToUpper(s))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")
+	mult := int64(1)
+	if t != "" {
+		switch t[len(t)-1] {
+		case 'K':
+			mult = 1 << 10
+		case 'M':
+			mult = 1 << 20
+		case 'G':
+			mult = 1 << 30
+		case 'T':
+			mult = 1 << 40
+		}
+		if mult != 1 {
+			t = t[:len(t)-1]
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("%q is not a size (examples: 4096, 512K, 8M, 10G)", s)
+	}
+	return n * mult, nil
+}
+
+// ParseRate reads a rate in bytes per second: a size, optionally followed
+// by "/s" ("100MB", "100MB/s", "1G").
+func ParseRate(s string) (int64, error) {
+	n, err := ParseSize(strings.TrimSuffix(strings.TrimSpace(s), "/s"))
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a rate (examples: 100MB, 100MB/s, 1G: bytes per second)", s)
+	}
+	return n, nil
+}
