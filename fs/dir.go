@@ -2,27 +2,28 @@ package fs
 
 import (
 	"context"
-	"sort"
+	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/ossmount/ossmount/ossapi"
 )
 
 // dirNode is a directory: a key prefix ending in "/" (or the mount's root).
 type dirNode struct {
 	gofs.Inode
 	fsys *FS
-	last atomic.Pointer[attr] // the attributes last shown, for when it has no name
+	last atomic.Pointer[attr] // the attributes last known: kept when it has no name, or OSS cannot be asked
 }
 
 // orphaned reports whether the directory has no name any more (removed, or
 // replaced by a rename) while the kernel still holds it (an open
 // descriptor). Its key() would then be the mount prefix.
 func (n *dirNode) orphaned() bool { return !n.IsRoot() && n.Path(nil) == "" }
-
-func sortStrings(s []string) { sort.Strings(s) }
 
 // key is the directory's key prefix: "" or the mount prefix for the root,
 // else "path/to/dir/".
@@ -37,50 +38,131 @@ func (n *dirNode) key() string {
 // childKey is the object key of the child called name.
 func (n *dirNode) childKey(name string) string { return n.key() + name }
 
-// attrs returns the directory's own attributes.
-func (n *dirNode) attrs() *attr {
+// attrs returns the directory's attributes, exact: the cached ones while
+// fresh, else its marker's (one HEAD; no marker: the mount's defaults).
+// Known attributes are never replaced by defaults: if OSS cannot be asked,
+// the last known ones are used.
+func (n *dirNode) attrs(ctx context.Context) (*attr, syscall.Errno) {
+	f := n.fsys
 	if n.IsRoot() {
-		return n.fsys.implicitDir()
+		return f.rootAttr, 0
 	}
 	if n.orphaned() {
 		if a := n.last.Load(); a != nil {
-			return a
+			return a, 0
 		}
-		return n.fsys.implicitDir()
+		return f.implicitDir(), 0
 	}
-	k := n.key()
-	a, ok := n.fsys.stat.Get(k[:len(k)-1])
-	if !ok || !a.dir {
-		a = n.fsys.implicitDir()
+	name := strings.TrimSuffix(n.key(), "/")
+	if a, ok := f.stat.Get(name); ok && a.dir && a.known {
+		n.last.Store(a)
+		return a, 0
+	}
+	a, errno := f.headDir(ctx, name)
+	if errno != 0 {
+		if last := n.last.Load(); last != nil && last.known {
+			f.log.Warn("directory attributes not refreshed: showing the last known", "dir", name, "errno", errno.Error())
+			return last, 0
+		}
+		return nil, errno
 	}
 	n.last.Store(a)
-	return a
+	return a, 0
+}
+
+// headDir learns a directory's attributes from its marker (name + "/"):
+// its metadata, or the mount's defaults when it has none.
+func (f *FS) headDir(ctx context.Context, name string) (*attr, syscall.Errno) {
+	info, err := f.store.Head(ctx, name+"/", ossapi.HeadOptions{})
+	var a *attr
+	switch {
+	case err == nil:
+		a = f.attrFromInfo(info, true)
+	case ossapi.KindOf(err) == ossapi.KindNotExist:
+		a = f.implicitDir()
+		if old, _, ok := f.stat.Peek(name); ok && old.dir && old.implicit && old.known {
+			a.mtime = old.mtime // stable while it stays implicit
+		}
+	default:
+		return nil, f.toErrno("getattr", err)
+	}
+	f.stat.Put(name, a)
+	return a, 0
 }
 
 var _ = (gofs.NodeGetattrer)((*dirNode)(nil))
 
 func (n *dirNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	n.attrs().fill(&out.Attr)
+	ctx = uninterrupted(ctx)
+	if fh == nil {
+		if errno := n.fsys.pathErrno(ctx, &n.Inode); errno != 0 {
+			return errno
+		}
+	}
+	a, errno := n.attrs(ctx)
+	if errno != 0 {
+		return errno
+	}
+	a.fill(&out.Attr)
 	if n.orphaned() {
 		out.Nlink = 0
 	}
 	return 0
 }
 
+var _ = (gofs.NodeAccesser)((*dirNode)(nil))
+
+// Access answers access(2) (sent only without default_permissions).
+func (n *dirNode) Access(ctx context.Context, mask uint32) syscall.Errno {
+	ctx = uninterrupted(ctx)
+	a, errno := n.attrs(ctx)
+	if errno != 0 {
+		return errno
+	}
+	return n.fsys.accessErrno(ctx, &n.Inode, a, mask)
+}
+
 var _ = (gofs.NodeLookuper)((*dirNode)(nil))
 
 func (n *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	ctx = uninterrupted(ctx)
-	if !validName(name) {
-		return nil, syscall.ENOENT
+	if errno := keyErrno(name, n.childKey(name), false); errno != 0 {
+		if errno == syscall.EINVAL {
+			errno = syscall.ENOENT
+		}
+		return nil, errno
 	}
-	a, errno := n.fsys.lookupKey(ctx, n.key(), name)
+	f := n.fsys
+	var parent *attr
+	if f.enforcing() {
+		pa, errno := n.attrs(ctx)
+		if errno != 0 {
+			return nil, errno
+		}
+		if errno := f.searchErrno(ctx, callerOf(ctx), n); errno != 0 {
+			return nil, errno
+		}
+		parent = pa
+	}
+	a, errno := f.lookupKey(ctx, n.key(), name)
 	if errno != 0 {
 		return nil, errno
 	}
 	ch := n.childInode(ctx, name, a)
-	a.fill(&out.Attr)
+	f.fillEntry(out, a, parent)
 	return ch, 0
+}
+
+// fillEntry fills a new dentry's attributes and timeouts. When the mount
+// checks permissions and the directory holding it is not searchable by
+// everyone, the kernel is told not to keep the name (entry timeout of 1 ns):
+// every path walk through it then comes back here, where the caller's
+// search permission is checked.
+func (f *FS) fillEntry(out *fuse.EntryOut, a, parent *attr) {
+	a.fill(&out.Attr)
+	if f.enforcing() && parent != nil && parent.mode&0o111 != 0o111 {
+		out.SetEntryTimeout(time.Nanosecond)
+	}
 }
 
 // childInode returns the inode for name, reusing the existing one when its
@@ -88,8 +170,11 @@ func (n *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 func (n *dirNode) childInode(ctx context.Context, name string, a *attr) *gofs.Inode {
 	mode := a.mode & syscall.S_IFMT
 	if ch := n.GetChild(name); ch != nil && ch.StableAttr().Mode == mode {
-		if fn, ok := ch.Operations().(*fileNode); ok {
-			fn.setAttr(a)
+		switch c := ch.Operations().(type) {
+		case *fileNode:
+			c.setAttr(a)
+		case *dirNode:
+			c.last.Store(a)
 		}
 		return ch
 	}
@@ -104,6 +189,22 @@ func (n *dirNode) childInode(ctx context.Context, name string, a *attr) *gofs.In
 	return n.NewInode(ctx, node, gofs.StableAttr{Mode: mode})
 }
 
+var _ = (gofs.NodeOpendirer)((*dirNode)(nil))
+
+// Opendir checks that the caller may read the directory.
+func (n *dirNode) Opendir(ctx context.Context) syscall.Errno {
+	f := n.fsys
+	if !f.enforcing() {
+		return 0
+	}
+	ctx = uninterrupted(ctx)
+	a, errno := n.attrs(ctx)
+	if errno != 0 {
+		return errno
+	}
+	return f.nodeErrno(ctx, &n.Inode, a, permRead)
+}
+
 var _ = (gofs.NodeReaddirer)((*dirNode)(nil))
 
 func (n *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
@@ -112,19 +213,46 @@ func (n *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	if errno != 0 {
 		return nil, errno
 	}
-	entries := make([]fuse.DirEntry, 0, len(l.names)+len(n.pendingNames()))
+	pending := n.pendingNames()
+	entries := make([]fuse.DirEntry, 0, len(l.names)+len(pending)+2)
+	parentIno := n.StableAttr().Ino
+	if p := parentDir(&n.Inode); p != nil {
+		parentIno = p.StableAttr().Ino
+	}
+	entries = append(entries,
+		fuse.DirEntry{Name: ".", Mode: syscall.S_IFDIR, Ino: n.StableAttr().Ino},
+		fuse.DirEntry{Name: "..", Mode: syscall.S_IFDIR, Ino: parentIno})
 	seen := make(map[string]bool, len(l.names))
 	for _, name := range l.names {
 		seen[name] = true
-		entries = append(entries, fuse.DirEntry{Name: name, Mode: l.entries[name].mode & syscall.S_IFMT})
+		a, _ := l.entry(name)
+		entries = append(entries, fuse.DirEntry{Name: name, Mode: n.fsys.direntType(a)})
 	}
 	// Files being created are not on the server yet, but they exist.
-	for name, mode := range n.pendingNames() {
+	for name, mode := range pending {
 		if !seen[name] {
 			entries = append(entries, fuse.DirEntry{Name: name, Mode: mode})
 		}
 	}
 	return gofs.NewListDirStream(entries), 0
+}
+
+// direntType is the file type readdir shows for an entry: its own when
+// known, a directory for a common prefix, else unknown (DT_UNKNOWN: the
+// object may be a file, a symlink or a special file; programs that care
+// stat it), or a regular file with fast_listing.
+func (f *FS) direntType(a *attr) uint32 {
+	switch {
+	case a == nil:
+		return 0
+	case a.dir:
+		return syscall.S_IFDIR
+	case a.known:
+		return a.mode & syscall.S_IFMT
+	case f.cfg.FastListing:
+		return syscall.S_IFREG
+	}
+	return 0
 }
 
 // pendingNames lists children that exist only locally (files still being

@@ -107,7 +107,7 @@ func (n *fileNode) currentAttr(ctx context.Context) (*attr, syscall.Errno) {
 		return a, 0
 	}
 	key := n.key()
-	if c, ok := n.fsys.stat.Get(key); ok && !c.dir {
+	if c, ok := n.fsys.stat.Get(key); ok && !c.dir && n.fsys.showable(c) {
 		n.setAttr(c)
 		return c, 0
 	}
@@ -117,6 +117,33 @@ func (n *fileNode) currentAttr(ctx context.Context) (*attr, syscall.Errno) {
 	}
 	n.setAttr(fresh)
 	return fresh, 0
+}
+
+// exactAttr is currentAttr, verified with a HEAD when it is a listing's
+// guess (fast_listing): what permission decisions use.
+func (n *fileNode) exactAttr(ctx context.Context) (*attr, syscall.Errno) {
+	a, errno := n.currentAttr(ctx)
+	if errno != 0 || a.known || n.orphaned() {
+		return a, errno
+	}
+	fresh, errno := n.fsys.headFile(ctx, n.key())
+	if errno != 0 {
+		return nil, errno
+	}
+	n.setAttr(fresh)
+	return fresh, 0
+}
+
+var _ = (gofs.NodeAccesser)((*fileNode)(nil))
+
+// Access answers access(2) (sent only without default_permissions).
+func (n *fileNode) Access(ctx context.Context, mask uint32) syscall.Errno {
+	ctx = uninterrupted(ctx)
+	a, errno := n.exactAttr(ctx)
+	if errno != 0 {
+		return errno
+	}
+	return n.fsys.accessErrno(ctx, &n.Inode, a, mask)
 }
 
 var _ = (gofs.NodeGetattrer)((*fileNode)(nil))
@@ -157,6 +184,11 @@ func (n *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.At
 		out.Nlink = 0
 		return 0
 	}
+	if h == nil {
+		if errno := n.fsys.pathErrno(ctx, &n.Inode); errno != 0 {
+			return errno
+		}
+	}
 	a, errno := n.currentAttr(ctx)
 	if h != nil && h.attr != nil && (errno == syscall.ENOENT ||
 		errno == 0 && a.mode&syscall.S_IFMT != h.attr.mode&syscall.S_IFMT) {
@@ -180,9 +212,19 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 		if n.fsys.cfg.ReadOnly {
 			return nil, 0, syscall.EROFS
 		}
+		if errno := n.openAllowed(ctx, flags, nil); errno != 0 {
+			return nil, 0, errno
+		}
 		return n.openWrite(ctx, flags)
 	}
 	n.mu.Lock()
+	if w := n.liveWriterLocked(); w != nil {
+		n.mu.Unlock()
+		if errno := n.openAllowed(ctx, flags, w.attrView()); errno != 0 {
+			return nil, 0, errno
+		}
+		n.mu.Lock()
+	}
 	if w := n.liveWriterLocked(); w != nil {
 		// Another handle is writing: read through the shared state so
 		// this reader sees the same bytes. (After a failed upload the
@@ -210,7 +252,15 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	if errno := n.typeChanged(key, a); errno != 0 {
 		return nil, 0, errno
 	}
+	if errno := n.openAllowed(ctx, flags, a); errno != 0 {
+		return nil, 0, errno
+	}
 	n.mu.Lock()
+	if old := n.attr; old != nil && (old.mode != a.mode || old.uid != a.uid || old.gid != a.gid || !old.mtime.Equal(a.mtime)) {
+		// The kernel may hold other attributes (a guess shown with
+		// fast_listing, or a change by another client): drop them.
+		defer n.NotifyContent(-1, 0)
+	}
 	n.attr = a
 	var fl uint32
 	changed := n.keepETag != "" && n.keepETag != a.etag
@@ -233,12 +283,32 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	return h, fl, 0
 }
 
+// openAllowed checks, when the mount enforces permissions, that the caller
+// may search the path to the file and open it with flags. a is the file's
+// exact attributes (nil: learn them).
+func (n *fileNode) openAllowed(ctx context.Context, flags uint32, a *attr) syscall.Errno {
+	f := n.fsys
+	if !f.enforcing() || callerOf(ctx).root() && flags&fmodeExec == 0 {
+		return 0
+	}
+	if a == nil {
+		var errno syscall.Errno
+		if a, errno = n.exactAttr(ctx); errno != 0 {
+			return errno
+		}
+	}
+	return f.nodeErrno(ctx, &n.Inode, a, openWant(flags))
+}
+
 var _ = (gofs.NodeReadlinker)((*fileNode)(nil))
 
 func (n *fileNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	ctx = uninterrupted(ctx)
 	if n.orphaned() {
 		return nil, syscall.ENOENT
+	}
+	if errno := n.fsys.pathErrno(ctx, &n.Inode); errno != 0 {
+		return nil, errno
 	}
 	key := n.key()
 	a, errno := n.currentAttr(ctx)
@@ -417,7 +487,7 @@ func (n *fileNode) releaseWrite(ctx context.Context, w *writeState) {
 			n.pending = false
 			w.mu.Lock()
 			if w.failed == nil && !w.unlinked {
-				n.attr = &attr{size: w.size, etag: w.baseETag, mtime: w.mtime, mode: w.mode, uid: w.uid, gid: w.gid}
+				n.attr = &attr{known: true, size: w.size, etag: w.baseETag, mtime: w.mtime, mode: w.mode, uid: w.uid, gid: w.gid}
 			}
 			w.mu.Unlock()
 		}
@@ -459,6 +529,9 @@ func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32,
 	}
 	if h.appendMode {
 		off = h.w.attrView().size
+	}
+	if errno := sizeErrno(uint64(off) + uint64(len(data))); errno != 0 {
+		return 0, errno
 	}
 	return h.w.write(ctx, data, off)
 }

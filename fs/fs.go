@@ -61,6 +61,21 @@ type Config struct {
 	// mount's statistics; nil: the attribute does not exist.
 	StatsReport func() ([]byte, error)
 
+	// CheckPermissions makes the file system check every caller's
+	// permissions itself (access.go): set when the kernel does not
+	// (no default_permissions).
+	CheckPermissions bool
+	// FastListing shows the attributes a LIST gives (file_mode, uid,
+	// gid, Last-Modified) as they are, without a HEAD: for buckets
+	// without ossfs metadata. Permission decisions still use exact
+	// attributes.
+	FastListing bool
+	// AttrStore keeps HEAD results on disk between mounts (nil: none).
+	AttrStore *cache.AttrStore
+	// HeadConcurrency bounds the HEADs verifying listed entries
+	// (default 32).
+	HeadConcurrency int
+
 	Logger *slog.Logger
 }
 
@@ -103,6 +118,7 @@ func (c *Config) setDefaults() {
 	def(&c.UploadPartSize, 8<<20)
 	defInt(&c.UploadConcurrency, 4)
 	defInt(&c.MaxRenameObjects, 100000)
+	defInt(&c.HeadConcurrency, 32)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -128,6 +144,11 @@ type FS struct {
 	staging   *stager
 	recovered chan struct{} // closed once the cleanup after killed mounts is done
 
+	mountTime time.Time     // shown as the mtime of directories without a marker
+	rootAttr  *attr         // the mount root's attributes
+	headSem   chan struct{} // bounds the HEADs verifying listed entries
+	stopSave  chan struct{} // closed by Close: stops saving the attribute store
+
 	expiredLogged atomic.Int64  // unix nanoseconds of the last "expired" log line
 	writerSeq     atomic.Uint64 // numbers writeStates (their lock order)
 	counters      counters      // events counted for Stats (stats.go)
@@ -152,6 +173,10 @@ func New(cfg Config) (*FS, error) {
 		neg:     cache.NewTTL[struct{}](cfg.NegCacheSize, cfg.NegTTL),
 		lists:   cache.NewTTL[*listing](cfg.ListCacheSize, cfg.ListTTL),
 		writers: map[*writeState]struct{}{},
+
+		mountTime: time.Now(),
+		headSem:   make(chan struct{}, cfg.HeadConcurrency),
+		stopSave:  make(chan struct{}),
 	}
 	f.pt.pending = map[<-chan struct{}]*fileHandle{}
 	f.pt.open = map[ptKey]*fileHandle{}
@@ -173,7 +198,11 @@ func New(cfg Config) (*FS, error) {
 	} else {
 		close(f.recovered)
 	}
+	f.rootAttr = f.implicitDir()
 	f.root = &dirNode{fsys: f}
+	if cfg.AttrStore != nil {
+		go f.saveAttrStore()
+	}
 	return f, nil
 }
 
@@ -192,6 +221,9 @@ func (f *FS) Options() *gofs.Options {
 		EntryTimeout:    &entry,
 		AttrTimeout:     &attrTO,
 		NegativeTimeout: &negTO,
+		// Mode 000 is a mode like any other (chmod 000): go-fuse must
+		// not turn it into 0644.
+		NullPermissions: true,
 	}
 }
 
@@ -200,11 +232,19 @@ type attr struct {
 	dir      bool
 	implicit bool // a directory with no marker object
 	listed   bool // implicit only as far as a listing's common prefix tells: a marker may exist
+	// known: mode, uid, gid, mtime and rdev are the object's own (from a
+	// HEAD, from the attribute store for the same version, from what this
+	// mount wrote, or the defaults of a directory known to have no
+	// marker). Otherwise they are a listing's guess (mount defaults and
+	// Last-Modified), shown only with fast_listing and never used to grant
+	// access.
+	known    bool
 	size     int64
 	etag     string
 	mtime    time.Time
 	mode     uint32 // full st_mode
 	uid, gid uint32
+	rdev     uint32             // device number of a character or block device
 	info     *ossapi.ObjectInfo // nil for implicit directories
 }
 
@@ -212,6 +252,15 @@ type attr struct {
 func (a *attr) full() bool { return a.info != nil && a.info.Full }
 
 func (a *attr) isSymlink() bool { return a.mode&syscall.S_IFMT == syscall.S_IFLNK }
+
+// special reports whether a is a FIFO, socket or device node.
+func (a *attr) special() bool {
+	switch a.mode & syscall.S_IFMT {
+	case syscall.S_IFIFO, syscall.S_IFSOCK, syscall.S_IFCHR, syscall.S_IFBLK:
+		return true
+	}
+	return false
+}
 
 // fill copies a into a FUSE attribute.
 func (a *attr) fill(out *fuse.Attr) {
@@ -226,54 +275,69 @@ func (a *attr) fill(out *fuse.Attr) {
 	out.Blocks = (uint64(a.size) + 511) / 512
 	out.Blksize = 1 << 20
 	out.Uid, out.Gid = a.uid, a.gid
+	out.Rdev = a.rdev
 	t := a.mtime
-	if t.IsZero() {
-		t = time.Unix(0, 0)
-	}
 	out.SetTimes(&t, &t, &t)
 }
 
 // attrFromInfo builds attributes from an object's info, honouring ossfs
-// metadata (x-oss-meta-mode/uid/gid/mtime) when present.
+// metadata (x-oss-meta-mode/uid/gid/mtime/rdev) when present. They are
+// known when info came from a HEAD (or a write).
 func (f *FS) attrFromInfo(info *ossapi.ObjectInfo, dir bool) *attr {
 	a := &attr{dir: dir, size: info.Size, etag: info.ETag, mtime: info.LastModified, info: info,
-		uid: f.cfg.UID, gid: f.cfg.GID}
+		uid: f.cfg.UID, gid: f.cfg.GID, known: info.Full}
 	if dir {
 		a.mode = syscall.S_IFDIR | f.cfg.DirMode
 		a.size = 0
 	} else {
 		a.mode = syscall.S_IFREG | f.cfg.FileMode
 	}
-	if info.Meta == nil {
-		return a
+	if a.mtime.IsZero() {
+		a.mtime = f.mountTime
 	}
-	if v, ok := info.Meta["mode"]; ok {
-		if m, err := strconv.ParseUint(v, 10, 32); err == nil && m&0o7777 != 0 {
+	f.applyOssfsMeta(a, info.Meta)
+	return a
+}
+
+// applyOssfsMeta sets a's mode, owner, mtime and rdev from ossfs metadata.
+// A mode with neither a file type nor permission bits ("0") says nothing
+// and is ignored; a typed mode of 000 (chmod 000) is honoured.
+func (f *FS) applyOssfsMeta(a *attr, meta map[string]string) {
+	if meta == nil {
+		return
+	}
+	if v, ok := meta["mode"]; ok {
+		if m, err := strconv.ParseUint(v, 10, 32); err == nil && m&(syscall.S_IFMT|0o7777) != 0 {
 			m32 := uint32(m)
-			switch {
-			case dir:
+			switch typ := m32 & syscall.S_IFMT; {
+			case a.dir:
 				m32 = syscall.S_IFDIR | m32&0o7777
-			case m32&syscall.S_IFMT == syscall.S_IFLNK:
+			case typ == syscall.S_IFLNK, typ == syscall.S_IFIFO, typ == syscall.S_IFSOCK,
+				typ == syscall.S_IFCHR, typ == syscall.S_IFBLK:
 			default:
 				m32 = syscall.S_IFREG | m32&0o7777
 			}
 			a.mode = m32
 		}
 	}
-	if v, ok := info.Meta["uid"]; ok {
+	if v, ok := meta["uid"]; ok {
 		if n, err := strconv.ParseUint(v, 10, 32); err == nil {
 			a.uid = uint32(n)
 		}
 	}
-	if v, ok := info.Meta["gid"]; ok {
+	if v, ok := meta["gid"]; ok {
 		if n, err := strconv.ParseUint(v, 10, 32); err == nil {
 			a.gid = uint32(n)
 		}
 	}
-	if t, ok := parseMtime(info.Meta["mtime"]); ok {
+	if t, ok := parseMtime(meta["mtime"]); ok {
 		a.mtime = t
 	}
-	return a
+	if v, ok := meta["rdev"]; ok && (a.mode&syscall.S_IFMT == syscall.S_IFCHR || a.mode&syscall.S_IFMT == syscall.S_IFBLK) {
+		if n, err := strconv.ParseUint(v, 10, 32); err == nil {
+			a.rdev = uint32(n)
+		}
+	}
 }
 
 // parseMtime reads ossfs's x-oss-meta-mtime: epoch seconds, optionally
@@ -308,16 +372,33 @@ func formatMtime(t time.Time) string {
 	return strconv.FormatInt(t.Unix(), 10) + "." + strconv.FormatInt(int64(t.Nanosecond())+1e9, 10)[1:]
 }
 
+// implicitDir is a directory known to have no marker: the mount's defaults,
+// with the mount time as its mtime.
 func (f *FS) implicitDir() *attr {
-	return &attr{dir: true, implicit: true, mode: syscall.S_IFDIR | f.cfg.DirMode, uid: f.cfg.UID, gid: f.cfg.GID}
+	return &attr{dir: true, implicit: true, known: true, mode: syscall.S_IFDIR | f.cfg.DirMode,
+		uid: f.cfg.UID, gid: f.cfg.GID, mtime: f.mountTime}
 }
+
+// listedDir is a directory seen as a listing's common prefix: it exists,
+// but whether it has a marker (and its attributes) is not known.
+func (f *FS) listedDir() *attr {
+	a := f.implicitDir()
+	a.listed, a.known = true, false
+	return a
+}
+
+// showable reports whether a may be shown to a program: exact attributes
+// always, a listing's guess only with fast_listing.
+func (f *FS) showable(a *attr) bool { return a.known || f.cfg.FastListing }
 
 // lookupKey finds what key (a file) or key+"/" (a directory) is, from the
 // caches or with one HEAD and one LIST in parallel. A directory wins over a
 // file of the same name. It returns ENOENT (cached) when neither exists.
+// The attributes it returns may be shown (see showable): a listing's guess
+// is verified first unless the mount uses fast_listing.
 func (f *FS) lookupKey(ctx context.Context, parentKey, name string) (*attr, syscall.Errno) {
 	key := parentKey + name
-	if a, ok := f.stat.Get(key); ok {
+	if a, ok := f.stat.Get(key); ok && f.showable(a) {
 		return a, 0
 	}
 	if _, ok := f.neg.Get(key); ok {
@@ -325,12 +406,16 @@ func (f *FS) lookupKey(ctx context.Context, parentKey, name string) (*attr, sysc
 	}
 	if l, ok := f.lists.Get(parentKey); ok && l.speaksFor(name) {
 		// The parent's fresh listing is authoritative for existence.
-		if a, ok := l.entries[name]; ok {
-			f.stat.Put(key, a)
-			return a, 0
+		a, ok := l.entry(name)
+		if !ok {
+			f.neg.Put(key, struct{}{})
+			return nil, syscall.ENOENT
 		}
-		f.neg.Put(key, struct{}{})
-		return nil, syscall.ENOENT
+		if !f.showable(a) {
+			return f.verifyListed(ctx, l, parentKey, name)
+		}
+		f.putAttr(key, a)
+		return a, 0
 	}
 	var (
 		wg      sync.WaitGroup
@@ -350,21 +435,25 @@ func (f *FS) lookupKey(ctx context.Context, parentKey, name string) (*attr, sysc
 			if page.Objects[i].Key == key+"/" {
 				// A marker object: its metadata (ossfs mode, uid, gid,
 				// mtime) gives the directory's attributes.
-				a = f.attrFromInfo(&page.Objects[i], true)
-				if full, err := f.store.Head(ctx, key+"/", ossapi.HeadOptions{}); err == nil {
+				full, err := f.store.Head(ctx, key+"/", ossapi.HeadOptions{})
+				if err != nil && ossapi.KindOf(err) != ossapi.KindNotExist {
+					return nil, f.toErrno("lookup", err)
+				}
+				if err == nil {
 					a = f.attrFromInfo(full, true)
 				}
 			}
 		}
-		f.stat.Put(key, a)
+		f.putAttr(key, a)
 		return a, 0
 	}
 	if headErr == nil {
 		if strings.HasSuffix(key, "/") {
 			return nil, syscall.ENOENT
 		}
+		f.remember(info)
 		a := f.attrFromInfo(info, false)
-		f.stat.Put(key, a)
+		f.putAttr(key, a)
 		return a, 0
 	}
 	if listErr != nil {
@@ -386,128 +475,36 @@ func (f *FS) headFile(ctx context.Context, key string) (*attr, syscall.Errno) {
 		}
 		return nil, f.toErrno("head", err)
 	}
+	f.remember(info)
 	a := f.attrFromInfo(info, false)
 	f.stat.Put(key, a)
 	return a, 0
 }
 
-// listing is one directory's children.
-type listing struct {
-	names      []string         // sorted
-	entries    map[string]*attr // name -> attributes
-	incomplete bool
-
-	// changed holds names this mount changed since the listing was made:
-	// the listing no longer speaks for them (lookups ask OSS, readdir
-	// lists again), but it still answers for every other name, so
-	// creating many files in a directory does not cost a LIST each.
-	mu      sync.Mutex
-	changed map[string]bool // GUARDED_BY(mu)
-}
-
-// markChanged makes l stop speaking for name.
-func (l *listing) markChanged(name string) {
-	l.mu.Lock()
-	if l.changed == nil {
-		l.changed = map[string]bool{}
-	}
-	l.changed[name] = true
-	l.mu.Unlock()
-}
-
-// speaksFor reports whether l still knows the truth about name.
-func (l *listing) speaksFor(name string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return !l.incomplete && !l.changed[name]
-}
-
-// pristine reports whether nothing in l has changed since it was made.
-func (l *listing) pristine() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.changed) == 0
-}
-
-// listDir lists dirKey ("" or ending in "/") completely, filling the stat
-// cache from the LIST results (no HEAD per entry).
-func (f *FS) listDir(ctx context.Context, dirKey string) (*listing, syscall.Errno) {
-	if l, ok := f.lists.Get(dirKey); ok && l.pristine() {
-		return l, 0
-	}
-	l := &listing{entries: map[string]*attr{}}
-	token := ""
-	for {
-		page, err := f.store.List(ctx, ossapi.ListRequest{Prefix: dirKey, Delimiter: "/", ContinuationToken: token, MaxKeys: 1000})
-		if err != nil {
-			return nil, f.toErrno("readdir", err)
+// putAttr caches a for key, unless a is a guess about the same object (a
+// directory, or a file of the same version) whose own attributes are known:
+// a listing never replaces known attributes with less informed ones.
+func (f *FS) putAttr(key string, a *attr) {
+	if !a.known {
+		if old, _, ok := f.stat.Peek(key); ok && old.known && old.dir == a.dir && (a.dir || sameVersion(old, a)) {
+			return
 		}
-		for _, cp := range page.CommonPrefixes {
-			name := strings.TrimSuffix(strings.TrimPrefix(cp, dirKey), "/")
-			if !validName(name) {
-				f.log.Warn("skipping key that cannot be a name", "prefix", cp)
-				continue
-			}
-			if _, ok := l.entries[name]; !ok || !l.entries[name].dir {
-				a := f.implicitDir()
-				a.listed = true
-				if old, ok := f.stat.Get(dirKey + name); ok && old.dir {
-					a = old
-				}
-				l.entries[name] = a
-			}
-		}
-		for i := range page.Objects {
-			o := &page.Objects[i]
-			rest := strings.TrimPrefix(o.Key, dirKey)
-			if rest == "" {
-				continue // the directory's own marker
-			}
-			if strings.HasSuffix(rest, "/") {
-				// A "name/" marker returned as an object (no children).
-				name := strings.TrimSuffix(rest, "/")
-				if !validName(name) {
-					f.log.Warn("skipping key that cannot be a name", "key", o.Key)
-					continue
-				}
-				l.entries[name] = f.mergeListed(dirKey+name, o, true)
-				continue
-			}
-			if !validName(rest) {
-				f.log.Warn("skipping key that cannot be a name", "key", o.Key)
-				continue
-			}
-			if old, ok := l.entries[rest]; ok && old.dir {
-				f.log.Info("file hidden by a directory of the same name", "key", o.Key)
-				continue
-			}
-			l.entries[rest] = f.mergeListed(dirKey+rest, o, false)
-		}
-		if !page.IsTruncated || page.NextContinuationToken == "" {
-			break
-		}
-		token = page.NextContinuationToken
 	}
-	l.names = make([]string, 0, len(l.entries))
-	for name, a := range l.entries {
-		l.names = append(l.names, name)
-		f.stat.Put(dirKey+name, a)
-		f.neg.Remove(dirKey + name)
-	}
-	sortStrings(l.names)
-	f.lists.Put(dirKey, l)
-	return l, 0
+	f.stat.Put(key, a)
 }
 
-// mergeListed makes attributes from a LIST entry, keeping the metadata of a
-// cached HEAD of the same version (same ETag and Last-Modified: a metadata
-// change by a self-copy keeps the ETag).
-func (f *FS) mergeListed(key string, o *ossapi.ObjectInfo, dir bool) *attr {
-	if old, _, ok := f.stat.Peek(key); ok && old.full() && old.etag == o.ETag && old.dir == dir &&
-		old.info.LastModified.Unix() == o.LastModified.Unix() {
-		return old
+// sameVersion reports whether old and a describe the same version of an
+// object: same ETag and Last-Modified (a metadata change by a self-copy
+// keeps the ETag but not Last-Modified). Attributes this mount uploaded
+// carry no Last-Modified; their ETag alone is compared.
+func sameVersion(old, a *attr) bool {
+	if old.etag == "" || old.etag != a.etag {
+		return false
 	}
-	return f.attrFromInfo(o, dir)
+	if old.info == nil || old.info.LastModified.IsZero() {
+		return true
+	}
+	return a.info != nil && old.info.LastModified.Unix() == a.info.LastModified.Unix()
 }
 
 // invalidate forgets cached knowledge of key; its parent's listing stops
@@ -524,7 +521,7 @@ func (f *FS) invalidate(key string) {
 // noteEmptyDir records that dirKey was just created empty by this mount, so
 // lookups of new names inside it need no request.
 func (f *FS) noteEmptyDir(dirKey string) {
-	f.lists.Put(dirKey, &listing{entries: map[string]*attr{}})
+	f.lists.Put(dirKey, newListing())
 }
 
 // parentKey is the directory key holding key ("" for top level).

@@ -26,13 +26,6 @@ const copyLimit = 1 << 30
 // copyPartSize is the part size of a multipart copy.
 const copyPartSize = 256 << 20
 
-func callerOf(ctx context.Context, f *FS) (uint32, uint32) {
-	if c, ok := fuse.FromContext(ctx); ok {
-		return c.Uid, c.Gid
-	}
-	return f.cfg.UID, f.cfg.GID
-}
-
 // ossfsMeta is the metadata ossfs keeps for mode, owner and mtime.
 func ossfsMeta(mode, uid, gid uint32, mtime time.Time) map[string]string {
 	return map[string]string{
@@ -57,20 +50,23 @@ func (n *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 	if errno := n.fsys.checkWritable(); errno != 0 {
 		return nil, nil, 0, errno
 	}
-	if !validName(name) {
-		return nil, nil, 0, syscall.EINVAL
-	}
 	key := n.childKey(name)
-	if len(key) > 1023 {
-		return nil, nil, 0, syscall.ENAMETOOLONG
+	if errno := keyErrno(name, key, false); errno != 0 {
+		return nil, nil, 0, errno
 	}
+	who, pa, errno := n.fsys.dirWriteErrno(ctx, n)
+	if errno != 0 {
+		return nil, nil, 0, errno
+	}
+	uid, gid, m := n.fsys.newOwner(who, pa, mode&0o7777, false)
 	fn := &fileNode{fsys: n.fsys, pending: true}
 	caller, _ := fuse.FromContext(ctx)
 	w, err := n.fsys.newWriteState(fn, key, nil, true, caller)
 	if err != nil {
 		return nil, nil, 0, n.fsys.toErrno("create", err)
 	}
-	w.mode = syscall.S_IFREG | mode&0o7777
+	w.mode = syscall.S_IFREG | m
+	w.uid, w.gid = uid, gid
 	w.refs = 1
 	fn.ws = w
 	fn.attr = w.attrView()
@@ -78,7 +74,7 @@ func (n *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 	n.fsys.trackWriter(w, true)
 	n.fsys.invalidate(key)
 	ch := n.NewInode(ctx, fn, gofs.StableAttr{Mode: syscall.S_IFREG})
-	fn.attr.fill(&out.Attr)
+	n.fsys.fillEntry(out, fn.attr, pa)
 	return ch, &fileHandle{node: fn, w: w, appendMode: flags&syscall.O_APPEND != 0}, writeOpenFlags(flags), 0
 }
 
@@ -89,26 +85,43 @@ func (n *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 	if errno := n.fsys.checkWritable(); errno != 0 {
 		return nil, errno
 	}
-	if !validName(name) {
-		return nil, syscall.EINVAL
-	}
 	key := n.childKey(name)
-	uid, gid := callerOf(ctx, n.fsys)
-	now := time.Now()
-	meta := ossfsMeta(syscall.S_IFDIR|mode&0o7777, uid, gid, now)
-	res, err := n.fsys.store.Put(ctx, ossapi.PutRequest{Key: key + "/", Body: strings.NewReader(""), Size: 0, Meta: meta,
-		Headers: ossapi.StdHeaders{ContentType: "application/x-directory"}})
-	if err != nil {
-		return nil, n.fsys.toErrno("mkdir", err)
+	if errno := keyErrno(name, key, true); errno != 0 {
+		return nil, errno
 	}
-	n.fsys.invalidate(key)
+	who, pa, errno := n.fsys.dirWriteErrno(ctx, n)
+	if errno != 0 {
+		return nil, errno
+	}
+	uid, gid, m := n.fsys.newOwner(who, pa, mode&0o7777, true)
+	a, errno := n.fsys.putEmpty(ctx, key+"/", syscall.S_IFDIR|m, uid, gid, 0, "application/x-directory")
+	if errno != 0 {
+		return nil, errno
+	}
 	n.fsys.noteEmptyDir(key + "/")
-	a := n.fsys.attrFromInfo(&ossapi.ObjectInfo{Key: key + "/", ETag: res.ETag, LastModified: now, Meta: meta, Full: true,
-		Headers: ossapi.StdHeaders{ContentType: "application/x-directory"}}, true)
 	n.fsys.stat.Put(key, a)
 	ch := n.childInode(ctx, name, a)
-	a.fill(&out.Attr)
+	n.fsys.fillEntry(out, a, pa)
 	return ch, 0
+}
+
+// putEmpty creates the zero-byte object at key that stands for a directory
+// (key ends in '/') or a special file, with ossfs metadata, and returns its
+// attributes.
+func (f *FS) putEmpty(ctx context.Context, key string, mode, uid, gid, rdev uint32, contentType string) (*attr, syscall.Errno) {
+	now := time.Now()
+	meta := ossfsMeta(mode, uid, gid, now)
+	if rdev != 0 {
+		meta["rdev"] = strconv.FormatUint(uint64(rdev), 10)
+	}
+	hdr := ossapi.StdHeaders{ContentType: contentType}
+	res, err := f.store.Put(ctx, ossapi.PutRequest{Key: key, Body: strings.NewReader(""), Size: 0, Meta: meta, Headers: hdr})
+	if err != nil {
+		return nil, f.toErrno("mknod", err)
+	}
+	dir := strings.HasSuffix(key, "/")
+	f.invalidate(strings.TrimSuffix(key, "/"))
+	return f.attrFromInfo(&ossapi.ObjectInfo{Key: key, ETag: res.ETag, LastModified: now, Meta: meta, Full: true, Headers: hdr}, dir), 0
 }
 
 var _ = (gofs.NodeRmdirer)((*dirNode)(nil))
@@ -116,6 +129,9 @@ var _ = (gofs.NodeRmdirer)((*dirNode)(nil))
 func (n *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 	ctx = uninterrupted(ctx)
 	if errno := n.fsys.checkWritable(); errno != 0 {
+		return errno
+	}
+	if errno := n.fsys.removeErrno(ctx, n, name); errno != 0 {
 		return errno
 	}
 	key := n.childKey(name) + "/"
@@ -145,11 +161,64 @@ func (n *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 	return 0
 }
 
+// removeErrno checks, when the mount enforces permissions, that the caller
+// may remove name from d: write and search on d, and the sticky bit's rule
+// (only the owner of d or of the victim, or root).
+func (f *FS) removeErrno(ctx context.Context, d *dirNode, name string) syscall.Errno {
+	if !f.enforcing() {
+		return 0
+	}
+	who, da, errno := f.dirWriteErrno(ctx, d)
+	if errno != 0 || da.mode&syscall.S_ISVTX == 0 || who.root() {
+		return errno
+	}
+	victim, errno := d.childAttr(ctx, name)
+	if errno != 0 {
+		return errno
+	}
+	if who.sticky(da, victim) {
+		return syscall.EPERM
+	}
+	return 0
+}
+
+// childAttr returns the exact attributes of the child called name: its
+// writer's while it is being written, else what OSS has.
+func (d *dirNode) childAttr(ctx context.Context, name string) (*attr, syscall.Errno) {
+	if ch := d.GetChild(name); ch != nil {
+		if fn, ok := ch.Operations().(*fileNode); ok {
+			if w := fn.writer(); w != nil {
+				return w.attrView(), 0
+			}
+		}
+	}
+	a, errno := d.fsys.lookupKey(ctx, d.key(), name)
+	if errno != 0 {
+		return nil, errno
+	}
+	return d.fsys.exact(ctx, d.childKey(name), a)
+}
+
+// exact returns a itself when its attributes are known, else the object's
+// own (a HEAD of the file, or of the directory's marker).
+func (f *FS) exact(ctx context.Context, key string, a *attr) (*attr, syscall.Errno) {
+	if a.known {
+		return a, 0
+	}
+	if a.dir {
+		return f.headDir(ctx, key)
+	}
+	return f.headFile(ctx, key)
+}
+
 var _ = (gofs.NodeUnlinker)((*dirNode)(nil))
 
 func (n *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	ctx = uninterrupted(ctx)
 	if errno := n.fsys.checkWritable(); errno != 0 {
+		return errno
+	}
+	if errno := n.fsys.removeErrno(ctx, n, name); errno != 0 {
 		return errno
 	}
 	key := n.childKey(name)
@@ -204,11 +273,15 @@ func (n *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.En
 	if errno := n.fsys.checkWritable(); errno != 0 {
 		return nil, errno
 	}
-	if !validName(name) {
-		return nil, syscall.EINVAL
-	}
 	key := n.childKey(name)
-	uid, gid := callerOf(ctx, n.fsys)
+	if errno := keyErrno(name, key, false); errno != 0 {
+		return nil, errno
+	}
+	who, pa, errno := n.fsys.dirWriteErrno(ctx, n)
+	if errno != 0 {
+		return nil, errno
+	}
+	uid, gid, _ := n.fsys.newOwner(who, pa, 0, false)
 	now := time.Now()
 	meta := ossfsMeta(syscall.S_IFLNK|0o777, uid, gid, now)
 	res, err := n.fsys.store.Put(ctx, ossapi.PutRequest{Key: key, Body: strings.NewReader(target), Size: int64(len(target)), Meta: meta,
@@ -221,7 +294,7 @@ func (n *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.En
 		Headers: ossapi.StdHeaders{ContentType: "application/octet-stream"}}, false)
 	n.fsys.stat.Put(key, a)
 	ch := n.childInode(ctx, name, a)
-	a.fill(&out.Attr)
+	n.fsys.fillEntry(out, a, pa)
 	return ch, 0
 }
 
@@ -244,13 +317,24 @@ func (n *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 		return syscall.EINVAL
 	}
 	np, ok := newParent.(*dirNode)
-	if !ok || !validName(newName) {
+	if !ok {
 		return syscall.EINVAL
+	}
+	src, dst := n.childKey(name), np.childKey(newName)
+	if errno := keyErrno(newName, dst, false); errno != 0 {
+		return errno
 	}
 	// A rename half done is worse than a slow one: signals to the caller
 	// do not cancel it.
 	ctx = uninterrupted(ctx)
-	src, dst := n.childKey(name), np.childKey(newName)
+	who, srcDir, errno := f.dirWriteErrno(ctx, n)
+	if errno != 0 {
+		return errno
+	}
+	_, dstDir, errno := f.dirWriteErrno(ctx, np)
+	if errno != 0 {
+		return errno
+	}
 	var fn *fileNode
 	if ch := n.GetChild(name); ch != nil {
 		fn, _ = ch.Operations().(*fileNode)
@@ -261,9 +345,21 @@ func (n *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 		// uploads it first.
 		sa = w.attrView()
 	} else {
-		var errno syscall.Errno
 		if sa, errno = f.lookupKey(ctx, n.key(), name); errno != 0 {
 			return errno
+		}
+	}
+	if f.enforcing() && !who.root() {
+		if sa, errno = f.exact(ctx, src, sa); errno != 0 {
+			return errno
+		}
+		if who.sticky(srcDir, sa) {
+			return syscall.EPERM
+		}
+		// Moving a directory elsewhere rewrites its "..": it needs write
+		// permission on the directory itself.
+		if sa.dir && np != n && !who.may(sa, permWrite) {
+			return syscall.EACCES
 		}
 	}
 	f.neg.Remove(dst)
@@ -274,6 +370,14 @@ func (n *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 	if da != nil {
 		if flags&renameNoreplace != 0 {
 			return syscall.EEXIST
+		}
+		if f.enforcing() && dstDir.mode&syscall.S_ISVTX != 0 && !who.root() {
+			if da, errno = f.exact(ctx, dst, da); errno != 0 {
+				return errno
+			}
+			if who.sticky(dstDir, da) {
+				return syscall.EPERM
+			}
 		}
 		switch {
 		case sa.dir && !da.dir:
@@ -357,6 +461,10 @@ func (f *FS) renameFile(ctx context.Context, fn *fileNode, src, dst string, vw *
 	f.dropData(src)
 	f.dropData(dst)
 	f.neg.Put(src, struct{}{})
+	// The copy keeps the metadata: the new name has the same attributes.
+	a := f.attrFromInfo(info, false)
+	a.etag, a.info = etag, nil
+	f.stat.Put(dst, a)
 	return 0
 }
 
@@ -465,6 +573,12 @@ func (f *FS) renameDir(ctx context.Context, src, dst string) syscall.Errno {
 		if err != nil {
 			return f.toErrno("rename", err)
 		}
+		for _, o := range page.Objects {
+			if len(dst)+len(o.Key)-len(src) > ossapi.MaxKeyLen {
+				f.log.Error("directory rename refused: a key would be longer than OSS allows", "dir", src, "key", o.Key)
+				return syscall.ENAMETOOLONG
+			}
+		}
 		objs = append(objs, page.Objects...)
 		if len(objs) > f.cfg.MaxRenameObjects {
 			f.log.Error("directory rename refused: too many objects (max_rename_objects)", "dir", src, "limit", f.cfg.MaxRenameObjects)
@@ -546,6 +660,19 @@ func (f *FS) renameDir(ctx context.Context, src, dst string) syscall.Errno {
 			w.baseETag = newETags[old]
 		}
 	}
+	// The copies keep their metadata: what was known of the directory and
+	// the files under it is known of their new names.
+	carried := map[string]*attr{}
+	if a, _, ok := f.stat.Peek(strings.TrimSuffix(src, "/")); ok && a.known && a.dir && (hasMarker || a.implicit) {
+		carried[strings.TrimSuffix(dst, "/")] = a
+	}
+	for _, o := range objs {
+		if a, _, ok := f.stat.Peek(o.Key); ok && a.known && !a.dir && newETags[o.Key] != "" {
+			na := *a
+			na.etag, na.info = newETags[o.Key], nil
+			carried[dst+strings.TrimPrefix(o.Key, src)] = &na
+		}
+	}
 	f.stat.RemovePrefix(src)
 	f.stat.RemovePrefix(dst)
 	f.lists.RemovePrefix(src)
@@ -553,6 +680,9 @@ func (f *FS) renameDir(ctx context.Context, src, dst string) syscall.Errno {
 	f.neg.RemovePrefix(dst)
 	f.invalidate(strings.TrimSuffix(src, "/"))
 	f.invalidate(strings.TrimSuffix(dst, "/"))
+	for k, a := range carried {
+		f.stat.Put(k, a)
+	}
 	return 0
 }
 
@@ -566,6 +696,14 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 	}
 	mode, uid, gid, mtime := setattrFields(in)
 	size, hasSize := in.GetSize()
+	if hasSize {
+		if errno := sizeErrno(size); errno != 0 {
+			return errno
+		}
+	}
+	if errno := n.setattrAllowed(ctx, fh, in, mode); errno != 0 {
+		return errno
+	}
 	if in.Valid&fuse.FATTR_KILL_SUIDGID != 0 && mode == nil {
 		// A truncate or chown by an unprivileged caller: the mount clears
 		// set-user-ID/set-group-ID (FUSE_HANDLE_KILLPRIV_V2).
@@ -656,6 +794,26 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 	n.setAttr(a2)
 	a2.fill(&out.Attr)
 	return 0
+}
+
+// setattrAllowed applies, when the mount enforces permissions, the rules
+// of chmod, chown, utimes and truncate to the caller (it may clear S_ISGID
+// from *mode).
+func (n *fileNode) setattrAllowed(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, mode *uint32) syscall.Errno {
+	f := n.fsys
+	if !f.enforcing() || callerOf(ctx).root() {
+		return 0
+	}
+	if fh == nil {
+		if errno := f.pathErrno(ctx, &n.Inode); errno != 0 {
+			return errno
+		}
+	}
+	a, errno := n.exactAttr(ctx)
+	if errno != 0 {
+		return errno
+	}
+	return callerOf(ctx).setattrErrno(a, in, mode, fh != nil)
 }
 
 // setattrCleanWriter changes mode, owner or mtime on the server for a file
@@ -781,7 +939,20 @@ func (n *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetA
 		return syscall.ENOENT // removed or replaced: no marker to change
 	}
 	key := n.key()
-	a := n.attrs()
+	a, errno := n.attrs(ctx)
+	if errno != 0 {
+		return errno
+	}
+	if f.enforcing() {
+		if fh == nil {
+			if errno := f.pathErrno(ctx, &n.Inode); errno != 0 {
+				return errno
+			}
+		}
+		if errno := callerOf(ctx).setattrErrno(a, in, mode, fh != nil); errno != 0 {
+			return errno
+		}
+	}
 	m, u, g, t := a.mode, a.uid, a.gid, a.mtime
 	if mode != nil {
 		m = syscall.S_IFDIR | *mode&0o7777
@@ -809,18 +980,32 @@ func (n *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetA
 	for k, v := range ossfsMeta(m, u, g, t) {
 		meta[k] = v
 	}
+	var etag string
 	if err == nil {
-		_, err = f.rewriteMeta(ctx, key, info.Size, info.ETag, meta, hdr)
+		etag, err = f.rewriteMeta(ctx, key, info.Size, info.ETag, meta, hdr)
 	} else {
-		_, err = f.store.Put(ctx, ossapi.PutRequest{Key: key, Body: strings.NewReader(""), Meta: meta, Headers: hdr})
+		var res *ossapi.PutResult
+		if res, err = f.store.Put(ctx, ossapi.PutRequest{Key: key, Body: strings.NewReader(""), Meta: meta, Headers: hdr}); err == nil {
+			etag = res.ETag
+		}
 	}
 	if err != nil {
 		return f.toErrno("setattr", err)
 	}
-	na := f.attrFromInfo(&ossapi.ObjectInfo{Key: key, LastModified: time.Now(), Meta: meta, Headers: hdr}, true)
+	na := f.attrFromInfo(&ossapi.ObjectInfo{Key: key, ETag: etag, LastModified: time.Now(), Meta: meta, Headers: hdr, Full: true}, true)
 	f.invalidate(strings.TrimSuffix(key, "/"))
 	f.stat.Put(strings.TrimSuffix(key, "/"), na)
+	n.last.Store(na)
 	na.fill(&out.Attr)
+	if f.enforcing() && na.mode&0o111 != 0o111 {
+		// Names the kernel keeps under the directory would let callers
+		// past its new mode without asking: drop them.
+		go func() {
+			for name := range n.Children() {
+				n.NotifyEntry(name)
+			}
+		}()
+	}
 	return 0
 }
 
@@ -890,6 +1075,12 @@ func (f *FS) FlushAll(ctx context.Context) int {
 
 // Close releases the mount's local resources (after unmount).
 func (f *FS) Close() {
+	if st := f.cfg.AttrStore; st != nil {
+		close(f.stopSave)
+		if err := st.Save(); err != nil {
+			f.log.Warn("cannot save the attribute store", "path", st.Path(), "err", err)
+		}
+	}
 	for _, k := range f.staging.keptFiles() {
 		f.log.Error("data that could not be uploaded is kept", k.logAttrs()...)
 	}
@@ -898,5 +1089,5 @@ func (f *FS) Close() {
 
 // noteUploaded records what an upload produced.
 func (f *FS) noteUploaded(key string, size int64, etag string, mode, uid, gid uint32, mtime time.Time) {
-	f.stat.Put(key, &attr{size: size, etag: etag, mtime: mtime, mode: mode, uid: uid, gid: gid})
+	f.stat.Put(key, &attr{known: true, size: size, etag: etag, mtime: mtime, mode: mode, uid: uid, gid: gid})
 }

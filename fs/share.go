@@ -35,9 +35,9 @@ package fs
 //	              allows any key starting with the prefix.
 //
 // The caller (uid/gid of the FUSE request, supplementary groups from
-// /proc/PID/status) must be allowed to read the file, or to write and
-// search the directory, by the mode, uid and gid the mount shows for it;
-// root always is. Otherwise EACCES. A post-policy on a read-only mount is
+// /proc/PID/status) must be allowed to search the path, and to read the
+// file or to write and search the directory, by its exact mode, uid and
+// gid (access.go); root always is. Otherwise EACCES. A post-policy on a read-only mount is
 // EROFS; presign of a directory EISDIR; post-policy of a file ENOTDIR; a
 // malformed request EINVAL; a file not yet uploaded EBUSY. The names are
 // never listed by listxattr, cannot be set or removed, and cause no request
@@ -53,7 +53,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -122,49 +121,6 @@ func intParam(q url.Values, k string, max int64) (int64, syscall.Errno) {
 		return 0, syscall.EINVAL
 	}
 	return n, 0
-}
-
-// callerMay reports whether the FUSE caller may access an object with
-// attributes a for all of want (4 read, 2 write, 1 search/execute).
-func callerMay(ctx context.Context, a *attr, want uint32) bool {
-	c, ok := fuse.FromContext(ctx)
-	if !ok || c.Uid == 0 {
-		return true
-	}
-	mode := a.mode & 0o777
-	var bits uint32
-	switch {
-	case c.Uid == a.uid:
-		bits = mode >> 6
-	case c.Gid == a.gid || inSupplementaryGroup(c.Pid, a.gid):
-		bits = mode >> 3
-	default:
-		bits = mode
-	}
-	return bits&want == want
-}
-
-// inSupplementaryGroup reads the caller's groups from /proc/PID/status
-// (PID as the kernel reports it to this daemon; 0 when not visible).
-func inSupplementaryGroup(pid, gid uint32) bool {
-	if pid == 0 {
-		return false
-	}
-	data, err := os.ReadFile("/proc/" + strconv.FormatUint(uint64(pid), 10) + "/status")
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "Groups:"); ok {
-			for _, g := range strings.Fields(rest) {
-				if n, err := strconv.ParseUint(g, 10, 32); err == nil && uint32(n) == gid {
-					return true
-				}
-			}
-			return false
-		}
-	}
-	return false
 }
 
 // shareProbes keeps the answer to a size probe for the read that follows.
@@ -272,15 +228,15 @@ func (n *fileNode) shareXattr(ctx context.Context, name string, dest []byte) (ui
 	if n.isPending() {
 		return 0, syscall.EBUSY // not on OSS yet: nothing to share
 	}
-	a, errno := n.currentAttr(ctx)
+	a, errno := n.exactAttr(ctx)
 	if errno != 0 {
 		return 0, errno
 	}
-	if a.isSymlink() || a.dir {
+	if a.isSymlink() || a.dir || a.special() {
 		return 0, syscall.EINVAL
 	}
-	if !callerMay(ctx, a, 4) {
-		return 0, syscall.EACCES
+	if errno := n.fsys.shareErrno(ctx, &n.Inode, a, permRead); errno != 0 {
+		return 0, errno
 	}
 	exp, errno := intParam(q, "exp", int64(ossapi.MaxPresignExpiry/time.Second))
 	if errno != 0 {
@@ -366,8 +322,12 @@ func (n *dirNode) shareXattr(ctx context.Context, name string, dest []byte) (uin
 	if errno := n.fsys.checkWritable(); errno != 0 {
 		return 0, errno
 	}
-	if !callerMay(ctx, n.attrs(), 2|1) {
-		return 0, syscall.EACCES
+	a, errno := n.attrs(ctx)
+	if errno != 0 {
+		return 0, errno
+	}
+	if errno := n.fsys.shareErrno(ctx, &n.Inode, a, permWrite|permExec); errno != 0 {
+		return 0, errno
 	}
 	exp, errno := intParam(q, "exp", int64(ossapi.MaxPostPolicyExpiry/time.Second))
 	if errno != 0 {

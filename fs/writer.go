@@ -174,7 +174,7 @@ func chunksFor(size int64) int64 { return (size + stageChunk - 1) / stageChunk }
 func (w *writeState) attrView() *attr {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return &attr{size: w.size, etag: w.baseETag, mtime: w.mtime, mode: w.mode, uid: w.uid, gid: w.gid}
+	return &attr{known: true, size: w.size, etag: w.baseETag, mtime: w.mtime, mode: w.mode, uid: w.uid, gid: w.gid}
 }
 
 func (w *writeState) chunkState(i int64) uint8 {

@@ -363,6 +363,9 @@ func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint
 	if errno := checkRead(kind); errno != 0 {
 		return 0, errno
 	}
+	if errno := n.xattrAllowed(ctx, false); errno != 0 {
+		return 0, errno
+	}
 	listed := ""
 	if kind == xFact && listedFacts[k] {
 		listed = k
@@ -383,6 +386,9 @@ var _ = (gofs.NodeListxattrer)((*fileNode)(nil))
 func (n *fileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
 	if n.isSymlink() {
 		return 0, 0 // the kernel refuses user.* on symlinks
+	}
+	if errno := n.fsys.pathErrno(ctx, &n.Inode); errno != 0 {
+		return 0, errno
 	}
 	v, errno := n.fileView(ctx, "")
 	if errno != 0 {
@@ -421,6 +427,9 @@ func (n *fileNode) changeXattr(ctx context.Context, attr string, value []byte, f
 	if errno := checkWrite(kind, value); errno != 0 {
 		return errno
 	}
+	if errno := n.xattrAllowed(ctx, true); errno != 0 {
+		return errno
+	}
 	if done, errno := n.changePending(ctx, kind, k, value, flags); done {
 		return errno
 	}
@@ -439,6 +448,32 @@ func (n *fileNode) changeXattr(ctx context.Context, attr string, value []byte, f
 	}
 	_, _, errno := n.fsys.changeObject(ctx, info, kind, k, value, flags, false)
 	return errno
+}
+
+// xattrAllowed checks, when the mount enforces permissions, that the
+// caller may read or change the file's user.* attributes.
+func (n *fileNode) xattrAllowed(ctx context.Context, write bool) syscall.Errno {
+	if !n.fsys.enforcing() || callerOf(ctx).root() {
+		return 0
+	}
+	a, errno := n.exactAttr(ctx)
+	if errno != 0 {
+		return errno
+	}
+	return n.fsys.xattrErrno(ctx, &n.Inode, a, write)
+}
+
+// xattrAllowed checks, when the mount enforces permissions, that the
+// caller may read or change the directory's user.* attributes.
+func (n *dirNode) xattrAllowed(ctx context.Context, write bool) syscall.Errno {
+	if !n.fsys.enforcing() || callerOf(ctx).root() {
+		return 0
+	}
+	a, errno := n.attrs(ctx)
+	if errno != 0 {
+		return errno
+	}
+	return n.fsys.xattrErrno(ctx, &n.Inode, a, write)
 }
 
 // changeObject applies one change to the object info describes (a file, or
@@ -464,8 +499,10 @@ func (f *FS) changeObject(ctx context.Context, info *ossapi.ObjectInfo, kind xki
 	if dir {
 		name := strings.TrimSuffix(info.Key, "/")
 		f.invalidate(name)
-		f.stat.Put(name, f.attrFromInfo(&ossapi.ObjectInfo{Key: info.Key, Size: info.Size, ETag: etag,
-			LastModified: time.Now(), Meta: v.meta, Headers: v.headers}, true))
+		a := f.attrFromInfo(&ossapi.ObjectInfo{Key: info.Key, Size: info.Size, ETag: etag,
+			LastModified: time.Now(), Meta: v.meta, Headers: v.headers}, true)
+		a.known = true // what was just written
+		f.stat.Put(name, a)
 	}
 	return v, etag, 0
 }
@@ -547,7 +584,7 @@ func (n *dirNode) dirView(ctx context.Context) (v *metaView, exists bool, errno 
 		if ossapi.KindOf(err) == ossapi.KindNotExist {
 			if cached && a.implicit {
 				known := *a
-				known.listed = false
+				known.listed, known.known = false, true
 				n.fsys.stat.Put(name, &known)
 			}
 			return &metaView{meta: map[string]string{}}, false, 0
@@ -574,6 +611,9 @@ func (n *dirNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint3
 	if errno := checkRead(kind); errno != 0 {
 		return 0, errno
 	}
+	if errno := n.xattrAllowed(ctx, false); errno != 0 {
+		return 0, errno
+	}
 	v, _, errno := n.dirView(ctx)
 	if errno != 0 {
 		return 0, errno
@@ -588,6 +628,9 @@ func (n *dirNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint3
 var _ = (gofs.NodeListxattrer)((*dirNode)(nil))
 
 func (n *dirNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	if errno := n.fsys.pathErrno(ctx, &n.Inode); errno != 0 {
+		return 0, errno
+	}
 	v, _, errno := n.dirView(ctx)
 	if errno != 0 {
 		return 0, errno
@@ -629,6 +672,9 @@ func (n *dirNode) changeXattr(ctx context.Context, attr string, value []byte, fl
 	if n.removed() {
 		return syscall.ENOENT
 	}
+	if errno := n.xattrAllowed(ctx, true); errno != 0 {
+		return errno
+	}
 	key := n.key()
 	if key == "" {
 		return syscall.EPERM // the bucket root has no object to carry metadata
@@ -643,7 +689,10 @@ func (n *dirNode) changeXattr(ctx context.Context, attr string, value []byte, fl
 	}
 	// An implicit directory: the first change creates its marker, with
 	// the attributes the directory shows now.
-	a := n.attrs()
+	a, errno := n.attrs(ctx)
+	if errno != 0 {
+		return errno
+	}
 	mt := a.mtime
 	if mt.IsZero() {
 		mt = time.Now()
@@ -662,8 +711,10 @@ func (n *dirNode) changeXattr(ctx context.Context, attr string, value []byte, fl
 	name := strings.TrimSuffix(key, "/")
 	n.fsys.invalidate(name)
 	if !n.IsRoot() {
-		n.fsys.stat.Put(name, n.fsys.attrFromInfo(&ossapi.ObjectInfo{Key: key, ETag: res.ETag, LastModified: mt,
-			Meta: v.meta, Headers: v.headers}, true))
+		na := n.fsys.attrFromInfo(&ossapi.ObjectInfo{Key: key, ETag: res.ETag, LastModified: mt,
+			Meta: v.meta, Headers: v.headers}, true)
+		na.known = true // what was just written
+		n.fsys.stat.Put(name, na)
 	}
 	return 0
 }
