@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +24,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/urfave/cli/v2"
 
+	"github.com/ossmount/ossmount/cache"
 	"github.com/ossmount/ossmount/fs"
 	"github.com/ossmount/ossmount/metrics"
 	"github.com/ossmount/ossmount/ossapi"
@@ -159,6 +162,7 @@ func serve(c *cli.Context, v *values, bucket, prefix, mnt string, foreground boo
 		fcfg.DataCache, fcfg.DataCacheDir = dc, dir
 	}
 	fcfg.StatsReport = met.SummaryJSON
+	fcfg.AttrStore = openAttrStore(v, fcfg.Endpoint, bucket, fcfg.StatCacheSize, log)
 	fsys, err := fs.New(fcfg)
 	endSetup()
 	if err != nil {
@@ -392,6 +396,8 @@ func buildConfigs(v *values, bucket, prefix string) (fs.Config, ossapi.Config, f
 		CacheDir: v.str("cache_dir"), DiskBudget: v.size("disk_budget"),
 		UploadPartSize: v.size("upload_part_size"), UploadConcurrency: v.int("upload_concurrency"),
 		MaxRenameObjects: v.int("max_rename_objects"),
+		CheckPermissions: !v.bool("default_permissions"),
+		FastListing:      v.bool("fast_listing"),
 	}
 	switch strings.ToLower(v.str("data_cache_passthrough")) {
 	case "on", "true", "yes", "1", "":
@@ -438,8 +444,11 @@ func buildConfigs(v *values, bucket, prefix string) (fs.Config, ossapi.Config, f
 		ExtraCapabilities: fuse.CAP_HANDLE_KILLPRIV_V2,
 		// Not DisableSplice: with go-fuse v2.12.1 it returns short, wrong
 		// reads under load (seen as truncated 1 GiB reads in make bench).
-		Debug:       v.bool("fuse_debug"),
-		DirectMount: os.Geteuid() == 0,
+		// Without fast_listing every attribute shown is verified: READDIRPLUS
+		// would ask for the attributes of every entry of a plain `ls`.
+		DisableReadDirPlus: !v.bool("fast_listing"),
+		Debug:              v.bool("fuse_debug"),
+		DirectMount:        os.Geteuid() == 0,
 		MaxBackground: func() int {
 			if n := v.int("max_background"); n > 0 {
 				return n
@@ -628,8 +637,43 @@ func (h *syslogHandler) WithGroup(name string) slog.Handler {
 	return &n
 }
 
+// openAttrStore opens the bucket's attribute store (nil when disabled, or
+// when its directory is not safe to use: the mount then HEADs what a
+// listing cannot tell, as on a first mount). It lives in the bucket's
+// default cache directory (defaultCacheDir), or in attr_cache_dir;
+// attr_cache_dir=none disables it.
+func openAttrStore(v *values, endpoint, bucket string, size int, log *slog.Logger) *cache.AttrStore {
+	dir, name := v.str("attr_cache_dir"), "attrs"
+	switch {
+	case dir == "none" || dir == "off":
+		return nil
+	case dir == "":
+		dir = defaultCacheDir(endpoint, bucket)
+	default:
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			log.Warn("attribute store disabled", "err", err)
+			return nil
+		}
+		dir = abs
+		id := sha256.Sum256([]byte(endpoint + "\n" + bucket))
+		name = "attrs-" + bucket + "-" + hex.EncodeToString(id[:6])
+	}
+	if err := privateDir(dir); err != nil {
+		log.Warn("attribute store disabled", "err", err)
+		return nil
+	}
+	st, err := cache.OpenAttrStore(filepath.Join(dir, name), size, func(name string) (*os.File, error) { return createPrivateFile(name, 0o600) })
+	if err != nil {
+		log.Warn("attribute store ignored; starting afresh", "err", err)
+	}
+	return st
+}
+
 // runDir holds one pid file per mount, so `ossmount unmount` can wait for
-// the process serving a mount to finish its uploads.
+// the process serving a mount to finish its uploads. It is created with
+// privateDir (a directory of another user, a symlink or one others can
+// reach is refused).
 func runDir() string {
 	if os.Geteuid() == 0 {
 		return "/run/ossmount"
@@ -671,11 +715,19 @@ func writePidFile(mnt string, log *slog.Logger) func() {
 	}
 	p := pidFilePath(dev)
 	content := fmt.Sprintf("%d\n%s\n", os.Getpid(), mnt)
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err == nil {
-		err = os.WriteFile(p, []byte(content), 0o644)
-		if err != nil {
-			log.Debug("cannot write pid file", "path", p, "err", err)
+	if err := privateDir(filepath.Dir(p)); err != nil {
+		log.Warn("no pid file: `ossmount unmount` will not wait for this process", "err", err)
+		return func() {}
+	}
+	f, err := createPrivateFile(p, 0o600)
+	if err == nil {
+		_, err = f.WriteString(content)
+		if cerr := f.Close(); err == nil {
+			err = cerr
 		}
+	}
+	if err != nil {
+		log.Warn("cannot write pid file", "path", p, "err", err)
 	}
 	return func() {
 		if b, err := os.ReadFile(p); err == nil && string(b) == content {
