@@ -27,12 +27,16 @@ const (
 )
 
 var (
-	binDir      string // holds ossmount and osslocal built for this run
+	cleanupDirs []string // removed when the tests end
+	binDir      string   // holds ossmount and osslocal built for this run
 	ossmountBin string
 	osslocalBin string
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(opsChildEnv) != "" {
+		os.Exit(opsChild(os.Args[1:]))
+	}
 	if mode := os.Getenv(benchChildEnv); mode != "" {
 		if err := benchChild(mode, os.Args[1:]); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -41,6 +45,9 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	code, err := setup(m)
+	for _, d := range cleanupDirs {
+		os.RemoveAll(d)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e setup:", err)
 		os.Exit(1)
@@ -63,6 +70,9 @@ func setup(m *testing.M) (int, error) {
 	}
 	defer os.RemoveAll(dir)
 	binDir = dir
+	// Mounts not given an attr_cache_dir keep their attribute stores here,
+	// not in the machine's cache directory.
+	os.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "xdg-cache"))
 	ossmountBin = filepath.Join(dir, "ossmount")
 	osslocalBin = filepath.Join(dir, "osslocal")
 	for _, b := range [][2]string{{ossmountBin, "../../cmd/ossmount"}, {osslocalBin, "../../cmd/osslocal"}} {
@@ -131,12 +141,32 @@ func credEnv() []string {
 }
 
 // startMount mounts source ("test" or "test:/prefix") in the foreground
-// with extra arguments and waits until the mount answers.
+// with extra arguments and waits until the mount answers. Mounts of one
+// server share an attribute store of their own (attrCacheDir).
 func startMount(t testing.TB, srv *osstest.Server, source string, extra ...string) *mount {
 	t.Helper()
 	dir := t.TempDir()
-	args := append([]string{"-f", source, dir, "-o", "endpoint=" + srv.URL() + ",region=" + testRegion}, extra...)
+	args := append([]string{"-f", source, dir, "-o", "endpoint=" + srv.URL() + ",region=" + testRegion +
+		",attr_cache_dir=" + attrCacheDir(t, srv)}, extra...)
 	return launchMount(t, dir, credEnv(), args)
+}
+
+var attrCacheDirs sync.Map // *osstest.Server -> directory
+
+// attrCacheDir is the attribute store directory of srv's mounts: one per
+// server, so a test never meets another test's records (a later server
+// may get the same port).
+func attrCacheDir(t testing.TB, srv *osstest.Server) string {
+	t.Helper()
+	if d, ok := attrCacheDirs.Load(srv); ok {
+		return d.(string)
+	}
+	d, err := os.MkdirTemp(binDir, "attrs-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	actual, _ := attrCacheDirs.LoadOrStore(srv, d)
+	return actual.(string)
 }
 
 // launchMount runs ossmount with args and env, mounting at dir, and waits

@@ -257,13 +257,16 @@ func TestReadSizes(t *testing.T) {
 	}
 }
 
+// TestBigDirectoryListing: with fast_listing, `ls -l` of 10,000 objects
+// costs its LISTs and nothing else (the exact mode: TestListingCost).
 func TestBigDirectoryListing(t *testing.T) {
 	srv := newServer(t)
 	const n = 10000
 	for i := 0; i < n; i++ {
 		srv.PutObject("test", fmt.Sprintf("many/f%05d", i), []byte("x"), nil)
 	}
-	m := startMount(t, srv, "test")
+	// fast_listing: the listing's attributes are shown as they are.
+	m := startMount(t, srv, "test", "-o", "fast_listing")
 	// Look the directory up first so the count covers only the listing.
 	if _, err := os.Stat(m.path("many")); err != nil {
 		t.Fatal(err)
