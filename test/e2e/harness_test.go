@@ -173,6 +173,10 @@ func attrCacheDir(t testing.TB, srv *osstest.Server) string {
 // until the mount answers and ossmount says it is mounted.
 func launchMount(t testing.TB, dir string, env, args []string) *mount {
 	t.Helper()
+	if !strings.Contains(strings.Join(args, " "), "attr_cache_dir=") {
+		// Not the machine's cache directory.
+		args = append(args, "-o", "attr_cache_dir="+filepath.Join(binDir, "attrs"))
+	}
 	m := &mount{t: t, dir: dir, log: &syncBuffer{}, exited: make(chan struct{})}
 	m.cmd = exec.Command(ossmountBin, args...)
 	m.cmd.Env = env
