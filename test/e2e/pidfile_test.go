@@ -36,7 +36,7 @@ func TestPidFileIsPrivate(t *testing.T) {
 		os.Chown(mnt, nobody, nobody)
 		var env []string
 		for _, e := range credEnv() {
-			if !strings.HasPrefix(e, "XDG_RUNTIME_DIR=") && !strings.HasPrefix(e, "TMPDIR=") && !strings.HasPrefix(e, "HOME=") {
+			if !strings.HasPrefix(e, "XDG_RUNTIME_DIR=") && !strings.HasPrefix(e, "XDG_CACHE_HOME=") && !strings.HasPrefix(e, "TMPDIR=") && !strings.HasPrefix(e, "HOME=") {
 				env = append(env, e)
 			}
 		}
