@@ -192,8 +192,6 @@ func (s *AttrStore) markDirty() {
 	s.mu.Unlock()
 }
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
 // readStore reads and checks a store file; a missing file is no error.
 func readStore(path string, size int) ([]attrRecord, error) {
 	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)

@@ -99,12 +99,12 @@ func (n *fileNode) cacheStatus(ctx context.Context, dest []byte) (uint32, syscal
 	if n.orphaned() {
 		return 0, syscall.ENOENT
 	}
-	a, errno := n.currentAttr(ctx)
+	a, errno := n.exactAttr(ctx)
 	if errno != 0 {
 		return 0, errno
 	}
-	if !callerMay(ctx, a, 4) {
-		return 0, syscall.EACCES
+	if errno := n.fsys.shareErrno(ctx, &n.Inode, a, permRead); errno != 0 {
+		return 0, errno
 	}
 	type answer struct {
 		Key string `json:"key"`
@@ -132,8 +132,12 @@ func (n *dirNode) cacheSummary(ctx context.Context, dest []byte) (uint32, syscal
 	if dc == nil {
 		return 0, syscall.ENODATA
 	}
-	if !callerMay(ctx, n.attrs(), 4|1) {
-		return 0, syscall.EACCES
+	a, errno := n.attrs(ctx)
+	if errno != 0 {
+		return 0, errno
+	}
+	if errno := n.fsys.shareErrno(ctx, &n.Inode, a, permRead|permExec); errno != 0 {
+		return 0, errno
 	}
 	return answerShare(ctx, n.fsys, n.StableAttr().Ino, xattrCache, dest, func() (string, syscall.Errno) {
 		b, _ := json.Marshal(dc.Stats())
@@ -166,8 +170,8 @@ func (n *fileNode) cacheControl(ctx context.Context, value []byte) syscall.Errno
 	if a.isSymlink() {
 		return syscall.EINVAL
 	}
-	if !callerMay(ctx, a, 4) {
-		return syscall.EACCES
+	if errno := n.fsys.shareErrno(ctx, &n.Inode, a, permRead); errno != 0 {
+		return errno
 	}
 	uid := uint32(0)
 	if c, ok := fuse.FromContext(ctx); ok {
