@@ -406,3 +406,46 @@ func TestOptionsAnyOrder(t *testing.T) {
 		t.Errorf("write on a ro mount succeeded")
 	}
 }
+
+// TestRandomReadOneGET: a random pread of 128 KiB through the mount costs
+// one GET (the blocks it needs are fetched as one range), and returns the
+// object's bytes. The offsets are arbitrary (not aligned to pages or
+// blocks) and far apart, so no read finds another's data cached.
+func TestRandomReadOneGET(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	const size, readSize, slot = 64 << 20, 128 << 10, 1 << 20
+	data := randBytes(size)
+	if err := srv.PutObject("test", "random.bin", data, nil); err != nil {
+		t.Fatal(err)
+	}
+	m := startMount(t, srv, "test")
+	f, err := os.Open(m.path("random.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := rand.New(rand.NewPCG(1, 2))
+	buf := make([]byte, readSize)
+	var gets []int64
+	for _, s := range r.Perm(size/slot)[:24] {
+		if s == 0 {
+			continue // offset 0 starts a sequential stream, by design
+		}
+		// Inside its own MiB slot, 64 KiB from either edge.
+		off := int64(s)*slot + 64<<10 + r.Int64N(slot-readSize-128<<10)
+		before := srv.Count("GetObject")
+		n, err := f.ReadAt(buf, off)
+		gets = append(gets, srv.Count("GetObject")-before)
+		if err != nil || n != readSize || !bytes.Equal(buf, data[off:off+readSize]) {
+			t.Fatalf("pread of %d at %d: %d bytes, %v, equal %v", readSize, off, n, err, bytes.Equal(buf[:n], data[off:off+int64(n)]))
+		}
+	}
+	for i, g := range gets {
+		if g != 1 {
+			t.Errorf("random 128 KiB preads cost %v GETs; want 1 each (read %d)", gets, i)
+			break
+		}
+	}
+	t.Logf("GETs per random 128 KiB pread: %v", gets)
+}
