@@ -6,10 +6,16 @@
 // in the stat, negative and listing caches of package cache.
 //
 // Data flows one way: kernel -> fs -> cache -> ossapi. Reads go through the
-// prefetcher in reader.go; writes through the uploader in upload.go and the
-// staging file in staged.go. Errors from ossapi become errnos in exactly one
-// place, toErrno in errno.go.
+// prefetcher in reader.go; writes through the write state machine in
+// writer.go (the rule: an object changes only at close or fsync), its
+// streamed multipart uploads in stream.go, the recorded and verified
+// multipart operations in upload.go, the staging files in stagefile.go and
+// the cache directory (records, kept data, crash recovery) in stager.go.
+// memory.go shares the memory budget. Errors from ossapi become errnos in
+// exactly one place, toErrno in errno.go.
 //
-// Lock order: fileNode.mu before handle locks; FS-level caches have their
-// own internal locks and are leaves.
+// Lock order: fileNode.mu, then writeState.mu (two of them: lower seq
+// first), then stageFile.mu; FS-level caches, the budgets and the buffer
+// pool have their own internal locks and are leaves (the budget's
+// reclaimer only try-locks staging files).
 package fs

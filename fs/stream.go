@@ -85,6 +85,7 @@ func (w *writeState) pumpLocked(ctx context.Context) syscall.Errno {
 		var frontier int64
 		n := 1
 		if w.up != nil {
+			w.growLastLocked(w.up)
 			frontier, n = w.up.frontier(), len(w.up.parts)+1
 		}
 		ps := w.partSizeFor(n)
@@ -202,6 +203,7 @@ func (w *writeState) finishStreamLocked(ctx context.Context) (string, error) {
 		last.size = w.size - last.off
 		last.gen++
 	}
+	w.growLastLocked(up)
 	for off := up.frontier(); off < w.size; {
 		n := len(up.parts) + 1
 		if n > 10000 {
@@ -269,6 +271,21 @@ func (w *writeState) finishStreamLocked(ctx context.Context) (string, error) {
 		}
 	}
 	return etag, nil
+}
+
+// growLastLocked extends a last part shorter than its nominal size (cut by
+// a truncate, or the tail of a completion that was canceled) as the file
+// grows past it: only the last part may be small.
+func (w *writeState) growLastLocked(up *streamUpload) {
+	n := len(up.parts)
+	if n == 0 {
+		return
+	}
+	last := up.parts[n-1]
+	if nominal := w.partSizeFor(n); last.size < nominal && w.size > last.end() {
+		last.size = min(nominal, w.size-last.off)
+		last.gen++
+	}
 }
 
 // dropSentLocked frees the disk space of the oldest parts the server

@@ -420,3 +420,31 @@ func TestWriteSentPartsBeyondDiskBudget(t *testing.T) {
 		t.Errorf("object: %d bytes, want the file written", len(got))
 	}
 }
+
+// A completion canceled after its tail part was sent, then more writes:
+// the short tail grows into a whole part (only the last part may be
+// small), and the next close completes the whole file.
+func TestWriteCanceledThenMoreWrites(t *testing.T) {
+	tf := newTestFS(t, nil, nil)
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	data := randData(3<<20+500, 15)
+	h := tf.create("grow.bin")
+	h.writeAll(data, 0)
+	w := tf.onlyWriter()
+	w.mu.Lock()
+	errno := w.flushLocked(canceled)
+	w.mu.Unlock()
+	if errno != syscall.EINTR {
+		t.Fatalf("canceled flush: %v", errno)
+	}
+	more := randData(2<<20, 16)
+	h.writeAll(more, int64(len(data)))
+	data = append(data, more...)
+	if errno := h.close(); errno != 0 {
+		t.Fatalf("close: %v\n%s", errno, tf.log.String())
+	}
+	if got := tf.object("grow.bin"); !bytes.Equal(got, data) {
+		t.Errorf("object: %d bytes, want %d", len(got), len(data))
+	}
+}
