@@ -428,7 +428,7 @@ func TestRandomReadOneGET(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	buf := make([]byte, readSize)
 	var gets []int64
-	for _, s := range r.Perm(size/slot)[:24] {
+	for _, s := range r.Perm(size / slot)[:24] {
 		if s == 0 {
 			continue // offset 0 starts a sequential stream, by design
 		}
