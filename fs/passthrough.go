@@ -208,7 +208,7 @@ func (f *FS) ProbePassthrough() bool {
 		if errno == 0 {
 			server.UnregisterBackingFd(id)
 		} else if errno == syscall.EPERM {
-			why = "the daemon lacks CAP_SYS_ADMIN (mount as root)"
+			why = "the daemon lacks CAP_SYS_ADMIN in the initial user namespace (run the mount as root)"
 		} else {
 			why = "the kernel refused a backing file: " + errno.Error()
 		}

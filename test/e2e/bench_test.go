@@ -623,7 +623,7 @@ func BenchmarkOssmountDataCache(b *testing.B) {
 		m := startMount(b, srv, "test")
 		off = append(off, read(m.path("dc", "1g.bin")))
 		m.stop()
-		dir = b.TempDir()
+		dir = filepath.Join(b.TempDir(), "dc")
 		m = startMount(b, srv, "test", "-o", "data_cache="+dir)
 		filling = append(filling, read(m.path("dc", "1g.bin")))
 		waitSealed(b, m.path("dc", "1g.bin"), size)

@@ -411,3 +411,83 @@ func TestDataCachePinAndDrop(t *testing.T) {
 		t.Fatalf("another user's pin cached the file: %v", st)
 	}
 }
+
+// A daemon without CAP_SYS_ADMIN in the initial user namespace (here: root
+// of a new user namespace, where FUSE mounts are allowed) cannot register
+// backing files: the mount says so once and serves wholly cached files
+// through FUSE, from the cache, with no GET. The mount lives in the
+// namespace's own mount table, so a script inside it does the reads.
+func TestDataCachePassthroughFallbackUnprivileged(t *testing.T) {
+	if err := exec.Command("unshare", "-Urm", "true").Run(); err != nil {
+		t.Skipf("cannot create a user namespace here (%v): no unprivileged daemon to test with", err)
+	}
+	srv := newServer(t)
+	data := randBytes(2<<20 + 3)
+	srv.PutObject("test", "f.bin", data, nil)
+	tmp := t.TempDir()
+	mnt, dc, logf := filepath.Join(tmp, "mnt"), filepath.Join(tmp, "dc"), filepath.Join(tmp, "log")
+	out, ready, goFile := filepath.Join(tmp, "out"), filepath.Join(tmp, "ready"), filepath.Join(tmp, "go")
+	os.Mkdir(mnt, 0o755)
+	script := `
+"$OSSMOUNT" -f test "$MNT" -o endpoint="$EP",region=cn-hangzhou,data_cache="$DC" >"$LOG" 2>&1 &
+pid=$!
+for i in $(seq 600); do grep -q msg=mounted "$LOG" && break; sleep 0.05; done
+cat "$MNT/f.bin" >/dev/null || exit 3
+for i in $(seq 1200); do getfattr --only-values -n user.oss.cache "$MNT/f.bin" | grep -q '"verified_whole":true' && break; sleep 0.05; done
+dd if="$MNT/f.bin" iflag=nocache count=0 status=none
+touch "$READY"
+for i in $(seq 1200); do [ -e "$GO" ] && break; sleep 0.05; done
+cat "$MNT/f.bin" >"$OUT" || exit 4
+getfattr --only-values -n user.oss.cache "$MNT" >"$OUT.sum" || exit 5
+kill $pid; wait $pid
+`
+	cmd := exec.Command("unshare", "-Urm", "sh", "-c", script)
+	cmd.Env = append(credEnv(), "OSSMOUNT="+ossmountBin, "MNT="+mnt, "EP="+srv.URL(), "DC="+dc, "LOG="+logf,
+		"OUT="+out, "READY="+ready, "GO="+goFile)
+	done := make(chan error, 1)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		if _, err := os.Stat(ready); err == nil {
+			break
+		}
+		select {
+		case err := <-done:
+			log, _ := os.ReadFile(logf)
+			t.Fatalf("script ended early: %v %s\n%s", err, stderr.String(), log)
+		default:
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("the mount in the user namespace never cached the file")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	srv.ResetCounts()
+	os.WriteFile(goFile, nil, 0o644)
+	if err := <-done; err != nil {
+		log, _ := os.ReadFile(logf)
+		t.Fatalf("script: %v %s\n%s", err, stderr.String(), log)
+	}
+	log, _ := os.ReadFile(logf)
+	if got, _ := os.ReadFile(out); !bytes.Equal(got, data) {
+		t.Fatalf("read through the daemon: wrong bytes\n%s", log)
+	}
+	if n := srv.Count("GetObject"); n != 0 {
+		t.Fatalf("cached file fetched again: %d GETs", n)
+	}
+	if n := strings.Count(string(log), "FUSE passthrough unavailable"); n != 1 || !strings.Contains(string(log), "CAP_SYS_ADMIN") {
+		t.Fatalf("passthrough refusal logged %d times:\n%s", n, log)
+	}
+	b, _ := os.ReadFile(out + ".sum")
+	var sum map[string]any
+	json.Unmarshal(b, &sum)
+	if num(sum, "PassthroughOpens") != 0 || num(sum, "HitBytes") != int64(len(data)) {
+		t.Fatalf("fallback: %s", b)
+	}
+}
