@@ -13,8 +13,10 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -494,5 +496,86 @@ func TestMetricsInterrupt(t *testing.T) {
 			t.Fatalf("lookup interrupts: %v, want 1\n%s", n, s.text)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestStatsUserMount: a mount run by an ordinary user (uid 65534, through
+// fusermount3) answers `ossmount stats` for that user.
+func TestStatsUserMount(t *testing.T) {
+	srv := newServer(t)
+	if err := srv.PutObject("test", "f", []byte("data"), nil); err != nil {
+		t.Fatal(err)
+	}
+	bin := shareBin(t)
+	// A user's mount needs /dev/fuse open to all (as distributions leave
+	// it; this machine's may be 0600).
+	if st, err := os.Stat("/dev/fuse"); err == nil && st.Mode().Perm() != 0o666 {
+		if err := os.Chmod("/dev/fuse", 0o666); err != nil {
+			t.Fatalf("a user's mount needs /dev/fuse: %v", err)
+		}
+		t.Cleanup(func() { os.Chmod("/dev/fuse", st.Mode().Perm()) })
+	}
+	home := t.TempDir()
+	os.Chmod(filepath.Dir(home), 0o755) // the test's private parent
+	os.Chown(home, nobody, nobody)
+	mnt := filepath.Join(home, "mnt")
+	os.Mkdir(mnt, 0o755)
+	os.Chown(mnt, nobody, nobody)
+	var env []string
+	for _, e := range credEnv() {
+		if !strings.HasPrefix(e, "XDG_") && !strings.HasPrefix(e, "TMPDIR=") && !strings.HasPrefix(e, "HOME=") {
+			env = append(env, e)
+		}
+	}
+	env = append(env, "TMPDIR="+home, "HOME="+home)
+	asNobody := []string{"--reuid=65534", "--regid=65534", "--clear-groups"}
+	log := &syncBuffer{}
+	cmd := exec.Command("setpriv", append(asNobody, bin, "-f", "test", mnt, "-o", "endpoint="+srv.URL()+",region="+testRegion)...)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(60 * time.Second):
+			cmd.Process.Kill()
+			exec.Command("umount", "-l", mnt).Run()
+			<-exited
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(log.String(), "msg=mounted") {
+		select {
+		case <-exited:
+			t.Fatalf("ossmount as uid 65534 exited: %s", log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ossmount as uid 65534 did not mount in 30 s: %s", log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if out := runShare(t, "setpriv", nil, env, append(asNobody, "cat", filepath.Join(mnt, "f"))...).must(t); out != "data" {
+		t.Fatalf("read as the mount's owner: %q", out)
+	}
+	js := runShare(t, "setpriv", nil, env, append(asNobody, bin, "stats", "--json", mnt)...).must(t)
+	var sum metrics.Summary
+	if err := json.Unmarshal([]byte(js), &sum); err != nil {
+		t.Fatalf("stats --json as the mount's owner: %v\n%s", err, js)
+	}
+	gets := int64(0)
+	for _, o := range sum.OSS {
+		if o.Operation == "GetObject" {
+			gets = o.Requests
+		}
+	}
+	if sum.Mountpoint != mnt || gets != srv.Count("GetObject") || gets != 1 || sum.ReadBytes != 4 {
+		t.Errorf("stats as the mount's owner: mount point %q, %d GETs (the server saw %d), %d bytes read",
+			sum.Mountpoint, gets, srv.Count("GetObject"), sum.ReadBytes)
 	}
 }
