@@ -457,11 +457,13 @@ func buildConfigs(v *values, bucket, prefix string) (fs.Config, ossapi.Config, f
 		}(),
 	}
 	// The kernel's background requests (read-ahead, write-back) each hold
-	// a buffer of up to MaxWrite bytes, and synchronous ones (direct
-	// writes) a few more: that much of the budget is the FUSE layer's.
-	// (go-fuse's MaxInflightRequestBytes would bound them, but it also
-	// holds back the readers of /dev/fuse: 1 GiB dd 30% slower.)
-	fcfg.FUSEMemory = int64(mo.MaxBackground)*int64(mo.MaxWrite) + fuseSyncBytes
+	// a buffer of up to MaxWrite bytes, go-fuse keeps released ones in
+	// pools until the next collection (half as much again, measured), and
+	// synchronous requests (direct writes) a few more: that much of the
+	// budget is the FUSE layer's. (go-fuse's MaxInflightRequestBytes would
+	// bound them, but it also holds back the readers of /dev/fuse: 1 GiB
+	// dd 30% slower.)
+	fcfg.FUSEMemory = int64(mo.MaxBackground)*int64(mo.MaxWrite)*3/2 + fuseSyncBytes
 	if v.bool("default_permissions") {
 		mo.Options = append(mo.Options, "default_permissions")
 	}
