@@ -158,11 +158,23 @@ func (n *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 // everyone, the kernel is told not to keep the name (entry timeout of 1 ns):
 // every path walk through it then comes back here, where the caller's
 // search permission is checked.
+//
+// A listing's guess (shown with fast_listing) is kept by the kernel no
+// longer than the listing it came from.
 func (f *FS) fillEntry(out *fuse.EntryOut, a, parent *attr) {
 	a.fill(&out.Attr)
 	if f.enforcing() && parent != nil && parent.mode&0o111 != 0o111 {
 		out.SetEntryTimeout(time.Nanosecond)
 	}
+	if !a.known {
+		out.SetAttrTimeout(f.guessTimeout())
+	}
+}
+
+// guessTimeout is how long the kernel may keep a listing's guess: no
+// longer than the listing (1 ns when listings are not cached).
+func (f *FS) guessTimeout() time.Duration {
+	return max(min(f.cfg.StatTTL, f.cfg.ListTTL), time.Nanosecond)
 }
 
 // childInode returns the inode for name, reusing the existing one when its
@@ -189,20 +201,109 @@ func (n *dirNode) childInode(ctx context.Context, name string, a *attr) *gofs.In
 	return n.NewInode(ctx, node, gofs.StableAttr{Mode: mode})
 }
 
-var _ = (gofs.NodeOpendirer)((*dirNode)(nil))
+var _ = (gofs.NodeOpendirHandler)((*dirNode)(nil))
 
-// Opendir checks that the caller may read the directory.
-func (n *dirNode) Opendir(ctx context.Context) syscall.Errno {
+// OpendirHandle checks that the caller may read the directory and opens
+// it: the listing is read at the first readdir.
+func (n *dirNode) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	f := n.fsys
-	if !f.enforcing() {
-		return 0
+	if f.enforcing() {
+		ctx = uninterrupted(ctx)
+		a, errno := n.attrs(ctx)
+		if errno != 0 {
+			return nil, 0, errno
+		}
+		if errno := f.nodeErrno(ctx, &n.Inode, a, permRead); errno != 0 {
+			return nil, 0, errno
+		}
 	}
-	ctx = uninterrupted(ctx)
-	a, errno := n.attrs(ctx)
-	if errno != 0 {
-		return errno
+	return &dirHandle{node: n}, 0, 0
+}
+
+// dirHandle is an open directory.
+type dirHandle struct {
+	node *dirNode
+	ds   gofs.DirStream // the listing, from the first readdir
+}
+
+var _ = (gofs.FileReaddirenter)((*dirHandle)(nil))
+
+func (h *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
+	if h.ds == nil {
+		var errno syscall.Errno
+		if h.ds, errno = h.node.Readdir(ctx); errno != 0 {
+			return nil, errno
+		}
 	}
-	return f.nodeErrno(ctx, &n.Inode, a, permRead)
+	if !h.ds.HasNext() {
+		return nil, 0
+	}
+	e, errno := h.ds.Next()
+	return &e, errno
+}
+
+var _ = (gofs.FileSeekdirer)((*dirHandle)(nil))
+
+func (h *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
+	if h.ds == nil {
+		var errno syscall.Errno
+		if h.ds, errno = h.node.Readdir(ctx); errno != 0 {
+			return errno
+		}
+	}
+	if sd, ok := h.ds.(gofs.FileSeekdirer); ok {
+		return sd.Seekdir(ctx, off)
+	}
+	return syscall.ENOTSUP
+}
+
+var _ = (gofs.FileReleasedirer)((*dirHandle)(nil))
+
+func (h *dirHandle) Releasedir(ctx context.Context, releaseFlags uint32) {
+	if h.ds != nil {
+		h.ds.Close()
+	}
+}
+
+var _ = (gofs.FileLookuper)((*dirHandle)(nil))
+
+// Lookup gives READDIRPLUS the attributes of an entry when they may be
+// shown at no cost: known, or a listing's guess with fast_listing. For any
+// other entry it gives none (the kernel then asks when a program wants
+// them, and Lookup verifies them): a plain `ls` costs no HEAD. None either
+// for a caller that may not search the directory.
+func (h *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	n := h.node
+	f := n.fsys
+	if keyErrno(name, n.childKey(name), false) != 0 {
+		return nil, syscall.ENOENT
+	}
+	var parent *attr
+	if f.enforcing() {
+		ctx = uninterrupted(ctx)
+		pa, errno := n.attrs(ctx)
+		if errno != 0 {
+			return nil, errno
+		}
+		if errno := f.searchErrno(ctx, callerOf(ctx), n); errno != 0 {
+			return nil, errno
+		}
+		parent = pa
+	}
+	key := n.childKey(name)
+	a, ok := f.stat.Get(key)
+	if !ok || !f.showable(a) {
+		l, lok := f.lists.Get(n.key())
+		if !lok || !l.speaksFor(name) {
+			return nil, syscall.ENOENT
+		}
+		if a, ok = l.entry(name); !ok || !f.showable(a) {
+			return nil, syscall.ENOENT
+		}
+	}
+	ch := n.childInode(ctx, name, a)
+	f.fillEntry(out, a, parent)
+	return ch, 0
 }
 
 var _ = (gofs.NodeReaddirer)((*dirNode)(nil))

@@ -200,6 +200,9 @@ func (n *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.At
 		return errno
 	}
 	a.fill(&out.Attr)
+	if !a.known {
+		out.SetTimeout(n.fsys.guessTimeout())
+	}
 	return 0
 }
 

@@ -444,11 +444,8 @@ func buildConfigs(v *values, bucket, prefix string) (fs.Config, ossapi.Config, f
 		ExtraCapabilities: fuse.CAP_HANDLE_KILLPRIV_V2,
 		// Not DisableSplice: with go-fuse v2.12.1 it returns short, wrong
 		// reads under load (seen as truncated 1 GiB reads in make bench).
-		// Without fast_listing every attribute shown is verified: READDIRPLUS
-		// would ask for the attributes of every entry of a plain `ls`.
-		DisableReadDirPlus: !v.bool("fast_listing"),
-		Debug:              v.bool("fuse_debug"),
-		DirectMount:        os.Geteuid() == 0,
+		Debug:       v.bool("fuse_debug"),
+		DirectMount: os.Geteuid() == 0,
 		MaxBackground: func() int {
 			if n := v.int("max_background"); n > 0 {
 				return n

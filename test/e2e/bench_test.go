@@ -180,35 +180,9 @@ func BenchmarkOssmount(b *testing.B) {
 	add("1,000 x 4 KiB files, raw PUT", "", "%.0f files/s", rawPuts)
 	add("1,000 x 4 KiB files via mount (create, write, close)", ">= 0.7x", "%.0f files/s = %.2fx raw", mntPuts, mntPuts/rawPuts)
 
-	// ls -l of 10,000 objects on a fresh mount.
-	for i := 0; i < 10000; i++ {
-		srv.PutObject("test", fmt.Sprintf("many/f%05d", i), []byte("x"), nil)
-	}
-	var lsOps string
-	var lsMax int64
-	lsSecs := med(func(int) float64 {
-		m := startMount(b, srv, "test")
-		defer m.stop()
-		srv.ResetCounts()
-		start := time.Now()
-		lsOut, err := exec.Command("ls", "-l", m.path("many")).Output()
-		secs := time.Since(start).Seconds()
-		if err != nil || strings.Count(string(lsOut), "\n") != 10001 {
-			b.Fatalf("ls -l: %v, %d lines", err, strings.Count(string(lsOut), "\n"))
-		}
-		var opsList []string
-		var total int64
-		for op, c := range srv.Counts() {
-			opsList = append(opsList, fmt.Sprintf("%s=%d", op, c))
-			total += c
-		}
-		sort.Strings(opsList)
-		if total >= lsMax {
-			lsMax, lsOps = total, strings.Join(opsList, " ")
-		}
-		return secs
-	})
-	add("ls -l of 10,000 objects (fresh mount)", "<= 1.5 s, <= 12 requests", "%.2f s, at most %d requests (%s)", lsSecs, lsMax, lsOps)
+	// ls -l of 10,000 objects: fast_listing and exact attributes
+	// (bench_listing_test.go).
+	benchListing(b, srv, med, add)
 
 	fmt.Println()
 	fmt.Printf("%-58s %-58s %s\n", "measure", "result", "target")
