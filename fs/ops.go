@@ -461,11 +461,21 @@ func (f *FS) renameFile(ctx context.Context, fn *fileNode, src, dst string, vw *
 	f.dropData(src)
 	f.dropData(dst)
 	f.neg.Put(src, struct{}{})
-	// The copy keeps the metadata: the new name has the same attributes.
-	a := f.attrFromInfo(info, false)
-	a.etag, a.info = etag, nil
-	f.stat.Put(dst, a)
+	// The copy keeps the metadata: the new name has the same attributes
+	// (unless its mtime was Last-Modified, which the copy moved).
+	if carriesMtime(info) {
+		a := f.attrFromInfo(info, false)
+		a.etag, a.info = etag, nil
+		f.stat.Put(dst, a)
+	}
 	return 0
+}
+
+// carriesMtime reports whether a copy of the object info describes shows
+// the same mtime: it is in x-oss-meta-mtime, not Last-Modified (nil: an
+// upload of this mount, which always records it).
+func carriesMtime(info *ossapi.ObjectInfo) bool {
+	return info == nil || info.Meta["mtime"] != ""
 }
 
 // copyObject copies info's object to dst with CopyObject, or part by part
@@ -663,11 +673,11 @@ func (f *FS) renameDir(ctx context.Context, src, dst string) syscall.Errno {
 	// The copies keep their metadata: what was known of the directory and
 	// the files under it is known of their new names.
 	carried := map[string]*attr{}
-	if a, _, ok := f.stat.Peek(strings.TrimSuffix(src, "/")); ok && a.known && a.dir && (hasMarker || a.implicit) {
+	if a, _, ok := f.stat.Peek(strings.TrimSuffix(src, "/")); ok && a.known && a.dir && (hasMarker && carriesMtime(a.info) || a.implicit && !hasMarker && len(objs) > 0) {
 		carried[strings.TrimSuffix(dst, "/")] = a
 	}
 	for _, o := range objs {
-		if a, _, ok := f.stat.Peek(o.Key); ok && a.known && !a.dir && newETags[o.Key] != "" {
+		if a, _, ok := f.stat.Peek(o.Key); ok && a.known && !a.dir && newETags[o.Key] != "" && carriesMtime(a.info) {
 			na := *a
 			na.etag, na.info = newETags[o.Key], nil
 			carried[dst+strings.TrimPrefix(o.Key, src)] = &na
