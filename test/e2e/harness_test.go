@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -169,6 +170,9 @@ func attrCacheDir(t testing.TB, srv *osstest.Server) string {
 	return actual.(string)
 }
 
+// cacheDirOptRE finds a cache_dir option (not attr_cache_dir or data_cache).
+var cacheDirOptRE = regexp.MustCompile(`(^|[\s,])cache_dir=`)
+
 // launchMount runs ossmount with args and env, mounting at dir, and waits
 // until the mount answers and ossmount says it is mounted.
 func launchMount(t testing.TB, dir string, env, args []string) *mount {
@@ -176,6 +180,12 @@ func launchMount(t testing.TB, dir string, env, args []string) *mount {
 	if !strings.Contains(strings.Join(args, " "), "attr_cache_dir=") {
 		// Not the machine's cache directory.
 		args = append(args, "-o", "attr_cache_dir="+filepath.Join(binDir, "attrs"))
+	}
+	if !cacheDirOptRE.MatchString(strings.Join(args, " ")) {
+		// Staging and upload records in the run's directory, not in the
+		// machine's /var/cache/ossmount (a test that wants the default
+		// says cache_dir= with no value).
+		args = append(args, "-o", "cache_dir="+filepath.Join(binDir, "cache"))
 	}
 	m := &mount{t: t, dir: dir, log: &syncBuffer{}, exited: make(chan struct{})}
 	m.cmd = exec.Command(ossmountBin, args...)

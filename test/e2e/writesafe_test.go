@@ -204,7 +204,7 @@ var cacheDirRE = regexp.MustCompile(`cache_dir=(\S+)`)
 // a mount only recovers the uploads of its own endpoint and bucket.
 func TestSafeCacheDirPerBucket(t *testing.T) {
 	srv := newServer(t, "test", "other")
-	m := startMount(t, srv, "test")
+	m := startMount(t, srv, "test", "-o", "cache_dir=") // empty: the default
 	if match := cacheDirRE.FindStringSubmatch(m.log.String()); match == nil {
 		t.Errorf("the mount does not log its cache_dir:\n%s", m.log.String())
 	} else {
