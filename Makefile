@@ -28,7 +28,7 @@ test: deps lint build
 	$(GO) test -count=1 -timeout 12m ./...
 
 bench: build
-	$(GO) test -count=1 -timeout 30m -run '^$$' -bench Ossmount -benchtime 1x ./test/e2e/
+	$(GO) test -count=1 -timeout 120m -run '^$$' -bench Ossmount -benchtime 1x ./test/e2e/
 
 demo: build
 	@./test/demo.sh
