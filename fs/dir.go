@@ -144,6 +144,17 @@ func (n *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 		}
 		parent = pa
 	}
+	if ch := n.GetChild(name); ch != nil {
+		if fn, ok := ch.Operations().(*fileNode); ok {
+			if w := fn.writer(); w != nil {
+				// Being written here (perhaps not on the server yet, or
+				// renamed there while written): its writer's view is the
+				// file.
+				f.fillEntry(out, w.attrView(), parent)
+				return ch, 0
+			}
+		}
+	}
 	a, errno := f.lookupKey(ctx, n.key(), name)
 	if errno != 0 {
 		return nil, errno

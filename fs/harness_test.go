@@ -112,9 +112,27 @@ func header(node uint64) fuse.InHeader {
 }
 
 func (tf *testFS) lookup(name string) (uint64, syscall.Errno) {
+	out, errno := tf.lookupIn(fuse.FUSE_ROOT_ID, name)
+	return out.NodeId, errno
+}
+
+// lookupIn looks name up in directory dir, as the kernel does when its
+// entry expired. A name that does not exist comes back with NodeId 0
+// (go-fuse turns ENOENT into a negative entry).
+func (tf *testFS) lookupIn(dir uint64, name string) (fuse.EntryOut, syscall.Errno) {
 	var out fuse.EntryOut
-	st := tf.raw.Lookup(nil, &fuse.InHeader{NodeId: fuse.FUSE_ROOT_ID}, name, &out)
-	return out.NodeId, syscall.Errno(st)
+	st := tf.raw.Lookup(nil, &fuse.InHeader{NodeId: dir}, name, &out)
+	return out, syscall.Errno(st)
+}
+
+// mkdir makes directory name at the top and returns its node.
+func (tf *testFS) mkdir(name string) uint64 {
+	tf.t.Helper()
+	var out fuse.EntryOut
+	if st := tf.raw.Mkdir(nil, &fuse.MkdirIn{InHeader: header(fuse.FUSE_ROOT_ID), Mode: 0o755}, name, &out); st != fuse.OK {
+		tf.t.Fatalf("mkdir %s: %v", name, st)
+	}
+	return out.NodeId
 }
 
 // handle is an open file, like a descriptor.
@@ -126,8 +144,14 @@ type handle struct {
 
 func (tf *testFS) create(name string) *handle {
 	tf.t.Helper()
+	return tf.createIn(fuse.FUSE_ROOT_ID, name)
+}
+
+// createIn creates name in directory dir, open for reading and writing.
+func (tf *testFS) createIn(dir uint64, name string) *handle {
+	tf.t.Helper()
 	var out fuse.CreateOut
-	st := tf.raw.Create(nil, &fuse.CreateIn{InHeader: header(fuse.FUSE_ROOT_ID), Flags: syscall.O_RDWR | syscall.O_CREAT, Mode: 0o644}, name, &out)
+	st := tf.raw.Create(nil, &fuse.CreateIn{InHeader: header(dir), Flags: syscall.O_RDWR | syscall.O_CREAT, Mode: 0o644}, name, &out)
 	if st != fuse.OK {
 		tf.t.Fatalf("create %s: %v", name, st)
 	}
@@ -135,7 +159,16 @@ func (tf *testFS) create(name string) *handle {
 }
 
 func (tf *testFS) open(name string, flags uint32) (*handle, syscall.Errno) {
-	node, errno := tf.lookup(name)
+	return tf.openIn(fuse.FUSE_ROOT_ID, name, flags)
+}
+
+// openIn opens name in directory dir.
+func (tf *testFS) openIn(dir uint64, name string, flags uint32) (*handle, syscall.Errno) {
+	e, errno := tf.lookupIn(dir, name)
+	node := e.NodeId
+	if errno == 0 && node == 0 {
+		errno = syscall.ENOENT
+	}
 	if errno != 0 {
 		return nil, errno
 	}
@@ -220,7 +253,12 @@ func (tf *testFS) unlink(name string) syscall.Errno {
 }
 
 func (tf *testFS) rename(from, to string) syscall.Errno {
-	return syscall.Errno(tf.raw.Rename(nil, &fuse.RenameIn{InHeader: header(fuse.FUSE_ROOT_ID), Newdir: fuse.FUSE_ROOT_ID}, from, to))
+	return tf.renameAt(fuse.FUSE_ROOT_ID, from, fuse.FUSE_ROOT_ID, to, 0)
+}
+
+// renameAt is renameat2(2): from in directory dir to to in newDir.
+func (tf *testFS) renameAt(dir uint64, from string, newDir uint64, to string, flags uint32) syscall.Errno {
+	return syscall.Errno(tf.raw.Rename(nil, &fuse.RenameIn{InHeader: header(dir), Newdir: newDir, Flags: flags}, from, to))
 }
 
 // object returns what the server holds at key (nil when nothing).

@@ -1,7 +1,9 @@
 package fs
 
 // Namespace and attribute operations: create, mkdir, rmdir, unlink, rename,
-// symlink, setattr. Each changes the server before it returns.
+// symlink, setattr. Each changes the server before it returns, except
+// that a file being written publishes nothing before its close (a rename
+// moves what the server has of it: see renameFile, writer.go).
 
 import (
 	"cmp"
@@ -341,8 +343,8 @@ func (n *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 	}
 	var sa *attr
 	if w := fn.writer(); w != nil {
-		// Open for writing, perhaps not on the server yet: renameFile
-		// uploads it first.
+		// Open for writing, perhaps not on the server yet: its writer's
+		// view is the file.
 		sa = w.attrView()
 	} else {
 		if sa, errno = f.lookupKey(ctx, n.key(), name); errno != 0 {
@@ -362,10 +364,23 @@ func (n *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 			return syscall.EACCES
 		}
 	}
+	// The file at dst, if open for writing here (perhaps not on the
+	// server yet: its writer's view is the file).
+	var victim *fileNode
+	if ch := np.GetChild(newName); ch != nil {
+		if old, ok := ch.Operations().(*fileNode); ok && old != fn {
+			victim = old
+		}
+	}
 	f.neg.Remove(dst)
-	da, errno := f.lookupKey(ctx, np.key(), newName)
-	if errno != 0 && errno != syscall.ENOENT {
+	var da *attr
+	dstObject := false // an object is at dst on the server
+	if vw := victim.writer(); vw != nil {
+		da, dstObject = vw.attrView(), !victim.localOnly()
+	} else if da, errno = f.lookupKey(ctx, np.key(), newName); errno != 0 && errno != syscall.ENOENT {
 		return errno
+	} else {
+		dstObject = da != nil
 	}
 	if da != nil {
 		if flags&renameNoreplace != 0 {
@@ -407,13 +422,7 @@ func (n *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 	}
 	// The file renamed over, if still open for writing, has no name once
 	// the rename is done: it must never be uploaded over the new content.
-	var victim *fileNode
-	if ch := np.GetChild(newName); ch != nil {
-		if old, ok := ch.Operations().(*fileNode); ok && old != fn {
-			victim = old
-		}
-	}
-	if errno := f.renameFile(ctx, fn, src, dst, victim.writer()); errno != 0 {
+	if errno := f.renameFile(ctx, fn, src, dst, victim.writer(), dstObject); errno != 0 {
 		return errno
 	}
 	if victim != nil {
@@ -422,36 +431,69 @@ func (n *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 	return 0
 }
 
-// renameFile copies src to dst on the server and deletes src. An open
-// writer is flushed first and follows the file to its new name. The
-// writer of the file at dst (vw), if any, is held for the whole rename
-// (its close waits) and made nameless before it is released, so that it
-// never completes an upload over the object renamed in.
-func (f *FS) renameFile(ctx context.Context, fn *fileNode, src, dst string, vw *writeState) syscall.Errno {
+// renameFile moves the file at src to dst: a copy on the server, then a
+// delete. A file open for writing publishes nothing: what the server has
+// of it (its base, the object it was opened over or last uploaded) moves
+// like the object of a file nobody writes, and the writer follows with its
+// pending bytes, uploaded at dst by the close (followRenameLocked). A file
+// not on the server yet only changes its name: no request but the abort of
+// its streamed upload. The writer of the file at dst (vw), if any, is held
+// for the whole rename (its close waits) and made nameless before it is
+// released, so that it never completes an upload over the object renamed
+// in. replaced says an object is at dst.
+func (f *FS) renameFile(ctx context.Context, fn *fileNode, src, dst string, vw *writeState, replaced bool) syscall.Errno {
 	w := fn.writer()
+	pending := fn.isPending()
+	local, errno := f.renameFileLocked(ctx, w, pending, src, dst, vw)
+	if errno == 0 && local && replaced {
+		// The object at dst stays until the close replaces it; an
+		// unlink before then must delete it.
+		fn.tookName()
+	}
+	return errno
+}
+
+// renameFileLocked is renameFile under the writers' locks; local reports
+// that w's file had no object on the server (only its name moved).
+func (f *FS) renameFileLocked(ctx context.Context, w *writeState, pending bool, src, dst string, vw *writeState) (local bool, errno syscall.Errno) {
 	for _, l := range lockOrder(w, vw) {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 	}
 	if w != nil {
-		if errno := w.flushLocked(ctx); errno != 0 {
-			return errno
+		if w.failed != nil {
+			return false, syscall.EIO // sticky: its data is kept under the old name
+		}
+		if errno := w.renameReadyLocked(src, dst); errno != 0 {
+			return false, errno
+		}
+		local = pending && !w.published
+	}
+	var info *ossapi.ObjectInfo
+	if !local {
+		var err error
+		if info, err = f.store.Head(ctx, src, ossapi.HeadOptions{}); err != nil {
+			if w == nil || ossapi.KindOf(err) != ossapi.KindNotExist {
+				return false, f.toErrno("rename", err)
+			}
+			// Its object was removed by another client meanwhile: the
+			// file being written is all there is.
+			info, local = nil, true
 		}
 	}
-	info, err := f.store.Head(ctx, src, ossapi.HeadOptions{})
-	if err != nil {
-		return f.toErrno("rename", err)
-	}
-	etag, err := f.copyObject(ctx, info, dst, ossapi.MetadataCopy, nil, info.Headers)
-	if err != nil {
-		return f.toErrno("rename", err)
-	}
-	if err := f.store.Delete(ctx, src); err != nil {
-		return f.toErrno("rename", err)
+	var from, to string
+	if info != nil {
+		etag, err := f.copyObject(ctx, info, dst, ossapi.MetadataCopy, nil, info.Headers)
+		if err != nil {
+			return false, f.toErrno("rename", err)
+		}
+		if err := f.store.Delete(ctx, src); err != nil {
+			return false, f.toErrno("rename", err)
+		}
+		from, to = info.ETag, etag
 	}
 	if w != nil {
-		w.key = dst
-		w.baseETag = etag
+		w.followRenameLocked(dst, from, to)
 	}
 	if vw != nil {
 		vw.unlinkLocked()
@@ -461,14 +503,38 @@ func (f *FS) renameFile(ctx context.Context, fn *fileNode, src, dst string, vw *
 	f.dropData(src)
 	f.dropData(dst)
 	f.neg.Put(src, struct{}{})
-	// The copy keeps the metadata: the new name has the same attributes
-	// (unless its mtime was Last-Modified, which the copy moved).
-	if carriesMtime(info) {
+	if info != nil && carriesMtime(info) {
+		// The copy keeps the metadata: the new name has the same
+		// attributes (unless its mtime was Last-Modified, which the copy
+		// moved).
 		a := f.attrFromInfo(info, false)
-		a.etag, a.info = etag, nil
+		a.etag, a.info = to, nil
 		f.stat.Put(dst, a)
 	}
-	return 0
+	return local, 0
+}
+
+// localOnly reports whether the node is a file created here that has not
+// reached the server.
+func (n *fileNode) localOnly() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if w := n.ws; n.pending && w != nil {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return !w.published
+	}
+	return n.pending
+}
+
+// tookName notes that a file created here, not yet on the server, was
+// renamed over an object: that object is at the file's key until the
+// close replaces it, so the file is no longer only local (an unlink
+// deletes it; a failed upload leaves it as the file).
+func (n *fileNode) tookName() {
+	n.mu.Lock()
+	n.pending = false
+	n.mu.Unlock()
 }
 
 // carriesMtime reports whether a copy of the object info describes shows
@@ -548,8 +614,9 @@ var renameDirMu sync.Mutex
 
 // renameDir moves every object under src to dst: copies first (bounded
 // concurrency), then deletes. It is not atomic. Files open for writing
-// under src are uploaded first and held (their writes wait) until the move
-// is done, then follow it to their new keys.
+// under src publish nothing: they are held (their writes wait) until the
+// move is done, then follow it to their new keys (followRenameLocked),
+// where their closes upload them.
 func (f *FS) renameDir(ctx context.Context, src, dst string) syscall.Errno {
 	renameDirMu.Lock()
 	defer renameDirMu.Unlock()
@@ -571,8 +638,7 @@ func (f *FS) renameDir(ctx context.Context, src, dst string) syscall.Errno {
 		if w.failed != nil {
 			continue // never uploaded again; its data is kept locally
 		}
-		if errno := w.flushLocked(ctx); errno != 0 {
-			f.log.Error("directory rename refused: a file under it could not be uploaded", "dir", src, "key", w.key)
+		if errno := w.renameReadyLocked(src, dst); errno != 0 {
 			return errno
 		}
 	}
@@ -661,14 +727,16 @@ func (f *FS) renameDir(ctx context.Context, src, dst string) syscall.Errno {
 			return f.toErrno("rename", err)
 		}
 	}
-	// Open writers follow their files (a file still unlinked-but-open
-	// keeps a key nobody sees; it is never uploaded).
+	// Open writers follow their files, publishing nothing (their objects,
+	// if any, moved with the others); a file still unlinked-but-open keeps
+	// a key nobody sees: it is never uploaded.
+	oldETags := make(map[string]string, len(objs))
+	for _, o := range objs {
+		oldETags[o.Key] = o.ETag
+	}
 	for _, w := range open {
 		old := w.key
-		w.key = dst + strings.TrimPrefix(old, src)
-		if w.baseETag != "" {
-			w.baseETag = newETags[old]
-		}
+		w.followRenameLocked(dst+strings.TrimPrefix(old, src), oldETags[old], newETags[old])
 	}
 	// The copies keep their metadata: what was known of the directory and
 	// the files under it is known of their new names.

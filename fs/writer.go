@@ -42,7 +42,9 @@ package fs
 // the latest) uploads it.
 //
 // A file unlinked, or renamed over, while open is never uploaded: its
-// streamed upload is aborted at once, and nothing completes at any key.
+// streamed upload is aborted at once, and nothing completes at any key. A
+// file renamed while open publishes nothing either: it follows its new
+// name (followRenameLocked) and is uploaded there at close.
 //
 // Lock order: fileNode.mu, then writeState.mu (two writeStates: lower seq
 // first), then stageFile.mu; the budgets are leaves.
@@ -304,6 +306,15 @@ func (w *writeState) write(ctx context.Context, data []byte, off int64) (uint32,
 	}
 	if len(data) == 0 {
 		return 0, 0
+	}
+	if w.up == nil && w.streaming && !w.unlinked {
+		// After a rename took the streamed upload away (see
+		// followRenameLocked), the parts written so far are sent again
+		// under the new key before more is staged: once sent, their bytes
+		// may leave the staging file when disk_budget needs the room.
+		if errno := w.pumpLocked(ctx); errno != 0 {
+			return 0, errno
+		}
 	}
 	if c, ok := fuse.FromContext(ctx); ok && c.Uid != 0 {
 		w.killSUIDLocked()
@@ -607,6 +618,49 @@ func (w *writeState) unlinkLocked() {
 		w.up = nil
 		w.fsys.abortUpload(w.key, up.id)
 		w.cond.Broadcast()
+	}
+}
+
+// Renames of a file being written follow the rule: the object at a key
+// changes only at close or fsync. A rename moves what the server has of
+// the file (its last complete version, if any: see renameFile, renameDir)
+// and the writer goes on with its pending bytes under the new key. A
+// streamed upload belongs to its key: it is aborted when the file moves,
+// and its parts are sent again under the new key from the staging file
+// (by the next write, or at close). That needs their bytes: when some were
+// dropped from the staging file (disk_budget), only the old key's upload
+// holds them, and the rename is refused (EBUSY) before anything changes.
+
+// renameReadyLocked readies the writer for a rename of its file: it waits
+// for the streamed parts in flight (none may land after the upload is
+// aborted), then refuses with EBUSY, logged, when bytes written exist only
+// in the streamed upload. It changes nothing.
+func (w *writeState) renameReadyLocked(src, dst string) syscall.Errno {
+	for w.up != nil && w.up.inflight > 0 {
+		w.cond.Wait()
+	}
+	if gone := w.rangesLocked(func(i int64) bool { return w.chunkState(i) == chunkGone }); len(gone) > 0 {
+		w.fsys.log.Error("rename refused (EBUSY): parts of the file being written were dropped from cache_dir (disk_budget) after they were sent, "+
+			"and only the multipart upload at the old name holds them; rename it after close, or raise disk_budget",
+			"key", w.key, "src", src, "dst", dst, "only_in_upload", formatRanges(gone))
+		return syscall.EBUSY
+	}
+	return 0
+}
+
+// followRenameLocked gives the writer the key its file was renamed to (see
+// renameReadyLocked). from and to are the ETags of the object the rename
+// moved from the old key to key ("" when none): when that is the writer's
+// base, its unchanged bytes are read and copied from the new version.
+func (w *writeState) followRenameLocked(key, from, to string) {
+	if up := w.up; up != nil {
+		w.up = nil
+		w.fsys.abortUpload(w.key, up.id)
+		w.cond.Broadcast()
+	}
+	w.key = key
+	if w.baseETag != "" && w.baseETag == from {
+		w.baseETag = to
 	}
 }
 
