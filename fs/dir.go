@@ -93,7 +93,8 @@ func (f *FS) headDir(ctx context.Context, name string) (*attr, syscall.Errno) {
 var _ = (gofs.NodeGetattrer)((*dirNode)(nil))
 
 func (n *dirNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	ctx = uninterrupted(ctx)
+	ctx, done := requestContext(ctx)
+	defer done()
 	if fh == nil {
 		if errno := n.fsys.pathErrno(ctx, &n.Inode); errno != 0 {
 			return errno
@@ -114,7 +115,8 @@ var _ = (gofs.NodeAccesser)((*dirNode)(nil))
 
 // Access answers access(2) (sent only without default_permissions).
 func (n *dirNode) Access(ctx context.Context, mask uint32) syscall.Errno {
-	ctx = uninterrupted(ctx)
+	ctx, done := requestContext(ctx)
+	defer done()
 	a, errno := n.attrs(ctx)
 	if errno != 0 {
 		return errno
@@ -125,7 +127,8 @@ func (n *dirNode) Access(ctx context.Context, mask uint32) syscall.Errno {
 var _ = (gofs.NodeLookuper)((*dirNode)(nil))
 
 func (n *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	ctx = uninterrupted(ctx)
+	ctx, done := requestContext(ctx)
+	defer done()
 	if errno := keyErrno(name, n.childKey(name), false); errno != 0 {
 		if errno == syscall.EINVAL {
 			errno = syscall.ENOENT
@@ -219,7 +222,8 @@ var _ = (gofs.NodeOpendirHandler)((*dirNode)(nil))
 func (n *dirNode) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	f := n.fsys
 	if f.enforcing() {
-		ctx = uninterrupted(ctx)
+		ctx, done := requestContext(ctx)
+		defer done()
 		a, errno := n.attrs(ctx)
 		if errno != 0 {
 			return nil, 0, errno
@@ -291,7 +295,8 @@ func (h *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 	}
 	var parent *attr
 	if f.enforcing() {
-		ctx = uninterrupted(ctx)
+		ctx, done := requestContext(ctx)
+		defer done()
 		pa, errno := n.attrs(ctx)
 		if errno != 0 {
 			return nil, errno
@@ -320,7 +325,8 @@ func (h *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 var _ = (gofs.NodeReaddirer)((*dirNode)(nil))
 
 func (n *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
-	ctx = uninterrupted(ctx)
+	ctx, done := requestContext(ctx)
+	defer done()
 	l, errno := n.fsys.listDir(ctx, n.key())
 	if errno != 0 {
 		return nil, errno

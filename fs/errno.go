@@ -16,7 +16,7 @@ var kindErrno = map[ossapi.Kind]syscall.Errno{
 	ossapi.KindPrecondition: syscall.ESTALE,
 	ossapi.KindPermission:   syscall.EACCES,
 	ossapi.KindExpired:      syscall.EACCES,
-	ossapi.KindThrottled:    syscall.EAGAIN,
+	ossapi.KindThrottled:    syscall.EIO, // after the retry window: a failure, not "try again now" (EAGAIN)
 	ossapi.KindTransient:    syscall.EIO,
 	ossapi.KindInvalid:      syscall.EINVAL,
 	ossapi.KindCanceled:     syscall.EINTR,
@@ -29,11 +29,15 @@ func (f *FS) toErrno(op string, err error) syscall.Errno {
 	if err == nil {
 		return 0
 	}
+	// An errno of our own (a local failure) stands; one deep inside an
+	// OSS error (ECONNREFUSED from the dialer) is only its cause: the
+	// error's kind decides.
+	var oerr *ossapi.Error
 	var errno syscall.Errno
-	if errors.As(err, &errno) {
+	if !errors.As(err, &oerr) && errors.As(err, &errno) {
 		return errno
 	}
-	if errors.Is(err, context.Canceled) {
+	if oerr == nil && errors.Is(err, context.Canceled) {
 		return syscall.EINTR
 	}
 	k := ossapi.KindOf(err)
@@ -45,6 +49,8 @@ func (f *FS) toErrno(op string, err error) syscall.Errno {
 	case ossapi.KindNotExist:
 	case ossapi.KindExpired:
 		f.logExpired(op, err)
+	case ossapi.KindCanceled:
+		f.log.Info("request canceled: its caller is being killed", "op", op)
 	default:
 		f.log.Warn("request failed", "op", op, "errno", e.Error(), "err", err)
 	}

@@ -138,7 +138,8 @@ var _ = (gofs.NodeAccesser)((*fileNode)(nil))
 
 // Access answers access(2) (sent only without default_permissions).
 func (n *fileNode) Access(ctx context.Context, mask uint32) syscall.Errno {
-	ctx = uninterrupted(ctx)
+	ctx, done := requestContext(ctx)
+	defer done()
 	a, errno := n.exactAttr(ctx)
 	if errno != 0 {
 		return errno
@@ -149,7 +150,8 @@ func (n *fileNode) Access(ctx context.Context, mask uint32) syscall.Errno {
 var _ = (gofs.NodeGetattrer)((*fileNode)(nil))
 
 func (n *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	ctx = uninterrupted(ctx)
+	ctx, done := requestContext(ctx)
+	defer done()
 	h, _ := fh.(*fileHandle)
 	if h != nil && h.w != nil {
 		// go-fuse hands any open handle of the node to a GETATTR that
@@ -210,7 +212,8 @@ var _ = (gofs.NodeOpener)((*fileNode)(nil))
 
 func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	req := requestID(ctx)
-	ctx = uninterrupted(ctx)
+	ctx, done := requestContext(ctx)
+	defer done()
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
 		if n.fsys.cfg.ReadOnly {
 			return nil, 0, syscall.EROFS
@@ -306,7 +309,8 @@ func (n *fileNode) openAllowed(ctx context.Context, flags uint32, a *attr) sysca
 var _ = (gofs.NodeReadlinker)((*fileNode)(nil))
 
 func (n *fileNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
-	ctx = uninterrupted(ctx)
+	ctx, done := requestContext(ctx)
+	defer done()
 	if n.orphaned() {
 		return nil, syscall.ENOENT
 	}
@@ -517,6 +521,7 @@ type fileHandle struct {
 var _ = (gofs.FileReader)((*fileHandle)(nil))
 
 func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	// Reads honour any interrupt (see interrupt.go).
 	if h.w != nil {
 		n, errno := h.w.readAt(ctx, dest, off)
 		return dataResult(dest[:n]), errno
@@ -530,6 +535,8 @@ func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32,
 	if h.w == nil || h.readOnly {
 		return 0, syscall.EBADF
 	}
+	ctx, done := requestContext(ctx)
+	defer done()
 	if h.appendMode {
 		off = h.w.attrView().size
 	}
@@ -556,6 +563,8 @@ func (h *fileHandle) Flush(ctx context.Context) syscall.Errno {
 	if h.w == nil || h.readOnly || h.w.untouched() {
 		return 0
 	}
+	ctx, done := flushContext(ctx)
+	defer done()
 	return h.w.flush(ctx)
 }
 
@@ -567,12 +576,17 @@ func (h *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 	if h.w == nil || h.readOnly {
 		return 0
 	}
+	ctx, done := requestContext(ctx)
+	defer done()
 	return h.w.flush(ctx)
 }
 
 var _ = (gofs.FileReleaser)((*fileHandle)(nil))
 
 func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
+	// Nobody waits for a release (the kernel sends it after the last
+	// close): its upload is never canceled.
+	ctx = detachedContext(ctx)
 	h.node.releaseHandle(h)
 	if h.reader != nil {
 		h.reader.Close()

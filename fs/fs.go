@@ -154,6 +154,10 @@ type FS struct {
 	counters      counters      // events counted for Stats (stats.go)
 	pt            passthrough   // passthrough.go
 
+	// renameMu serializes directory renames: each holds the locks of the
+	// open writers under its source while it runs.
+	renameMu sync.Mutex
+
 	// Open write handles, to flush them at shutdown.
 	mu      sync.Mutex
 	writers map[*writeState]struct{} // GUARDED_BY(mu)

@@ -48,7 +48,8 @@ func (f *FS) checkWritable() syscall.Errno {
 var _ = (gofs.NodeCreater)((*dirNode)(nil))
 
 func (n *dirNode) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
-	ctx = uninterrupted(ctx)
+	ctx, done := requestContext(ctx)
+	defer done()
 	if errno := n.fsys.checkWritable(); errno != 0 {
 		return nil, nil, 0, errno
 	}
@@ -83,7 +84,8 @@ func (n *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 var _ = (gofs.NodeMkdirer)((*dirNode)(nil))
 
 func (n *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	ctx = uninterrupted(ctx)
+	ctx, done := requestContext(ctx)
+	defer done()
 	if errno := n.fsys.checkWritable(); errno != 0 {
 		return nil, errno
 	}
@@ -129,7 +131,8 @@ func (f *FS) putEmpty(ctx context.Context, key string, mode, uid, gid, rdev uint
 var _ = (gofs.NodeRmdirer)((*dirNode)(nil))
 
 func (n *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
-	ctx = uninterrupted(ctx)
+	ctx, done := requestContext(ctx)
+	defer done()
 	if errno := n.fsys.checkWritable(); errno != 0 {
 		return errno
 	}
@@ -216,7 +219,8 @@ func (f *FS) exact(ctx context.Context, key string, a *attr) (*attr, syscall.Err
 var _ = (gofs.NodeUnlinker)((*dirNode)(nil))
 
 func (n *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
-	ctx = uninterrupted(ctx)
+	ctx, done := requestContext(ctx)
+	defer done()
 	if errno := n.fsys.checkWritable(); errno != 0 {
 		return errno
 	}
@@ -271,7 +275,8 @@ func (n *fileNode) markUnlinked() bool {
 var _ = (gofs.NodeSymlinker)((*dirNode)(nil))
 
 func (n *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	ctx = uninterrupted(ctx)
+	ctx, done := requestContext(ctx)
+	defer done()
 	if errno := n.fsys.checkWritable(); errno != 0 {
 		return nil, errno
 	}
@@ -326,9 +331,10 @@ func (n *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 	if errno := keyErrno(newName, dst, false); errno != 0 {
 		return errno
 	}
-	// A rename half done is worse than a slow one: signals to the caller
-	// do not cancel it.
-	ctx = uninterrupted(ctx)
+	// Only a dying caller cancels a rename (see interrupt.go); a
+	// directory rename cut short undoes what it did (renameDir).
+	ctx, done := requestContext(ctx)
+	defer done()
 	who, srcDir, errno := f.dirWriteErrno(ctx, n)
 	if errno != 0 {
 		return errno
@@ -418,7 +424,7 @@ func (n *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 		if strings.HasPrefix(dst+"/", src+"/") {
 			return syscall.EINVAL
 		}
-		return f.renameDir(ctx, src+"/", dst+"/")
+		return f.renameDir(ctx, src+"/", dst+"/", da != nil)
 	}
 	// The file renamed over, if still open for writing, has no name once
 	// the rename is done: it must never be uploaded over the new content.
@@ -608,166 +614,11 @@ func (f *FS) rewriteMeta(ctx context.Context, key string, size int64, etag strin
 	return newETag, err
 }
 
-// renameDirMu serializes directory renames: each holds the locks of the
-// open writers under its source while it runs.
-var renameDirMu sync.Mutex
-
-// renameDir moves every object under src to dst: copies first (bounded
-// concurrency), then deletes. It is not atomic. Files open for writing
-// under src publish nothing: they are held (their writes wait) until the
-// move is done, then follow it to their new keys (followRenameLocked),
-// where their closes upload them.
-func (f *FS) renameDir(ctx context.Context, src, dst string) syscall.Errno {
-	renameDirMu.Lock()
-	defer renameDirMu.Unlock()
-	var open []*writeState
-	for _, w := range lockOrder(f.openWriters()...) {
-		w.mu.Lock()
-		if strings.HasPrefix(w.key, src) {
-			open = append(open, w)
-			continue // stays locked until the move is done
-		}
-		w.mu.Unlock()
-	}
-	defer func() {
-		for _, w := range open {
-			w.mu.Unlock()
-		}
-	}()
-	for _, w := range open {
-		if w.failed != nil {
-			continue // never uploaded again; its data is kept locally
-		}
-		if errno := w.renameReadyLocked(src, dst); errno != 0 {
-			return errno
-		}
-	}
-	var objs []ossapi.ObjectInfo
-	token := ""
-	for {
-		page, err := f.store.List(ctx, ossapi.ListRequest{Prefix: src, ContinuationToken: token, MaxKeys: 1000})
-		if err != nil {
-			return f.toErrno("rename", err)
-		}
-		for _, o := range page.Objects {
-			if len(dst)+len(o.Key)-len(src) > ossapi.MaxKeyLen {
-				f.log.Error("directory rename refused: a key would be longer than OSS allows", "dir", src, "key", o.Key)
-				return syscall.ENAMETOOLONG
-			}
-		}
-		objs = append(objs, page.Objects...)
-		if len(objs) > f.cfg.MaxRenameObjects {
-			f.log.Error("directory rename refused: too many objects (max_rename_objects)", "dir", src, "limit", f.cfg.MaxRenameObjects)
-			return syscall.EXDEV
-		}
-		if !page.IsTruncated || page.NextContinuationToken == "" {
-			break
-		}
-		token = page.NextContinuationToken
-	}
-	hasMarker := false
-	for _, o := range objs {
-		if o.Key == src {
-			hasMarker = true
-		}
-	}
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-		sem      = make(chan struct{}, 16)
-		newETags = make(map[string]string, len(objs)) // by source key
-	)
-	for i := range objs {
-		o := &objs[i]
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			info := o
-			if o.Size > copyLimit {
-				if full, err := f.store.Head(ctx, o.Key, ossapi.HeadOptions{}); err == nil {
-					info = full
-				}
-			}
-			etag, err := f.copyObject(ctx, info, dst+strings.TrimPrefix(o.Key, src), ossapi.MetadataCopy, nil, info.Headers)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil && firstErr == nil {
-				firstErr = err
-			}
-			newETags[o.Key] = etag
-		}()
-	}
-	wg.Wait()
-	if firstErr != nil {
-		f.log.Error("directory rename failed while copying; the source is intact", "dir", src)
-		return f.toErrno("rename", firstErr)
-	}
-	if !hasMarker && len(objs) == 0 {
-		// Keep the destination a directory even if src was implicit and
-		// empty (known only from a stale listing); an implicit directory
-		// with children stays implicit, as it was.
-		if _, err := f.store.Put(ctx, ossapi.PutRequest{Key: dst, Body: strings.NewReader(""), Headers: ossapi.StdHeaders{ContentType: "application/x-directory"}}); err != nil {
-			return f.toErrno("rename", err)
-		}
-	}
-	keys := make([]string, len(objs))
-	for i := range objs {
-		keys[i] = objs[i].Key
-	}
-	for len(keys) > 0 {
-		batch := keys[:min(1000, len(keys))]
-		keys = keys[len(batch):]
-		failed, err := f.store.DeleteMulti(ctx, batch)
-		if err == nil && len(failed) > 0 {
-			err = &ossapi.Error{Op: "DeleteMultipleObjects", Key: failed[0], Kind: ossapi.KindOther, Message: "some deletes failed"}
-		}
-		if err != nil {
-			return f.toErrno("rename", err)
-		}
-	}
-	// Open writers follow their files, publishing nothing (their objects,
-	// if any, moved with the others); a file still unlinked-but-open keeps
-	// a key nobody sees: it is never uploaded.
-	oldETags := make(map[string]string, len(objs))
-	for _, o := range objs {
-		oldETags[o.Key] = o.ETag
-	}
-	for _, w := range open {
-		old := w.key
-		w.followRenameLocked(dst+strings.TrimPrefix(old, src), oldETags[old], newETags[old])
-	}
-	// The copies keep their metadata: what was known of the directory and
-	// the files under it is known of their new names.
-	carried := map[string]*attr{}
-	if a, _, ok := f.stat.Peek(strings.TrimSuffix(src, "/")); ok && a.known && a.dir && (hasMarker && carriesMtime(a.info) || a.implicit && !hasMarker && len(objs) > 0) {
-		carried[strings.TrimSuffix(dst, "/")] = a
-	}
-	for _, o := range objs {
-		if a, _, ok := f.stat.Peek(o.Key); ok && a.known && !a.dir && newETags[o.Key] != "" && carriesMtime(a.info) {
-			na := *a
-			na.etag, na.info = newETags[o.Key], nil
-			carried[dst+strings.TrimPrefix(o.Key, src)] = &na
-		}
-	}
-	f.stat.RemovePrefix(src)
-	f.stat.RemovePrefix(dst)
-	f.lists.RemovePrefix(src)
-	f.lists.RemovePrefix(dst)
-	f.neg.RemovePrefix(dst)
-	f.invalidate(strings.TrimSuffix(src, "/"))
-	f.invalidate(strings.TrimSuffix(dst, "/"))
-	for k, a := range carried {
-		f.stat.Put(k, a)
-	}
-	return 0
-}
-
 var _ = (gofs.NodeSetattrer)((*fileNode)(nil))
 
 func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	ctx = uninterrupted(ctx)
+	ctx, done := requestContext(ctx)
+	defer done()
 	f := n.fsys
 	if errno := f.checkWritable(); errno != 0 {
 		return errno
@@ -1001,7 +852,8 @@ var _ = (gofs.NodeSetattrer)((*dirNode)(nil))
 // Setattr on a directory persists mode, owner and mtime on its marker,
 // creating the marker of an implicit directory.
 func (n *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	ctx = uninterrupted(ctx)
+	ctx, done := requestContext(ctx)
+	defer done()
 	f := n.fsys
 	if errno := f.checkWritable(); errno != 0 {
 		return errno

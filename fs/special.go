@@ -20,7 +20,8 @@ import (
 var _ = (gofs.NodeMknoder)((*dirNode)(nil))
 
 func (n *dirNode) Mknod(ctx context.Context, name string, mode uint32, rdev uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	ctx = uninterrupted(ctx)
+	ctx, done := requestContext(ctx)
+	defer done()
 	f := n.fsys
 	if errno := f.checkWritable(); errno != 0 {
 		return nil, errno

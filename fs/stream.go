@@ -107,7 +107,9 @@ func (w *writeState) pumpLocked(ctx context.Context) syscall.Errno {
 		}
 		up := w.up
 		for up.inflight >= w.fsys.cfg.UploadConcurrency && up.err == nil && w.up == up {
-			w.cond.Wait()
+			if w.waitLocked(ctx) != nil {
+				return syscall.EINTR // the caller is dying; nothing was cut short
+			}
 		}
 		if w.up != up {
 			return 0 // aborted meanwhile (unlinked, truncated)
@@ -145,12 +147,31 @@ func (w *writeState) sendStreamPart(up *streamUpload, n int, p *streamPart, gen 
 	w.cond.Broadcast()
 }
 
-// waitStreamLocked waits for the background part uploads.
-func (w *writeState) waitStreamLocked(up *streamUpload) error {
+// waitStreamLocked waits for the background part uploads. It returns
+// ctx's error, leaving the upload as it is, if ctx ends first.
+func (w *writeState) waitStreamLocked(ctx context.Context, up *streamUpload) error {
 	for up.inflight > 0 {
-		w.cond.Wait()
+		if err := w.waitLocked(ctx); err != nil {
+			return err
+		}
 	}
 	return up.err
+}
+
+// waitLocked waits for w.cond, or until ctx is done (its error then): a
+// dying caller does not wait for uploads in flight.
+func (w *writeState) waitLocked(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() {
+		w.mu.Lock()
+		w.cond.Broadcast()
+		w.mu.Unlock()
+	})
+	w.cond.Wait()
+	stop()
+	return ctx.Err()
 }
 
 // truncateStreamLocked applies a truncate to size to the streamed upload:
@@ -185,7 +206,7 @@ func (w *writeState) truncateStreamLocked(size int64) syscall.Errno {
 // completion makes the object (the one moment it changes).
 func (w *writeState) finishStreamLocked(ctx context.Context) (string, error) {
 	up := w.up
-	if err := w.waitStreamLocked(up); err != nil {
+	if err := w.waitStreamLocked(ctx, up); err != nil {
 		return "", err
 	}
 	if w.size == 0 {

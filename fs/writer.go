@@ -159,17 +159,6 @@ func (f *FS) newWriteState(n *fileNode, key string, base *attr, truncate bool, c
 	return w, nil
 }
 
-// uninterrupted detaches ctx from the FUSE request's interruption. The
-// kernel interrupts a request whenever the calling thread gets any signal,
-// even one it handles with SA_RESTART (Go programs get SIGURG all the time),
-// and still waits for the answer unless the signal is fatal: honouring the
-// interruption would only turn it into a spurious EINTR from open, stat or
-// close, which callers do not retry. Worse, an upload cut short would fail
-// the file for good (sticky EIO) and a rename could be left half done. So
-// uploads and namespace and metadata requests run to their end; the
-// client's per-request timeout and retries bound them.
-func uninterrupted(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
-
 func chunksFor(size int64) int64 { return (size + stageChunk - 1) / stageChunk }
 
 // attrView is what stat shows while the file is being written.
@@ -298,7 +287,6 @@ func (w *writeState) localErr(what string, err error) syscall.Errno {
 
 // write stores data at off.
 func (w *writeState) write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
-	ctx = uninterrupted(ctx)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.failed != nil {
@@ -464,7 +452,6 @@ func (w *writeState) changedLocked(i int64) bool {
 
 // readAt reads the staged bytes (fetching base chunks as needed).
 func (w *writeState) readAt(ctx context.Context, dest []byte, off int64) (int, syscall.Errno) {
-	ctx = uninterrupted(ctx)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if off >= w.size {
@@ -490,7 +477,6 @@ func (w *writeState) readAt(ctx context.Context, dest []byte, off int64) (int, s
 
 // truncate sets the size.
 func (w *writeState) truncate(ctx context.Context, size int64) syscall.Errno {
-	ctx = uninterrupted(ctx)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.failed != nil {
@@ -681,7 +667,6 @@ func (w *writeState) untouched() bool {
 
 // flush uploads the file if it changed and returns the result.
 func (w *writeState) flush(ctx context.Context) syscall.Errno {
-	ctx = uninterrupted(ctx)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.flushLocked(ctx)
@@ -693,6 +678,11 @@ func (w *writeState) flushLocked(ctx context.Context) syscall.Errno {
 	}
 	if !w.dirty || w.unlinked {
 		return 0
+	}
+	if ctx.Err() != nil {
+		// The caller is dying (the close of a killed process's files):
+		// nothing is started; the data stays dirty for the release.
+		return syscall.EINTR
 	}
 	var (
 		etag string

@@ -356,6 +356,8 @@ func (n *fileNode) isSymlink() bool { return n.StableAttr().Mode == syscall.S_IF
 var _ = (gofs.NodeGetxattrer)((*fileNode)(nil))
 
 func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	ctx, done := requestContext(ctx)
+	defer done()
 	if isShareXattr(attr) { // share.go: user.oss.presign?..., user.oss.post-policy?...
 		return n.shareXattr(ctx, attr, dest)
 	}
@@ -384,6 +386,8 @@ func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint
 var _ = (gofs.NodeListxattrer)((*fileNode)(nil))
 
 func (n *fileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	ctx, done := requestContext(ctx)
+	defer done()
 	if n.isSymlink() {
 		return 0, 0 // the kernel refuses user.* on symlinks
 	}
@@ -400,6 +404,8 @@ func (n *fileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.
 var _ = (gofs.NodeSetxattrer)((*fileNode)(nil))
 
 func (n *fileNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
+	ctx, done := requestContext(ctx)
+	defer done()
 	if attr == xattrCache { // datacache.go: pin, unpin, drop
 		return n.cacheControl(ctx, data)
 	}
@@ -412,6 +418,8 @@ func (n *fileNode) Setxattr(ctx context.Context, attr string, data []byte, flags
 var _ = (gofs.NodeRemovexattrer)((*fileNode)(nil))
 
 func (n *fileNode) Removexattr(ctx context.Context, attr string) syscall.Errno {
+	ctx, done := requestContext(ctx)
+	defer done()
 	if attr == xattrCache {
 		return syscall.EINVAL
 	}
@@ -604,6 +612,8 @@ func (n *dirNode) removed() bool { return !n.IsRoot() && n.Path(nil) == "" }
 var _ = (gofs.NodeGetxattrer)((*dirNode)(nil))
 
 func (n *dirNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	ctx, done := requestContext(ctx)
+	defer done()
 	if isShareXattr(attr) { // share.go: user.oss.presign?..., user.oss.post-policy?...
 		return n.shareXattr(ctx, attr, dest)
 	}
@@ -628,6 +638,8 @@ func (n *dirNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint3
 var _ = (gofs.NodeListxattrer)((*dirNode)(nil))
 
 func (n *dirNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	ctx, done := requestContext(ctx)
+	defer done()
 	if errno := n.fsys.pathErrno(ctx, &n.Inode); errno != 0 {
 		return 0, errno
 	}
@@ -641,6 +653,8 @@ func (n *dirNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.E
 var _ = (gofs.NodeSetxattrer)((*dirNode)(nil))
 
 func (n *dirNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
+	ctx, done := requestContext(ctx)
+	defer done()
 	if attr == xattrCache {
 		return syscall.EISDIR
 	}
@@ -653,6 +667,8 @@ func (n *dirNode) Setxattr(ctx context.Context, attr string, data []byte, flags 
 var _ = (gofs.NodeRemovexattrer)((*dirNode)(nil))
 
 func (n *dirNode) Removexattr(ctx context.Context, attr string) syscall.Errno {
+	ctx, done := requestContext(ctx)
+	defer done()
 	if attr == xattrCache {
 		return syscall.EINVAL
 	}

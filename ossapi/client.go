@@ -14,7 +14,6 @@ import (
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
 	sdkcreds "github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/credentials"
-	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/retry"
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/transport"
 )
 
@@ -28,9 +27,22 @@ type Client struct {
 	sdk    *oss.Client
 	sdkV1  *oss.Client // for V1 presigning when the client signs with V4
 
-	counters counters // the client's own counters (Stats)
-	obs      Observer // counters and cfg.Observer: see observe.go
+	counters counters    // the client's own counters (Stats)
+	obs      Observer    // counters and cfg.Observer: see observe.go
+	retries  retryPolicy // see retry.go
 }
+
+// The defaults of Config's timeouts and retry window.
+const (
+	DefaultConnectTimeout   = 5 * time.Second
+	DefaultFirstByteTimeout = 10 * time.Second
+	DefaultTimeout          = 60 * time.Second
+	DefaultStallTimeout     = 10 * time.Second
+	DefaultRetryWindow      = 30 * time.Second
+)
+
+// ProbeWindow bounds the retries of Probe.
+const ProbeWindow = 10 * time.Second
 
 var _ ObjectStore = (*Client)(nil)
 
@@ -46,13 +58,23 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Region == "" && cfg.Endpoint == "" {
 		return nil, &Error{Op: "New", Kind: KindInvalid, Message: "need a region or an endpoint"}
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 60 * time.Second
+	def := func(p *time.Duration, v time.Duration) {
+		if *p <= 0 {
+			*p = v
+		}
 	}
-	if cfg.RetryMax <= 0 {
-		cfg.RetryMax = 3
+	def(&cfg.ConnectTimeout, DefaultConnectTimeout)
+	def(&cfg.FirstByteTimeout, DefaultFirstByteTimeout)
+	def(&cfg.Timeout, DefaultTimeout)
+	def(&cfg.StallTimeout, DefaultStallTimeout)
+	if cfg.RetryWindow == 0 {
+		cfg.RetryWindow = DefaultRetryWindow
 	}
-	c := &Client{cfg: cfg, bucket: cfg.Bucket}
+	retries := retryPolicy{window: max(cfg.RetryWindow, 0), max: max(cfg.RetryMax, 0)}
+	if cfg.RetryWindow < 0 {
+		retries.max = 1
+	}
+	c := &Client{cfg: cfg, bucket: cfg.Bucket, retries: retries}
 	c.obs = &c.counters
 	if cfg.Observer != nil {
 		c.obs = observers{&c.counters, cfg.Observer}
@@ -80,12 +102,10 @@ func (c *Client) sdkConfig(v1 bool) *oss.Config {
 		}
 		return out, nil
 	})
+	// Every request gets a retryer of its own (see call).
 	oc := oss.LoadDefaultConfig().
 		WithCredentialsProvider(provider).
-		WithRetryMaxAttempts(cfg.RetryMax).
-		WithRetryer(noCredentialsRetry{retry.NewStandard()}).
-		WithConnectTimeout(min(cfg.Timeout, 10*time.Second)).
-		WithReadWriteTimeout(cfg.Timeout).
+		WithRetryer(c.retries.newRetryer()).
 		WithUserAgent("ossmount")
 	if cfg.Region != "" {
 		oc = oc.WithRegion(cfg.Region)
@@ -117,11 +137,13 @@ func (c *Client) sdkConfig(v1 bool) *oss.Config {
 	if cfg.RequesterPays {
 		oc = oc.WithDefaultRequestHeaders(map[string]string{"x-oss-request-payer": "requester"})
 	}
-	if cfg.HTTPClient != nil {
-		oc = oc.WithHttpClient(countingHTTPClient(cfg.HTTPClient))
-	} else {
-		ct, rw := min(cfg.Timeout, 10*time.Second), cfg.Timeout
-		oc = oc.WithHttpClient(countingHTTPClient(transport.NewHttpClient(&transport.Config{ConnectTimeout: &ct, ReadWriteTimeout: &rw},
+	hc := cfg.HTTPClient
+	if hc == nil {
+		// No deadline on the connection itself (the SDK's read/write
+		// timeout would also end a connection idle in the pool, or a body
+		// its reader pauses on): timeoutTransport bounds each phase.
+		ct, rw := cfg.ConnectTimeout, time.Duration(0)
+		hc = transport.NewHttpClient(&transport.Config{ConnectTimeout: &ct, ReadWriteTimeout: &rw},
 			func(tr *http.Transport) {
 				// Many parallel ranged reads and part uploads: keep their
 				// connections alive between requests.
@@ -129,31 +151,11 @@ func (c *Client) sdkConfig(v1 bool) *oss.Config {
 				tr.MaxIdleConns = 256
 				tr.MaxIdleConnsPerHost = 128
 				tr.Proxy = http.ProxyFromEnvironment
-			})))
+			})
 	}
-	return oc
-}
-
-// credentialsError is an error of the credentials provider on its way
-// through the SDK.
-type credentialsError struct{ err error }
-
-func (e *credentialsError) Error() string { return e.err.Error() }
-func (e *credentialsError) Unwrap() error { return e.err }
-
-// noCredentialsRetry is the SDK's retryer, except that it never retries an
-// error of the credentials provider: the provider answers from memory, so
-// asking again cannot help, and its message (which may quote a refused
-// connection to STS) must not read as a network error. Expired credentials
-// fail at once.
-type noCredentialsRetry struct{ retry.Retryer }
-
-func (r noCredentialsRetry) IsErrorRetryable(err error) bool {
-	var ce *credentialsError
-	if errors.As(err, &ce) {
-		return false
-	}
-	return r.Retryer.IsErrorRetryable(err)
+	hc = countingHTTPClient(hc)
+	hc.Transport = &timeoutTransport{next: hc.Transport, firstByte: cfg.FirstByteTimeout, stall: cfg.StallTimeout}
+	return oc.WithHttpClient(hc)
 }
 
 // Bucket returns the bucket name.
@@ -164,11 +166,23 @@ func (c *Client) Stats() Stats { return c.counters.snapshot() }
 
 // call runs one SDK call with ctx, reporting it (see observe.go) and
 // converting its error; out is the request body's size.
-func (c *Client) call(ctx context.Context, op, key string, out int64, fn func(ctx context.Context) error) error {
+//
+// fn makes the call with the options o, which give it a retryer of its own
+// (its retry window starts now), and with the first-byte timeout of op.
+func (c *Client) call(ctx context.Context, op, key string, out int64, fn func(ctx context.Context, o func(*oss.Options)) error) error {
 	ctx, finish := c.startCall(ctx, op)
-	err := fn(ctx)
+	if slowOps[op] {
+		ctx = withFirstByte(ctx, c.cfg.Timeout)
+	}
+	r := c.retries.newRetryer()
+	err := fn(ctx, func(o *oss.Options) { o.Retryer = r })
 	if err != nil {
 		e := convert(op, key, err)
+		if ctx.Err() != nil && e.Kind != KindCanceled {
+			// Canceled while waiting to retry: the SDK then returns the
+			// last attempt's error.
+			e.Kind = KindCanceled
+		}
 		finish(0, e)
 		if c.cfg.Logf != nil && e.Kind != KindNotExist && e.Kind != KindCanceled && !(op == "GetObject" && e.Code == "InvalidRange") {
 			c.cfg.Logf("oss: %v", e)
@@ -194,6 +208,9 @@ func convert(op, key string, err error) *Error {
 		// provider's KindExpired: keep its classification.
 		e.Kind, e.Status, e.Code, e.Message, e.RequestID = own.Kind, own.Status, own.Code, own.Message, own.RequestID
 		e.Err = own.Err
+	case errors.As(err, new(*credentialsError)):
+		// No credentials to sign with: nothing was sent.
+		e.Kind = KindPermission
 	case errors.As(err, &se):
 		e.Status, e.Code, e.RequestID = se.StatusCode, se.Code, se.RequestID
 		e.Message = se.Message
@@ -294,9 +311,14 @@ func metaFrom(h http.Header) map[string]string {
 }
 
 // Probe checks the bucket and credentials with GetBucketInfo.
+// It is retried for at most ProbeWindow (or the retry window, if shorter):
+// a mistyped endpoint must not keep the mount command waiting long.
 func (c *Client) Probe(ctx context.Context) error {
-	return c.call(ctx, "GetBucketInfo", "", 0, func(ctx context.Context) error {
-		_, err := c.sdk.GetBucketInfo(ctx, &oss.GetBucketInfoRequest{Bucket: &c.bucket})
+	return c.call(ctx, "GetBucketInfo", "", 0, func(ctx context.Context, o func(*oss.Options)) error {
+		p := c.retries
+		p.window = min(p.window, ProbeWindow)
+		r := p.newRetryer()
+		_, err := c.sdk.GetBucketInfo(ctx, &oss.GetBucketInfoRequest{Bucket: &c.bucket}, o, func(o *oss.Options) { o.Retryer = r })
 		return err
 	})
 }
@@ -304,8 +326,8 @@ func (c *Client) Probe(ctx context.Context) error {
 // Head returns an object's attributes.
 func (c *Client) Head(ctx context.Context, key string, opt HeadOptions) (*ObjectInfo, error) {
 	var res *oss.HeadObjectResult
-	err := c.call(ctx, "HeadObject", key, 0, func(ctx context.Context) (err error) {
-		res, err = c.sdk.HeadObject(ctx, &oss.HeadObjectRequest{Bucket: &c.bucket, Key: &key, IfMatch: strp(opt.IfMatch)})
+	err := c.call(ctx, "HeadObject", key, 0, func(ctx context.Context, o func(*oss.Options)) (err error) {
+		res, err = c.sdk.HeadObject(ctx, &oss.HeadObjectRequest{Bucket: &c.bucket, Key: &key, IfMatch: strp(opt.IfMatch)}, o)
 		return err
 	})
 	if err != nil {
@@ -335,8 +357,8 @@ func (c *Client) GetRange(ctx context.Context, req GetRequest) (*GetResult, erro
 		in.Range = &r
 	}
 	var res *oss.GetObjectResult
-	err := c.call(ctx, "GetObject", req.Key, 0, func(ctx context.Context) (err error) {
-		res, err = c.sdk.GetObject(ctx, in)
+	err := c.call(ctx, "GetObject", req.Key, 0, func(ctx context.Context, o func(*oss.Options)) (err error) {
+		res, err = c.sdk.GetObject(ctx, in, o)
 		return err
 	})
 	if err != nil {
@@ -381,8 +403,8 @@ func (c *Client) List(ctx context.Context, req ListRequest) (*ListResult, error)
 		StartAfter: strp(req.StartAfter), ContinuationToken: strp(req.ContinuationToken), MaxKeys: int32(max),
 		EncodingType: oss.Ptr("url")}
 	var res *oss.ListObjectsV2Result
-	err := c.call(ctx, "ListObjectsV2", req.Prefix, 0, func(ctx context.Context) (err error) {
-		res, err = c.sdk.ListObjectsV2(ctx, in)
+	err := c.call(ctx, "ListObjectsV2", req.Prefix, 0, func(ctx context.Context, o func(*oss.Options)) (err error) {
+		res, err = c.sdk.ListObjectsV2(ctx, in, o)
 		return err
 	})
 	if err != nil {
@@ -419,8 +441,8 @@ func (c *Client) Put(ctx context.Context, req PutRequest) (*PutResult, error) {
 		in.Body = strings.NewReader("")
 	}
 	var res *oss.PutObjectResult
-	err := c.call(ctx, "PutObject", req.Key, size, func(ctx context.Context) (err error) {
-		res, err = c.sdk.PutObject(ctx, in)
+	err := c.call(ctx, "PutObject", req.Key, size, func(ctx context.Context, o func(*oss.Options)) (err error) {
+		res, err = c.sdk.PutObject(ctx, in, o)
 		return err
 	})
 	if err != nil {
@@ -439,8 +461,8 @@ func (c *Client) InitiateMultipart(ctx context.Context, req InitiateRequest) (st
 		in.Headers = map[string]string{"Content-Language": req.Headers.ContentLanguage}
 	}
 	var res *oss.InitiateMultipartUploadResult
-	err := c.call(ctx, "InitiateMultipartUpload", req.Key, 0, func(ctx context.Context) (err error) {
-		res, err = c.sdk.InitiateMultipartUpload(ctx, in)
+	err := c.call(ctx, "InitiateMultipartUpload", req.Key, 0, func(ctx context.Context, o func(*oss.Options)) (err error) {
+		res, err = c.sdk.InitiateMultipartUpload(ctx, in, o)
 		return err
 	})
 	if err != nil {
@@ -453,9 +475,9 @@ func (c *Client) InitiateMultipart(ctx context.Context, req InitiateRequest) (st
 func (c *Client) UploadPart(ctx context.Context, req UploadPartRequest) (*Part, error) {
 	size := req.Size
 	var res *oss.UploadPartResult
-	err := c.call(ctx, "UploadPart", req.Key, size, func(ctx context.Context) (err error) {
+	err := c.call(ctx, "UploadPart", req.Key, size, func(ctx context.Context, o func(*oss.Options)) (err error) {
 		res, err = c.sdk.UploadPart(ctx, &oss.UploadPartRequest{Bucket: &c.bucket, Key: &req.Key,
-			UploadId: &req.UploadID, PartNumber: int32(req.PartNumber), Body: req.Body, ContentLength: &size})
+			UploadId: &req.UploadID, PartNumber: int32(req.PartNumber), Body: req.Body, ContentLength: &size}, o)
 		return err
 	})
 	if err != nil {
@@ -468,10 +490,10 @@ func (c *Client) UploadPart(ctx context.Context, req UploadPartRequest) (*Part, 
 func (c *Client) UploadPartCopy(ctx context.Context, req UploadPartCopyRequest) (*Part, error) {
 	rng := fmt.Sprintf("bytes=%d-%d", req.SourceOffset, req.SourceOffset+req.SourceLength-1)
 	var res *oss.UploadPartCopyResult
-	err := c.call(ctx, "UploadPartCopy", req.Key, 0, func(ctx context.Context) (err error) {
+	err := c.call(ctx, "UploadPartCopy", req.Key, 0, func(ctx context.Context, o func(*oss.Options)) (err error) {
 		res, err = c.sdk.UploadPartCopy(ctx, &oss.UploadPartCopyRequest{Bucket: &c.bucket, Key: &req.Key,
 			UploadId: &req.UploadID, PartNumber: int32(req.PartNumber), SourceKey: &req.SourceKey,
-			Range: &rng, IfMatch: strp(req.SourceIfMatch)})
+			Range: &rng, IfMatch: strp(req.SourceIfMatch)}, o)
 		return err
 	})
 	if err != nil {
@@ -489,10 +511,10 @@ func (c *Client) CompleteMultipart(ctx context.Context, req CompleteRequest) (*P
 	}
 	sort.Slice(parts, func(i, j int) bool { return parts[i].PartNumber < parts[j].PartNumber })
 	var res *oss.CompleteMultipartUploadResult
-	err := c.call(ctx, "CompleteMultipartUpload", req.Key, 0, func(ctx context.Context) (err error) {
+	err := c.call(ctx, "CompleteMultipartUpload", req.Key, 0, func(ctx context.Context, o func(*oss.Options)) (err error) {
 		res, err = c.sdk.CompleteMultipartUpload(ctx, &oss.CompleteMultipartUploadRequest{Bucket: &c.bucket,
 			Key: &req.Key, UploadId: &req.UploadID, ForbidOverwrite: forbid(req.ForbidOverwrite),
-			CompleteMultipartUpload: &oss.CompleteMultipartUpload{Parts: parts}})
+			CompleteMultipartUpload: &oss.CompleteMultipartUpload{Parts: parts}}, o)
 		return err
 	})
 	if err != nil {
@@ -503,8 +525,8 @@ func (c *Client) CompleteMultipart(ctx context.Context, req CompleteRequest) (*P
 
 // AbortMultipart discards an upload.
 func (c *Client) AbortMultipart(ctx context.Context, key, uploadID string) error {
-	return c.call(ctx, "AbortMultipartUpload", key, 0, func(ctx context.Context) error {
-		_, err := c.sdk.AbortMultipartUpload(ctx, &oss.AbortMultipartUploadRequest{Bucket: &c.bucket, Key: &key, UploadId: &uploadID})
+	return c.call(ctx, "AbortMultipartUpload", key, 0, func(ctx context.Context, o func(*oss.Options)) error {
+		_, err := c.sdk.AbortMultipartUpload(ctx, &oss.AbortMultipartUploadRequest{Bucket: &c.bucket, Key: &key, UploadId: &uploadID}, o)
 		return err
 	})
 }
@@ -515,9 +537,9 @@ func (c *Client) ListUploads(ctx context.Context, prefix string) ([]Upload, erro
 	var keyMarker, idMarker *string
 	for {
 		var res *oss.ListMultipartUploadsResult
-		err := c.call(ctx, "ListMultipartUploads", prefix, 0, func(ctx context.Context) (err error) {
+		err := c.call(ctx, "ListMultipartUploads", prefix, 0, func(ctx context.Context, o func(*oss.Options)) (err error) {
 			res, err = c.sdk.ListMultipartUploads(ctx, &oss.ListMultipartUploadsRequest{Bucket: &c.bucket,
-				Prefix: strp(prefix), KeyMarker: keyMarker, UploadIdMarker: idMarker, MaxUploads: 1000})
+				Prefix: strp(prefix), KeyMarker: keyMarker, UploadIdMarker: idMarker, MaxUploads: 1000}, o)
 			return err
 		})
 		if err != nil {
@@ -556,8 +578,8 @@ func (c *Client) Copy(ctx context.Context, req CopyRequest) (*PutResult, error) 
 		in.MetadataDirective = oss.Ptr("COPY")
 	}
 	var res *oss.CopyObjectResult
-	err := c.call(ctx, "CopyObject", req.DstKey, 0, func(ctx context.Context) (err error) {
-		res, err = c.sdk.CopyObject(ctx, in)
+	err := c.call(ctx, "CopyObject", req.DstKey, 0, func(ctx context.Context, o func(*oss.Options)) (err error) {
+		res, err = c.sdk.CopyObject(ctx, in, o)
 		return err
 	})
 	if err != nil {
@@ -568,8 +590,8 @@ func (c *Client) Copy(ctx context.Context, req CopyRequest) (*PutResult, error) 
 
 // Delete removes a key.
 func (c *Client) Delete(ctx context.Context, key string) error {
-	return c.call(ctx, "DeleteObject", key, 0, func(ctx context.Context) error {
-		_, err := c.sdk.DeleteObject(ctx, &oss.DeleteObjectRequest{Bucket: &c.bucket, Key: &key})
+	return c.call(ctx, "DeleteObject", key, 0, func(ctx context.Context, o func(*oss.Options)) error {
+		_, err := c.sdk.DeleteObject(ctx, &oss.DeleteObjectRequest{Bucket: &c.bucket, Key: &key}, o)
 		return err
 	})
 }
@@ -587,8 +609,8 @@ func (c *Client) DeleteMulti(ctx context.Context, keys []string) ([]string, erro
 		objs[i] = oss.DeleteObject{Key: oss.Ptr(keys[i])}
 	}
 	var res *oss.DeleteMultipleObjectsResult
-	err := c.call(ctx, "DeleteMultipleObjects", "", 0, func(ctx context.Context) (err error) {
-		res, err = c.sdk.DeleteMultipleObjects(ctx, &oss.DeleteMultipleObjectsRequest{Bucket: &c.bucket, Objects: objs})
+	err := c.call(ctx, "DeleteMultipleObjects", "", 0, func(ctx context.Context, o func(*oss.Options)) (err error) {
+		res, err = c.sdk.DeleteMultipleObjects(ctx, &oss.DeleteMultipleObjectsRequest{Bucket: &c.bucket, Objects: objs}, o)
 		return err
 	})
 	if err != nil {
@@ -621,8 +643,8 @@ func (c *Client) Append(ctx context.Context, req AppendRequest) (int64, error) {
 		in.Expires = strp(req.Headers.Expires)
 	}
 	var res *oss.AppendObjectResult
-	err := c.call(ctx, "AppendObject", req.Key, size, func(ctx context.Context) (err error) {
-		res, err = c.sdk.AppendObject(ctx, in)
+	err := c.call(ctx, "AppendObject", req.Key, size, func(ctx context.Context, o func(*oss.Options)) (err error) {
+		res, err = c.sdk.AppendObject(ctx, in, o)
 		return err
 	})
 	if err != nil {

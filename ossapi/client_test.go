@@ -87,7 +87,7 @@ func TestConformanceRealBucket(t *testing.T) {
 
 func TestRetriesInjected503(t *testing.T) {
 	srv := newServer(t)
-	c := newClient(t, srv, nil)
+	c := newClient(t, srv, func(cfg *ossapi.Config) { cfg.RetryMax = 3 })
 	ctx := context.Background()
 	if err := srv.PutObject("test", "k", []byte("data"), nil); err != nil {
 		t.Fatal(err)
@@ -111,7 +111,7 @@ func TestRetriesInjected503(t *testing.T) {
 		t.Errorf("persistent 503: %v (kind %v)", err, ossapi.KindOf(err))
 	}
 	if n := srv.Count("HeadObject"); n != 3 {
-		t.Errorf("server saw %d HEADs, want 3 attempts", n)
+		t.Errorf("server saw %d HEADs, want 3 attempts (RetryMax)", n)
 	}
 	srv.ClearFaults()
 	_, err = c.Head(ctx, "missing", ossapi.HeadOptions{})

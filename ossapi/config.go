@@ -50,10 +50,26 @@ type Config struct {
 	Insecure bool
 	// PathStyle forces path-style addressing (automatic for IP endpoints).
 	PathStyle bool
-	// Timeout bounds each HTTP attempt's connect and response-header wait
-	// (0: 60 s, as in the seeds).
+	// ConnectTimeout bounds connecting to the endpoint, TLS included
+	// (0: 5 s).
+	ConnectTimeout time.Duration
+	// FirstByteTimeout bounds the wait for the response once a request is
+	// sent (0: 10 s), except for the requests of Timeout.
+	FirstByteTimeout time.Duration
+	// Timeout is that wait for the requests in which OSS copies or
+	// assembles data before answering: CopyObject, UploadPartCopy,
+	// CompleteMultipartUpload (0: 60 s, the SDKs' request timeout).
 	Timeout time.Duration
-	// RetryMax is the number of attempts per request (0: 3).
+	// StallTimeout bounds a request or response body that makes no
+	// progress (0: 10 s).
+	StallTimeout time.Duration
+	// RetryWindow is how long after its first attempt a request that
+	// fails in a retryable way (network, timeout, 5xx, throttling) is
+	// still retried, with exponential backoff and jitter; a last attempt
+	// is made at its end (0: 30 s; < 0: no retries).
+	RetryWindow time.Duration
+	// RetryMax caps the attempts per request, the first included (0: no
+	// cap, RetryWindow alone bounds them).
 	RetryMax int
 	// RequesterPays sends x-oss-request-payer: requester.
 	RequesterPays bool

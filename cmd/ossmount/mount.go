@@ -134,9 +134,7 @@ func serve(c *cli.Context, v *values, bucket, prefix, mnt string, foreground boo
 		endSetup()
 		return fmt.Errorf("client: %v", err)
 	}
-	pctx, pcancel := context.WithTimeout(ctx, probeTimeout(ocfg.Timeout))
-	err = client.Probe(pctx)
-	pcancel()
+	err = client.Probe(ctx)
 	if err != nil {
 		endSetup()
 		return interrupted(probeError(bucket, ocfg.Endpoint, err))
@@ -337,13 +335,6 @@ func lazyUnmount(mnt string) error {
 	return nil
 }
 
-func probeTimeout(t time.Duration) time.Duration {
-	if t <= 0 || t > 20*time.Second {
-		return 20 * time.Second
-	}
-	return t
-}
-
 // probeError turns the first request's failure into one clear line.
 func probeError(bucket, endpoint string, err error) error {
 	code := ossapi.CodeOf(err)
@@ -421,8 +412,12 @@ func buildConfigs(v *values, bucket, prefix string) (fs.Config, ossapi.Config, f
 	ocfg := ossapi.Config{
 		Bucket: bucket, Region: v.str("region"), Endpoint: endpoint, CNAME: v.bool("cname"),
 		Internal: v.bool("internal"), Accelerate: v.bool("accelerate"), Insecure: v.bool("insecure"),
-		PathStyle: v.bool("path_style"), Timeout: v.dur("timeout"), RetryMax: v.int("retry_max"),
+		PathStyle: v.bool("path_style"), ConnectTimeout: v.dur("connect_timeout"), FirstByteTimeout: v.dur("first_byte_timeout"),
+		Timeout: v.dur("timeout"), StallTimeout: v.dur("stall_timeout"), RetryWindow: v.dur("retry_window"), RetryMax: v.int("retry_max"),
 		RequesterPays: v.bool("requester_pays"), SignatureV1: v.bool("sigv1"), AdditionalHeaders: extra,
+	}
+	if ocfg.RetryWindow == 0 {
+		ocfg.RetryWindow = -1 // retry_window=0: no retries (ossapi's 0 is the default)
 	}
 	if ocfg.Region == "" && ocfg.Endpoint == "" {
 		v.fail("region", fmt.Errorf("give -o region=REGION (e.g. cn-hangzhou) or -o endpoint=URL"))

@@ -27,6 +27,7 @@ type reqCtx struct {
 	errCode string
 
 	resetAfter   int64 // from a fault: GetObject hangs up after this many body bytes
+	stallAfter   int64 // from a fault: GetObject stops sending after this many body bytes
 	loseResponse bool  // from a fault: the request takes effect, then the connection is cut unanswered
 }
 
@@ -405,7 +406,8 @@ type Fault struct {
 	Code       string        // OSS error code, e.g. "InternalError", "SlowDown"
 	Latency    time.Duration // added before answering
 	ResetAfter int64         // >0: GetObject closes the connection abruptly after this many body bytes
-	Stall      bool          // hold the request until the client goes away or Close
+	StallAfter int64         // >0: GetObject sends this many body bytes, then nothing until the client goes away, SetDown or Close
+	Stall      bool          // hold the request until the client goes away, SetDown or Close
 	// LoseResponse lets the request take effect, then closes the
 	// connection without an answer: the client cannot tell whether it
 	// was applied (a response lost on the way back).
@@ -470,10 +472,7 @@ func (rc *reqCtx) applyFaults() bool {
 			}
 		}
 		if f.Stall {
-			select {
-			case <-rc.r.Context().Done():
-			case <-s.closed:
-			}
+			s.hold(rc.r)
 			return true
 		}
 		if f.LoseResponse {
@@ -481,6 +480,9 @@ func (rc *reqCtx) applyFaults() bool {
 		}
 		if f.ResetAfter > 0 && (rc.resetAfter == 0 || f.ResetAfter < rc.resetAfter) {
 			rc.resetAfter = f.ResetAfter
+		}
+		if f.StallAfter > 0 && (rc.stallAfter == 0 || f.StallAfter < rc.stallAfter) {
+			rc.stallAfter = f.StallAfter
 		}
 		if (f.Status != 0 || f.Code != "") && errF == nil {
 			errF = f

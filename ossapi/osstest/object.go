@@ -410,6 +410,12 @@ func (rc *reqCtx) getObject() *ossError {
 		rc.hangUp()
 		return nil
 	}
+	if rc.stallAfter > 0 && rc.stallAfter < length {
+		io.CopyN(rc.w, body, rc.stallAfter)
+		rc.w.Flush()
+		rc.s.hold(rc.r)
+		return nil
+	}
 	io.Copy(rc.w, body)
 	return nil
 }

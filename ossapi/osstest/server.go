@@ -9,8 +9,10 @@
 // and ETag, CRC-64 and the listing, multipart, append, copy and PostObject
 // rules follow the service. Tests seed and inspect objects directly
 // (PutObject, GetObject, Keys), count requests per operation (Count),
-// inject failures (AddFault) and model a network with latency, bandwidth
-// and request-rate limits (Options.Network, SetNetwork; network.go).
+// inject failures (AddFault: errors, latency, stalls, cut or stalled
+// bodies), take the whole server down and back up (SetDown), and model a
+// network with latency, bandwidth and request-rate limits
+// (Options.Network, SetNetwork; network.go).
 //
 // Emulated: bucket create/delete/info/location/list; PutObject, GetObject
 // (single ranges, x-oss-range-behavior, conditional headers, response-*
@@ -60,12 +62,16 @@ type Options struct {
 // Server is a running OSS emulator.
 type Server struct {
 	opt      Options
-	ln       net.Listener
-	hs       *http.Server
 	url      string
+	addr     string // the listen address, kept across SetDown
 	closed   chan struct{}
 	closeOne sync.Once
 	client   *http.Client
+
+	lmu  sync.Mutex    // guards ln, hs, down
+	ln   net.Listener  // nil while down
+	hs   *http.Server  // nil while down
+	down chan struct{} // closed when the server goes down; replaced when it comes back
 
 	mu      sync.Mutex // guards buckets, the objects and uploads in them, sts
 	buckets map[string]*bucket
@@ -122,12 +128,63 @@ func NewServer(opt Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.ln = ln
-	s.url = "http://" + ln.Addr().String()
-	s.hs = &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: time.Minute}
+	s.addr = ln.Addr().String()
+	s.url = "http://" + s.addr
 	s.client = &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64}}
-	go s.hs.Serve(shapedListener{ln, s})
+	s.serveOn(ln)
 	return s, nil
+}
+
+// serveOn starts serving on ln.
+func (s *Server) serveOn(ln net.Listener) {
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
+	s.ln = ln
+	s.hs = &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: time.Minute}
+	s.down = make(chan struct{})
+	go s.hs.Serve(shapedListener{ln, s})
+}
+
+// SetDown(true) takes the server down as a crash or a restart does: it
+// stops listening (new connections are refused) and drops every open
+// connection, stalled requests included. SetDown(false) brings it back on
+// the same address, with the same buckets, objects and unfinished
+// uploads. Either does nothing if the server is already in that state.
+func (s *Server) SetDown(down bool) error {
+	s.lmu.Lock()
+	isDown := s.hs == nil
+	if down == isDown {
+		s.lmu.Unlock()
+		return nil
+	}
+	if down {
+		hs, ch := s.hs, s.down
+		s.hs, s.ln = nil, nil
+		s.lmu.Unlock()
+		close(ch)
+		hs.Close()
+		return nil
+	}
+	s.lmu.Unlock()
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return fmt.Errorf("osstest: listening again on %s: %v", s.addr, err)
+	}
+	s.serveOn(ln)
+	return nil
+}
+
+// hold waits until r's client goes away or the server goes down or closes
+// (a stalled request).
+func (s *Server) hold(r *http.Request) {
+	s.lmu.Lock()
+	down := s.down
+	s.lmu.Unlock()
+	select {
+	case <-r.Context().Done():
+	case <-down:
+	case <-s.closed:
+	}
 }
 
 // checkLoopback refuses listen addresses that are not on a loopback interface.
@@ -156,7 +213,11 @@ func (s *Server) Client() *http.Client { return s.client }
 func (s *Server) Close() {
 	s.closeOne.Do(func() {
 		close(s.closed)
-		s.hs.Close()
+		s.lmu.Lock()
+		if s.hs != nil {
+			s.hs.Close()
+		}
+		s.lmu.Unlock()
 		if t, ok := s.client.Transport.(*http.Transport); ok {
 			t.CloseIdleConnections()
 		}

@@ -1,0 +1,278 @@
+package fs
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ossmount/ossmount/ossapi"
+)
+
+// renameCopies is how many objects a directory rename copies at once.
+const renameCopies = 16
+
+// undoTimeout bounds the removal of a failed directory rename's copies
+// when its caller is gone (nobody waits for it then).
+const undoTimeout = 2 * time.Minute
+
+// renameDir moves every object under src to dst: copies first (bounded
+// concurrency), then deletes the sources. It is not atomic, but it fails
+// fast and leaves a known state:
+//
+//   - A copy that fails (after its own retries) stops the rename: no new
+//     copy starts, those in flight are canceled, and the copies made so far
+//     are removed again, so the source is whole and the destination as it
+//     was (an existing empty destination keeps its marker). EIO.
+//   - A dying caller stops it the same way (EINTR); the removal of the
+//     copies then goes on without it, bounded by undoTimeout.
+//   - Once every object is copied, a failed delete leaves the destination
+//     complete and part of the source still there. EIO, and the log says
+//     how many sources are left.
+//
+// Files open for writing under src publish nothing: they are held (their
+// writes wait) until the move is done, then follow it to their new keys
+// (followRenameLocked), where their closes upload them. dstExisted says
+// dst was an existing (empty) directory.
+func (f *FS) renameDir(ctx context.Context, src, dst string, dstExisted bool) syscall.Errno {
+	f.renameMu.Lock()
+	defer f.renameMu.Unlock()
+	var open []*writeState
+	for _, w := range lockOrder(f.openWriters()...) {
+		w.mu.Lock()
+		if strings.HasPrefix(w.key, src) {
+			open = append(open, w)
+			continue // stays locked until the move is done
+		}
+		w.mu.Unlock()
+	}
+	defer func() {
+		for _, w := range open {
+			w.mu.Unlock()
+		}
+	}()
+	for _, w := range open {
+		if w.failed != nil {
+			continue // never uploaded again; its data is kept locally
+		}
+		if errno := w.renameReadyLocked(src, dst); errno != 0 {
+			return errno
+		}
+	}
+	var objs []ossapi.ObjectInfo
+	token := ""
+	for {
+		page, err := f.store.List(ctx, ossapi.ListRequest{Prefix: src, ContinuationToken: token, MaxKeys: 1000})
+		if err != nil {
+			return f.toErrno("rename", err)
+		}
+		for _, o := range page.Objects {
+			if len(dst)+len(o.Key)-len(src) > ossapi.MaxKeyLen {
+				f.log.Error("directory rename refused: a key would be longer than OSS allows", "dir", src, "key", o.Key)
+				return syscall.ENAMETOOLONG
+			}
+		}
+		objs = append(objs, page.Objects...)
+		if len(objs) > f.cfg.MaxRenameObjects {
+			f.log.Error("directory rename refused: too many objects (max_rename_objects)", "dir", src, "limit", f.cfg.MaxRenameObjects)
+			return syscall.EXDEV
+		}
+		if !page.IsTruncated || page.NextContinuationToken == "" {
+			break
+		}
+		token = page.NextContinuationToken
+	}
+	hasMarker := false
+	for _, o := range objs {
+		if o.Key == src {
+			hasMarker = true
+		}
+	}
+	newETags, attempted, err := f.copyTree(ctx, objs, src, dst)
+	if err != nil {
+		f.undoCopies(ctx, src, dst, attempted, dstExisted, err)
+		return f.toErrno("rename", err)
+	}
+	if !hasMarker && len(objs) == 0 {
+		// Keep the destination a directory even if src was implicit and
+		// empty (known only from a stale listing); an implicit directory
+		// with children stays implicit, as it was.
+		if _, err := f.store.Put(ctx, ossapi.PutRequest{Key: dst, Body: strings.NewReader(""), Headers: ossapi.StdHeaders{ContentType: "application/x-directory"}}); err != nil {
+			return f.toErrno("rename", err)
+		}
+	}
+	keys := make([]string, len(objs))
+	for i := range objs {
+		keys[i] = objs[i].Key
+	}
+	for done := 0; done < len(keys); {
+		batch := keys[done:min(done+1000, len(keys))]
+		failed, err := f.store.DeleteMulti(ctx, batch)
+		if err == nil && len(failed) > 0 {
+			err = &ossapi.Error{Op: "DeleteMultipleObjects", Key: failed[0], Kind: ossapi.KindOther, Message: "some deletes failed"}
+		}
+		if err != nil {
+			f.forgetTree(src, dst)
+			f.log.Error("directory rename: every object was copied, but deleting the sources failed; the destination is complete, remove what is left of the source",
+				"src", src, "dst", dst, "sources_left", len(keys)-done, "objects", len(keys), "err", err)
+			return f.toErrno("rename", err)
+		}
+		done += len(batch)
+	}
+	// Open writers follow their files, publishing nothing (their objects,
+	// if any, moved with the others); a file still unlinked-but-open keeps
+	// a key nobody sees: it is never uploaded.
+	oldETags := make(map[string]string, len(objs))
+	for _, o := range objs {
+		oldETags[o.Key] = o.ETag
+	}
+	for _, w := range open {
+		old := w.key
+		w.followRenameLocked(dst+strings.TrimPrefix(old, src), oldETags[old], newETags[old])
+	}
+	// The copies keep their metadata: what was known of the directory and
+	// the files under it is known of their new names.
+	carried := map[string]*attr{}
+	if a, _, ok := f.stat.Peek(strings.TrimSuffix(src, "/")); ok && a.known && a.dir && (hasMarker && carriesMtime(a.info) || a.implicit && !hasMarker && len(objs) > 0) {
+		carried[strings.TrimSuffix(dst, "/")] = a
+	}
+	for _, o := range objs {
+		if a, _, ok := f.stat.Peek(o.Key); ok && a.known && !a.dir && newETags[o.Key] != "" && carriesMtime(a.info) {
+			na := *a
+			na.etag, na.info = newETags[o.Key], nil
+			carried[dst+strings.TrimPrefix(o.Key, src)] = &na
+		}
+	}
+	f.forgetTree(src, dst)
+	for k, a := range carried {
+		f.stat.Put(k, a)
+	}
+	return 0
+}
+
+// copyTree copies objs from under src to under dst, renameCopies at a
+// time, and stops at the first failure (or when ctx ends): it starts no
+// more copies and cancels those in flight. It returns the new ETags by
+// source key, the destination keys it tried to copy to (whether or not
+// the copy took effect), and the first error.
+func (f *FS) copyTree(ctx context.Context, objs []ossapi.ObjectInfo, src, dst string) (map[string]string, []string, error) {
+	cctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var (
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		firstErr  error // GUARDED_BY(mu)
+		sem       = make(chan struct{}, renameCopies)
+		newETags  = make(map[string]string, len(objs)) // GUARDED_BY(mu)
+		attempted []string
+	)
+	for i := range objs {
+		o := &objs[i]
+		select {
+		case sem <- struct{}{}:
+		case <-cctx.Done():
+		}
+		if cctx.Err() != nil {
+			break
+		}
+		to := dst + strings.TrimPrefix(o.Key, src)
+		attempted = append(attempted, to)
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			info := o
+			if o.Size > copyLimit {
+				full, err := f.store.Head(cctx, o.Key, ossapi.HeadOptions{})
+				if err != nil && ossapi.KindOf(err) != ossapi.KindNotExist {
+					f.failCopy(&mu, &firstErr, stop, err)
+					return
+				}
+				if err == nil {
+					info = full
+				}
+			}
+			etag, err := f.copyObject(cctx, info, to, ossapi.MetadataCopy, nil, info.Headers)
+			if err != nil {
+				f.failCopy(&mu, &firstErr, stop, err)
+				return
+			}
+			mu.Lock()
+			newETags[o.Key] = etag
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = context.Cause(ctx)
+	}
+	return newETags, attempted, firstErr
+}
+
+// failCopy records a copy's failure as the first one (unless there was an
+// earlier one) and stops the other copies.
+func (f *FS) failCopy(mu *sync.Mutex, firstErr *error, stop func(), err error) {
+	mu.Lock()
+	if *firstErr == nil {
+		*firstErr = err
+	}
+	mu.Unlock()
+	stop()
+}
+
+// undoCopies removes the copies a failed directory rename made (every key
+// in attempted: the destination held none of them before, except its own
+// marker when it existed). With the caller gone (ctx done) the removal
+// goes on in the background, bounded by undoTimeout; otherwise the caller
+// waits for it. What cannot be removed is logged.
+func (f *FS) undoCopies(ctx context.Context, src, dst string, attempted []string, dstExisted bool, cause error) {
+	keys := attempted[:0:0]
+	for _, k := range attempted {
+		if !(dstExisted && k == dst) {
+			keys = append(keys, k)
+		}
+	}
+	undo := func(ctx context.Context) {
+		defer f.forgetTree(src, dst)
+		left := 0
+		var lastErr error
+		for done := 0; done < len(keys); done += 1000 {
+			batch := keys[done:min(done+1000, len(keys))]
+			failed, err := f.store.DeleteMulti(ctx, batch)
+			if err != nil {
+				left += len(keys) - done
+				lastErr = err
+				break
+			}
+			left += len(failed)
+		}
+		if left > 0 {
+			f.log.Error("directory rename failed; the source is whole, but copies it made could not be removed from the destination: remove them (rm -r the destination)",
+				"src", src, "dst", dst, "copies_left", left, "err", cause, "undo_err", lastErr)
+			return
+		}
+		f.log.Error("directory rename failed; nothing was moved (the copies made were removed)", "src", src, "dst", dst, "err", cause)
+	}
+	if ctx.Err() == nil {
+		undo(ctx)
+		return
+	}
+	go func() {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+		defer cancel()
+		undo(uctx)
+	}()
+}
+
+// forgetTree drops what the caches know under src and dst.
+func (f *FS) forgetTree(src, dst string) {
+	f.stat.RemovePrefix(src)
+	f.stat.RemovePrefix(dst)
+	f.lists.RemovePrefix(src)
+	f.lists.RemovePrefix(dst)
+	f.neg.RemovePrefix(dst)
+	f.invalidate(strings.TrimSuffix(src, "/"))
+	f.invalidate(strings.TrimSuffix(dst, "/"))
+}
