@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -22,9 +23,19 @@ type fileNode struct {
 	attr     *attr       // GUARDED_BY(mu)
 	keepETag string      // GUARDED_BY(mu); version the kernel page cache may hold, or writtenHere
 	ws       *writeState // GUARDED_BY(mu); shared state of the writing handles, if any
-	pending  bool        // GUARDED_BY(mu); created here, not yet on the server
+	pending  bool        // GUARDED_BY(mu); created here (see pendingLocked)
 	pt       ptState     // open handles, passthrough or not (passthrough.go)
+
+	// onServer is set by the first upload of a file created here: from
+	// then on the object exists, even before the release detaches the
+	// writer (the kernel sends RELEASE after close returns, on its own
+	// time: an unlink or a presign may come first).
+	onServer atomic.Bool
 }
+
+// pendingLocked reports whether the node is a file created here that has
+// not reached the server yet.
+func (n *fileNode) pendingLocked() bool { return n.pending && !n.onServer.Load() }
 
 func (n *fileNode) key() string { return n.fsys.cfg.Prefix + n.Path(nil) }
 
@@ -67,7 +78,7 @@ func (n *fileNode) orphaned() bool { return n.Path(nil) == "" }
 // handles of a failed upload keep their sticky state, but the file is
 // otherwise the server's version again (unless it never got there).
 func (n *fileNode) liveWriterLocked() *writeState {
-	if w := n.ws; w != nil && (n.pending || !w.isFailed()) {
+	if w := n.ws; w != nil && (n.pendingLocked() || !w.isFailed()) {
 		return w
 	}
 	return nil
@@ -75,7 +86,7 @@ func (n *fileNode) liveWriterLocked() *writeState {
 
 func (n *fileNode) setAttr(a *attr) {
 	n.mu.Lock()
-	if n.liveWriterLocked() == nil && !n.pending {
+	if n.liveWriterLocked() == nil && !n.pendingLocked() {
 		n.attr = a
 	}
 	n.mu.Unlock()
@@ -84,7 +95,7 @@ func (n *fileNode) setAttr(a *attr) {
 func (n *fileNode) isPending() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.pending
+	return n.pendingLocked()
 }
 
 // currentAttr returns the attributes to show: the writer's view while a
@@ -92,7 +103,7 @@ func (n *fileNode) isPending() bool {
 func (n *fileNode) currentAttr(ctx context.Context) (*attr, syscall.Errno) {
 	n.mu.Lock()
 	w, a := n.liveWriterLocked(), n.attr
-	pending := n.pending
+	pending := n.pendingLocked()
 	n.mu.Unlock()
 	if w != nil {
 		return w.attrView(), 0
@@ -416,7 +427,7 @@ func (n *fileNode) acquireWriter(ctx context.Context, truncate bool) (*writeStat
 		// over the server's version, or as a new file if it never got
 		// there.
 		n.ws = nil
-		if n.pending {
+		if n.pendingLocked() {
 			defer n.mu.Unlock()
 			caller, _ := fuse.FromContext(ctx)
 			nw, err := n.fsys.newWriteState(n, n.key(), nil, true, caller)
@@ -430,7 +441,7 @@ func (n *fileNode) acquireWriter(ctx context.Context, truncate bool) (*writeStat
 			return nw, 0
 		}
 	}
-	pending := n.pending
+	pending := n.pendingLocked()
 	n.mu.Unlock()
 	if pending {
 		return nil, syscall.EIO // a pending node always has a writer

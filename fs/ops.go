@@ -261,7 +261,7 @@ func (n *fileNode) writer() *writeState {
 func (n *fileNode) markUnlinked() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	pending := n.pending
+	pending := n.pendingLocked()
 	if w := n.ws; w != nil {
 		w.mu.Lock()
 		w.unlinkLocked()

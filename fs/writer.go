@@ -715,6 +715,9 @@ func (w *writeState) flushLocked(ctx context.Context) syscall.Errno {
 	w.fsys.dropData(w.key)
 	w.fsys.noteUploaded(w.key, w.size, etag, w.mode, w.uid, w.gid, w.mtime)
 	w.fsys.counters.uploadsDone.Add(1)
+	if w.node != nil {
+		w.node.onServer.Store(true)
+	}
 	return 0
 }
 

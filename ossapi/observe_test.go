@@ -52,7 +52,7 @@ func (r *recorder) Finished(op string, attempts int, d time.Duration, sent int64
 func TestObserverSeesAttemptsAndOutcomes(t *testing.T) {
 	srv := newServer(t)
 	rec := newRecorder()
-	c := newClient(t, srv, func(cfg *ossapi.Config) { cfg.Observer = rec })
+	c := newClient(t, srv, func(cfg *ossapi.Config) { cfg.Observer, cfg.RetryMax = rec, 3 })
 	ctx := context.Background()
 	data := bytes.Repeat([]byte("o"), 5000)
 	if _, err := c.Put(ctx, ossapi.PutRequest{Key: "k", Body: bytes.NewReader(data), Size: int64(len(data))}); err != nil {
