@@ -112,6 +112,19 @@ func (c Config) EndpointHost() string {
 	return "oss-" + region + ".aliyuncs.com"
 }
 
+// EndpointURL is the endpoint requests go to, scheme included, as the SDK
+// derives it from Endpoint or Region (for messages).
+func (c Config) EndpointURL() string {
+	if strings.Contains(c.Endpoint, "://") {
+		return c.Endpoint
+	}
+	scheme := "https"
+	if c.Insecure {
+		scheme = "http"
+	}
+	return scheme + "://" + c.EndpointHost()
+}
+
 // OpStats are the counters of one operation.
 type OpStats struct {
 	Requests int64         // calls made (a retried call counts once)

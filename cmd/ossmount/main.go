@@ -208,7 +208,7 @@ func newApp() *cli.App {
 		},
 	}
 	mountCmd.SkipFlagParsing = false
-	return &cli.App{
+	app := &cli.App{
 		Name:      "ossmount",
 		Usage:     "mount an Alibaba Cloud OSS bucket as a directory",
 		Version:   version,
@@ -230,7 +230,43 @@ func newApp() *cli.App {
 			cacheCommand(),      // datacache.go
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError:   onUsageError,
 	}
+	for _, c := range app.Commands {
+		setUsageError(c)
+	}
+	return app
+}
+
+// setUsageError makes every usage error of c and its subcommands one line
+// and exit status 2, like the others (urfave/cli would print the whole
+// help and exit 1).
+func setUsageError(c *cli.Command) {
+	c.OnUsageError = onUsageError
+	for _, sub := range c.Subcommands {
+		setUsageError(sub)
+	}
+}
+
+func onUsageError(c *cli.Context, err error, _ bool) error {
+	cmd := ""
+	if c.Command != nil && c.Command.Name != "mount" && c.Command.Name != c.App.Name {
+		cmd = c.Command.Name
+	}
+	return flagError(cmd, err)
+}
+
+// flagError is the usage error for a flag the command line of cmd ("" for
+// mounting) got wrong: one line naming it, exit status 2.
+func flagError(cmd string, err error) error {
+	msg := err.Error()
+	if _, name, ok := strings.Cut(msg, "flag provided but not defined: "); ok {
+		msg = fmt.Sprintf("unknown option --%s", strings.TrimLeft(name, "-"))
+	}
+	if cmd == "" {
+		return usageError("%s (see ossmount --help)", msg)
+	}
+	return usageError("%s: %s (see ossmount %s --help)", cmd, msg, cmd)
 }
 
 // usageError is a command-line mistake (exit status 2).

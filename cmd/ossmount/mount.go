@@ -49,10 +49,10 @@ func mountAction(c *cli.Context) error {
 	if err != nil {
 		return usageError("mountpoint: %v", err)
 	}
-	if st, err := os.Stat(mnt); err != nil || !st.IsDir() {
-		return usageError("mountpoint %s is not a directory", mnt)
-	}
 	v := &values{c: c}
+	if err := checkMountpoint(mnt, v.bool("nonempty")); err != nil {
+		return err
+	}
 	foreground := v.bool("foreground")
 	// Under systemd Type=notify (NOTIFY_SOCKET set) the service process
 	// must not fork: it stays in the foreground and sends READY=1 itself.
@@ -60,6 +60,15 @@ func mountAction(c *cli.Context) error {
 		foreground = true
 	}
 	if !foreground && os.Getenv(daemonEnv) == "" {
+		if v.str("log_file") == "" {
+			p, err := daemonLogFile(mnt)
+			if err != nil {
+				return cli.Exit(err.Error(), 1)
+			}
+			if p != "" {
+				childArgs = append(childArgs, "--log_file="+p)
+			}
+		}
 		return daemonize()
 	}
 	var report func(error)
@@ -77,6 +86,44 @@ func mountAction(c *cli.Context) error {
 	return nil
 }
 
+// checkMountpoint refuses to mount at mnt unless it is a directory, holds no
+// ossmount mount already (a second daemon would stack on the first), and
+// is empty or nonempty is set (what is in it would be hidden while
+// mounted).
+func checkMountpoint(mnt string, nonempty bool) error {
+	if e, ok := mountAt(mnt); ok && e.isOssmount() {
+		return cli.Exit(fmt.Sprintf("%s already holds an ossmount mount (%s): unmount it first (ossmount unmount %s)", mnt, e.source, mnt), 1)
+	}
+	st, err := os.Stat(mnt)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return usageError("mountpoint %s: no such directory", mnt)
+	case errors.Is(err, syscall.ENOTCONN):
+		return cli.Exit(fmt.Sprintf("mountpoint %s is a stale mount (the process serving it is gone): unmount it first (umount -l %s)", mnt, mnt), 1)
+	case err != nil:
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return usageError("mountpoint %s: %v", mnt, err)
+	case !st.IsDir():
+		return usageError("mountpoint %s is not a directory", mnt)
+	}
+	if nonempty {
+		return nil
+	}
+	d, err := os.Open(mnt)
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("mountpoint %s: %v", mnt, err), 1)
+	}
+	names, _ := d.Readdirnames(1)
+	d.Close()
+	if len(names) > 0 {
+		return cli.Exit(fmt.Sprintf("mountpoint %s is not empty: mount on an empty directory, or add -o nonempty to hide its contents while mounted", mnt), 1)
+	}
+	return nil
+}
+
 // exitCode is the exit status for err: 2 for a usage error, else 1.
 func exitCode(err error) int {
 	var ec cli.ExitCoder
@@ -88,7 +135,7 @@ func exitCode(err error) int {
 
 // serve mounts and runs until unmounted.
 func serve(c *cli.Context, v *values, bucket, prefix, mnt string, foreground bool) error {
-	log, closeLog, err := setupLogging(v, foreground)
+	log, closeLog, err := setupLogging(v, mnt, foreground)
 	if err != nil {
 		return err
 	}
@@ -137,7 +184,7 @@ func serve(c *cli.Context, v *values, bucket, prefix, mnt string, foreground boo
 	err = client.Probe(ctx)
 	if err != nil {
 		endSetup()
-		return interrupted(probeError(bucket, ocfg.Endpoint, err))
+		return interrupted(probeError(bucket, ocfg.EndpointURL(), err))
 	}
 	fcfg.Store = client
 	fcfg.Logger = log
@@ -215,7 +262,7 @@ func serve(c *cli.Context, v *values, bucket, prefix, mnt string, foreground boo
 	}
 	removePidFile := writePidFile(mnt, log)
 	defer removePidFile()
-	log.Info("mounted", "bucket", bucket, "prefix", prefix, "mountpoint", mnt, "endpoint", ocfg.Endpoint, "credentials", describeCreds(creds), "cache_dir", fcfg.CacheDir)
+	log.Info("mounted", "bucket", bucket, "prefix", prefix, "mountpoint", mnt, "endpoint", ocfg.EndpointURL(), "credentials", describeCreds(creds), "cache_dir", fcfg.CacheDir)
 	readyNotify()
 
 	done := make(chan struct{})
@@ -346,9 +393,27 @@ func probeError(bucket, endpoint string, err error) error {
 	case ossapi.KindExpired:
 		return fmt.Errorf("the security token has expired: renew the credentials (%s)", code)
 	case ossapi.KindTransient, ossapi.KindCanceled:
-		return fmt.Errorf("cannot reach endpoint %s: %v", endpoint, err)
+		return fmt.Errorf("cannot reach endpoint %s: %s", endpoint, networkReason(err))
 	}
 	return fmt.Errorf("bucket %q: %v", bucket, err)
+}
+
+// networkReason is what went wrong on the network in err, without the
+// layers above it ("dial tcp 10.0.0.1:443: connect: connection refused",
+// "lookup oss-x.aliyuncs.com: no such host", "no response for 10s").
+func networkReason(err error) string {
+	var dns *net.DNSError
+	var op *net.OpError
+	var ne net.Error
+	switch {
+	case errors.As(err, &dns):
+		return dns.Error()
+	case errors.As(err, &op):
+		return op.Error()
+	case errors.As(err, &ne):
+		return ne.Error()
+	}
+	return err.Error()
 }
 
 // buildConfigs turns option values into the fs, client and FUSE settings.
@@ -527,9 +592,9 @@ func raiseReadAhead(mnt string, kb int, log *slog.Logger) {
 	log.Debug("kernel read-ahead raised", "path", p, "kb", kb)
 }
 
-// setupLogging logs to stderr in the foreground, else to log_file or
-// syslog.
-func setupLogging(v *values, foreground bool) (*slog.Logger, func(), error) {
+// setupLogging logs to stderr in the foreground, else to log_file, or to
+// syslog, or without syslog to the default log file (see logfile.go).
+func setupLogging(v *values, mnt string, foreground bool) (*slog.Logger, func(), error) {
 	level := slog.LevelInfo
 	switch strings.ToLower(v.str("log_level")) {
 	case "debug":
@@ -547,24 +612,26 @@ func setupLogging(v *values, foreground bool) (*slog.Logger, func(), error) {
 	}
 	var w io.Writer = os.Stderr
 	closeFn := func() {}
-	if p := v.str("log_file"); p != "" {
-		f, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-		if err != nil {
-			return nil, nil, fmt.Errorf("log_file: %v", err)
-		}
-		w, closeFn = f, func() { f.Close() }
-	} else if !foreground {
+	p := v.str("log_file")
+	if p == "" && !foreground {
 		// A daemon's stderr is /dev/null: log to syslog, which journald
 		// also collects.
 		sw, err := syslog.New(syslog.LOG_DAEMON|syslog.LOG_INFO, "ossmount")
 		if err != nil {
-			w = io.Discard
+			p = defaultLogFile(mnt) // syslog went away since the parent looked
 		} else {
 			w, closeFn = sw, func() { sw.Close() }
 			// syslog adds its own time stamp, and the priority comes from
 			// the level.
 			return slog.New(&syslogHandler{w: sw, level: level}), closeFn, nil
 		}
+	}
+	if p != "" {
+		f, err := openLogFile(p, mnt)
+		if err != nil {
+			return nil, nil, fmt.Errorf("log_file: %v", err)
+		}
+		w, closeFn = f, func() { f.Close() }
 	}
 	h := slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})
 	return slog.New(h), closeFn, nil
@@ -681,23 +748,6 @@ func runDir() string {
 // pidFilePath names the pid file of the mount on device dev (major:minor).
 func pidFilePath(dev string) string {
 	return filepath.Join(runDir(), strings.ReplaceAll(dev, ":", "-")+".pid")
-}
-
-// mountDev returns the device (major:minor) of the mount at mnt from
-// /proc/self/mountinfo, without asking the file system itself.
-func mountDev(mnt string) string {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return ""
-	}
-	dev := ""
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && unescapeMount(f[4]) == mnt {
-			dev = f[2] // the last one: mounts stack
-		}
-	}
-	return dev
 }
 
 // writePidFile records this process as the server of the mount at mnt

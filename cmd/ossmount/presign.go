@@ -124,7 +124,7 @@ func parseShareArgs(c *cli.Context, name string) (*cli.Context, []string, error)
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, nil, commandHelp(c)
 			}
-			return nil, nil, usageError("%s: %v (see ossmount %s --help)", name, err, name)
+			return nil, nil, flagError(name, err)
 		}
 		rest := set.Args()
 		if len(rest) == 0 {

@@ -69,3 +69,24 @@ func createPrivateFile(name string, perm os.FileMode) (*os.File, error) {
 	}
 	return os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, perm)
 }
+
+// appendPrivateFile opens name (in a directory checked by privateDir) for
+// appending, creating it with mode perm. It never follows a symlink and
+// refuses anything but a regular file of the current user.
+func appendPrivateFile(name string, perm os.FileMode) (*os.File, error) {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND|syscall.O_NOFOLLOW, perm)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err == nil {
+		if sys, ok := st.Sys().(*syscall.Stat_t); !st.Mode().IsRegular() || !ok || int(sys.Uid) != os.Geteuid() {
+			err = fmt.Errorf("%s is not a regular file of the current user", name)
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}

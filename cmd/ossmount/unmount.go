@@ -44,8 +44,8 @@ func unmountCommand() *cli.Command {
 // unmount unmounts mnt (umount(2) as root, else fusermount3 -u), explains
 // failures, and waits for the serving process to finish its uploads.
 func unmount(mnt string, lazy bool, wait time.Duration) error {
-	if !isMounted(mnt) {
-		return cli.Exit(fmt.Sprintf("%s is not mounted", mnt), 1)
+	if err := checkOssmountMount(mnt); err != nil {
+		return err
 	}
 	dev := mountDev(mnt)
 	pid, stale := probeMount(mnt)
@@ -179,22 +179,22 @@ func alive(pid int) bool {
 	return true
 }
 
-// isMounted reports whether mnt is a mount point in /proc/self/mountinfo.
-func isMounted(mnt string) bool {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return false
+// checkOssmountMount refuses a path that is not the mount point of an
+// ossmount mount (ossmount unmount acts on nothing else), saying what the
+// path is instead.
+func checkOssmountMount(mnt string) error {
+	e, ok := mountAt(mnt)
+	if ok && e.isOssmount() {
+		return nil
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && unescapeMount(f[4]) == mnt {
-			return true
-		}
+	if ok {
+		return cli.Exit(fmt.Sprintf("%s is not an ossmount mount: it is a %s mount of %s; unmount it with umount(8) if that is what you want", mnt, e.fstype, e.source), 1)
 	}
-	return false
-}
-
-func unescapeMount(s string) string {
-	r := strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`)
-	return r.Replace(s)
+	if _, err := os.Lstat(mnt); errors.Is(err, os.ErrNotExist) {
+		return cli.Exit(fmt.Sprintf("%s: no such file or directory", mnt), 1)
+	}
+	if h, ok := mountHolding(mnt); ok && h.isOssmount() {
+		return cli.Exit(fmt.Sprintf("%s is not a mount point: it is inside the ossmount mount at %s", mnt, h.point), 1)
+	}
+	return cli.Exit(fmt.Sprintf("%s is not mounted", mnt), 1)
 }
