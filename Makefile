@@ -24,8 +24,10 @@ lint:
 	@out=$$(gofmt -l . 2>&1); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+# Every skipped test is listed with its reason (test/testreport), -v or not.
 test: deps lint build
-	$(GO) test -count=1 -timeout 12m ./...
+	$(GO) build -o $(BIN)/testreport ./test/testreport
+	$(GO) test -count=1 -timeout 12m -json ./... | $(BIN)/testreport
 
 bench: build
 	$(GO) test -count=1 -timeout 120m -run '^$$' -bench Ossmount -benchtime 1x ./test/e2e/
