@@ -376,9 +376,9 @@ func TestSystemMountHelper(t *testing.T) {
 		// `make install` put ossmount there as mount(8)'s own helper
 		// (TestSystemInstallFstab covers it): in the namespace, it hands
 		// over to mount.fuse3, the path under test here, with mount(8)'s
-		// arguments unchanged.
+		// arguments and the type mount(8) gives mount.fuse3 when it runs it.
 		wrapper := filepath.Join(t.TempDir(), "mount.fuse.ossmount")
-		if err := os.WriteFile(wrapper, []byte("#!/bin/sh\nexec /sbin/mount.fuse3 \"$@\"\n"), 0o755); err != nil {
+		if err := os.WriteFile(wrapper, []byte("#!/bin/sh\nexec /sbin/mount.fuse3 \"$@\" -t fuse.ossmount\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		target, err := filepath.EvalSymlinks("/sbin/mount.fuse.ossmount")
