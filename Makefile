@@ -27,7 +27,7 @@ lint:
 # Every skipped test is listed with its reason (test/testreport), -v or not.
 test: deps lint build
 	$(GO) build -o $(BIN)/testreport ./test/testreport
-	$(GO) test -count=1 -timeout 12m -json ./... | $(BIN)/testreport
+	OSSMOUNT_E2E_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 12m -json ./... | $(BIN)/testreport
 
 bench: build
 	$(GO) test -count=1 -timeout 120m -run '^$$' -bench Ossmount -benchtime 1x ./test/e2e/

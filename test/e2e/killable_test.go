@@ -95,10 +95,13 @@ func (p *proc) mustDieWithin(t *testing.T, m *mount, sig syscall.Signal, d time.
 	return 0
 }
 
-// stillWorks checks that the mount answers normally once the faults are gone.
+// stillWorks checks that the mount answers normally once the faults are
+// gone (the requests still stalled are dropped by a restart of the server).
 func stillWorks(t *testing.T, srv *osstest.Server, m *mount, name string) {
 	t.Helper()
 	srv.ClearFaults()
+	srv.SetDown(true)
+	srv.SetDown(false)
 	if _, err := os.Stat(m.path(name)); err != nil {
 		t.Fatalf("the mount no longer works after the caller was killed: %v", err)
 	}

@@ -11,7 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -24,39 +26,43 @@ import (
 // write and of a read fails neither; a longer outage then fails both with
 // EIO (never ECONNREFUSED) once the 30-second retry window has passed.
 func TestServerRestartIsRiddenOut(t *testing.T) {
+	// The files are held open by child processes, not by the test binary:
+	// a process forked by another test while one of them is open would
+	// share it (until it execs) and could keep the mount busy.
 	t.Parallel()
 	srv := newServer(t)
 	want := randBytes(6 << 20)
 	srv.PutObject("test", "r.bin", want, nil)
 	m := startMount(t, srv, "test")
+	local := t.TempDir()
 	written := randBytes(20 << 20)
+	if err := os.WriteFile(filepath.Join(local, "w.src"), written, 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	srv.SetDown(true)
 	downAt := time.Now()
-	var wg sync.WaitGroup
-	var readErr, writeErr error
-	var got []byte
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		got, readErr = os.ReadFile(m.path("r.bin"))
-	}()
-	go func() {
-		defer wg.Done()
-		writeErr = os.WriteFile(m.path("w.bin"), written, 0o644)
-	}()
+	reader := startProc(t, "cp", m.path("r.bin"), filepath.Join(local, "r.copy"))
+	writer := startProc(t, "cp", filepath.Join(local, "w.src"), m.path("w.bin"))
 	time.Sleep(20 * time.Second)
 	if err := srv.SetDown(false); err != nil {
 		t.Fatal(err)
 	}
-	wg.Wait()
-	t.Logf("read and write done %v after the server went down for 20 s", time.Since(downAt).Round(time.Millisecond))
-	if readErr != nil || !bytes.Equal(got, want) {
-		t.Errorf("read across a 20 s restart: %d bytes, %v", len(got), readErr)
+	for _, p := range []*proc{reader, writer} {
+		select {
+		case <-p.exited:
+		case <-time.After(90 * time.Second):
+			t.Fatalf("%v still running 90 s after the server came back", p.cmd.Args)
+		}
+		if !p.cmd.ProcessState.Success() {
+			t.Errorf("%v across a 20 s restart: %v %s", p.cmd.Args, p.cmd.ProcessState, p.out.String())
+		}
 	}
-	if writeErr != nil {
-		t.Errorf("write across a 20 s restart: %v", writeErr)
-	} else if b, _, err := srv.GetObject("test", "w.bin"); err != nil || !bytes.Equal(b, written) {
+	t.Logf("read and write done %v after the server went down for 20 s", time.Since(downAt).Round(time.Millisecond))
+	if got, err := os.ReadFile(filepath.Join(local, "r.copy")); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("read across a 20 s restart: %d bytes, %v", len(got), err)
+	}
+	if b, _, err := srv.GetObject("test", "w.bin"); err != nil || !bytes.Equal(b, written) {
 		t.Errorf("object written across the restart: %d bytes, %v", len(b), err)
 	}
 
@@ -66,41 +72,61 @@ func TestServerRestartIsRiddenOut(t *testing.T) {
 	if err := os.Mkdir(m.path("sub"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Create(m.path("sub", "x.bin"))
+	fsync := exec.Command("perl", "-e", `use IO::Handle; $| = 1;
+		open(my $f, ">", $ARGV[0]) or die "open: $!"; print $f "x" x 65536; $f->flush;
+		print "ready\n"; <STDIN>;
+		if ($f->sync) { print "fsync ok\n" } else { print "fsync failed: $!\n" }`, m.path("sub", "x.bin"))
+	fsyncOut := &syncBuffer{}
+	fsync.Stdout, fsync.Stderr = fsyncOut, fsyncOut
+	go0, err := fsync.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	if _, err := f.Write(randBytes(64 << 10)); err != nil {
+	if err := fsync.Start(); err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(func() { fsync.Process.Kill(); fsync.Wait() })
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(fsyncOut.String(), "ready"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the writer did not get ready: %s", fsyncOut.String())
+		}
 	}
 	srv.SetDown(true)
 	start := time.Now()
-	type result struct {
-		what string
-		err  error
-		took time.Duration
-	}
-	results := make(chan result, 2)
-	go func() {
-		err := f.Sync()
-		results <- result{"fsync", err, time.Since(start)}
-	}()
-	go func() {
-		_, err := os.ReadFile(m.path("r2.bin"))
-		results <- result{"read of a new name", err, time.Since(start)}
-	}()
-	for range 2 {
-		r := <-results
-		t.Logf("%s failed after %v: %v", r.what, r.took.Round(time.Millisecond), r.err)
-		if !errors.Is(r.err, syscall.EIO) {
-			t.Errorf("%s with the server down: %v; want EIO", r.what, r.err)
+	go0.Write([]byte("\n"))
+	lookup := startProc(t, "cat", m.path("r2.bin"))
+	var fsyncTook, lookupTook time.Duration
+	for fsyncTook == 0 || lookupTook == 0 {
+		if fsyncTook == 0 && strings.Contains(fsyncOut.String(), "fsync") {
+			fsyncTook = time.Since(start)
 		}
-		if r.took < 25*time.Second || r.took > 90*time.Second {
-			t.Errorf("%s failed after %v; want after the 30 s retry window", r.what, r.took)
+		select {
+		case <-lookup.exited:
+			if lookupTook == 0 {
+				lookupTook = time.Since(start)
+			}
+		default:
+		}
+		if time.Since(start) > 120*time.Second {
+			t.Fatalf("fsync (%q) or lookup still waiting 120 s into an outage", fsyncOut.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("fsync failed after %v: %s", fsyncTook.Round(time.Millisecond), strings.TrimSpace(fsyncOut.String()))
+	t.Logf("lookup failed after %v: %s", lookupTook.Round(time.Millisecond), strings.TrimSpace(lookup.out.String()))
+	if !strings.Contains(fsyncOut.String(), "fsync failed: Input/output error") {
+		t.Errorf("fsync with the server down: %q; want EIO", fsyncOut.String())
+	}
+	if !strings.Contains(lookup.out.String(), "Input/output error") {
+		t.Errorf("open with the server down: %q; want EIO", lookup.out.String())
+	}
+	for what, took := range map[string]time.Duration{"fsync": fsyncTook, "lookup": lookupTook} {
+		if took < 25*time.Second || took > 90*time.Second {
+			t.Errorf("%s failed after %v; want after the 30 s retry window", what, took)
 		}
 	}
 	srv.SetDown(false)
+	fsync.Wait()
 }
 
 // TestStalledServerIsNoticed: a GET the server takes and never answers, or
@@ -187,4 +213,23 @@ func TestExpiredCredentialsFailFast(t *testing.T) {
 		}
 	}
 	t.Logf("expired: %v", lastErr)
+}
+
+// TestThrottlingIsEIO (issue 15, case 6): throttling that outlasts the
+// retries fails the call with EIO, not EAGAIN ("try again now").
+func TestThrottlingIsEIO(t *testing.T) {
+	srv := newServer(t)
+	srv.PutObject("test", "a.txt", []byte("a"), nil)
+	m := startMount(t, srv, "test", "-o", "retry_max=2")
+	srv.AddFault(osstest.Fault{Op: "PutObject", Status: 503, Code: "SlowDown"})
+	srv.AddFault(osstest.Fault{Op: "HeadObject", Status: 429, Code: "TooManyRequests"})
+	if err := os.WriteFile(m.path("t.txt"), []byte("x"), 0o644); !errors.Is(err, syscall.EIO) {
+		t.Errorf("write under SlowDown: %v; want EIO", err)
+	}
+	if _, err := os.ReadFile(m.path("a.txt")); !errors.Is(err, syscall.EIO) {
+		t.Errorf("open under TooManyRequests: %v; want EIO", err)
+	}
+	if !m.waitLog("Throttled", 5*time.Second) {
+		t.Errorf("the log does not say the requests were throttled:\n%s", m.log.String())
+	}
 }

@@ -80,8 +80,13 @@ func report(in io.Reader, out io.Writer) int {
 			}
 			packages++
 			// The package's own output (a panic, a timeout, TestMain)
-			// and that of tests that never finished.
-			fmt.Fprint(out, strings.Join(outputs[k], ""))
+			// and that of tests that never finished; the summary line
+			// once.
+			for _, l := range outputs[k] {
+				if !strings.HasPrefix(l, "FAIL\t"+e.Package) && l != "FAIL\n" {
+					fmt.Fprint(out, l)
+				}
+			}
 			delete(outputs, k)
 			for ok, lines := range outputs {
 				if ok.pkg == e.Package {
