@@ -293,10 +293,10 @@ func (h *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 	if keyErrno(name, n.childKey(name), false) != 0 {
 		return nil, syscall.ENOENT
 	}
+	ctx, done := requestContext(ctx)
+	defer done()
 	var parent *attr
 	if f.enforcing() {
-		ctx, done := requestContext(ctx)
-		defer done()
 		pa, errno := n.attrs(ctx)
 		if errno != 0 {
 			return nil, errno
