@@ -159,6 +159,7 @@ func TestKilledCallerIsNotKeptWaiting(t *testing.T) {
 // streamed do not get through (the server stalls them) dies at once.
 func TestKilledWriterIsNotKeptWaiting(t *testing.T) {
 	srv := newServer(t)
+	srv.PutObject("test", "seed.txt", []byte("seed"), nil)
 	m := startMount(t, srv, "test")
 	srv.AddFault(osstest.Fault{Op: "UploadPart", Stall: true})
 	p := startProc(t, "dd", "if=/dev/zero", "of="+m.path("big"), "bs=1M", "count=200")
@@ -167,7 +168,7 @@ func TestKilledWriterIsNotKeptWaiting(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	took := p.mustDieWithin(t, m, syscall.SIGKILL, killBound)
 	t.Logf("dd gone %v after SIGKILL", took.Round(time.Millisecond))
-	stillWorks(t, srv, m, "big")
+	stillWorks(t, srv, m, "seed.txt")
 }
 
 // TestHarmlessSignalThenKill: a signal the caller handles does not cut its
