@@ -9,8 +9,14 @@ package fs
 //     reader. The first part is small (FirstRead) so the first byte arrives
 //     quickly; the window of bytes fetched ahead doubles each time a part is
 //     consumed, up to MaxWindow, in parts of at most PartSize, several in
-//     flight at once. Reads a little out of order (the kernel issues
-//     read-ahead requests concurrently) are served from the stream too.
+//     flight at once. The window also follows the measured bandwidth-delay
+//     product: each part's time to first byte and transfer rate are
+//     measured, and parts are made at least twice what one connection
+//     moves in one round trip, with at least four such parts in flight, so
+//     that a long round trip does not starve the reader (within MaxWindow
+//     and the memory budget). Reads a little out of order (the kernel
+//     issues read-ahead requests concurrently) are served from the stream
+//     too.
 //   - Any other read (a seek) drops the stream and fetches the aligned
 //     BlockSize blocks it touches, keeping them in the shared block cache
 //     keyed by (key, ETag, index).
@@ -29,6 +35,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 
@@ -57,7 +64,36 @@ type stream struct {
 	next   int64   // offset after the last scheduled part
 	hi     int64   // highest read end served from the stream
 	window int64
+	// The network as the stream's parts found it (EWMA, zero before the
+	// first part of bdpMinPart bytes): time to first byte and the rate of
+	// one connection.
+	latency float64 // seconds
+	rate    float64 // bytes per second
 }
+
+// bdpMinPart is the smallest part whose timing is taken into account: the
+// rate of smaller ones says more about the request than the network.
+const bdpMinPart = 256 << 10
+
+// observe records one part's time to first byte and transfer rate.
+func (s *stream) observe(n int, ttfb, took time.Duration) {
+	body := (took - ttfb).Seconds()
+	if n < bdpMinPart || body <= 0 {
+		return
+	}
+	lat, rate := ttfb.Seconds(), float64(n)/body
+	if s.rate == 0 {
+		s.latency, s.rate = lat, rate
+		return
+	}
+	const a = 0.25
+	s.latency += a * (lat - s.latency)
+	s.rate += a * (rate - s.rate)
+}
+
+// bdp is the measured bandwidth-delay product of one connection: the bytes
+// it moves in one round trip.
+func (s *stream) bdp() int64 { return int64(s.latency * s.rate) }
 
 type part struct {
 	off  int64
@@ -304,9 +340,14 @@ func (r *reader) collectLocked(off, end int64) []*part {
 		s.parts = s.parts[1:]
 		s.window = min(2*s.window, cfg.MaxWindow)
 	}
+	// Parts of at least twice one connection's bandwidth-delay product
+	// (so a part's round trip costs it a third of its time at most), and
+	// at least four of them in flight.
+	bdp := s.bdp()
+	s.window = max(s.window, min(8*bdp, cfg.MaxWindow))
 	// Schedule ahead: at least up to end, then up to the window.
 	for s.next < r.size && (s.next < end || s.next-s.hi < s.window) {
-		n := min(max(s.window/4, cfg.FirstRead), cfg.PartSize, r.size-s.next)
+		n := min(max(s.window/4, cfg.FirstRead, 2*bdp), cfg.PartSize, r.size-s.next)
 		if s.next < end {
 			n = max(n, min(end-s.next, r.size-s.next))
 		}
@@ -318,7 +359,7 @@ func (r *reader) collectLocked(off, end int64) []*part {
 		p.refs.Store(2)
 		s.parts = append(s.parts, p)
 		s.next += n
-		go r.fetchPart(s.ctx, p)
+		go r.fetchPart(s, p)
 	}
 	var out []*part
 	for _, p := range s.parts {
@@ -331,9 +372,17 @@ func (r *reader) collectLocked(off, end int64) []*part {
 	return out
 }
 
-func (r *reader) fetchPart(ctx context.Context, p *part) {
+func (r *reader) fetchPart(s *stream, p *part) {
 	defer p.unref()
-	n, err := r.fetch(ctx, p.buf, p.off)
+	start := time.Now()
+	var ttfb time.Duration
+	n, err := r.fetchTimed(s.ctx, p.buf, p.off, func() { ttfb = time.Since(start) })
+	if err == nil {
+		took := time.Since(start)
+		r.mu.Lock()
+		s.observe(n, ttfb, took)
+		r.mu.Unlock()
+	}
 	p.fetched = int64(n)
 	r.fsys.counters.prefetched.Add(int64(n))
 	p.err = err
@@ -464,12 +513,21 @@ func (r *reader) fetchInto(ctx context.Context, dest []byte, off int64) (int, sy
 // fetch fills buf from offset off with ranged GETs carrying If-Match,
 // resuming after a connection dropped mid-body (up to 3 times).
 func (r *reader) fetch(ctx context.Context, buf []byte, off int64) (int, error) {
+	return r.fetchTimed(ctx, buf, off, nil)
+}
+
+// fetchTimed is fetch, calling first (if not nil) when the first answer
+// arrives.
+func (r *reader) fetchTimed(ctx context.Context, buf []byte, off int64, first func()) (int, error) {
 	n := 0
 	key := r.objectKey()
 	for attempt := 0; ; attempt++ {
 		res, err := r.fsys.store.GetRange(ctx, ossapi.GetRequest{Key: key, Offset: off + int64(n), Length: int64(len(buf) - n), IfMatch: r.etag})
 		if err != nil {
 			return n, err
+		}
+		if first != nil && attempt == 0 {
+			first()
 		}
 		m, err := io.ReadFull(res.Body, buf[n:])
 		res.Body.Close()

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // The reader without FUSE: sequential reads stream with few GETs, random
@@ -45,4 +46,65 @@ func TestReaderSequentialRandomReplaced(t *testing.T) {
 		t.Errorf("read after the object was replaced: %v, want ESTALE", errno)
 	}
 	h.close()
+}
+
+// TestStreamFollowsBDP: a stream's parts and window follow the measured
+// bandwidth-delay product of one connection: with 50 ms to the first byte
+// and 100 MiB/s (5 MiB in one round trip) parts are as large as PartSize
+// allows and the window holds at least four of them at once; on loopback
+// (no measurement yet, or a tiny product) they start small as before.
+func TestStreamFollowsBDP(t *testing.T) {
+	tf := newTestFS(t, nil, nil)
+	const size = 256 << 20
+	tf.srv.PutObject("test", "big.bin", make([]byte, size), nil)
+	h, _, err := tf.srv.StatObject("test", "big.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := tf.fs.cfg
+	schedule := func(latency time.Duration, rate float64) (window int64, first int64) {
+		r := newReader(tf.fs, nil, "big.bin", h.Get("ETag"), size)
+		defer r.Close()
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.startLocked(0)
+		s := r.stream
+		// What the stream measured of its earlier parts.
+		if rate > 0 {
+			s.observe(8<<20, latency, latency+time.Duration(float64(8<<20)/rate*float64(time.Second)))
+		}
+		for _, p := range r.collectLocked(0, 128<<10) {
+			p.unref()
+		}
+		return s.window, int64(len(s.parts[0].buf))
+	}
+	if w, p := schedule(0, 0); p != cfg.FirstRead || w != 2*cfg.FirstRead {
+		t.Errorf("no measurement: first part %d, window %d; want %d and %d", p, w, cfg.FirstRead, 2*cfg.FirstRead)
+	}
+	if w, p := schedule(100*time.Microsecond, 1<<30); p != cfg.FirstRead || w != 2*cfg.FirstRead {
+		t.Errorf("loopback (0.1 ms, 1 GiB/s: 107 KB in a round trip): first part %d, window %d; want %d and %d", p, w, cfg.FirstRead, 2*cfg.FirstRead)
+	}
+	w, p := schedule(50*time.Millisecond, 100<<20)
+	if p != cfg.PartSize {
+		t.Errorf("50 ms at 100 MiB/s: first part %d; want %d (PartSize, below twice the 5 MiB product)", p, cfg.PartSize)
+	}
+	if w < 40<<20 || w > cfg.MaxWindow {
+		t.Errorf("50 ms at 100 MiB/s: window %d MiB; want 8 x 5 MiB, within max_read_window (%d MiB)", w>>20, cfg.MaxWindow>>20)
+	}
+}
+
+func TestStreamObserve(t *testing.T) {
+	var s stream
+	s.observe(8<<20, 50*time.Millisecond, 130*time.Millisecond)
+	if s.latency != 0.05 || s.rate != float64(100<<20) || s.bdp() != 5<<20 {
+		t.Errorf("after one 8 MiB part (50 ms + 80 ms): latency %v, rate %v, bdp %d", s.latency, s.rate, s.bdp())
+	}
+	s.observe(100<<10, time.Second, 2*time.Second) // too small to count
+	if s.latency != 0.05 {
+		t.Errorf("a 100 KiB part changed the measurement: latency %v", s.latency)
+	}
+	s.observe(8<<20, 150*time.Millisecond, 230*time.Millisecond)
+	if s.latency <= 0.05 || s.latency >= 0.15 {
+		t.Errorf("latency %v after a slower part; want between the two", s.latency)
+	}
 }
