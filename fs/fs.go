@@ -154,9 +154,10 @@ type FS struct {
 	counters      counters      // events counted for Stats (stats.go)
 	pt            passthrough   // passthrough.go
 
-	// renameMu serializes directory renames: each holds the locks of the
-	// open writers under its source while it runs.
-	renameMu sync.Mutex
+	// renameSlot serializes directory renames (each holds the locks of
+	// the open writers under its source while it runs): a rename holds its
+	// one place, and one waiting for it gives up when its caller dies.
+	renameSlot chan struct{}
 
 	// Open write handles, to flush them at shutdown.
 	mu      sync.Mutex
@@ -169,14 +170,15 @@ type FS struct {
 func New(cfg Config) (*FS, error) {
 	cfg.setDefaults()
 	f := &FS{
-		cfg:     cfg,
-		store:   cfg.Store,
-		log:     cfg.Logger,
-		budget:  cache.NewBudget(max(cfg.MemoryBudget-cfg.FUSEMemory, cfg.MemoryBudget/4)),
-		stat:    cache.NewTTL[*attr](cfg.StatCacheSize, cfg.StatTTL),
-		neg:     cache.NewTTL[struct{}](cfg.NegCacheSize, cfg.NegTTL),
-		lists:   cache.NewTTL[*listing](cfg.ListCacheSize, cfg.ListTTL),
-		writers: map[*writeState]struct{}{},
+		cfg:        cfg,
+		store:      cfg.Store,
+		log:        cfg.Logger,
+		budget:     cache.NewBudget(max(cfg.MemoryBudget-cfg.FUSEMemory, cfg.MemoryBudget/4)),
+		stat:       cache.NewTTL[*attr](cfg.StatCacheSize, cfg.StatTTL),
+		neg:        cache.NewTTL[struct{}](cfg.NegCacheSize, cfg.NegTTL),
+		lists:      cache.NewTTL[*listing](cfg.ListCacheSize, cfg.ListTTL),
+		writers:    map[*writeState]struct{}{},
+		renameSlot: make(chan struct{}, 1),
 
 		mountTime: time.Now(),
 		headSem:   make(chan struct{}, cfg.HeadConcurrency),

@@ -36,8 +36,12 @@ const undoTimeout = 2 * time.Minute
 // (followRenameLocked), where their closes upload them. dstExisted says
 // dst was an existing (empty) directory.
 func (f *FS) renameDir(ctx context.Context, src, dst string, dstExisted bool) syscall.Errno {
-	f.renameMu.Lock()
-	defer f.renameMu.Unlock()
+	select {
+	case f.renameSlot <- struct{}{}:
+	case <-ctx.Done():
+		return syscall.EINTR // the caller is dying; another rename is running
+	}
+	defer func() { <-f.renameSlot }()
 	var open []*writeState
 	for _, w := range lockOrder(f.openWriters()...) {
 		w.mu.Lock()

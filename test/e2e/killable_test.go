@@ -194,3 +194,27 @@ func TestHarmlessSignalThenKill(t *testing.T) {
 	took := p.mustDieWithin(t, m, syscall.SIGKILL, killBound)
 	t.Logf("gone %v after SIGKILL that followed SIGUSR1", took.Round(time.Millisecond))
 }
+
+// TestKilledQueuedRenameIsNotKeptWaiting: directory renames run one at a
+// time; one waiting behind another (stalled on the server) still dies at
+// once when killed.
+func TestKilledQueuedRenameIsNotKeptWaiting(t *testing.T) {
+	srv := newServer(t)
+	// In two directories: the kernel itself lets renames in one
+	// directory wait for each other (on the directory's lock).
+	srv.PutObject("test", "a/d/f", []byte("f"), nil)
+	srv.PutObject("test", "b/x/g", []byte("g"), nil)
+	m := startMount(t, srv, "test")
+	for _, n := range []string{"a/d", "a/e", "b/x", "b/y"} {
+		os.Stat(m.path(n))
+	}
+	srv.AddFault(osstest.Fault{Op: "CopyObject", Key: "a/e/f", Stall: true})
+	first := startProc(t, "mv", m.path("a/d"), m.path("a/e"))
+	waitRequest(t, srv, "CopyObject", 0, first)
+	second := startProc(t, "mv", m.path("b/x"), m.path("b/y"))
+	time.Sleep(500 * time.Millisecond) // it queues behind the first
+	took := second.mustDieWithin(t, m, syscall.SIGKILL, killBound)
+	t.Logf("the queued mv gone %v after SIGKILL", took.Round(time.Millisecond))
+	first.mustDieWithin(t, m, syscall.SIGKILL, killBound)
+	stillWorks(t, srv, m, "b/x")
+}
