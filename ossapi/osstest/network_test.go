@@ -45,7 +45,9 @@ func timedGet(t *testing.T, client *http.Client, url string, want []byte) time.D
 
 func TestNetworkLatency(t *testing.T) {
 	t.Parallel()
-	const latency, jitter = 60 * time.Millisecond, 20 * time.Millisecond
+	// A wide jitter, so that some answers come well before the mean even
+	// when a loaded machine adds its own delay to each.
+	const latency, jitter = 100 * time.Millisecond, 80 * time.Millisecond
 	srv := newTestServer(t, Options{Network: Network{Latency: latency, LatencyJitter: jitter}})
 	srv.PutObject("test", "k", []byte("v"), nil)
 	c := newClient(srv, clientOpt{httpClient: singleConn()})
@@ -126,18 +128,23 @@ func TestNetworkBandwidth(t *testing.T) {
 		wg.Wait()
 		return time.Since(start)
 	}
-	// Four connections each get the per-connection rate.
-	d = parallel(4)
-	t.Logf("4 parallel GETs at %d MiB/s per connection: %s", rate>>20, d)
-	if d < minTime || d > 6*minTime {
-		t.Errorf("4 parallel GETs at %d MiB/s per connection took %s; want about %s, as one", rate>>20, d, minTime)
+	// Four connections each get the per-connection rate...
+	perConn := parallel(4)
+	t.Logf("4 parallel GETs at %d MiB/s per connection: %s", rate>>20, perConn)
+	if perConn < minTime || perConn > 12*minTime {
+		t.Errorf("4 parallel GETs at %d MiB/s per connection took %s; want about %s, as one", rate>>20, perConn, minTime)
 	}
-	// The server-wide rate is shared: four take four times as long.
+	// ... while they share the server-wide rate: four take four times as
+	// long (compared with the above, which a loaded machine slows alike).
 	srv.SetNetwork(Network{Bandwidth: rate})
-	d = parallel(4)
-	t.Logf("4 parallel GETs at %d MiB/s for the server: %s", rate>>20, d)
-	if d < 4*minTime || d > 16*minTime {
-		t.Errorf("4 parallel GETs at %d MiB/s for the server took %s; want about %s", rate>>20, d, 4*minTime)
+	shared := parallel(4)
+	t.Logf("4 parallel GETs at %d MiB/s for the server: %s", rate>>20, shared)
+	if shared < 4*minTime || shared > 16*minTime {
+		t.Errorf("4 parallel GETs at %d MiB/s for the server took %s; want about %s", rate>>20, shared, 4*minTime)
+	}
+	if 2*perConn > shared {
+		t.Errorf("4 parallel GETs took %s at %d MiB/s per connection and %s at %d MiB/s for the server; want the first at most half the second",
+			perConn, rate>>20, shared, rate>>20)
 	}
 }
 
