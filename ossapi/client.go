@@ -288,6 +288,32 @@ func forbid(b bool) *string {
 	return nil
 }
 
+// sdkHeaders points at the standard header fields of one SDK request
+// (PutObject, InitiateMultipartUpload, CopyObject, AppendObject): the SDK
+// has a field for each but Content-Language, which goes in the extra
+// headers.
+type sdkHeaders struct {
+	contentType, contentDisposition, cacheControl, contentEncoding, expires **string
+	extra                                                                   *map[string]string
+}
+
+// setOn fills a request's standard header fields from h (the one place
+// that maps StdHeaders to the SDK; headersFrom is the way back).
+func (h StdHeaders) setOn(f sdkHeaders) {
+	*f.contentType = strp(h.ContentType)
+	*f.contentDisposition = strp(h.ContentDisposition)
+	*f.cacheControl = strp(h.CacheControl)
+	*f.contentEncoding = strp(h.ContentEncoding)
+	*f.expires = strp(h.Expires)
+	if h.ContentLanguage != "" {
+		if *f.extra == nil {
+			*f.extra = map[string]string{}
+		}
+		(*f.extra)["Content-Language"] = h.ContentLanguage
+	}
+}
+
+// headersFrom reads the standard headers of a response.
 func headersFrom(h http.Header) StdHeaders {
 	return StdHeaders{
 		ContentType:        h.Get("Content-Type"),
@@ -430,13 +456,8 @@ func (c *Client) List(ctx context.Context, req ListRequest) (*ListResult, error)
 func (c *Client) Put(ctx context.Context, req PutRequest) (*PutResult, error) {
 	size := req.Size
 	in := &oss.PutObjectRequest{Bucket: &c.bucket, Key: &req.Key, Body: req.Body, ContentLength: &size,
-		Metadata: req.Meta, ForbidOverwrite: forbid(req.ForbidOverwrite),
-		ContentType: strp(req.Headers.ContentType), ContentDisposition: strp(req.Headers.ContentDisposition),
-		CacheControl: strp(req.Headers.CacheControl), ContentEncoding: strp(req.Headers.ContentEncoding),
-		Expires: strp(req.Headers.Expires)}
-	if req.Headers.ContentLanguage != "" {
-		in.Headers = map[string]string{"Content-Language": req.Headers.ContentLanguage}
-	}
+		Metadata: req.Meta, ForbidOverwrite: forbid(req.ForbidOverwrite)}
+	req.Headers.setOn(sdkHeaders{&in.ContentType, &in.ContentDisposition, &in.CacheControl, &in.ContentEncoding, &in.Expires, &in.Headers})
 	if req.Body == nil {
 		in.Body = strings.NewReader("")
 	}
@@ -454,12 +475,8 @@ func (c *Client) Put(ctx context.Context, req PutRequest) (*PutResult, error) {
 // InitiateMultipart starts a multipart upload.
 func (c *Client) InitiateMultipart(ctx context.Context, req InitiateRequest) (string, error) {
 	in := &oss.InitiateMultipartUploadRequest{Bucket: &c.bucket, Key: &req.Key, Metadata: req.Meta,
-		ForbidOverwrite: forbid(req.ForbidOverwrite), ContentType: strp(req.Headers.ContentType),
-		ContentDisposition: strp(req.Headers.ContentDisposition), CacheControl: strp(req.Headers.CacheControl),
-		ContentEncoding: strp(req.Headers.ContentEncoding), Expires: strp(req.Headers.Expires)}
-	if req.Headers.ContentLanguage != "" {
-		in.Headers = map[string]string{"Content-Language": req.Headers.ContentLanguage}
-	}
+		ForbidOverwrite: forbid(req.ForbidOverwrite)}
+	req.Headers.setOn(sdkHeaders{&in.ContentType, &in.ContentDisposition, &in.CacheControl, &in.ContentEncoding, &in.Expires, &in.Headers})
 	var res *oss.InitiateMultipartUploadResult
 	err := c.call(ctx, "InitiateMultipartUpload", req.Key, 0, func(ctx context.Context, o func(*oss.Options)) (err error) {
 		res, err = c.sdk.InitiateMultipartUpload(ctx, in, o)
@@ -566,14 +583,7 @@ func (c *Client) Copy(ctx context.Context, req CopyRequest) (*PutResult, error) 
 	if req.Directive == MetadataReplace {
 		in.MetadataDirective = oss.Ptr("REPLACE")
 		in.Metadata = req.Meta
-		in.ContentType = strp(req.Headers.ContentType)
-		in.ContentDisposition = strp(req.Headers.ContentDisposition)
-		in.CacheControl = strp(req.Headers.CacheControl)
-		in.ContentEncoding = strp(req.Headers.ContentEncoding)
-		in.Expires = strp(req.Headers.Expires)
-		if req.Headers.ContentLanguage != "" {
-			in.Headers = map[string]string{"Content-Language": req.Headers.ContentLanguage}
-		}
+		req.Headers.setOn(sdkHeaders{&in.ContentType, &in.ContentDisposition, &in.CacheControl, &in.ContentEncoding, &in.Expires, &in.Headers})
 	} else {
 		in.MetadataDirective = oss.Ptr("COPY")
 	}
@@ -636,11 +646,7 @@ func (c *Client) Append(ctx context.Context, req AppendRequest) (int64, error) {
 		ContentLength: &size}
 	if pos == 0 {
 		in.Metadata = req.Meta
-		in.ContentType = strp(req.Headers.ContentType)
-		in.ContentDisposition = strp(req.Headers.ContentDisposition)
-		in.CacheControl = strp(req.Headers.CacheControl)
-		in.ContentEncoding = strp(req.Headers.ContentEncoding)
-		in.Expires = strp(req.Headers.Expires)
+		req.Headers.setOn(sdkHeaders{&in.ContentType, &in.ContentDisposition, &in.CacheControl, &in.ContentEncoding, &in.Expires, &in.Headers})
 	}
 	var res *oss.AppendObjectResult
 	err := c.call(ctx, "AppendObject", req.Key, size, func(ctx context.Context, o func(*oss.Options)) (err error) {

@@ -226,41 +226,11 @@ func randomName() string {
 // about to expire), KindPermission (no credentials).
 func (c *Client) SignPostPolicy(ctx context.Context, req PostPolicyRequest) (*PostPolicy, error) {
 	const op = "PostObject"
-	if req.Expires <= 0 {
-		req.Expires = DefaultShareExpiry
-	}
-	if req.Expires > MaxPostPolicyExpiry {
-		return nil, &Error{Op: op, Kind: KindInvalid, Message: fmt.Sprintf("expiry %v is longer than the 7 days a POST policy may last", req.Expires)}
-	}
-	if req.Prefix != "" && !strings.HasSuffix(req.Prefix, "/") {
-		return nil, &Error{Op: op, Kind: KindInvalid, Message: "the prefix must end in /"}
-	}
-	if req.Key == "" {
-		req.Key = req.Prefix + randomName()
-	}
-	if !strings.HasPrefix(req.Key, req.Prefix) || req.Key == req.Prefix {
-		return nil, &Error{Op: op, Key: req.Key, Kind: KindInvalid, Message: "the key must be a name under the prefix"}
-	}
-	if req.MinSize < 0 || req.MaxSize < 0 || (req.MaxSize > 0 && req.MinSize > req.MaxSize) {
-		return nil, &Error{Op: op, Kind: KindInvalid, Message: "invalid size range"}
-	}
-	status := req.SuccessActionStatus
-	switch status {
-	case 0:
-		status = 201
-	case 200, 201, 204:
-	default:
-		return nil, &Error{Op: op, Kind: KindInvalid, Message: "success_action_status must be 200, 201 or 204"}
-	}
-	if req.ContentType != "" && !ValidHeaderValue(req.ContentType) {
-		return nil, &Error{Op: op, Kind: KindInvalid, Message: "invalid content type"}
+	req, err := c.checkPostPolicy(req)
+	if err != nil {
+		return nil, err
 	}
 	v1 := req.SignatureV1 || c.cfg.SignatureV1
-	region := c.cfg.Region
-	if !v1 && region == "" {
-		return nil, &Error{Op: op, Kind: KindInvalid, Message: "a V4 signature needs the region (give -o region=, or sign with V1)"}
-	}
-
 	cr, cl, err := c.snapshot(ctx, op)
 	if err != nil {
 		return nil, err
@@ -275,8 +245,80 @@ func (c *Client) SignPostPolicy(ctx context.Context, req PostPolicyRequest) (*Po
 		return nil, err
 	}
 	exp = exp.UTC()
+	fields, conds := c.postConditions(req)
+	if cr.SecurityToken != "" {
+		fields["x-oss-security-token"] = cr.SecurityToken
+	}
+	if !v1 {
+		conds = append(conds, postV4Fields(fields, cr, now, c.cfg.Region)...)
+	}
+	doc, err := json.Marshal(struct {
+		Expiration string `json:"expiration"`
+		Conditions []any  `json:"conditions"`
+	}{exp.Format(postExpiration), conds})
+	if err != nil {
+		return nil, &Error{Op: op, Kind: KindInvalid, Err: err}
+	}
+	policy := base64.StdEncoding.EncodeToString(doc)
+	fields["policy"] = policy
+	if v1 {
+		m := hmac.New(sha1.New, []byte(cr.AccessKeySecret))
+		m.Write([]byte(policy))
+		fields["OSSAccessKeyId"] = cr.AccessKeyID
+		fields["Signature"] = base64.StdEncoding.EncodeToString(m.Sum(nil))
+	} else {
+		key := postSigningKey(cr.AccessKeySecret, fields["x-oss-date"][:8], c.cfg.Region)
+		fields["x-oss-signature"] = hex.EncodeToString(hmacSHA256(key, policy))
+	}
+	return &PostPolicy{URL: actionURL, Fields: fields, Policy: string(doc), Expiration: exp, Clipped: clipped}, nil
+}
 
-	fields := map[string]string{"key": req.Key, "success_action_status": fmt.Sprint(status)}
+// checkPostPolicy validates a policy request and fills in its defaults
+// (expiry, a random key under the prefix, success status 201).
+func (c *Client) checkPostPolicy(req PostPolicyRequest) (PostPolicyRequest, error) {
+	const op = "PostObject"
+	invalid := func(key, msg string) (PostPolicyRequest, error) {
+		return req, &Error{Op: op, Key: key, Kind: KindInvalid, Message: msg}
+	}
+	if req.Expires <= 0 {
+		req.Expires = DefaultShareExpiry
+	}
+	if req.Expires > MaxPostPolicyExpiry {
+		return invalid("", fmt.Sprintf("expiry %v is longer than the 7 days a POST policy may last", req.Expires))
+	}
+	if req.Prefix != "" && !strings.HasSuffix(req.Prefix, "/") {
+		return invalid("", "the prefix must end in /")
+	}
+	if req.Key == "" {
+		req.Key = req.Prefix + randomName()
+	}
+	if !strings.HasPrefix(req.Key, req.Prefix) || req.Key == req.Prefix {
+		return invalid(req.Key, "the key must be a name under the prefix")
+	}
+	if req.MinSize < 0 || req.MaxSize < 0 || (req.MaxSize > 0 && req.MinSize > req.MaxSize) {
+		return invalid("", "invalid size range")
+	}
+	switch req.SuccessActionStatus {
+	case 0:
+		req.SuccessActionStatus = 201
+	case 200, 201, 204:
+	default:
+		return invalid("", "success_action_status must be 200, 201 or 204")
+	}
+	if req.ContentType != "" && !ValidHeaderValue(req.ContentType) {
+		return invalid("", "invalid content type")
+	}
+	if !req.SignatureV1 && !c.cfg.SignatureV1 && c.cfg.Region == "" {
+		return invalid("", "a V4 signature needs the region (give -o region=, or sign with V1)")
+	}
+	return req, nil
+}
+
+// postConditions returns the form fields and policy conditions of a
+// checked request, before the signature's own.
+func (c *Client) postConditions(req PostPolicyRequest) (map[string]string, []any) {
+	status := fmt.Sprint(req.SuccessActionStatus)
+	fields := map[string]string{"key": req.Key, "success_action_status": status}
 	conds := []any{
 		map[string]string{"bucket": c.bucket},
 		[]any{"starts-with", "$key", req.Prefix},
@@ -296,43 +338,28 @@ func (c *Client) SignPostPolicy(ctx context.Context, req PostPolicyRequest) (*Po
 			fields["Content-Type"] = ct
 		}
 	}
-	conds = append(conds, map[string]string{"success_action_status": fmt.Sprint(status)})
+	conds = append(conds, map[string]string{"success_action_status": status})
+	return fields, conds
+}
+
+// postV4Fields adds the V4 signature's fields (version, credential, date)
+// to fields and returns the conditions that bind them (and the security
+// token) into the policy.
+func postV4Fields(fields map[string]string, cr Credentials, now time.Time, region string) []any {
+	date := now.Format(postV4Date)
+	credential := cr.AccessKeyID + "/" + date[:8] + "/" + region + "/oss/aliyun_v4_request"
+	fields["x-oss-signature-version"] = postV4Algorithm
+	fields["x-oss-credential"] = credential
+	fields["x-oss-date"] = date
+	conds := []any{
+		map[string]string{"x-oss-signature-version": postV4Algorithm},
+		map[string]string{"x-oss-credential": credential},
+		map[string]string{"x-oss-date": date},
+	}
 	if cr.SecurityToken != "" {
-		fields["x-oss-security-token"] = cr.SecurityToken
+		conds = append(conds, map[string]string{"x-oss-security-token": cr.SecurityToken})
 	}
-	if !v1 {
-		date := now.Format(postV4Date)
-		credential := cr.AccessKeyID + "/" + date[:8] + "/" + region + "/oss/aliyun_v4_request"
-		fields["x-oss-signature-version"] = postV4Algorithm
-		fields["x-oss-credential"] = credential
-		fields["x-oss-date"] = date
-		conds = append(conds,
-			map[string]string{"x-oss-signature-version": postV4Algorithm},
-			map[string]string{"x-oss-credential": credential},
-			map[string]string{"x-oss-date": date})
-		if cr.SecurityToken != "" {
-			conds = append(conds, map[string]string{"x-oss-security-token": cr.SecurityToken})
-		}
-	}
-	doc, err := json.Marshal(struct {
-		Expiration string `json:"expiration"`
-		Conditions []any  `json:"conditions"`
-	}{exp.Format(postExpiration), conds})
-	if err != nil {
-		return nil, &Error{Op: op, Kind: KindInvalid, Err: err}
-	}
-	policy := base64.StdEncoding.EncodeToString(doc)
-	fields["policy"] = policy
-	if v1 {
-		m := hmac.New(sha1.New, []byte(cr.AccessKeySecret))
-		m.Write([]byte(policy))
-		fields["OSSAccessKeyId"] = cr.AccessKeyID
-		fields["Signature"] = base64.StdEncoding.EncodeToString(m.Sum(nil))
-	} else {
-		key := postSigningKey(cr.AccessKeySecret, fields["x-oss-date"][:8], region)
-		fields["x-oss-signature"] = hex.EncodeToString(hmacSHA256(key, policy))
-	}
-	return &PostPolicy{URL: actionURL, Fields: fields, Policy: string(doc), Expiration: exp, Clipped: clipped}, nil
+	return conds
 }
 
 func hmacSHA256(key []byte, data string) []byte {

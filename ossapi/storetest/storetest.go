@@ -63,6 +63,7 @@ func RunConformance(t *testing.T, newStore func(t *testing.T) ossapi.ObjectStore
 	t.Run("Copy", func(t *testing.T) { testCopy(t, s, base) })
 	t.Run("Multipart", func(t *testing.T) { testMultipart(t, s, base) })
 	t.Run("Append", func(t *testing.T) { testAppend(t, s, base) })
+	t.Run("StdHeaders", func(t *testing.T) { testStdHeaders(t, s, base) })
 	t.Run("Delete", func(t *testing.T) { testDelete(t, s, base) })
 	t.Run("Presign", func(t *testing.T) { testPresign(t, s, base) })
 	t.Run("BadInput", func(t *testing.T) { testBadInput(t, s, base) })
@@ -388,6 +389,61 @@ func testAppend(t *testing.T, s ossapi.ObjectStore, base string) {
 	put(t, s, base+"normal", []byte("n"), nil)
 	_, err = s.Append(ctx, ossapi.AppendRequest{Key: base + "normal", Position: 1, Body: strings.NewReader("x"), Size: 1})
 	wantKind(t, "append to a normal object", err, ossapi.KindInvalid, "ObjectNotAppendable")
+}
+
+// testStdHeaders: every way of writing an object (PutObject,
+// InitiateMultipartUpload, CopyObject with REPLACE, the first AppendObject)
+// stores all six standard headers, Content-Language included.
+func testStdHeaders(t *testing.T, s ossapi.ObjectStore, base string) {
+	ctx := context.Background()
+	h := ossapi.StdHeaders{ContentType: "text/x-std", ContentDisposition: `attachment; filename="a.txt"`,
+		CacheControl: "max-age=60", ContentEncoding: "identity", ContentLanguage: "fr-CA",
+		Expires: "Thu, 01 Jan 2037 00:00:00 GMT"}
+	writes := []struct {
+		name  string
+		write func(key string) error
+	}{
+		{"PutObject", func(key string) error {
+			_, err := s.Put(ctx, ossapi.PutRequest{Key: key, Body: strings.NewReader("p"), Size: 1, Headers: h})
+			return err
+		}},
+		{"InitiateMultipartUpload", func(key string) error {
+			id, err := s.InitiateMultipart(ctx, ossapi.InitiateRequest{Key: key, Headers: h})
+			if err != nil {
+				return err
+			}
+			p, err := s.UploadPart(ctx, ossapi.UploadPartRequest{Key: key, UploadID: id, PartNumber: 1, Body: strings.NewReader("m"), Size: 1})
+			if err != nil {
+				return err
+			}
+			_, err = s.CompleteMultipart(ctx, ossapi.CompleteRequest{Key: key, UploadID: id, Parts: []ossapi.Part{*p}})
+			return err
+		}},
+		{"CopyObject", func(key string) error {
+			put(t, s, key+".src", []byte("c"), nil)
+			_, err := s.Copy(ctx, ossapi.CopyRequest{SrcKey: key + ".src", DstKey: key, Directive: ossapi.MetadataReplace, Headers: h})
+			return err
+		}},
+		{"AppendObject", func(key string) error {
+			_, err := s.Append(ctx, ossapi.AppendRequest{Key: key, Position: 0, Body: strings.NewReader("a"), Size: 1, Headers: h})
+			return err
+		}},
+	}
+	for _, w := range writes {
+		key := base + "std-headers/" + w.name
+		if err := w.write(key); err != nil {
+			t.Errorf("%s: %v", w.name, err)
+			continue
+		}
+		info, err := s.Head(ctx, key, ossapi.HeadOptions{})
+		if err != nil {
+			t.Errorf("%s: Head: %v", w.name, err)
+			continue
+		}
+		if info.Headers != h {
+			t.Errorf("%s stored headers %+v\nwant %+v", w.name, info.Headers, h)
+		}
+	}
 }
 
 func testDelete(t *testing.T, s ossapi.ObjectStore, base string) {
