@@ -47,6 +47,11 @@ func TestParseSizeAndDuration(t *testing.T) {
 			t.Errorf("parseSize(%q) accepted", bad)
 		}
 	}
+	// 16777216T is 2^64 bytes: it once wrapped around to 0, which the
+	// options took for "not given" and replaced with the default.
+	if n, err := parseSize("16777216T"); err == nil || !strings.Contains(err.Error(), "too large") {
+		t.Errorf("parseSize(16777216T) = %d, %v; want a too-large error", n, err)
+	}
 	if d, err := parseDuration("30"); err != nil || d.Seconds() != 30 {
 		t.Errorf("parseDuration(30) = %v %v", d, err)
 	}

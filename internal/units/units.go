@@ -4,6 +4,7 @@
 package units
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -31,11 +32,18 @@ func ParseSize(s string) (int64, error) {
 		}
 	}
 	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n < 0 || n > (1<<62)/mult {
+	if errors.Is(err, strconv.ErrRange) || err == nil && n > MaxSize/mult {
+		return 0, fmt.Errorf("%q is too large (at most %dT)", s, MaxSize>>40)
+	}
+	if err != nil || n < 0 {
 		return 0, fmt.Errorf("%q is not a size (examples: 4096, 512K, 8M, 10G)", s)
 	}
 	return n * mult, nil
 }
+
+// MaxSize is the largest size ParseSize accepts (4 EiB, 4194304T): sizes
+// that do not fit in an int64 are refused, never wrapped around.
+const MaxSize = 1 << 62
 
 // ParseRate reads a rate in bytes per second: a size, optionally followed
 // by "/s" ("100MB", "100MB/s", "1G").
