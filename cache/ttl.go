@@ -35,9 +35,6 @@ func NewTTL[V any](size int, ttl time.Duration) *TTL[V] {
 	return t
 }
 
-// Duration is the entries' time-to-live.
-func (t *TTL[V]) Duration() time.Duration { return t.ttl }
-
 // Get returns the live value for k (counted as a hit or a miss).
 func (t *TTL[V]) Get(k string) (V, bool) {
 	v, ok := t.get(k)
@@ -110,16 +107,6 @@ func (t *TTL[V]) RemovePrefix(p string) {
 			t.c.Remove(k)
 		}
 	}
-	t.mu.Unlock()
-}
-
-// Purge forgets everything.
-func (t *TTL[V]) Purge() {
-	if t.c == nil {
-		return
-	}
-	t.mu.Lock()
-	t.c.Purge()
 	t.mu.Unlock()
 }
 

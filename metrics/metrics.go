@@ -85,9 +85,6 @@ func (m *Metrics) WatchFS(src FSSource) { m.reg.MustRegister(newFSCollector(src)
 // at each scrape.
 func (m *Metrics) WatchCredentials(src CredentialsSource) { m.reg.MustRegister(newCredsCollector(src)) }
 
-// Registry is the mount's registry.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
 // Handler serves the registry in the Prometheus exposition formats.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})

@@ -65,12 +65,6 @@ func mountHolding(path string) (mountEntry, bool) {
 	return best, found
 }
 
-// isMounted reports whether mnt is a mount point.
-func isMounted(mnt string) bool {
-	_, ok := mountAt(mnt)
-	return ok
-}
-
 // mountDev returns the device (major:minor) of the mount at mnt, "" if
 // mnt is not a mount point.
 func mountDev(mnt string) string {
