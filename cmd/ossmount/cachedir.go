@@ -4,10 +4,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/ossmount/ossmount/cache"
 	"github.com/ossmount/ossmount/ossapi"
 )
 
@@ -52,4 +54,37 @@ func storeEndpoint(c ossapi.Config) string {
 		host += "-internal"
 	}
 	return host + ".aliyuncs.com"
+}
+
+// openAttrStore opens the bucket's attribute store (nil when disabled, or
+// when its directory is not safe to use: the mount then HEADs what a
+// listing cannot tell, as on a first mount). It lives in the bucket's
+// default cache directory (defaultCacheDir), or in attr_cache_dir;
+// attr_cache_dir=none disables it.
+func openAttrStore(v *values, endpoint, bucket string, size int, log *slog.Logger) *cache.AttrStore {
+	dir, name := v.str("attr_cache_dir"), "attrs"
+	switch {
+	case dir == "none" || dir == "off":
+		return nil
+	case dir == "":
+		dir = defaultCacheDir(endpoint, bucket)
+	default:
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			log.Warn("attribute store disabled", "err", err)
+			return nil
+		}
+		dir = abs
+		id := sha256.Sum256([]byte(endpoint + "\n" + bucket))
+		name = "attrs-" + bucket + "-" + hex.EncodeToString(id[:6])
+	}
+	if err := privateDir(dir); err != nil {
+		log.Warn("attribute store disabled", "err", err)
+		return nil
+	}
+	st, err := cache.OpenAttrStore(filepath.Join(dir, name), size, func(name string) (*os.File, error) { return createPrivateFile(name, 0o600) })
+	if err != nil {
+		log.Warn("attribute store ignored; starting afresh", "err", err)
+	}
+	return st
 }

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -138,45 +137,6 @@ func probeMount(mnt string) (pid int, stale bool) {
 	case <-time.After(5 * time.Second):
 	}
 	return 0, stale
-}
-
-// mountPid reads the pid file of the mount on device dev at mnt: known
-// tells whether there is one; pid is 0 if its process is gone.
-func mountPid(dev, mnt string) (pid int, known bool) {
-	b, err := os.ReadFile(pidFilePath(dev))
-	if err != nil {
-		return 0, false
-	}
-	lines := strings.Split(string(b), "\n")
-	if len(lines) < 2 || lines[1] != mnt {
-		return 0, false // a record of an earlier mount
-	}
-	pid, err = strconv.Atoi(lines[0])
-	if err != nil || pid <= 0 {
-		return 0, false
-	}
-	if !alive(pid) {
-		return 0, true
-	}
-	// Guard against a recycled pid.
-	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil && !strings.Contains(filepath.Base(exe), "ossmount") {
-		return 0, true
-	}
-	return pid, true
-}
-
-// alive reports whether process pid exists and is not a zombie.
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// The state follows the parenthesised command name.
-	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
-		return s[i+2] != 'Z'
-	}
-	return true
 }
 
 // checkOssmountMount refuses a path that is not the mount point of an
