@@ -1,9 +1,12 @@
 package main
 
+// Where a mount keeps its files: the default cache directory (staged
+// writes, kept data), the attribute store, and the endpoint they are
+// named for.
+
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -25,18 +28,8 @@ import (
 // failed uploads live there (persistent storage, not a tmpfs: kept data
 // survives a reboot).
 func defaultCacheDir(endpoint, bucket string) string {
-	base := "/var/cache"
-	if os.Geteuid() != 0 {
-		if d := os.Getenv("XDG_CACHE_HOME"); filepath.IsAbs(d) {
-			base = d
-		} else if h, err := os.UserHomeDir(); err == nil && filepath.IsAbs(h) {
-			base = filepath.Join(h, ".cache")
-		} else {
-			base = filepath.Join(os.TempDir(), fmt.Sprintf("ossmount-%d", os.Geteuid()))
-		}
-	}
-	sum := sha256.Sum256([]byte(endpoint + "\n" + bucket))
-	return filepath.Join(base, "ossmount", bucket+"-"+hex.EncodeToString(sum[:6]))
+	base := userDir("/var/cache/ossmount", "XDG_CACHE_HOME", ".cache", "ossmount")
+	return filepath.Join(base, bucket+"-"+storeHash(endpoint, bucket))
 }
 
 // storeEndpoint names where a client's requests go (upload records and
@@ -61,7 +54,7 @@ func storeEndpoint(c ossapi.Config) string {
 // listing cannot tell, as on a first mount). It lives in the bucket's
 // default cache directory (defaultCacheDir), or in attr_cache_dir;
 // attr_cache_dir=none disables it.
-func openAttrStore(v *values, endpoint, bucket string, size int, log *slog.Logger) *cache.AttrStore {
+func openAttrStore(v values, endpoint, bucket string, size int, log *slog.Logger) *cache.AttrStore {
 	dir, name := v.str("attr_cache_dir"), "attrs"
 	switch {
 	case dir == "none" || dir == "off":
@@ -75,8 +68,7 @@ func openAttrStore(v *values, endpoint, bucket string, size int, log *slog.Logge
 			return nil
 		}
 		dir = abs
-		id := sha256.Sum256([]byte(endpoint + "\n" + bucket))
-		name = "attrs-" + bucket + "-" + hex.EncodeToString(id[:6])
+		name = "attrs-" + bucket + "-" + storeHash(endpoint, bucket)
 	}
 	if err := privateDir(dir); err != nil {
 		log.Warn("attribute store disabled", "err", err)
@@ -87,4 +79,11 @@ func openAttrStore(v *values, endpoint, bucket string, size int, log *slog.Logge
 		log.Warn("attribute store ignored; starting afresh", "err", err)
 	}
 	return st
+}
+
+// storeHash stands for the endpoint and bucket in file names: 12 hex
+// digits of their SHA-256.
+func storeHash(endpoint, bucket string) string {
+	sum := sha256.Sum256([]byte(endpoint + "\n" + bucket))
+	return hex.EncodeToString(sum[:6])
 }

@@ -1,9 +1,11 @@
 package main
 
+// Credentials: the options naming a source, turned into the auth
+// package's provider.
+
 import (
 	"context"
 	"log/slog"
-	"sort"
 	"strings"
 	"time"
 
@@ -37,19 +39,8 @@ var sourceOptions = []struct{ option, source string }{
 // naming two different sources are an error, except passwd_file next to
 // ram_role_arn (the passwd file then holds the keys the role is assumed
 // with). ram_role_arn with oidc_token_file means oidc_role_arn.
-func chooseSource(v *values) (string, error) {
-	name := v.str("credential_source")
-	src, ok := sourceNames[name]
-	if !ok {
-		var names []string
-		for n := range sourceNames {
-			if n != "" {
-				names = append(names, n)
-			}
-		}
-		sort.Strings(names)
-		return "", usageError("option credential_source: unknown source %q (want one of %s)", name, strings.Join(names, ", "))
-	}
+func chooseSource(v values) (string, error) {
+	src := sourceNames[v.str("credential_source")] // checked with the options
 	if src != "" {
 		return src, nil
 	}
@@ -85,7 +76,7 @@ func chooseSource(v *values) (string, error) {
 // environment. The first credentials are fetched now, so a broken source
 // fails the mount before anything is mounted; temporary ones are renewed in
 // the background until the returned close function is called.
-func credentialsFor(ctx context.Context, v *values, bucket string, log *slog.Logger) (ossapi.CredentialsProvider, func(), error) {
+func credentialsFor(ctx context.Context, v values, bucket string, log *slog.Logger) (ossapi.CredentialsProvider, func(), error) {
 	src, err := chooseSource(v)
 	if err != nil {
 		return nil, nil, err
@@ -119,12 +110,6 @@ func credentialsFor(ctx context.Context, v *values, bucket string, log *slog.Log
 		RefreshMargin:    v.dur("refresh_margin"),
 		RefreshInterval:  v.dur("refresh_sts_token_interval"),
 		Log:              log.With("component", "credentials"),
-	}
-	if v.err != nil { // a malformed duration above
-		return nil, nil, v.err
-	}
-	if ep := opt.STSEndpoint; strings.Contains(ep, "://") || strings.Contains(ep, "/") {
-		return nil, nil, usageError("option sts_endpoint: %q is not HOST[:PORT] (STS is always spoken to over https)", ep)
 	}
 	p, err := auth.New(ctx, opt)
 	if err != nil {

@@ -22,7 +22,7 @@ const daemonEnv = "OSSMOUNT_DAEMON_FD"
 
 // daemonize re-runs ossmount detached and waits until the child reports
 // the mount ready (exit 0) or failed (its error on stderr, exit 1).
-func daemonize() error {
+func daemonize(childArgs []string) error {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return err
@@ -100,18 +100,5 @@ func readyPipe(fdStr string) func(error) {
 		}
 		f.Close()
 	}
-	daemonReport = report
 	return report
-}
-
-// daemonReport is set in the daemon child; readyNotify calls it.
-var daemonReport func(error)
-
-// readyNotify tells the waiting parent and systemd that the mount is up.
-func readyNotify() {
-	if daemonReport != nil {
-		daemonReport(nil)
-		// Detach stderr from the parent's terminal for good.
-	}
-	sdNotify("READY=1")
 }

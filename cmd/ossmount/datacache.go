@@ -21,7 +21,7 @@ import (
 
 // openDataCache creates DIR safely (privateDir) and opens the cache in it,
 // refusing a directory another mount is using.
-func openDataCache(v *values, dir string, log *slog.Logger) (*cache.DataCache, error) {
+func openDataCache(v values, dir string, log *slog.Logger) (*cache.DataCache, error) {
 	if err := privateDir(dir); err != nil {
 		return nil, fmt.Errorf("data_cache: %v", err)
 	}
@@ -71,13 +71,7 @@ func cacheAction(op, path string) error {
 		if st.IsDir() {
 			return cli.Exit(fmt.Sprintf("%s is a directory: cache %s takes a file", path, op), 2)
 		}
-		for {
-			err = syscall.Setxattr(path, "user.oss.cache", []byte(op), 0)
-			if err != syscall.EINTR {
-				break
-			}
-		}
-		return cacheError(path, op, err)
+		return cacheError(path, op, setControlXattr(path, "user.oss.cache", op))
 	}
 	answer, err := getControlXattr(path, "user.oss.cache")
 	if err != nil {

@@ -16,16 +16,7 @@ import (
 // logDir is the directory of the default log files: /var/log/ossmount for
 // root, else $XDG_STATE_HOME/ossmount (~/.local/state/ossmount).
 func logDir() string {
-	if os.Geteuid() == 0 {
-		return "/var/log/ossmount"
-	}
-	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "ossmount")
-	}
-	if h, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(h, ".local", "state", "ossmount")
-	}
-	return filepath.Join(os.TempDir(), fmt.Sprintf("ossmount-%d", os.Geteuid()), "log")
+	return userDir("/var/log/ossmount", "XDG_STATE_HOME", filepath.Join(".local", "state"), "log")
 }
 
 // defaultLogFile is the log file of the daemon of the mount at mnt: the

@@ -14,19 +14,8 @@ import (
 
 // setupLogging logs to stderr in the foreground, else to log_file, or to
 // syslog, or without syslog to the default log file (see logfile.go).
-func setupLogging(v *values, mnt string, foreground bool) (*slog.Logger, func(), error) {
-	level := slog.LevelInfo
-	switch strings.ToLower(v.str("log_level")) {
-	case "debug":
-		level = slog.LevelDebug
-	case "info", "":
-	case "warn", "warning":
-		level = slog.LevelWarn
-	case "error":
-		level = slog.LevelError
-	default:
-		return nil, nil, usageError("option log_level: %q is not one of debug, info, warn, error", v.str("log_level"))
-	}
+func setupLogging(v values, mnt string, foreground bool) (*slog.Logger, func(), error) {
+	level, _ := parseLogLevel(v.str("log_level")) // checked with the options
 	if v.bool("debug") {
 		level = slog.LevelDebug
 	}
@@ -55,4 +44,19 @@ func setupLogging(v *values, mnt string, foreground bool) (*slog.Logger, func(),
 	}
 	h := slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})
 	return slog.New(h), closeFn, nil
+}
+
+// parseLogLevel reads a log_level value ("" is info).
+func parseLogLevel(s string) (slog.Level, bool) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, true
+	case "info", "":
+		return slog.LevelInfo, true
+	case "warn", "warning":
+		return slog.LevelWarn, true
+	case "error":
+		return slog.LevelError, true
+	}
+	return slog.LevelInfo, false
 }

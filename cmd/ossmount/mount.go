@@ -1,16 +1,22 @@
 package main
 
+// The mount command: its arguments and mount point checked, then served in
+// the foreground (serve.go) or by a detached daemon (daemon.go).
+
 import (
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
 )
 
-func mountAction(c *cli.Context) error {
+// mountAction mounts the bucket named on the command line; childArgs are
+// the arguments a detached daemon is started with.
+func mountAction(c *cli.Context, childArgs []string) error {
 	if c.NArg() == 0 {
 		return cli.ShowAppHelp(c)
 	}
@@ -25,7 +31,7 @@ func mountAction(c *cli.Context) error {
 	if err != nil {
 		return usageError("mountpoint: %v", err)
 	}
-	v := &values{c: c}
+	v := values{c}
 	if err := checkMountpoint(mnt, v.bool("nonempty")); err != nil {
 		return err
 	}
@@ -45,17 +51,15 @@ func mountAction(c *cli.Context) error {
 				childArgs = append(childArgs, "--log_file="+p)
 			}
 		}
-		return daemonize()
+		return daemonize(childArgs)
 	}
-	var report func(error)
+	report := func(error) {}
 	if fdStr := os.Getenv(daemonEnv); fdStr != "" {
 		os.Unsetenv(daemonEnv)
 		report = readyPipe(fdStr)
 	}
-	err = serve(c, v, bucket, prefix, mnt, foreground)
-	if report != nil {
-		report(err) // no-op if already reported
-	}
+	err = serve(v, bucket, prefix, mnt, foreground, report)
+	report(err) // no-op if already reported
 	if err != nil {
 		return cli.Exit(err.Error(), exitCode(err))
 	}
@@ -107,4 +111,33 @@ func exitCode(err error) int {
 		return ec.ExitCode()
 	}
 	return 1
+}
+
+// parseSource splits BUCKET[:/PREFIX] (also oss://BUCKET/PREFIX).
+func parseSource(s string) (bucket, prefix string, err error) {
+	s = strings.TrimPrefix(s, "oss://")
+	bucket, prefix, _ = strings.Cut(s, ":")
+	if strings.Contains(bucket, "/") && prefix == "" {
+		bucket, prefix, _ = strings.Cut(bucket, "/")
+	}
+	prefix = strings.Trim(prefix, "/")
+	if prefix != "" {
+		prefix += "/"
+	}
+	if !validBucket(bucket) {
+		return "", "", fmt.Errorf("%q is not a bucket name (3-63 lower-case letters, digits and '-')", bucket)
+	}
+	return bucket, prefix, nil
+}
+
+func validBucket(b string) bool {
+	if len(b) < 3 || len(b) > 63 || b[0] == '-' || b[len(b)-1] == '-' {
+		return false
+	}
+	for _, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

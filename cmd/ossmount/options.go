@@ -1,15 +1,13 @@
 package main
 
+// The mount option table: every option's name, group, type, default and
+// help, from which the flags, --help, the -o handling and
+// docs/CONFIGURATION.md are made.
+
 import (
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
-	"time"
-
-	"github.com/urfave/cli/v2"
-
-	"github.com/ossmount/ossmount/internal/units"
 )
 
 // kind is how an option's value is parsed.
@@ -22,6 +20,7 @@ const (
 	kSize     // bytes, with optional K/M/G/T suffix (powers of 1024)
 	kDuration // Go duration, or plain seconds
 	kOctal    // permission bits
+	kOnOff    // on or off (also true/false, yes/no, 1/0)
 )
 
 // option is one mount option. Every option can be given as `-o name=value`
@@ -35,6 +34,8 @@ type option struct {
 	alias []string
 	// hidden options are accepted but not listed (FUSE/mount compatibility).
 	hidden bool
+	// check, for a kString option, refuses a bad non-empty value.
+	check func(string) error
 }
 
 const (
@@ -63,7 +64,7 @@ var options = []option{
 	{name: "umask", group: gMount, kind: kOctal, def: "", usage: "clear these bits from file_mode and dir_mode"},
 	{name: "nonempty", group: gMount, kind: kBool, usage: "allow mounting on a non-empty directory (its contents are hidden while mounted); without it such a mount is refused"},
 	{name: "fsname", group: gMount, kind: kString, def: "", usage: "filesystem name shown in mount tables (default: ossmount:BUCKET)"},
-	{name: "log_level", group: gMount, kind: kString, def: "info", usage: "debug, info, warn or error"},
+	{name: "log_level", group: gMount, kind: kString, check: checkLogLevel, def: "info", usage: "debug, info, warn or error"},
 	{name: "log_file", group: gMount, kind: kString, def: "", usage: "log to this file (default: stderr in the foreground, syslog as a daemon, and without syslog /var/log/ossmount/MOUNTPOINT.log, or ~/.local/state/ossmount/ for other users)"},
 	{name: "debug", group: gMount, kind: kBool, usage: "log_level=debug"},
 	{name: "fuse_debug", group: gMount, kind: kBool, usage: "log every FUSE request"},
@@ -80,10 +81,10 @@ var options = []option{
 	{name: "fast_listing", group: gCache, kind: kBool, usage: "show the attributes a listing gives (file_mode, uid, gid, Last-Modified) without a HEAD per entry: for buckets without ossfs metadata"},
 	{name: "attr_cache_dir", group: gCache, kind: kString, def: "", usage: "where HEAD results are kept between mounts (default: the bucket's default cache_dir, whatever cache_dir says); none disables"},
 	{name: "disk_budget", group: gCache, kind: kSize, def: "10G", usage: "most bytes of staged writes on disk (ENOSPC beyond)"},
-	{name: "data_cache", group: gCache, kind: kString, def: "", usage: "keep object data read through the mount in this directory, across remounts (default: off); one mount per directory"},
+	{name: "data_cache", group: gCache, kind: kString, check: checkAbsPath, def: "", usage: "keep object data read through the mount in this directory, across remounts (default: off); one mount per directory"},
 	{name: "data_cache_size", group: gCache, kind: kSize, def: "", usage: "most bytes of data in data_cache, least recently used evicted (default: half of the file system's free space when the mount starts, data_cache_min_free kept)"},
 	{name: "data_cache_min_free", group: gCache, kind: kSize, def: "", usage: "free space data_cache never takes from its file system (default: 10% of it, at most 10G)"},
-	{name: "data_cache_passthrough", group: gCache, kind: kString, def: "on", usage: "on: read-only opens of files wholly in data_cache are read by the kernel from the cache file (FUSE passthrough; Linux 6.9+, root); off: always read through the daemon"},
+	{name: "data_cache_passthrough", group: gCache, kind: kOnOff, def: "on", usage: "on: read-only opens of files wholly in data_cache are read by the kernel from the cache file (FUSE passthrough; Linux 6.9+, root); off: always read through the daemon"},
 
 	{name: "memory_budget", group: gPerf, kind: kSize, def: "256M", usage: "memory for read-ahead, cached blocks, staged writes and FUSE requests, shared by all files: the process stays within it + 64M"},
 	{name: "block_size", group: gPerf, kind: kSize, def: "16K", usage: "unit of the block cache for random reads: a read fetches the blocks it lacks in one GET (small blocks keep small random reads near raw GET speed)"},
@@ -97,7 +98,7 @@ var options = []option{
 	{name: "max_background", group: gPerf, kind: kInt, def: "", usage: "FUSE requests the kernel may queue in the background (default: memory_budget/4M, from 8 to 64)"},
 
 	{name: "passwd_file", group: gCred, kind: kString, def: "", usage: "ossfs-style credentials file (AK:SK or bucket:AK:SK lines); default ~/.passwd-ossfs, then /etc/passwd-ossfs"},
-	{name: "credential_source", group: gCred, kind: kString, def: "", usage: "force a source: env, sts, passwd_file, ram_role_arn, ecs_ram_role, oidc_role_arn, credentials_uri, cli_profile, credential_process (default: the first one configured)"},
+	{name: "credential_source", group: gCred, kind: kString, check: checkCredentialSource, def: "", usage: "force a source: env, sts, passwd_file, ram_role_arn, ecs_ram_role, oidc_role_arn, credentials_uri, cli_profile, credential_process (default: the first one configured)"},
 	{name: "ram_role_arn", group: gCred, kind: kString, def: "", usage: "assume this RAM role (AssumeRole) with the base credentials"},
 	{name: "role_session_name", group: gCred, kind: kString, def: "ossmount", usage: "session name for assumed roles"},
 	{name: "role_session_duration", group: gCred, kind: kDuration, def: "1h", usage: "lifetime of assumed-role tokens"},
@@ -112,7 +113,7 @@ var options = []option{
 	{name: "credentials_uri", group: gCred, kind: kString, def: "", usage: "URL answering temporary credentials"},
 	{name: "profile", group: gCred, kind: kString, def: "", usage: "Alibaba Cloud CLI profile name (~/.aliyun/config.json)"},
 	{name: "profile_file", group: gCred, kind: kString, def: "", usage: "Alibaba Cloud CLI config file"},
-	{name: "sts_endpoint", group: gCred, kind: kString, def: "", usage: "STS endpoint (default: sts.aliyuncs.com)"},
+	{name: "sts_endpoint", group: gCred, kind: kString, check: checkSTSEndpoint, def: "", usage: "STS endpoint (default: sts.aliyuncs.com)"},
 	{name: "refresh_sts_token_interval", group: gCred, kind: kDuration, def: "", usage: "renew temporary credentials at least this often"},
 	{name: "refresh_margin", group: gCred, kind: kDuration, def: "5m", usage: "renew temporary credentials this long before they expire"},
 
@@ -134,14 +135,7 @@ var options = []option{
 	{name: "additional_headers", group: gCli, kind: kString, def: "", usage: "extra headers to sign with V4 (colon-separated names)"},
 }
 
-// ignoredMountOptions are mount(8)/systemd options with no meaning here.
-var ignoredMountOptions = map[string]bool{
-	"_netdev": true, "nofail": true, "auto": true, "noauto": true, "user": true, "users": true, "nouser": true,
-	"defaults": true, "dev": true, "nodev": true, "suid": true, "nosuid": true, "exec": true, "noexec": true,
-	"async": true, "atime": true, "noatime": true, "relatime": true, "norelatime": true, "strictatime": true,
-	"lazytime": true, "nolazytime": true, "owner": true, "group": true, "nofail_if_unmounted": true,
-}
-
+// lookupOption finds an option by name or alias.
 func lookupOption(name string) *option {
 	for i := range options {
 		o := &options[i]
@@ -155,175 +149,6 @@ func lookupOption(name string) *option {
 		}
 	}
 	return nil
-}
-
-// flags builds the urfave/cli flags from the table.
-func flags() []cli.Flag {
-	var fl []cli.Flag
-	for _, o := range options {
-		cat := o.group
-		if o.kind == kBool {
-			fl = append(fl, &cli.BoolFlag{Name: o.name, Aliases: o.alias, Usage: o.usage, Category: cat, Hidden: o.hidden})
-			continue
-		}
-		usage := o.usage
-		fl = append(fl, &cli.StringFlag{Name: o.name, Aliases: o.alias, Usage: usage, Category: cat, Value: o.def, Hidden: o.hidden})
-	}
-	fl = append(fl, &cli.StringSliceFlag{Name: "o", Usage: "mount options, comma-separated: -o name[=value][,...]", Category: gMount})
-	return fl
-}
-
-// expandArgs rewrites mount-helper style argv into urfave/cli form: every
-// `-o a=b,c` becomes `--a=b --c`, mount(8)-only options are dropped, and
-// positional arguments are moved after the flags (mount.fuse3 passes -o
-// last). Unknown options are an error naming them.
-func expandArgs(args []string) ([]string, error) {
-	var flagsOut, pos []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--":
-			pos = append(pos, args[i+1:]...)
-			i = len(args)
-		case a == "-o" || strings.HasPrefix(a, "-o") && !strings.HasPrefix(a, "--") && len(a) > 2:
-			var list string
-			if a == "-o" {
-				if i+1 >= len(args) {
-					return nil, fmt.Errorf("-o needs a value")
-				}
-				i++
-				list = args[i]
-			} else {
-				list = a[2:]
-			}
-			for _, item := range splitOptions(list) {
-				if item == "" {
-					continue
-				}
-				name, val, hasVal := strings.Cut(item, "=")
-				if ignoredMountOptions[name] || strings.HasPrefix(name, "x-systemd.") || strings.HasPrefix(name, "x-") || name == "comment" {
-					continue
-				}
-				o := lookupOption(name)
-				if o == nil {
-					return nil, fmt.Errorf("unknown mount option %q", name)
-				}
-				if o.kind == kBool {
-					if hasVal {
-						b, err := strconv.ParseBool(val)
-						if err != nil {
-							return nil, fmt.Errorf("option %s: %q is not a boolean", name, val)
-						}
-						flagsOut = append(flagsOut, fmt.Sprintf("--%s=%t", o.name, b))
-					} else {
-						flagsOut = append(flagsOut, "--"+o.name)
-					}
-					continue
-				}
-				if !hasVal {
-					return nil, fmt.Errorf("option %s needs a value (-o %s=VALUE)", name, name)
-				}
-				flagsOut = append(flagsOut, "--"+o.name+"="+val)
-			}
-		case strings.HasPrefix(a, "-") && a != "-":
-			name := strings.TrimLeft(a, "-")
-			name, _, hasVal := strings.Cut(name, "=")
-			o := lookupOption(name)
-			flagsOut = append(flagsOut, a)
-			if o != nil && o.kind != kBool && !hasVal && i+1 < len(args) {
-				i++
-				flagsOut = append(flagsOut, args[i])
-			}
-		default:
-			pos = append(pos, a)
-		}
-	}
-	return append(flagsOut, pos...), nil
-}
-
-// splitOptions splits a -o list on commas, keeping commas inside a value
-// that has no '=' after them (e.g. additional_headers=a,b is not allowed;
-// use ':' there).
-func splitOptions(s string) []string { return strings.Split(s, ",") }
-
-// parseSize reads 123, 64K, 8M, 10G, 1T (powers of 1024).
-func parseSize(s string) (int64, error) { return units.ParseSize(s) }
-
-// parseDuration reads a Go duration or plain seconds.
-func parseDuration(s string) (time.Duration, error) {
-	if n, err := strconv.ParseFloat(s, 64); err == nil && n >= 0 {
-		return time.Duration(n * float64(time.Second)), nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%q is not a duration (examples: 30, 30s, 5m)", s)
-	}
-	return d, nil
-}
-
-// values reads parsed option values with their types, collecting the first
-// error.
-type values struct {
-	c   *cli.Context
-	err error
-}
-
-func (v *values) fail(name string, err error) {
-	if v.err == nil {
-		v.err = usageError("option %s: %v", name, err)
-	}
-}
-
-func (v *values) str(name string) string { return v.c.String(name) }
-func (v *values) bool(name string) bool  { return v.c.Bool(name) }
-func (v *values) set(name string) bool   { return v.c.IsSet(name) && v.c.String(name) != "" }
-
-func (v *values) int(name string) int {
-	s := v.c.String(name)
-	if s == "" {
-		return 0
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		v.fail(name, fmt.Errorf("%q is not a number", s))
-	}
-	return n
-}
-
-func (v *values) size(name string) int64 {
-	s := v.c.String(name)
-	if s == "" {
-		return 0
-	}
-	n, err := parseSize(s)
-	if err != nil {
-		v.fail(name, err)
-	}
-	return n
-}
-
-func (v *values) dur(name string) time.Duration {
-	s := v.c.String(name)
-	if s == "" {
-		return 0
-	}
-	d, err := parseDuration(s)
-	if err != nil {
-		v.fail(name, err)
-	}
-	return d
-}
-
-func (v *values) octal(name string) uint32 {
-	s := v.c.String(name)
-	if s == "" {
-		return 0
-	}
-	n, err := strconv.ParseUint(s, 8, 32)
-	if err != nil || n > 0o7777 {
-		v.fail(name, fmt.Errorf("%q is not an octal mode", s))
-	}
-	return uint32(n)
 }
 
 // optionsMarkdown renders the table for docs/CONFIGURATION.md.

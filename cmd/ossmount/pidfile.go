@@ -17,13 +17,7 @@ import (
 // privateDir (a directory of another user, a symlink or one others can
 // reach is refused).
 func runDir() string {
-	if os.Geteuid() == 0 {
-		return "/run/ossmount"
-	}
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
-		return filepath.Join(d, "ossmount")
-	}
-	return filepath.Join(os.TempDir(), fmt.Sprintf("ossmount-%d", os.Geteuid()))
+	return userDir("/run/ossmount", "XDG_RUNTIME_DIR", "", "")
 }
 
 // pidFilePath names the pid file of the mount on device dev (major:minor).

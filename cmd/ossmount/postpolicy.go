@@ -2,18 +2,17 @@ package main
 
 // ossmount post-policy: the form fields (or a ready HTML page) with which a
 // browser uploads files into a directory of the bucket (OSS PostObject),
-// signed by the mount's daemon for a directory in a mount, or from the
-// mount options for oss://BUCKET/PREFIX/.
+// signed by the mount's daemon for a directory in a mount (after it
+// checked that the caller may write there), or from the mount options for
+// oss://BUCKET/PREFIX/.
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"html/template"
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -23,13 +22,6 @@ import (
 )
 
 func postPolicyCommand() *cli.Command {
-	own := []cli.Flag{
-		&cli.StringFlag{Name: "expires", Value: "1800", Usage: "validity: seconds or a duration like 2h (at most 7 days)", Category: "sharing"},
-		&cli.StringFlag{Name: "max-size", Usage: "largest file accepted, e.g. 10M (content-length-range)", Category: "sharing"},
-		&cli.StringFlag{Name: "content-type", Usage: "Content-Type required of uploads; a prefix when it ends in / (image/)", Category: "sharing"},
-		&cli.BoolFlag{Name: "keep-name", Usage: "store files under their own names (key ${filename}) instead of random names", Category: "sharing"},
-		&cli.BoolFlag{Name: "html", Usage: "print a ready HTML upload page instead of JSON", Category: "sharing"},
-	}
 	return &cli.Command{
 		Name:      "post-policy",
 		Usage:     "print signed form fields (JSON) or an HTML page for browser uploads into a directory",
@@ -39,52 +31,52 @@ func postPolicyCommand() *cli.Command {
 			"under the prefix is accepted. For a directory in a mount the mount signs with its own\n" +
 			"current credentials after checking that you may write the directory. Signature V4 unless\n" +
 			"--sigv1. Browsers posting from a page on another origin need a CORS rule on the bucket.",
-		Flags:           append(own, shareTableFlags()...),
-		SkipFlagParsing: true,
-		Action: func(c *cli.Context) error {
-			sc, args, err := parseShareArgs(c, "post-policy")
-			if sc == nil || err != nil {
-				return err
-			}
-			return postPolicyAction(sc, args)
-		},
+		Flags: shareFlags(
+			option{name: "max-size", group: sharing, kind: kSize, usage: "largest file accepted, e.g. 10M (content-length-range)"},
+			option{name: "content-type", group: sharing, kind: kString, usage: "Content-Type required of uploads; a prefix when it ends in / (image/)"},
+			option{name: "keep-name", group: sharing, kind: kBool, usage: "store files under their own names (key ${filename}) instead of random names"},
+			option{name: "html", group: sharing, kind: kBool, usage: "print a ready HTML upload page instead of JSON"},
+		),
+		Action: postPolicyAction,
 	}
 }
 
-func postPolicyAction(c *cli.Context, args []string) error {
-	if len(args) != 1 {
-		return usageError("usage: ossmount post-policy [--expires SECONDS] [--max-size SIZE] [--content-type TYPE] [--keep-name] [--sigv1] [--html] DIR")
-	}
-	path := args[0]
-	exp, err := shareExpiry(c, ossapi.MaxPostPolicyExpiry)
+// postPolicyRequest is a post-policy command line.
+type postPolicyRequest struct {
+	*shareRequest
+	maxSize     int64
+	contentType string
+	keepName    bool
+}
+
+func postPolicyAction(c *cli.Context) error {
+	sr, err := newShareRequest(c, "ossmount post-policy [--expires SECONDS] [--max-size SIZE] [--content-type TYPE] [--keep-name] [--sigv1] [--html] DIR",
+		ossapi.MaxPostPolicyExpiry)
 	if err != nil {
 		return err
 	}
-	var maxSize int64
-	if s := c.String("max-size"); s != "" {
-		if maxSize, err = parseSize(s); err != nil || maxSize <= 0 || maxSize > 5<<30 {
-			return usageError("--max-size: %q is not a size between 1 byte and 5G", s)
-		}
+	r := postPolicyRequest{shareRequest: sr, maxSize: sr.v.size("max-size"), contentType: sr.v.str("content-type"), keepName: sr.v.bool("keep-name")}
+	if sr.v.given("max-size") && (r.maxSize <= 0 || r.maxSize > 5<<30) {
+		return usageError("--max-size: %q is not a size between 1 byte and 5G", sr.v.str("max-size"))
 	}
-	ct, keep, v1 := c.String("content-type"), c.Bool("keep-name"), c.Bool("sigv1")
-	if ct != "" && !ossapi.ValidHeaderValue(ct) {
-		return usageError("--content-type: %q is not a valid header value", ct)
+	if r.contentType != "" && !ossapi.ValidHeaderValue(r.contentType) {
+		return usageError("--content-type: %q is not a valid header value", r.contentType)
 	}
 	var ans *fs.PostPolicyAnswer
-	if strings.HasPrefix(path, "oss://") {
-		ans, err = postPolicyDirect(c, path, exp, maxSize, ct, keep, v1)
+	if r.direct() {
+		ans, err = r.sign()
 	} else {
-		ans, err = postPolicyMount(path, exp, maxSize, ct, keep, v1)
+		ans, err = r.ask()
 	}
 	if err != nil {
 		return err
 	}
 	if ans.Clipped {
 		t, _ := time.Parse(time.RFC3339, ans.Expiration)
-		warnClipped("policy", t, exp)
+		warnClipped("policy", t, r.expires)
 	}
-	if c.Bool("html") {
-		return uploadPage(os.Stdout, ans, keep)
+	if sr.v.bool("html") {
+		return uploadPage(os.Stdout, ans, r.keepName)
 	}
 	out, err := json.MarshalIndent(ans, "", "  ")
 	if err != nil {
@@ -94,25 +86,14 @@ func postPolicyAction(c *cli.Context, args []string) error {
 	return nil
 }
 
-func postPolicyMount(path string, exp time.Duration, maxSize int64, ct string, keep, v1 bool) (*fs.PostPolicyAnswer, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, cli.Exit(err.Error(), 1)
+// ask has the mount holding the directory sign the policy.
+func (r postPolicyRequest) ask() (*fs.PostPolicyAnswer, error) {
+	var max string
+	if r.maxSize > 0 {
+		max = strconv.FormatInt(r.maxSize, 10)
 	}
-	if !st.IsDir() {
-		return nil, mountError(path, syscall.ENOTDIR)
-	}
-	params := [][2]string{{"exp", strconv.FormatInt(int64(exp/time.Second), 10)}, {"ct", ct}}
-	if maxSize > 0 {
-		params = append(params, [2]string{"max", strconv.FormatInt(maxSize, 10)})
-	}
-	if keep {
-		params = append(params, [2]string{"keep", "1"})
-	}
-	if v1 {
-		params = append(params, [2]string{"v1", "1"})
-	}
-	answer, err := askMount(path, "user.oss.post-policy"+shareQuery(params))
+	answer, err := r.askMount("post-policy", true, [2]string{"ct", r.contentType}, [2]string{"max", max},
+		[2]string{"keep", boolParam(r.keepName)})
 	if err != nil {
 		return nil, err
 	}
@@ -123,28 +104,27 @@ func postPolicyMount(path string, exp time.Duration, maxSize int64, ct string, k
 	return &ans, nil
 }
 
-func postPolicyDirect(c *cli.Context, path string, exp time.Duration, maxSize int64, ct string, keep, v1 bool) (*fs.PostPolicyAnswer, error) {
-	bucket, prefix, err := splitOSSPath(path)
+// sign signs the policy of an oss://BUCKET/PREFIX/ path here.
+func (r postPolicyRequest) sign() (*fs.PostPolicyAnswer, error) {
+	bucket, prefix, err := splitOSSPath(r.path)
 	if err != nil {
 		return nil, usageError("%v", err)
 	}
 	if prefix = strings.Trim(prefix, "/"); prefix != "" {
 		prefix += "/"
 	}
-	client, closeCreds, err := directClient(c, bucket)
+	client, ctx, done, err := r.signer(bucket)
 	if err != nil {
 		return nil, err
 	}
-	defer closeCreds()
-	req := ossapi.PostPolicyRequest{Prefix: prefix, Expires: exp, MaxSize: maxSize, ContentType: ct, SignatureV1: v1}
-	if keep {
+	defer done()
+	req := ossapi.PostPolicyRequest{Prefix: prefix, Expires: r.expires, MaxSize: r.maxSize, ContentType: r.contentType, SignatureV1: r.v1}
+	if r.keepName {
 		req.Key = prefix + "${filename}"
 	}
-	ctx, cancel := context.WithTimeout(c.Context, 30*time.Second)
-	defer cancel()
 	p, err := client.SignPostPolicy(ctx, req)
 	if err != nil {
-		return nil, cli.Exit(fmt.Sprintf("post-policy %s: %v", path, err), 1)
+		return nil, cli.Exit(fmt.Sprintf("post-policy %s: %v", r.path, err), 1)
 	}
 	return &fs.PostPolicyAnswer{URL: p.URL, Prefix: prefix, Fields: p.Fields, Expiration: p.Expiration.UTC().Format(time.RFC3339),
 		Clipped: p.Clipped, PolicyDocument: p.Policy}, nil

@@ -90,3 +90,22 @@ func appendPrivateFile(name string, perm os.FileMode) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// userDir is where ossmount keeps files of one kind for the current user:
+// root for root; else $XDG/ossmount (xdg names the XDG base directory
+// variable), or ~/HOMESUB/ossmount when the variable is unset or not
+// absolute (homeSub "": no such fallback); else a directory of the user's
+// in the temporary directory, /tmp/ossmount-UID/TMPSUB. Create it with
+// privateDir.
+func userDir(root, xdg, homeSub, tmpSub string) string {
+	if os.Geteuid() == 0 {
+		return root
+	}
+	if d := os.Getenv(xdg); filepath.IsAbs(d) {
+		return filepath.Join(d, "ossmount")
+	}
+	if h, err := os.UserHomeDir(); err == nil && filepath.IsAbs(h) && homeSub != "" {
+		return filepath.Join(h, homeSub, "ossmount")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("ossmount-%d", os.Geteuid()), tmpSub)
+}

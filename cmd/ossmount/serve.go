@@ -5,10 +5,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -20,192 +18,277 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
-	"github.com/urfave/cli/v2"
 
 	"github.com/ossmount/ossmount/fs"
 	"github.com/ossmount/ossmount/metrics"
 	"github.com/ossmount/ossmount/ossapi"
 )
 
-// serve mounts and runs until unmounted.
-func serve(c *cli.Context, v *values, bucket, prefix, mnt string, foreground bool) error {
-	log, closeLog, err := setupLogging(v, mnt, foreground)
-	if err != nil {
+// mount is a mount being set up and served: what serve builds, and the
+// steps that undo it (run in reverse order when serve returns).
+type mount struct {
+	v                   values
+	bucket, prefix, mnt string
+	log                 *slog.Logger
+	met                 *metrics.Metrics
+	fcfg                fs.Config
+	ocfg                ossapi.Config
+	mopts               fuse.MountOptions
+	creds               ossapi.CredentialsProvider
+	fsys                *fs.FS
+	server              *fuse.Server
+	undo                []func()
+}
+
+// later adds f to what is undone when serve returns.
+func (m *mount) later(f func()) { m.undo = append(m.undo, f) }
+
+func (m *mount) close() {
+	for i := len(m.undo) - 1; i >= 0; i-- {
+		m.undo[i]()
+	}
+}
+
+// serve mounts and runs until unmounted; report(nil) tells a waiting
+// parent (daemon.go) that the mount is ready.
+func serve(v values, bucket, prefix, mnt string, foreground bool, report func(error)) error {
+	m := &mount{v: v, bucket: bucket, prefix: prefix, mnt: mnt}
+	defer m.close()
+	if err := m.configure(foreground); err != nil {
 		return err
 	}
-	defer closeLog()
-	slog.SetDefault(log)
-
-	fcfg, ocfg, mopts := buildConfigs(v, bucket, prefix)
-	if v.err != nil {
-		return v.err
-	}
-	metricsAddr := v.str("metrics")
-	if metricsAddr != "" {
-		if err := metrics.CheckAddr(metricsAddr, v.bool("metrics_allow_remote")); err != nil {
-			return usageError("option metrics: %v", err)
-		}
-	}
-	met := metrics.New(metrics.Info{Version: version, Bucket: bucket, Prefix: prefix,
-		EndpointHost: ocfg.EndpointHost(), Mountpoint: mnt})
 	// Signals are caught from the start: one arriving while the mount is
-	// set up cancels the setup; once mounted, it is handled below. (Dying
+	// set up cancels the setup; once mounted, it is handled by run. (Dying
 	// of a signal during the mount's own first requests could leave the
 	// process hung on its own file system.)
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
+	m.later(func() { signal.Stop(sigs) })
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	m.later(cancel)
 	endSetup, interrupted := watchSetup(sigs, cancel)
-	creds, closeCreds, err := credentialsFor(ctx, v, bucket, log)
-	if err != nil {
-		endSetup()
-		return interrupted(err)
+	err := m.setup(ctx)
+	endSetup()
+	if err := interrupted(err); err != nil {
+		return err
 	}
-	defer closeCreds()
+	if err := m.start(sigs); err != nil {
+		return err
+	}
+	m.ready(report)
+	return m.run(sigs)
+}
+
+// configure sets up logging and builds the configurations and the metrics.
+func (m *mount) configure(foreground bool) error {
+	log, closeLog, err := setupLogging(m.v, m.mnt, foreground)
+	if err != nil {
+		return err
+	}
+	m.later(closeLog)
+	slog.SetDefault(log)
+	m.log = log
+	if m.fcfg, m.ocfg, m.mopts, err = buildConfigs(m.v, m.bucket, m.prefix); err != nil {
+		return err
+	}
+	if err := checkMetrics(m.v); err != nil {
+		return err
+	}
+	m.met = metrics.New(metrics.Info{Version: version, Bucket: m.bucket, Prefix: m.prefix,
+		EndpointHost: m.ocfg.EndpointHost(), Mountpoint: m.mnt})
+	return nil
+}
+
+// setup connects to OSS, opens the caches and makes the file system.
+func (m *mount) setup(ctx context.Context) error {
+	if err := m.connect(ctx); err != nil {
+		return err
+	}
+	if err := m.openCaches(); err != nil {
+		return err
+	}
+	fsys, err := fs.New(m.fcfg)
+	if err != nil {
+		return err
+	}
+	m.fsys = fsys
+	m.later(fsys.Close)
+	return nil
+}
+
+// connect builds the client with the mount's credentials and sends the
+// first request, which tells a wrong bucket, key or endpoint at once.
+func (m *mount) connect(ctx context.Context) error {
+	log := m.log
+	m.ocfg.Observer = m.met.OSS()
+	m.ocfg.Logf = func(format string, a ...any) { log.Debug(fmt.Sprintf(format, a...)) }
+	client, creds, closeCreds, err := newClient(ctx, m.v, m.ocfg, log)
+	if err != nil {
+		return err
+	}
+	m.later(closeCreds)
 	if cs, ok := creds.(metrics.CredentialsSource); ok {
-		met.WatchCredentials(cs)
+		m.met.WatchCredentials(cs)
 	}
-	ocfg.Credentials = creds
-	ocfg.Observer = met.OSS()
-	ocfg.Logf = func(format string, a ...any) { log.Debug(fmt.Sprintf(format, a...)) }
-	client, err := ossapi.New(ocfg)
-	if err != nil {
-		endSetup()
-		return fmt.Errorf("client: %v", err)
+	if err := client.Probe(ctx); err != nil {
+		return probeError(m.bucket, m.ocfg.EndpointURL(), err)
 	}
-	err = client.Probe(ctx)
-	if err != nil {
-		endSetup()
-		return interrupted(probeError(bucket, ocfg.EndpointURL(), err))
-	}
-	fcfg.Store = client
-	fcfg.Logger = log
-	if fcfg.CacheDir == "" {
-		fcfg.CacheDir = defaultCacheDir(fcfg.Endpoint, bucket)
-		if err := privateDir(fcfg.CacheDir); err != nil {
-			endSetup()
+	m.fcfg.Store, m.fcfg.Logger, m.creds = client, log, creds
+	return nil
+}
+
+// openCaches prepares the cache directory, the data cache and the
+// attribute store.
+func (m *mount) openCaches() error {
+	if m.fcfg.CacheDir == "" {
+		dir := defaultCacheDir(m.fcfg.Endpoint, m.bucket)
+		if err := privateDir(dir); err != nil {
 			return fmt.Errorf("cache directory: %v", err)
 		}
 		// Left empty by a clean unmount: removed (kept data stays).
-		defer os.Remove(fcfg.CacheDir)
+		m.later(func() { os.Remove(dir) })
+		m.fcfg.CacheDir = dir
 	}
-	if dir := v.str("data_cache"); dir != "" {
-		dc, err := openDataCache(v, dir, log)
-		if err != nil {
-			endSetup()
-			return err
-		}
-		defer dc.Close() // after the file system's last read
-		fcfg.DataCache, fcfg.DataCacheDir = dc, dir
-	}
-	fcfg.StatsReport = met.SummaryJSON
-	fcfg.AttrStore = openAttrStore(v, fcfg.Endpoint, bucket, fcfg.StatCacheSize, log)
-	fsys, err := fs.New(fcfg)
-	endSetup()
-	if err != nil {
-		return interrupted(err)
-	}
-	defer fsys.Close()
-	if err := interrupted(nil); err != nil {
-		return err
-	}
-	met.WatchFS(fsys)
-	if metricsAddr != "" {
-		bound, stopMetrics, err := met.Serve(metricsAddr, log)
+	if dir := m.v.str("data_cache"); dir != "" {
+		dc, err := openDataCache(m.v, dir, m.log)
 		if err != nil {
 			return err
 		}
-		defer stopMetrics()
-		log.Info("serving metrics", "url", "http://"+bound+"/metrics")
+		m.later(dc.Close) // after the file system's last read
+		m.fcfg.DataCache, m.fcfg.DataCacheDir = dc, dir
+	}
+	m.fcfg.StatsReport = m.met.SummaryJSON
+	m.fcfg.AttrStore = openAttrStore(m.v, m.fcfg.Endpoint, m.bucket, m.fcfg.StatCacheSize, m.log)
+	return nil
+}
+
+// start serves the metrics and mounts. A SIGINT or SIGTERM that came while
+// mounting undoes the mount and fails, rather than report ready and then
+// unmount.
+func (m *mount) start(sigs chan os.Signal) error {
+	m.met.WatchFS(m.fsys)
+	if addr := m.v.str("metrics"); addr != "" {
+		bound, stopMetrics, err := m.met.Serve(addr, m.log)
+		if err != nil {
+			return err
+		}
+		m.later(stopMetrics)
+		m.log.Info("serving metrics", "url", "http://"+bound+"/metrics")
 	}
 	// Keep the Go heap near the budget so RSS stays bounded: what the
 	// budget does not count (runtime, goroutines, HTTP buffers, garbage)
 	// must fit in the 64 MiB over it, with the program itself.
-	debug.SetMemoryLimit(fcfg.MemoryBudget + memorySlack)
+	debug.SetMemoryLimit(m.fcfg.MemoryBudget + memorySlack)
 
-	opts := fsys.Options()
-	opts.MountOptions = mopts
+	opts := m.fsys.Options()
+	opts.MountOptions = m.mopts
 	// Every FUSE request goes through the metrics' decorator.
-	server, err := fuse.NewServer(met.WrapFUSE(fsys.WrapFUSE(gofs.NewNodeFS(fsys.Root(), opts))), mnt, &opts.MountOptions)
+	server, err := fuse.NewServer(m.met.WrapFUSE(m.fsys.WrapFUSE(gofs.NewNodeFS(m.fsys.Root(), opts))), m.mnt, &opts.MountOptions)
 	if err != nil {
-		return fmt.Errorf("mount %s: %v", mnt, err)
+		return fmt.Errorf("mount %s: %v", m.mnt, err)
 	}
 	go server.Serve()
 	if err := server.WaitMount(); err != nil {
-		return fmt.Errorf("mount %s: %v", mnt, err)
+		return fmt.Errorf("mount %s: %v", m.mnt, err)
 	}
-	// A signal that came while mounting: undo the mount and fail, rather
-	// than report ready and then unmount.
 	select {
 	case s := <-sigs:
 		if s != syscall.SIGHUP {
 			if err := server.Unmount(); err != nil {
-				lazyUnmount(mnt)
+				lazyUnmount(m.mnt)
 			}
 			return fmt.Errorf("interrupted by %v before the mount was ready", s)
 		}
 	default:
 	}
-	if fcfg.DataCache != nil && fcfg.Passthrough {
-		fsys.ProbePassthrough()
-	}
-	if kb := v.int("read_ahead_kb"); kb > 0 {
-		raiseReadAhead(mnt, kb, log)
-	}
-	removePidFile := writePidFile(mnt, log)
-	defer removePidFile()
-	log.Info("mounted", "bucket", bucket, "prefix", prefix, "mountpoint", mnt, "endpoint", ocfg.EndpointURL(), "credentials", describeCreds(creds), "cache_dir", fcfg.CacheDir)
-	readyNotify()
+	m.server = server
+	return nil
+}
 
+// ready finishes what needs the mount in place, and tells the waiting
+// parent (report) and systemd that it is ready.
+func (m *mount) ready(report func(error)) {
+	if m.fcfg.DataCache != nil && m.fcfg.Passthrough {
+		m.fsys.ProbePassthrough()
+	}
+	if kb := m.v.int("read_ahead_kb"); kb > 0 {
+		raiseReadAhead(m.mnt, kb, m.log)
+	}
+	m.later(writePidFile(m.mnt, m.log))
+	m.log.Info("mounted", "bucket", m.bucket, "prefix", m.prefix, "mountpoint", m.mnt, "endpoint", m.ocfg.EndpointURL(),
+		"credentials", describeCreds(m.creds), "cache_dir", m.fcfg.CacheDir)
+	report(nil)
+	sdNotify("READY=1")
+}
+
+// run serves until the mount goes away. The first SIGINT or SIGTERM
+// flushes the open files and unmounts (lazily when busy); a second one
+// detaches the mount at once, abandoning pending uploads. SIGHUP is
+// ignored.
+func (m *mount) run(sigs chan os.Signal) error {
 	done := make(chan struct{})
 	go func() {
-		server.Wait()
+		m.server.Wait()
 		close(done)
 	}()
-	logStatsOnSignal(met, log, done)
+	logStatsOnSignal(m.met, m.log, done)
+	s := waitSignal(done, sigs)
+	if s == nil {
+		return m.unmounted()
+	}
+	m.log.Info("signal received: flushing open files, then unmounting (send it again to force)", "signal", s.String())
+	sdNotify("STOPPING=1")
+	go m.flushAndUnmount()
+	if s = waitSignal(done, sigs); s == nil {
+		return m.unmounted()
+	}
+	m.log.Warn("second signal: forcing unmount; uploads still pending are abandoned", "signal", s.String())
+	if err := lazyUnmount(m.mnt); err != nil {
+		m.log.Error("lazy unmount failed", "err", err)
+	}
+	return fmt.Errorf("forced unmount of %s", m.mnt)
+}
+
+// waitSignal waits until done is closed (nil) or SIGINT or SIGTERM
+// arrives (SIGHUP is ignored).
+func waitSignal(done <-chan struct{}, sigs <-chan os.Signal) os.Signal {
 	for {
 		select {
 		case <-done:
-			log.Info("unmounted", "mountpoint", mnt)
-			return finish(fsys, log)
+			return nil
 		case s := <-sigs:
-			if s == syscall.SIGHUP {
-				continue
-			}
-			log.Info("signal received: flushing open files, then unmounting (send it again to force)", "signal", s.String())
-			sdNotify("STOPPING=1")
-			go func() {
-				fctx, fcancel := context.WithTimeout(context.Background(), 10*time.Minute)
-				defer fcancel()
-				if n := fsys.FlushAll(fctx); n > 0 {
-					log.Error("some open files could not be uploaded", "count", n)
-				}
-				if err := server.Unmount(); err != nil {
-					log.Warn("the mount is busy: detaching it now; ossmount exits once the files still open there are closed", "err", strings.TrimSpace(err.Error()))
-					if err := lazyUnmount(mnt); err != nil {
-						log.Error("lazy unmount failed", "err", err)
-					}
-				}
-			}()
-		wait:
-			select {
-			case <-done:
-				log.Info("unmounted", "mountpoint", mnt)
-				return finish(fsys, log)
-			case s := <-sigs:
-				if s == syscall.SIGHUP {
-					goto wait
-				}
-				log.Warn("second signal: forcing unmount; uploads still pending are abandoned", "signal", s.String())
-				if err := lazyUnmount(mnt); err != nil {
-					log.Error("lazy unmount failed", "err", err)
-				}
-				return fmt.Errorf("forced unmount of %s", mnt)
+			if s != syscall.SIGHUP {
+				return s
 			}
 		}
 	}
+}
+
+// flushAndUnmount uploads what the open files hold, then unmounts,
+// lazily when the mount is busy.
+func (m *mount) flushAndUnmount() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if n := m.fsys.FlushAll(ctx); n > 0 {
+		m.log.Error("some open files could not be uploaded", "count", n)
+	}
+	if err := m.server.Unmount(); err != nil {
+		m.log.Warn("the mount is busy: detaching it now; ossmount exits once the files still open there are closed", "err", strings.TrimSpace(err.Error()))
+		if err := lazyUnmount(m.mnt); err != nil {
+			m.log.Error("lazy unmount failed", "err", err)
+		}
+	}
+}
+
+// unmounted ends a mount that went away: the last flush.
+func (m *mount) unmounted() error {
+	m.log.Info("unmounted", "mountpoint", m.mnt)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if n := m.fsys.FlushAll(ctx); n > 0 {
+		return fmt.Errorf("%d open files could not be uploaded; their data is kept in the cache directory", n)
+	}
+	return nil
 }
 
 // watchSetup cancels the setup (through cancel) when SIGINT or SIGTERM
@@ -251,15 +334,6 @@ func watchSetup(sigs chan os.Signal, cancel func()) (endSetup func(), interrupte
 	return endSetup, interrupted
 }
 
-func finish(fsys *fs.FS, log *slog.Logger) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	if n := fsys.FlushAll(ctx); n > 0 {
-		return fmt.Errorf("%d open files could not be uploaded; their data is kept in the cache directory", n)
-	}
-	return nil
-}
-
 // lazyUnmount detaches the mount at mnt even if busy (MNT_DETACH as
 // root, else fusermount3 -uz).
 func lazyUnmount(mnt string) error {
@@ -274,40 +348,6 @@ func lazyUnmount(mnt string) error {
 		return fmt.Errorf("fusermount3 -uz %s: %v %s", mnt, err, strings.TrimSpace(string(out)))
 	}
 	return nil
-}
-
-// probeError turns the first request's failure into one clear line.
-func probeError(bucket, endpoint string, err error) error {
-	code := ossapi.CodeOf(err)
-	switch ossapi.KindOf(err) {
-	case ossapi.KindNotExist:
-		return fmt.Errorf("bucket %q does not exist at %s (%s)", bucket, endpoint, code)
-	case ossapi.KindPermission:
-		return fmt.Errorf("access to bucket %q denied: check the access key id and secret (%s)", bucket, code)
-	case ossapi.KindExpired:
-		return fmt.Errorf("the security token has expired: renew the credentials (%s)", code)
-	case ossapi.KindTransient, ossapi.KindCanceled:
-		return fmt.Errorf("cannot reach endpoint %s: %s", endpoint, networkReason(err))
-	}
-	return fmt.Errorf("bucket %q: %v", bucket, err)
-}
-
-// networkReason is what went wrong on the network in err, without the
-// layers above it ("dial tcp 10.0.0.1:443: connect: connection refused",
-// "lookup oss-x.aliyuncs.com: no such host", "no response for 10s").
-func networkReason(err error) string {
-	var dns *net.DNSError
-	var op *net.OpError
-	var ne net.Error
-	switch {
-	case errors.As(err, &dns):
-		return dns.Error()
-	case errors.As(err, &op):
-		return op.Error()
-	case errors.As(err, &ne):
-		return ne.Error()
-	}
-	return err.Error()
 }
 
 // logStatsOnSignal logs the mount's statistics (the summary `ossmount

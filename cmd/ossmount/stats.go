@@ -28,28 +28,12 @@ func statsCommand() *cli.Command {
 			"requests, errors and latencies by OSS and FUSE operation, read-ahead, cache hit ratios, memory\n" +
 			"and disk budgets, uploads and kept data, credential expiry. Only root and the user the mount\n" +
 			"runs as may read them. --json prints them as JSON for scripts.",
-		Flags:           []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
-		SkipFlagParsing: true, // --json before or after MOUNTPOINT
+		Flags: optionFlags([]option{{name: "json", kind: kBool, usage: "print JSON"}}),
 		Action: func(c *cli.Context) error {
-			asJSON := false
-			var paths []string
-			for _, a := range c.Args().Slice() {
-				switch a {
-				case "--json", "-json":
-					asJSON = true
-				case "--help", "-h", "-help":
-					return commandHelp(c)
-				default:
-					if len(a) > 1 && a[0] == '-' {
-						return usageError("stats: unknown flag %s (see ossmount stats --help)", a)
-					}
-					paths = append(paths, a)
-				}
-			}
-			if len(paths) != 1 {
+			if c.NArg() != 1 {
 				return usageError("usage: ossmount stats [--json] MOUNTPOINT")
 			}
-			return statsAction(paths[0], asJSON)
+			return statsAction(c.Args().First(), c.Bool("json"))
 		},
 	}
 }

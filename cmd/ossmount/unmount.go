@@ -1,5 +1,8 @@
 package main
 
+// ossmount unmount: unmount an ossmount mount, explain why not when it
+// cannot, and wait for its process to finish the uploads.
+
 import (
 	"errors"
 	"fmt"
@@ -23,19 +26,19 @@ func unmountCommand() *cli.Command {
 			"serving the mount to upload what is still pending and exit.\n" +
 			"A stale mount (its ossmount process is gone) is unmounted too; -z detaches\n" +
 			"a busy mount now and finishes when the last file there is closed.",
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "z", Aliases: []string{"lazy"}, Usage: "lazy unmount: detach now, finish when no longer busy (does not wait for uploads)"},
-			&cli.DurationFlag{Name: "wait", Value: 10 * time.Minute, Usage: "how long to wait for pending uploads after unmounting (0: do not wait)"},
-		},
+		Flags: optionFlags([]option{
+			{name: "z", alias: []string{"lazy"}, kind: kBool, usage: "lazy unmount: detach now, finish when no longer busy (does not wait for uploads)"},
+			{name: "wait", kind: kDuration, def: "10m", usage: "how long to wait for pending uploads after unmounting: seconds or a duration like 10m (0: do not wait)"},
+		}),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return usageError("usage: ossmount unmount [-z] MOUNTPOINT")
+				return usageError("usage: ossmount unmount [-z] [--wait D] MOUNTPOINT")
 			}
 			mnt, err := filepath.Abs(c.Args().First())
 			if err != nil {
 				return usageError("%v", err)
 			}
-			return unmount(mnt, c.Bool("z"), c.Duration("wait"))
+			return unmount(mnt, c.Bool("z"), values{c}.dur("wait"))
 		},
 	}
 }

@@ -1,5 +1,8 @@
 package main
 
+// ossmount uploads: a bucket's incomplete multipart uploads, listed or
+// aborted, and the kept data of failed uploads in the cache directory.
+
 import (
 	"context"
 	"fmt"
@@ -19,27 +22,21 @@ import (
 // failed uploads kept in the cache directory.
 func uploadsCommand() *cli.Command {
 	sub := func(name, usage string, abort bool) *cli.Command {
-		own := []cli.Flag{
-			&cli.StringFlag{Name: "older-than", Usage: "only uploads started (and kept data written) longer ago than this: seconds or a duration like 24h", Category: "uploads"},
-		}
+		own := []option{{name: "older-than", group: "uploads", kind: kDuration,
+			usage: "only uploads started (and kept data written) longer ago than this: seconds or a duration like 24h"}}
 		if abort {
-			own = append(own, &cli.BoolFlag{Name: "all", Usage: "also abort uploads whose parts hold kept data (only_in_upload ranges)", Category: "uploads"})
+			own = append(own, option{name: "all", group: "uploads", kind: kBool, usage: "also abort uploads whose parts hold kept data (only_in_upload ranges)"})
 		}
+		// The client and credential options, and the mount's cache_dir.
+		own = append(own, *lookupOption("cache_dir"))
 		return &cli.Command{
 			Name:      name,
 			Usage:     usage,
 			ArgsUsage: "BUCKET[:/PREFIX]",
 			Description: "Give the client and credential options of the mount (--endpoint, --region, -o ...), and its\n" +
 				"cache_dir when it set one. Uploads a running mount is writing are listed, never aborted.",
-			Flags:           append(own, uploadsTableFlags()...),
-			SkipFlagParsing: true,
-			Action: func(c *cli.Context) error {
-				sc, args, err := parseShareArgs(c, "uploads "+name)
-				if sc == nil || err != nil {
-					return err
-				}
-				return uploadsAction(sc, args, abort)
-			},
+			Flags:  append(optionFlags(own), tableFlags(gCred, gCli)...),
+			Action: func(c *cli.Context) error { return uploadsAction(c, abort) },
 		}
 	}
 	return &cli.Command{
@@ -52,43 +49,39 @@ func uploadsCommand() *cli.Command {
 	}
 }
 
-// uploadsTableFlags are the sharing commands' flags (client, credentials,
-// -o) and cache_dir.
-func uploadsTableFlags() []cli.Flag {
-	out := shareTableFlags()
-	for _, f := range flags() {
-		if f.Names()[0] == "cache_dir" {
-			out = append(out, f)
-		}
-	}
-	return out
+// uploadsList is what `ossmount uploads` looks at: the bucket's uploads
+// under a prefix and the kept data of the cache directory.
+type uploadsList struct {
+	client   *ossapi.Client
+	bucket   string
+	prefix   string
+	cacheDir string
+	id       fs.StoreID
+	now      time.Time
+	// olderThan: only what is at least this old (0: everything).
+	olderThan time.Duration
 }
 
-func uploadsAction(c *cli.Context, args []string, abort bool) error {
-	if len(args) != 1 {
+func (u *uploadsList) old(t time.Time) bool { return u.olderThan == 0 || u.now.Sub(t) >= u.olderThan }
+
+func uploadsAction(c *cli.Context, abort bool) error {
+	if c.NArg() != 1 {
 		return usageError("usage: ossmount uploads list|abort [--older-than D] [client options] BUCKET[:/PREFIX]")
 	}
-	bucket, prefix, err := parseSource(args[0])
+	bucket, prefix, err := parseSource(c.Args().First())
 	if err != nil {
 		return usageError("%v", err)
 	}
-	var olderThan time.Duration
-	if s := c.String("older-than"); s != "" {
-		if olderThan, err = parseDuration(s); err != nil {
-			return usageError("--older-than: %v", err)
-		}
-	}
-	client, closeCreds, err := directClient(c, bucket)
+	client, ocfg, closeCreds, err := directClient(c, bucket)
 	if err != nil {
 		return err
 	}
 	defer closeCreds()
-	v := &values{c: c}
-	_, ocfg, _ := buildConfigs(v, bucket, prefix)
-	id := fs.StoreID{Endpoint: storeEndpoint(ocfg), Bucket: bucket}
-	cacheDir := v.str("cache_dir")
-	if cacheDir == "" {
-		cacheDir = defaultCacheDir(id.Endpoint, bucket)
+	v := values{c}
+	u := &uploadsList{client: client, bucket: bucket, prefix: prefix, cacheDir: v.str("cache_dir"),
+		id: fs.StoreID{Endpoint: storeEndpoint(ocfg), Bucket: bucket}, now: time.Now(), olderThan: v.dur("older-than")}
+	if u.cacheDir == "" {
+		u.cacheDir = defaultCacheDir(u.id.Endpoint, bucket)
 	}
 	ctx, cancel := context.WithTimeout(c.Context, 5*time.Minute)
 	defer cancel()
@@ -96,52 +89,11 @@ func uploadsAction(c *cli.Context, args []string, abort bool) error {
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("list multipart uploads of %s: %v", bucket, err), 1)
 	}
-	now := time.Now()
-	old := func(t time.Time) bool { return olderThan == 0 || now.Sub(t) >= olderThan }
-	live := map[string]bool{}
-	for _, r := range fs.ListRecords(cacheDir, id) {
-		live[r.UploadID] = r.Live
-	}
-	var kept []fs.KeptFile
-	inKept := map[string]bool{}
-	for _, k := range fs.ListKept(cacheDir, id) {
-		if strings.HasPrefix(k.Key, prefix) && old(k.Time) {
-			kept = append(kept, k)
-		}
-		if k.UploadID != "" {
-			inKept[k.UploadID] = true
-		}
-	}
 	tw := tabwriter.NewWriter(os.Stdout, 2, 8, 2, ' ', 0)
-	fmt.Fprintf(tw, "INCOMPLETE MULTIPART UPLOADS (oss://%s/%s)\n", bucket, prefix)
-	fmt.Fprintln(tw, "INITIATED\tAGE\tUPLOAD ID\tKEY\tNOTE")
-	failed := 0
-	for _, u := range ups {
-		if !old(u.Initiated) {
-			continue
-		}
-		note := ""
-		switch {
-		case live[u.UploadID]:
-			note = "being written by a running mount"
-		case inKept[u.UploadID]:
-			note = "holds kept data (only_in_upload)"
-		}
-		if abort && !live[u.UploadID] && (!inKept[u.UploadID] || c.Bool("all")) {
-			if err := client.AbortMultipart(ctx, u.Key, u.UploadID); err != nil && ossapi.KindOf(err) != ossapi.KindNotExist {
-				note = "abort failed: " + err.Error()
-				failed++
-			} else {
-				note = "aborted"
-				fs.ForgetRecords(cacheDir, u.UploadID)
-			}
-		} else if abort && note != "" {
-			note += ": left alone"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Initiated.UTC().Format(time.RFC3339), now.Sub(u.Initiated).Round(time.Second), u.UploadID, u.Key, note)
-	}
+	kept, inKept := u.kept()
+	failed := u.printUploads(ctx, tw, ups, inKept, abort, v.bool("all"))
 	fmt.Fprintln(tw)
-	fmt.Fprintf(tw, "KEPT LOCAL DATA (%s)\n", cacheDir)
+	fmt.Fprintf(tw, "KEPT LOCAL DATA (%s)\n", u.cacheDir)
 	fmt.Fprintln(tw, "TIME\tKEY\tSIZE\tNOT ON OSS\tPATH\tREASON")
 	for _, k := range kept {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", k.Time.UTC().Format(time.RFC3339), k.Key, k.Size, rangesText(k), k.Path, k.Reason)
@@ -151,6 +103,58 @@ func uploadsAction(c *cli.Context, args []string, abort bool) error {
 		return cli.Exit(fmt.Sprintf("%d uploads could not be aborted", failed), 1)
 	}
 	return nil
+}
+
+// kept returns the kept files under the prefix old enough to list, and
+// the uploads that any kept file's data is in.
+func (u *uploadsList) kept() (kept []fs.KeptFile, inKept map[string]bool) {
+	inKept = map[string]bool{}
+	for _, k := range fs.ListKept(u.cacheDir, u.id) {
+		if strings.HasPrefix(k.Key, u.prefix) && u.old(k.Time) {
+			kept = append(kept, k)
+		}
+		if k.UploadID != "" {
+			inKept[k.UploadID] = true
+		}
+	}
+	return kept, inKept
+}
+
+// printUploads lists the uploads old enough, aborting them when abort
+// says so, except those a running mount is writing and, unless all,
+// those holding kept data. It returns how many aborts failed.
+func (u *uploadsList) printUploads(ctx context.Context, tw *tabwriter.Writer, ups []ossapi.Upload, inKept map[string]bool, abort, all bool) (failed int) {
+	live := map[string]bool{}
+	for _, r := range fs.ListRecords(u.cacheDir, u.id) {
+		live[r.UploadID] = r.Live
+	}
+	fmt.Fprintf(tw, "INCOMPLETE MULTIPART UPLOADS (oss://%s/%s)\n", u.bucket, u.prefix)
+	fmt.Fprintln(tw, "INITIATED\tAGE\tUPLOAD ID\tKEY\tNOTE")
+	for _, up := range ups {
+		if !u.old(up.Initiated) {
+			continue
+		}
+		note := ""
+		switch {
+		case live[up.UploadID]:
+			note = "being written by a running mount"
+		case inKept[up.UploadID]:
+			note = "holds kept data (only_in_upload)"
+		}
+		if abort && !live[up.UploadID] && (!inKept[up.UploadID] || all) {
+			if err := u.client.AbortMultipart(ctx, up.Key, up.UploadID); err != nil && ossapi.KindOf(err) != ossapi.KindNotExist {
+				note = "abort failed: " + err.Error()
+				failed++
+			} else {
+				note = "aborted"
+				fs.ForgetRecords(u.cacheDir, up.UploadID)
+			}
+		} else if abort && note != "" {
+			note += ": left alone"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", up.Initiated.UTC().Format(time.RFC3339), u.now.Sub(up.Initiated).Round(time.Second), up.UploadID, up.Key, note)
+	}
+	return failed
 }
 
 // rangesText says which bytes of kept data did not reach OSS.
