@@ -337,7 +337,18 @@ func (c *DataCache) Open(id, etag string, size int64) *DataEntry {
 	return e
 }
 
-// Release gives back a reference from Open. The last one closes the data
+// Hold takes one more reference to e, given back with Release. Only a
+// holder of a reference may call it: it lets a fill that outlives the
+// holder's use of the entry (a read-ahead fetch still in flight when its
+// file is closed) still store what it fetched.
+func (e *DataEntry) Hold() { e.refs.Add(1) }
+
+// ChunkSize is the unit of presence and checksum: a fill stores the whole
+// chunks it covers, so fills whose edges fall on chunk boundaries leave no
+// gap between them.
+func (c *DataCache) ChunkSize() int64 { return c.chunk }
+
+// Release gives back a reference from Open (or Hold). The last one closes the data
 // file and records what was filled.
 func (e *DataEntry) Release() {
 	if e.refs.Add(-1) != 0 {
@@ -492,7 +503,7 @@ func (e *DataEntry) badChunk(i int64, want uint32) {
 // concurrent fills of one object proceed in parallel.
 func (e *DataEntry) Fill(off int64, data []byte) {
 	if e.refs.Load() <= 0 {
-		return // released: late fetches of a closed file are not kept
+		return // released: the caller should have held a reference
 	}
 	cs := e.c.chunk
 	end := off + int64(len(data))

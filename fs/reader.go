@@ -351,12 +351,22 @@ func (r *reader) collectLocked(off, end int64) []*part {
 		if s.next < end {
 			n = max(n, min(end-s.next, r.size-s.next))
 		}
+		// Parts end on the data cache's chunk boundaries: a fill
+		// stores whole chunks, and a chunk split between two parts
+		// would be stored by neither. (On 256 KiB boundaries: parts
+		// of a few sizes reuse each other's buffers.)
+		n = min(roundUp(s.next+n, r.fsys.partAlign()), r.size) - s.next
 		buf := r.fsys.bufs.get(n)
 		if buf == nil {
 			break // the budget is used up: read-ahead stops growing
 		}
 		p := &part{off: s.next, buf: buf, done: make(chan struct{}), f: r.fsys}
 		p.refs.Store(2)
+		if r.dc != nil {
+			// The fetch fills the data cache even if the file is
+			// closed before it ends (fetchPart gives it back).
+			r.dc.Hold()
+		}
 		s.parts = append(s.parts, p)
 		s.next += n
 		go r.fetchPart(s, p)
@@ -390,6 +400,21 @@ func (r *reader) fetchPart(s *stream, p *part) {
 	if err == nil {
 		r.fill(p.off, p.buf[:n]) // after done: readers do not wait for the disk
 	}
+	if r.dc != nil {
+		r.dc.Release()
+	}
+}
+
+// partAlign is where sequential parts end: on 256 KiB boundaries, or the
+// data cache's chunk boundaries if they do not divide that.
+func (f *FS) partAlign() int64 {
+	const a = 256 << 10
+	if f.cfg.DataCache != nil {
+		if c := f.cfg.DataCache.ChunkSize(); a%c != 0 {
+			return c
+		}
+	}
+	return a
 }
 
 // copyFromParts copies what the parts hold of [off, off+len(dest)) into

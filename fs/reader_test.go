@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ossmount/ossmount/cache"
 )
 
 // The reader without FUSE: sequential reads stream with few GETs, random
@@ -106,5 +108,54 @@ func TestStreamObserve(t *testing.T) {
 	s.observe(8<<20, 150*time.Millisecond, 230*time.Millisecond)
 	if s.latency <= 0.05 || s.latency >= 0.15 {
 		t.Errorf("latency %v after a slower part; want between the two", s.latency)
+	}
+}
+
+// TestStreamPartsEndOnChunks: whatever the measured bandwidth-delay
+// product, sequential parts end on the data cache's chunk boundaries (or
+// at the end of the object): a fill stores whole chunks only, and a chunk
+// split between two parts was stored by neither, so a file read once
+// never became whole in the cache.
+func TestStreamPartsEndOnChunks(t *testing.T) {
+	dc, err := cache.OpenDataCache(cache.DataCacheConfig{Dir: t.TempDir(), Limit: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dc.Close)
+	tf := newTestFS(t, nil, func(c *Config) { c.DataCache = dc })
+	const size = 64<<20 + 12345
+	tf.srv.PutObject("test", "big.bin", make([]byte, size), nil)
+	h, _, err := tf.srv.StatObject("test", "big.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []struct {
+		latency time.Duration
+		rate    float64
+	}{{0, 0}, {time.Millisecond, 1.234e9}, {700 * time.Microsecond, 345.6e6}, {15 * time.Millisecond, 100 << 20}} {
+		r := newReader(tf.fs, nil, "big.bin", h.Get("ETag"), size)
+		r.mu.Lock()
+		r.startLocked(0)
+		s := r.stream
+		if m.rate > 0 {
+			s.observe(8<<20, m.latency, m.latency+time.Duration(float64(8<<20)/m.rate*float64(time.Second)))
+		}
+		// Read through the object as the parts come: the window grows.
+		bad := 0
+		for off := int64(0); off < size; off += 1 << 20 {
+			for _, p := range r.collectLocked(off, min(off+1<<20, size)) {
+				p.unref()
+			}
+			for _, p := range s.parts {
+				if end := p.end(); end%dc.ChunkSize() != 0 && end != size {
+					bad++
+				}
+			}
+		}
+		if bad > 0 {
+			t.Errorf("%v, %.0f B/s: parts end inside %d-byte chunks", m.latency, m.rate, dc.ChunkSize())
+		}
+		r.mu.Unlock()
+		r.Close()
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,86 +36,112 @@ import (
 // an ECS instance in it (see benchNet); the sequential read once more with
 // 50 ms latency. It runs once (-benchtime 1x).
 //
+// Each network and each workload is a sub-benchmark, so a few rows can be
+// measured alone, e.g. `-bench 'Ossmount$/model/(firstbyte|lsl)'`
+// (networks: loopback, model, model50ms; workloads: seqread, randread,
+// seqwrite, seqwrite8, small, lsl, listing, firstbyte). The data the
+// workloads read is made when a workload first needs it.
+//
 // All I/O through the mount is done by child processes (this test binary
 // re-run in a helper mode, or ls): a process that both serves OSS and blocks
 // in read(2) on the mount would measure the Go scheduler, not ossmount.
 func BenchmarkOssmount(b *testing.B) {
 	e := newBenchEnv(b)
-	// What FUSE alone costs on this machine does not depend on the
-	// network.
-	ceiling := median3(func(int) float64 { return fuseCeiling(b, e.size) })
-
+	slow := benchNet
+	slow.Latency = 50 * time.Millisecond
 	for _, model := range []struct {
-		name string
-		net  osstest.Network
-		// targets apply to the model, not to loopback
-		targets bool
+		name, title string
+		net         osstest.Network
+		targets     bool     // targets apply to the model, not to loopback
+		only        []string // the workloads run (nil: all)
 	}{
-		{"loopback (CPU sharing on this machine); medians of 3 runs", osstest.Network{}, false},
-		{fmt.Sprintf("model: %s; medians of 3 runs", describeNet(benchNet)), benchNet, true},
+		{"loopback", "loopback (CPU sharing on this machine); medians of 3 runs", osstest.Network{}, false, nil},
+		{"model", fmt.Sprintf("model: %s; medians of 3 runs", describeNet(benchNet)), benchNet, true, nil},
+		// Read-ahead must cover a longer round trip too.
+		{"model50ms", fmt.Sprintf("model: %s; medians of 3 runs", describeNet(slow)), slow, true, []string{"seqread"}},
 	} {
-		e.srv.SetNetwork(model.net)
-		t := &benchTable{title: model.name}
-		target := func(s string) string {
-			if !model.targets {
-				return ""
+		b.Run(model.name, func(b *testing.B) {
+			e.srv.SetNetwork(model.net)
+			defer e.srv.SetNetwork(osstest.Network{})
+			t := &benchTable{title: model.title}
+			target := func(s string) string {
+				if !model.targets {
+					return ""
+				}
+				return s
 			}
-			return s
-		}
+			for _, w := range benchWorkloads {
+				if model.only != nil && !slices.Contains(model.only, w.name) || w.modelOnly && !model.targets {
+					continue
+				}
+				b.Run(w.name, func(b *testing.B) {
+					e.b = b
+					w.run(e, t, target)
+				})
+			}
+			e.b = b
+			t.print()
+		})
+	}
+}
 
+// benchWorkloads are the rows of BenchmarkOssmount, by sub-benchmark name.
+var benchWorkloads = []struct {
+	name      string
+	modelOnly bool // run on the network models only
+	run       func(e *benchEnv, t *benchTable, target func(string) string)
+}{
+	{name: "seqread", run: func(e *benchEnv, t *benchTable, target func(string) string) {
 		rawDown, seq, peak := e.seqRead()
 		t.add("raw parallel ranged GET, 1 GiB (8 x 8 MiB)", "(raw)", "%.0f MiB/s", rawDown)
 		t.add("sequential read via mount (cold, 128 KiB reads)", target(">= 0.9x"), "%.0f MiB/s = %.2fx raw", seq, seq/rawDown)
+		// What FUSE alone costs on this machine does not depend on the
+		// network.
+		ceiling := e.fuseCeiling()
 		t.add("  FUSE alone: go-fuse file served from memory (cold)", "(context)", "%.0f MiB/s", ceiling)
 		// A mount pays for both the GETs and FUSE; where they share the
 		// CPU their costs add, which bounds it at 1/(1/raw + 1/FUSE).
 		bound := 1 / (1/rawDown + 1/ceiling)
 		t.add("  GETs and FUSE on one CPU: 1/(1/raw + 1/FUSE)", "(context)", "%.0f MiB/s = %.2fx raw; the mount = %.2fx of it", bound, bound/rawDown, seq/bound)
 		t.add("ossmount peak RSS during the sequential reads", "<= 300 MiB", "%.0f MiB", float64(peak)/(1<<20))
-
+	}},
+	{name: "randread", run: func(e *benchEnv, t *benchTable, target func(string) string) {
 		rawRand, mntRand := e.randRead()
 		t.add("random 4 KiB reads, raw GET", "(raw)", "%.0f reads/s", rawRand)
 		t.add("random 4 KiB reads via mount (cold, FADV_RANDOM)", target(">= 0.9x"), "%.0f reads/s = %.2fx raw", mntRand, mntRand/rawRand)
-
+	}},
+	{name: "seqwrite", run: func(e *benchEnv, t *benchTable, target func(string) string) {
 		rawUp, wr, peak := e.seqWrite()
 		t.add("raw multipart upload, 1 GiB (8 x 8 MiB parts)", "(raw)", "%.0f MiB/s", rawUp)
 		t.add("sequential write via mount, 1 GiB (1 MiB writes + close)", target(">= 0.9x"), "%.0f MiB/s = %.2fx raw", wr, wr/rawUp)
 		t.add("ossmount peak RSS during the 1 GiB writes", "<= 300 MiB", "%.0f MiB", float64(peak)/(1<<20))
-		if model.targets {
-			// The raw upload keeps 8 parts in flight, the mount
-			// upload_concurrency (4 by default): with a round trip per
-			// part, that is the bound.
-			rawUp8, wr8, _ := e.seqWrite("upload_concurrency=8")
-			t.add("  the same with -o upload_concurrency=8 (8 parts in flight, as raw)", "(context)", "%.0f MiB/s = %.2fx raw", wr8, wr8/rawUp8)
-		}
-
+	}},
+	{name: "seqwrite8", modelOnly: true, run: func(e *benchEnv, t *benchTable, target func(string) string) {
+		// The raw upload keeps 8 parts of 8 MiB in flight: the mount
+		// told to do the same.
+		rawUp8, wr8, _ := e.seqWrite("upload_concurrency=8,upload_part_size=8M")
+		t.add("  the same with -o upload_concurrency=8,upload_part_size=8M (as raw)", "(context)", "%.0f MiB/s = %.2fx raw", wr8, wr8/rawUp8)
+	}},
+	{name: "small", run: func(e *benchEnv, t *benchTable, target func(string) string) {
 		rawPuts, mntPuts := e.smallFiles()
 		t.add("1,000 x 4 KiB files, raw PUT", "(raw)", "%.0f files/s", rawPuts)
 		t.add("1,000 x 4 KiB files via mount (create, write, close)", target(">= 0.8x"), "%.0f files/s = %.2fx raw", mntPuts, mntPuts/rawPuts)
-
+	}},
+	{name: "lsl", run: func(e *benchEnv, t *benchTable, target func(string) string) {
 		rawList := e.rawList()
 		t.add("the 11 LISTs of 10,000 objects alone, raw", "(raw)", "%.3f s", rawList)
 		secs, reqs := e.lsLong("fast_listing")
 		t.add("ls -l of 10,000 objects, fresh mount, fast_listing", target("<= 1.2x"), "%.3f s = %.2fx the LISTs; %s", secs, secs/rawList, reqs)
+	}},
+	{name: "listing", run: func(e *benchEnv, t *benchTable, target func(string) string) {
 		// ls -l and stat in each listing mode (bench_listing_test.go).
 		benchListing(e.b, e.srv, median3, t.add)
-
-		rawFirst, mntFirst := e.firstByte()
+	}},
+	{name: "firstbyte", run: func(e *benchEnv, t *benchTable, target func(string) string) {
+		rawFirst, mntFirst, reqs := e.firstByte()
 		t.add("first byte of a just-listed file, raw GET", "(raw)", "%.2f ms", rawFirst*1000)
-		t.add("first byte of a just-listed file via mount (open + read)", target("<= 1.1x"), "%.2f ms = %.2fx raw", mntFirst*1000, mntFirst/rawFirst)
-		t.print()
-	}
-
-	// Read-ahead must cover a longer round trip too.
-	slow := benchNet
-	slow.Latency = 50 * time.Millisecond
-	e.srv.SetNetwork(slow)
-	t := &benchTable{title: "model: " + describeNet(slow) + "; medians of 3 runs"}
-	rawDown, seq, _ := e.seqRead()
-	t.add("raw parallel ranged GET, 1 GiB (8 x 8 MiB)", "(raw)", "%.0f MiB/s", rawDown)
-	t.add("sequential read via mount (cold, 128 KiB reads)", ">= 0.9x", "%.0f MiB/s = %.2fx raw", seq, seq/rawDown)
-	t.print()
-	e.srv.SetNetwork(osstest.Network{})
+		t.add("first byte of a just-listed file via mount (open + read)", target("<= 1.1x"), "%.2f ms = %.2fx raw; %s", mntFirst*1000, mntFirst/rawFirst, reqs)
+	}},
 }
 
 // benchNet is the bench's model of OSS as seen from an ECS instance in the
@@ -143,6 +170,9 @@ func (t *benchTable) add(name, target, format string, a ...any) {
 }
 
 func (t *benchTable) print() {
+	if len(t.rows) == 0 {
+		return
+	}
 	fmt.Printf("\n%s\n", t.title)
 	fmt.Printf("%-66s %-66s %s\n", "measure", "result", "target")
 	for _, r := range t.rows {
@@ -174,7 +204,8 @@ func medPair(rawRun, mntRun func(i int) float64) (float64, float64) {
 	return raws[len(raws)/2], m
 }
 
-// benchEnv is the server and the data the workloads share.
+// benchEnv is the server and the data the workloads share, made when a
+// workload first needs it.
 type benchEnv struct {
 	b    *testing.B
 	srv  *osstest.Server
@@ -184,25 +215,53 @@ type benchEnv struct {
 	wantSum             uint64
 	wantFirst           string
 	wantCRC64, writeCRC uint64
+	bigDone, manyDone   bool
+	ceiling             float64 // FUSE alone, MiB/s (0: not measured yet)
 }
 
 func newBenchEnv(b *testing.B) *benchEnv {
-	e := &benchEnv{b: b, srv: newServer(b), size: 1 << 30}
+	return &benchEnv{b: b, srv: newServer(b), size: 1 << 30}
+}
+
+// needBig makes the 1 GiB object the reads use (uploaded by the raw
+// client) and the checksums of what the reads and writes move.
+func (e *benchEnv) needBig() {
+	if e.bigDone {
+		return
+	}
+	e.bigDone = true
 	data := pseudoRandom(int(e.size), 7)
 	e.wantSum, e.wantFirst = checksum(data), strconv.FormatUint(checksum(data[:1<<20]), 10)
 	e.wantCRC64 = crc64.Checksum(data, crc64.MakeTable(crc64.ECMA))
 	data = nil
 	e.writeCRC = crc64.Checksum(pseudoRandom(int(e.size), 11), crc64.MakeTable(crc64.ECMA))
 	freeMemory()
-	// The object the reads use, uploaded by the raw client, and a
-	// directory of 10,000 objects.
+	net := e.srv.Network()
+	e.srv.SetNetwork(osstest.Network{})
 	e.raw("rawupload", "big/1g.bin", strconv.FormatInt(e.size, 10))
-	stored(b, e.srv, "big/1g.bin", e.size, e.wantCRC64)
+	e.srv.SetNetwork(net)
+	stored(e.b, e.srv, "big/1g.bin", e.size, e.wantCRC64)
+	freeMemory()
+}
+
+// needMany makes a directory of 10,000 objects.
+func (e *benchEnv) needMany() {
+	if e.manyDone {
+		return
+	}
+	e.manyDone = true
 	for i := 0; i < 10000; i++ {
 		e.srv.PutObject("test", fmt.Sprintf("many/f%05d", i), []byte("x"), nil)
 	}
 	freeMemory()
-	return e
+}
+
+// fuseCeiling is what FUSE alone reads (ceiling_test.go), measured once.
+func (e *benchEnv) fuseCeiling() float64 {
+	if e.ceiling == 0 {
+		e.ceiling = median3(func(int) float64 { return fuseCeiling(e.b, e.size) })
+	}
+	return e.ceiling
 }
 
 // raw runs a raw-client child against the server and returns its figure.
@@ -217,6 +276,7 @@ func (e *benchEnv) raw(mode string, args ...string) float64 {
 // seqRead is the sequential read of 1 GiB through a fresh mount (cold)
 // against parallel ranged GETs, with the mount's peak RSS.
 func (e *benchEnv) seqRead() (raw, mnt float64, peak int64) {
+	e.needBig()
 	size := strconv.FormatInt(e.size, 10)
 	raw, mnt = medPair(func(int) float64 { return e.raw("rawread", "big/1g.bin", size) }, func(int) float64 {
 		m := startMount(e.b, e.srv, "test")
@@ -236,6 +296,7 @@ func (e *benchEnv) seqRead() (raw, mnt float64, peak int64) {
 // with the page cache dropped for the file and kernel read-ahead off
 // (FADV_RANDOM).
 func (e *benchEnv) randRead() (raw, mnt float64) {
+	e.needBig()
 	const dur = 5 * time.Second
 	size := strconv.FormatInt(e.size, 10)
 	return medPair(func(int) float64 {
@@ -254,6 +315,7 @@ func (e *benchEnv) randRead() (raw, mnt float64) {
 // flight. Each object is deleted once checked, so every run meets the
 // server in the same state.
 func (e *benchEnv) seqWrite(opt ...string) (raw, mnt float64, peak int64) {
+	e.needBig()
 	size := strconv.FormatInt(e.size, 10)
 	raw, mnt = medPair(func(int) float64 {
 		v := e.raw("rawupload", "rawup.bin", size)
@@ -314,12 +376,14 @@ func (e *benchEnv) deletePrefix(prefix string) int {
 // rawList is the time of the LISTs ls -l of the 10,000 objects needs, by
 // the raw client: one to find the directory, ten pages of 1,000.
 func (e *benchEnv) rawList() float64 {
+	e.needMany()
 	return median3(func(int) float64 { return e.raw("rawlist", "many/") })
 }
 
 // lsLong is ls -l of the 10,000 objects on fresh mounts with option opt
 // (none if ""): the median time and the requests of the costliest run.
 func (e *benchEnv) lsLong(opt string) (float64, string) {
+	e.needMany()
 	var most map[string]int64
 	secs := median3(func(int) float64 {
 		m := startMount(e.b, e.srv, "test", mountOpts(opt)...)
@@ -341,18 +405,26 @@ func (e *benchEnv) lsLong(opt string) (float64, string) {
 
 // firstByte is the time to the first 4 KiB of a file just listed: one
 // raw GET on a warm connection against open + read through a mount that
-// has just listed the directory.
-func (e *benchEnv) firstByte() (raw, mnt float64) {
-	return medPair(func(int) float64 { return e.raw("rawfirst", "many/f01234") }, func(int) float64 {
+// has just listed the directory, with the requests of the open + read (of
+// the costliest run).
+func (e *benchEnv) firstByte() (raw, mnt float64, reqs string) {
+	e.needMany()
+	var most map[string]int64
+	raw, mnt = medPair(func(int) float64 { return e.raw("rawfirst", "many/f01234") }, func(int) float64 {
 		m := startMount(e.b, e.srv, "test")
 		defer m.stop()
 		if err := exec.Command("ls", "-l", m.path("many")).Run(); err != nil {
 			e.b.Fatal(err)
 		}
+		e.srv.ResetCounts()
 		out := child(e.b, "firstbyte", m.path("many", "f01234"))
+		if c := e.srv.Counts(); total(c) >= total(most) {
+			most = c
+		}
 		v, _ := strconv.ParseFloat(out[0], 64)
 		return v
 	})
+	return raw, mnt, describeCounts(most)
 }
 
 // mountOpts turns a mount option ("" for none) into ossmount arguments.
@@ -785,12 +857,14 @@ func BenchmarkOssmountMixedRSS(b *testing.B) {
 }
 
 // BenchmarkOssmountDataCache measures the persistent data cache
-// (-o data_cache) on a 1 GiB object, medians of three runs:
+// (-o data_cache) on a 1 GiB object, medians of three runs, on loopback and
+// on the network model (sub-benchmarks loopback and model):
 //   - the first (filling) read against the same read with the cache off;
 //   - the warm read after a remount (FUSE passthrough, the cache file cold
 //     in the page cache) against reading the cache file itself from local
 //     disk, cold too, and against the uncached mount; with the requests
-//     the warm read made (no GET; the open's HEAD).
+//     the warm read made after a listing of the directory (no GET, no
+//     HEAD: the listing gave the ETag).
 func BenchmarkOssmountDataCache(b *testing.B) {
 	srv := newServer(b)
 	const size = 1 << 30
@@ -802,7 +876,20 @@ func BenchmarkOssmountDataCache(b *testing.B) {
 	child(b, "rawupload", srv.URL(), "dc/1g.bin", strconv.Itoa(size))
 	stored(b, srv, "dc/1g.bin", size, wantCRC64)
 	freeMemory()
+	for _, model := range []struct {
+		name string
+		net  osstest.Network
+	}{{"loopback", osstest.Network{}}, {"model", benchNet}} {
+		b.Run(model.name, func(b *testing.B) {
+			srv.SetNetwork(model.net)
+			defer srv.SetNetwork(osstest.Network{})
+			benchDataCache(b, srv, size, wantSum, model.name)
+		})
+	}
+}
 
+// benchDataCache is BenchmarkOssmountDataCache on one network.
+func benchDataCache(b *testing.B, srv *osstest.Server, size int, wantSum, network string) {
 	const runs = 3
 	median := func(xs []float64) float64 {
 		s := append([]float64(nil), xs...)
@@ -835,7 +922,7 @@ func BenchmarkOssmountDataCache(b *testing.B) {
 		dir = filepath.Join(b.TempDir(), "dc")
 		m = startMount(b, srv, "test", "-o", "data_cache="+dir)
 		filling = append(filling, read(m.path("dc", "1g.bin")))
-		waitSealed(b, m.path("dc", "1g.bin"), size)
+		waitSealed(b, m.path("dc", "1g.bin"), int64(size))
 		m.stop()
 		freeMemory()
 	}
@@ -843,17 +930,16 @@ func BenchmarkOssmountDataCache(b *testing.B) {
 	if len(files) != 1 {
 		b.Fatalf("cache files: %v", files)
 	}
-	// Warm reads after a remount, and the cache file read directly, both
-	// with the cache file's pages dropped first.
+	// Warm reads after a remount and a listing of the directory, and the
+	// cache file read directly, both with the cache file's pages dropped
+	// first.
 	var warm, direct []float64
 	var gets, heads int64
 	pt := false
 	for i := 0; i < runs; i++ {
 		m := startMount(b, srv, "test", "-o", "data_cache="+dir)
 		pt = m.waitLog("FUSE passthrough on", 10*time.Second)
-		if _, err := os.Stat(m.path("dc", "1g.bin")); err != nil {
-			b.Fatal(err)
-		}
+		run(b, "ls", "-l", m.path("dc"))
 		srv.ResetCounts()
 		dropFile(files[0])
 		warm = append(warm, read(m.path("dc", "1g.bin")))
@@ -865,12 +951,13 @@ func BenchmarkOssmountDataCache(b *testing.B) {
 	}
 	offM, fillM, warmM, directM := median(off), median(filling), median(warm), median(direct)
 	fmt.Println()
+	fmt.Printf("data cache, %s\n", network)
 	fmt.Printf("%-66s %-44s %s\n", "measure (1 GiB, medians of 3)", "result", "target")
 	fmt.Printf("%-66s %-44s %s\n", "uncached mount, sequential read (cold)", fmt.Sprintf("%.0f MiB/s", offM), "(base)")
 	fmt.Printf("%-66s %-44s %s\n", "first read with data_cache (fills it)", fmt.Sprintf("%.0f MiB/s = %.2fx uncached", fillM, fillM/offM), ">= 0.9x")
 	fmt.Printf("%-66s %-44s %s\n", "cache file read directly from disk (cold)", fmt.Sprintf("%.0f MiB/s", directM), "(the limit)")
 	fmt.Printf("%-66s %-44s %s\n", fmt.Sprintf("warm read after remount (passthrough %v, cold)", pt),
 		fmt.Sprintf("%.0f MiB/s = %.2fx direct, %.2fx uncached", warmM, warmM/directM, warmM/offM), ">= 0.8x direct, >= 2x uncached")
-	fmt.Printf("%-66s %-44s %s\n", "requests of the warm read after remount (open included)", fmt.Sprintf("%d GET, %d HEAD", gets, heads), "0 GET, <= 1 HEAD")
+	fmt.Printf("%-66s %-44s %s\n", "requests of the warm read after remount and ls -l (open included)", fmt.Sprintf("%d GET, %d HEAD", gets, heads), "0 GET, 0 HEAD")
 	fmt.Println()
 }

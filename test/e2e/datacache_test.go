@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -489,5 +490,38 @@ kill $pid; wait $pid
 	json.Unmarshal(b, &sum)
 	if num(sum, "PassthroughOpens") != 0 || num(sum, "HitBytes") != int64(len(data)) {
 		t.Fatalf("fallback: %s", b)
+	}
+}
+
+// TestDataCacheSequentialReadFillsWhole: one sequential pass over a file
+// (128 KiB reads from another process, as a program reads) leaves it whole
+// in the cache, on a network with a round trip, where the read-ahead sizes
+// its parts from the measured bandwidth-delay product (parts of any size
+// once used to split chunks that neither part then stored), the parts
+// still in flight when the file is closed included; a read after a remount
+// and a listing then makes no request at all.
+func TestDataCacheSequentialReadFillsWhole(t *testing.T) {
+	srv := newServer(t)
+	data := randBytes(40<<20 + 4321)
+	srv.PutObject("test", "d/seq.bin", data, nil)
+	dir := filepath.Join(t.TempDir(), "dc")
+	m := startMount(t, srv, "test", "-o", "data_cache="+dir)
+	srv.SetNetwork(osstest.Network{Latency: 500 * time.Microsecond})
+	out := child(t, "seqread", m.path("d", "seq.bin"))
+	if out[0] != strconv.Itoa(len(data)) || out[1] != strconv.FormatUint(checksum(data), 10) {
+		t.Fatalf("first read: %s bytes, checksum %s", out[0], out[1])
+	}
+	srv.SetNetwork(osstest.Network{})
+	waitSealed(t, m.path("d", "seq.bin"), int64(len(data)))
+	m.stop()
+
+	m = startMount(t, srv, "test", "-o", "data_cache="+dir)
+	run(t, "ls", "-l", m.path("d"))
+	srv.ResetCounts()
+	if !bytes.Equal(readAll(t, m.path("d", "seq.bin")), data) {
+		t.Fatal("read after remount: wrong bytes")
+	}
+	if c := srv.Counts(); c["GetObject"] != 0 || c["HeadObject"] > 1 {
+		t.Fatalf("read after a remount and a listing made requests: %v", c)
 	}
 }
