@@ -92,38 +92,24 @@ func listPage(b *bucket, prefix, delimiter, marker string, max int) (contents []
 	return contents, prefixes, false, ""
 }
 
+// listing is one page of ListObjects (V1 or V2): the request's arguments
+// and what it found.
+type listing struct {
+	prefix, delimiter string
+	enc               bool // encoding-type=url
+	max               int
+	marker            string // where the page starts (marker, start-after or the token's key)
+	token             string // continuation-token as given
+	contents          []xmlContent
+	prefixes          []xmlPrefix
+	truncated         bool
+	next              string // the last key or prefix of a truncated page
+}
+
 func (rc *reqCtx) listObjects() *ossError {
-	q := rc.query
-	v2 := rc.op == "ListObjectsV2"
-	prefix, delimiter := q.Get("prefix"), q.Get("delimiter")
-	encType := q.Get("encoding-type")
-	if encType != "" && encType != "url" {
-		return errInvalidArgument("Invalid Encoding Method specified in Request.", "encoding-type", encType)
-	}
-	enc := encType == "url"
-	max, e := rc.intArg("max-keys", 100, 0, 1000, "")
+	l, e := rc.listArgs()
 	if e != nil {
 		return e
-	}
-	if len(prefix) > 1023 {
-		return errInvalidArgument("Argument prefix is too long.", "prefix", "")
-	}
-	marker := ""
-	var token string
-	if v2 {
-		marker = q.Get("start-after")
-		if q.Has("continuation-token") {
-			token = q.Get("continuation-token")
-			raw, err := base64.RawURLEncoding.DecodeString(token)
-			if err != nil || token == "" {
-				return errInvalidArgument("The continuation token provided is incorrect.", "continuation-token", token)
-			}
-			if string(raw) > marker {
-				marker = string(raw)
-			}
-		}
-	} else {
-		marker = q.Get("marker")
 	}
 	s := rc.s
 	s.mu.Lock()
@@ -132,52 +118,102 @@ func (rc *reqCtx) listObjects() *ossError {
 		s.mu.Unlock()
 		return errNoSuchBucket(rc.bucket)
 	}
-	objs, cps, truncated, next := listPage(b, prefix, delimiter, marker, max)
-	contents := make([]xmlContent, len(objs))
+	objs, cps, truncated, next := listPage(b, l.prefix, l.delimiter, l.marker, l.max)
+	l.contents = make([]xmlContent, len(objs))
 	for i, o := range objs {
-		contents[i] = xmlContent{Key: encodeKey(o.key, enc), LastModified: o.modTime.UTC().Format(isoMillis),
+		l.contents[i] = xmlContent{Key: encodeKey(o.key, l.enc), LastModified: o.modTime.UTC().Format(isoMillis),
 			ETag: `"` + o.etag + `"`, Type: o.typ, Size: o.size, StorageClass: "Standard", Owner: xmlOwner{ownerID, ownerName}}
 	}
 	s.mu.Unlock()
-	prefixes := make([]xmlPrefix, len(cps))
+	l.prefixes = make([]xmlPrefix, len(cps))
 	for i, p := range cps {
-		prefixes[i] = xmlPrefix{encodeKey(p, enc)}
+		l.prefixes[i] = xmlPrefix{encodeKey(p, l.enc)}
 	}
-	encType = ""
-	if enc {
-		encType = "url"
+	l.truncated, l.next = truncated, next
+	if rc.op == "ListObjectsV2" {
+		rc.writeListV2(l)
+	} else {
+		rc.writeListV1(l)
 	}
-	if v2 {
-		out := struct {
-			XMLName               xml.Name     `xml:"ListBucketResult"`
-			Name                  string       `xml:"Name"`
-			Prefix                string       `xml:"Prefix"`
-			StartAfter            *string      `xml:"StartAfter,omitempty"`
-			ContinuationToken     *string      `xml:"ContinuationToken,omitempty"`
-			MaxKeys               int          `xml:"MaxKeys"`
-			Delimiter             string       `xml:"Delimiter"`
-			IsTruncated           bool         `xml:"IsTruncated"`
-			NextContinuationToken string       `xml:"NextContinuationToken,omitempty"`
-			EncodingType          string       `xml:"EncodingType,omitempty"`
-			KeyCount              int          `xml:"KeyCount"`
-			Contents              []xmlContent `xml:"Contents"`
-			CommonPrefixes        []xmlPrefix  `xml:"CommonPrefixes"`
-		}{Name: rc.bucket, Prefix: encodeKey(prefix, enc), MaxKeys: max, Delimiter: encodeKey(delimiter, enc),
-			IsTruncated: truncated, EncodingType: encType, KeyCount: len(contents) + len(prefixes),
-			Contents: contents, CommonPrefixes: prefixes}
-		if q.Has("start-after") {
-			sa := encodeKey(q.Get("start-after"), enc)
-			out.StartAfter = &sa
-		}
-		if q.Has("continuation-token") {
-			out.ContinuationToken = &token
-		}
-		if truncated {
-			out.NextContinuationToken = base64.RawURLEncoding.EncodeToString([]byte(next))
-		}
-		rc.writeXML(200, out)
-		return nil
+	return nil
+}
+
+// listArgs reads and checks a ListObjects request's arguments.
+func (rc *reqCtx) listArgs() (*listing, *ossError) {
+	q := rc.query
+	l := &listing{prefix: q.Get("prefix"), delimiter: q.Get("delimiter")}
+	encType := q.Get("encoding-type")
+	if encType != "" && encType != "url" {
+		return nil, errInvalidArgument("Invalid Encoding Method specified in Request.", "encoding-type", encType)
 	}
+	l.enc = encType == "url"
+	var e *ossError
+	if l.max, e = rc.intArg("max-keys", 100, 0, 1000, ""); e != nil {
+		return nil, e
+	}
+	if len(l.prefix) > 1023 {
+		return nil, errInvalidArgument("Argument prefix is too long.", "prefix", "")
+	}
+	if rc.op != "ListObjectsV2" {
+		l.marker = q.Get("marker")
+		return l, nil
+	}
+	l.marker = q.Get("start-after")
+	if q.Has("continuation-token") {
+		l.token = q.Get("continuation-token")
+		raw, err := base64.RawURLEncoding.DecodeString(l.token)
+		if err != nil || l.token == "" {
+			return nil, errInvalidArgument("The continuation token provided is incorrect.", "continuation-token", l.token)
+		}
+		if string(raw) > l.marker {
+			l.marker = string(raw)
+		}
+	}
+	return l, nil
+}
+
+func (l *listing) encodingType() string {
+	if l.enc {
+		return "url"
+	}
+	return ""
+}
+
+// writeListV2 answers ListObjectsV2.
+func (rc *reqCtx) writeListV2(l *listing) {
+	q := rc.query
+	out := struct {
+		XMLName               xml.Name     `xml:"ListBucketResult"`
+		Name                  string       `xml:"Name"`
+		Prefix                string       `xml:"Prefix"`
+		StartAfter            *string      `xml:"StartAfter,omitempty"`
+		ContinuationToken     *string      `xml:"ContinuationToken,omitempty"`
+		MaxKeys               int          `xml:"MaxKeys"`
+		Delimiter             string       `xml:"Delimiter"`
+		IsTruncated           bool         `xml:"IsTruncated"`
+		NextContinuationToken string       `xml:"NextContinuationToken,omitempty"`
+		EncodingType          string       `xml:"EncodingType,omitempty"`
+		KeyCount              int          `xml:"KeyCount"`
+		Contents              []xmlContent `xml:"Contents"`
+		CommonPrefixes        []xmlPrefix  `xml:"CommonPrefixes"`
+	}{Name: rc.bucket, Prefix: encodeKey(l.prefix, l.enc), MaxKeys: l.max, Delimiter: encodeKey(l.delimiter, l.enc),
+		IsTruncated: l.truncated, EncodingType: l.encodingType(), KeyCount: len(l.contents) + len(l.prefixes),
+		Contents: l.contents, CommonPrefixes: l.prefixes}
+	if q.Has("start-after") {
+		sa := encodeKey(q.Get("start-after"), l.enc)
+		out.StartAfter = &sa
+	}
+	if q.Has("continuation-token") {
+		out.ContinuationToken = &l.token
+	}
+	if l.truncated {
+		out.NextContinuationToken = base64.RawURLEncoding.EncodeToString([]byte(l.next))
+	}
+	rc.writeXML(200, out)
+}
+
+// writeListV1 answers ListObjects.
+func (rc *reqCtx) writeListV1(l *listing) {
 	out := struct {
 		XMLName        xml.Name     `xml:"ListBucketResult"`
 		Name           string       `xml:"Name"`
@@ -190,12 +226,11 @@ func (rc *reqCtx) listObjects() *ossError {
 		EncodingType   string       `xml:"EncodingType,omitempty"`
 		Contents       []xmlContent `xml:"Contents"`
 		CommonPrefixes []xmlPrefix  `xml:"CommonPrefixes"`
-	}{Name: rc.bucket, Prefix: encodeKey(prefix, enc), Marker: encodeKey(marker, enc), MaxKeys: max,
-		Delimiter: encodeKey(delimiter, enc), IsTruncated: truncated, EncodingType: encType,
-		Contents: contents, CommonPrefixes: prefixes}
-	if truncated {
-		out.NextMarker = encodeKey(next, enc)
+	}{Name: rc.bucket, Prefix: encodeKey(l.prefix, l.enc), Marker: encodeKey(l.marker, l.enc), MaxKeys: l.max,
+		Delimiter: encodeKey(l.delimiter, l.enc), IsTruncated: l.truncated, EncodingType: l.encodingType(),
+		Contents: l.contents, CommonPrefixes: l.prefixes}
+	if l.truncated {
+		out.NextMarker = encodeKey(l.next, l.enc)
 	}
 	rc.writeXML(200, out)
-	return nil
 }

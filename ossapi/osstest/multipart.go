@@ -344,51 +344,9 @@ func (rc *reqCtx) completeUpload() *ossError {
 	if e != nil {
 		return e
 	}
-	body, err := io.ReadAll(io.LimitReader(rc.r.Body, 8<<20))
-	if err != nil {
-		return newErr(400, "IncompleteBody", err.Error())
-	}
-	var chosen []*part
-	if strings.EqualFold(rc.r.Header.Get("x-oss-complete-all"), "yes") {
-		if len(bytes.TrimSpace(body)) > 0 {
-			return errInvalidArgument("Should not specify both complete-all header and http body.", "x-oss-complete-all", "yes")
-		}
-		for _, n := range sortedInts(parts) {
-			chosen = append(chosen, parts[n])
-		}
-		if len(chosen) == 0 {
-			return errInvalidArgument("The upload has no parts.", "x-oss-complete-all", "yes")
-		}
-	} else {
-		var req struct {
-			XMLName xml.Name `xml:"CompleteMultipartUpload"`
-			Parts   []struct {
-				PartNumber int    `xml:"PartNumber"`
-				ETag       string `xml:"ETag"`
-			} `xml:"Part"`
-		}
-		if err := xml.Unmarshal(body, &req); err != nil || len(req.Parts) == 0 {
-			return errMalformedXML()
-		}
-		prev := 0
-		for _, rp := range req.Parts {
-			if rp.PartNumber <= prev {
-				return newErr(400, "InvalidPartOrder", "The list of parts was not in ascending order. Parts list must be specified in order by part number.")
-			}
-			prev = rp.PartNumber
-			p := parts[rp.PartNumber]
-			if p == nil || !strings.EqualFold(strings.Trim(strings.TrimSpace(rp.ETag), `"`), p.etag) {
-				return newErr(400, "InvalidPart", "One or more of the specified parts could not be found or the specified entity tag might not have matched the part's entity tag.").
-					with("PartNumber", strconv.Itoa(rp.PartNumber)).with("ETag", rp.ETag)
-			}
-			chosen = append(chosen, p)
-		}
-	}
-	for i, p := range chosen[:len(chosen)-1] {
-		if p.size < minPartSize {
-			return newErr(400, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size.").
-				with("PartNumber", strconv.Itoa(chosen[i].num)).with("MinSizeAllowed", strconv.Itoa(minPartSize))
-		}
+	chosen, e := rc.chosenParts(parts)
+	if e != nil {
+		return e
 	}
 	if rc.forbidOverwrite() {
 		s.mu.Lock()
@@ -426,7 +384,66 @@ func (rc *reqCtx) completeUpload() *ossError {
 	}
 	s.removeUploadLocked(rc.bucket, u)
 	s.mu.Unlock()
+	rc.answerComplete(o)
+	return nil
+}
 
+// chosenParts returns the parts the request completes the upload with, in
+// order: those its body lists (each with its ETag), or all of them with
+// x-oss-complete-all: yes. Every part but the last must be at least
+// minPartSize.
+func (rc *reqCtx) chosenParts(parts map[int]*part) ([]*part, *ossError) {
+	body, err := io.ReadAll(io.LimitReader(rc.r.Body, 8<<20))
+	if err != nil {
+		return nil, newErr(400, "IncompleteBody", err.Error())
+	}
+	var chosen []*part
+	if strings.EqualFold(rc.r.Header.Get("x-oss-complete-all"), "yes") {
+		if len(bytes.TrimSpace(body)) > 0 {
+			return nil, errInvalidArgument("Should not specify both complete-all header and http body.", "x-oss-complete-all", "yes")
+		}
+		for _, n := range sortedInts(parts) {
+			chosen = append(chosen, parts[n])
+		}
+		if len(chosen) == 0 {
+			return nil, errInvalidArgument("The upload has no parts.", "x-oss-complete-all", "yes")
+		}
+	} else {
+		var req struct {
+			XMLName xml.Name `xml:"CompleteMultipartUpload"`
+			Parts   []struct {
+				PartNumber int    `xml:"PartNumber"`
+				ETag       string `xml:"ETag"`
+			} `xml:"Part"`
+		}
+		if err := xml.Unmarshal(body, &req); err != nil || len(req.Parts) == 0 {
+			return nil, errMalformedXML()
+		}
+		prev := 0
+		for _, rp := range req.Parts {
+			if rp.PartNumber <= prev {
+				return nil, newErr(400, "InvalidPartOrder", "The list of parts was not in ascending order. Parts list must be specified in order by part number.")
+			}
+			prev = rp.PartNumber
+			p := parts[rp.PartNumber]
+			if p == nil || !strings.EqualFold(strings.Trim(strings.TrimSpace(rp.ETag), `"`), p.etag) {
+				return nil, newErr(400, "InvalidPart", "One or more of the specified parts could not be found or the specified entity tag might not have matched the part's entity tag.").
+					with("PartNumber", strconv.Itoa(rp.PartNumber)).with("ETag", rp.ETag)
+			}
+			chosen = append(chosen, p)
+		}
+	}
+	for _, p := range chosen[:len(chosen)-1] {
+		if p.size < minPartSize {
+			return nil, newErr(400, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size.").
+				with("PartNumber", strconv.Itoa(p.num)).with("MinSizeAllowed", strconv.Itoa(minPartSize))
+		}
+	}
+	return chosen, nil
+}
+
+// answerComplete answers a completed upload with its object.
+func (rc *reqCtx) answerComplete(o *object) {
 	enc := rc.query.Get("encoding-type") == "url"
 	out := struct {
 		XMLName      xml.Name `xml:"CompleteMultipartUploadResult"`
@@ -435,15 +452,14 @@ func (rc *reqCtx) completeUpload() *ossError {
 		Bucket       string   `xml:"Bucket"`
 		Key          string   `xml:"Key"`
 		ETag         string   `xml:"ETag"`
-	}{Location: "http://" + rc.bucket + ".oss-" + s.opt.Region + ".aliyuncs.com/" + escapeRFC3986(rc.key, true),
-		Bucket: rc.bucket, Key: encodeKey(rc.key, enc), ETag: `"` + etag + `"`}
+	}{Location: "http://" + rc.bucket + ".oss-" + rc.s.opt.Region + ".aliyuncs.com/" + escapeRFC3986(rc.key, true),
+		Bucket: rc.bucket, Key: encodeKey(rc.key, enc), ETag: `"` + o.etag + `"`}
 	if enc {
 		out.EncodingType = "url"
 	}
-	rc.w.Header().Set("x-oss-hash-crc64ecma", strconv.FormatUint(crc, 10))
-	rc.w.Header().Set("ETag", `"`+etag+`"`)
+	rc.w.Header().Set("x-oss-hash-crc64ecma", strconv.FormatUint(o.crc, 10))
+	rc.w.Header().Set("ETag", `"`+o.etag+`"`)
 	rc.writeXML(200, out)
-	return nil
 }
 
 // concat joins the parts' data into a new blob and returns its CRC-64.
@@ -584,6 +600,34 @@ func (rc *reqCtx) listParts() *ossError {
 	return nil
 }
 
+// uploadsAfter returns the bucket's uploads under prefix after the
+// markers, ordered by key, then time of initiation, then id.
+func (rc *reqCtx) uploadsAfter(prefix, keyMarker, idMarker string) []*upload {
+	s := rc.s
+	s.mu.Lock()
+	var ups []*upload
+	for _, u := range s.buckets[rc.bucket].uploads {
+		if !strings.HasPrefix(u.key, prefix) {
+			continue
+		}
+		if u.key < keyMarker || (u.key == keyMarker && (idMarker == "" || u.id <= idMarker)) {
+			continue
+		}
+		ups = append(ups, u)
+	}
+	s.mu.Unlock()
+	sort.Slice(ups, func(i, j int) bool {
+		if ups[i].key != ups[j].key {
+			return ups[i].key < ups[j].key
+		}
+		if !ups[i].initiated.Equal(ups[j].initiated) {
+			return ups[i].initiated.Before(ups[j].initiated)
+		}
+		return ups[i].id < ups[j].id
+	})
+	return ups
+}
+
 func (rc *reqCtx) listUploads() *ossError {
 	q := rc.query
 	max, e := rc.intArg("max-uploads", 1000, 1, 1000, "")
@@ -618,31 +662,9 @@ func (rc *reqCtx) listUploads() *ossError {
 	if enc {
 		out.EncodingType = "url"
 	}
-	s := rc.s
-	s.mu.Lock()
-	var ups []*upload
-	for _, u := range s.buckets[rc.bucket].uploads {
-		if !strings.HasPrefix(u.key, prefix) {
-			continue
-		}
-		if u.key < keyMarker || (u.key == keyMarker && (idMarker == "" || u.id <= idMarker)) {
-			continue
-		}
-		ups = append(ups, u)
-	}
-	s.mu.Unlock()
-	sort.Slice(ups, func(i, j int) bool {
-		if ups[i].key != ups[j].key {
-			return ups[i].key < ups[j].key
-		}
-		if !ups[i].initiated.Equal(ups[j].initiated) {
-			return ups[i].initiated.Before(ups[j].initiated)
-		}
-		return ups[i].id < ups[j].id
-	})
 	seen := map[string]bool{}
 	n := 0
-	for _, u := range ups {
+	for _, u := range rc.uploadsAfter(prefix, keyMarker, idMarker) {
 		if delimiter != "" {
 			if j := strings.Index(u.key[len(prefix):], delimiter); j >= 0 {
 				cp := u.key[:len(prefix)+j+len(delimiter)]
