@@ -182,10 +182,11 @@ func (rc *reqCtx) route() {
 
 func (rc *reqCtx) has(k string) bool { return rc.query.Has(k) }
 
+// operation names the request's OSS operation ("Unsupported" for what
+// the emulator does not serve).
 func (rc *reqCtx) operation() string {
-	m := rc.r.Method
 	if rc.bucket == "" {
-		if m == http.MethodGet {
+		if rc.r.Method == http.MethodGet {
 			return "ListBuckets"
 		}
 		return "Unsupported"
@@ -200,34 +201,44 @@ func (rc *reqCtx) operation() string {
 		}
 	}
 	if rc.key == "" {
-		switch m {
-		case http.MethodPut:
-			return "PutBucket"
-		case http.MethodDelete:
-			return "DeleteBucket"
-		case http.MethodGet:
-			switch {
-			case rc.has("bucketInfo"):
-				return "GetBucketInfo"
-			case rc.has("location"):
-				return "GetBucketLocation"
-			case rc.has("uploads"):
-				return "ListMultipartUploads"
-			case rc.query.Get("list-type") == "2":
-				return "ListObjectsV2"
-			}
-			return "ListObjects"
-		case http.MethodPost:
-			if rc.has("delete") {
-				return "DeleteMultipleObjects"
-			}
-			if strings.HasPrefix(strings.ToLower(rc.r.Header.Get("Content-Type")), "multipart/form-data") {
-				return "PostObject"
-			}
-		}
-		return "Unsupported"
+		return rc.bucketOperation()
 	}
-	switch m {
+	return rc.objectOperation()
+}
+
+// bucketOperation names a request on a bucket (no key).
+func (rc *reqCtx) bucketOperation() string {
+	switch rc.r.Method {
+	case http.MethodPut:
+		return "PutBucket"
+	case http.MethodDelete:
+		return "DeleteBucket"
+	case http.MethodGet:
+		switch {
+		case rc.has("bucketInfo"):
+			return "GetBucketInfo"
+		case rc.has("location"):
+			return "GetBucketLocation"
+		case rc.has("uploads"):
+			return "ListMultipartUploads"
+		case rc.query.Get("list-type") == "2":
+			return "ListObjectsV2"
+		}
+		return "ListObjects"
+	case http.MethodPost:
+		if rc.has("delete") {
+			return "DeleteMultipleObjects"
+		}
+		if strings.HasPrefix(strings.ToLower(rc.r.Header.Get("Content-Type")), "multipart/form-data") {
+			return "PostObject"
+		}
+	}
+	return "Unsupported"
+}
+
+// objectOperation names a request on an object.
+func (rc *reqCtx) objectOperation() string {
+	switch rc.r.Method {
 	case http.MethodPut:
 		copySrc := rc.r.Header.Get("x-oss-copy-source") != ""
 		switch {

@@ -357,32 +357,63 @@ func (rc *reqCtx) getObject() *ossError {
 	if closer != nil {
 		defer closer.Close()
 	}
-	h := rc.w.Header()
 	if rc.op == "GetObjectMeta" {
-		h.Set("ETag", `"`+o.etag+`"`)
-		h.Set("Last-Modified", o.modTime.UTC().Format(http.TimeFormat))
-		h.Set("Content-Length", strconv.FormatInt(o.size, 10))
-		h.Set("x-oss-hash-crc64ecma", strconv.FormatUint(o.crc, 10))
-		rc.w.WriteHeader(200)
+		rc.objectMeta(o)
 		return nil
 	}
-	if status, cond := checkConditions(rc.r.Header, "", o); status == 412 {
-		return errPrecondition(cond)
-	} else if status == 304 {
-		h.Set("ETag", `"`+o.etag+`"`)
-		h.Set("Last-Modified", o.modTime.UTC().Format(http.TimeFormat))
-		rc.w.WriteHeader(304)
-		return nil
+	if done, e := rc.preconditions(o); done || e != nil {
+		return e
 	}
-	standard := strings.EqualFold(rc.r.Header.Get("x-oss-range-behavior"), "standard")
 	rangeSpec := rc.r.Header.Get("Range")
 	if rc.op == "HeadObject" {
 		rangeSpec = "" // HeadObject describes the whole object
 	}
-	start, end, partial, e := parseRange(rangeSpec, o.size, standard)
-	if e != nil {
+	start, length, e := rc.objectHeaders(o, rangeSpec)
+	if e != nil || rc.op == "HeadObject" {
 		return e
 	}
+	rc.sendBody(io.NewSectionReader(ra, start, length), length)
+	return nil
+}
+
+// objectMeta answers GetObjectMeta: ETag, Last-Modified, size and CRC
+// only.
+func (rc *reqCtx) objectMeta(o *object) {
+	h := rc.w.Header()
+	h.Set("ETag", `"`+o.etag+`"`)
+	h.Set("Last-Modified", o.modTime.UTC().Format(http.TimeFormat))
+	h.Set("Content-Length", strconv.FormatInt(o.size, 10))
+	h.Set("x-oss-hash-crc64ecma", strconv.FormatUint(o.crc, 10))
+	rc.w.WriteHeader(200)
+}
+
+// preconditions checks a GET's or HEAD's If-Match, If-None-Match,
+// If-Modified-Since and If-Unmodified-Since: a failed one is a 412 error,
+// or a 304 answered here (done).
+func (rc *reqCtx) preconditions(o *object) (done bool, e *ossError) {
+	status, cond := checkConditions(rc.r.Header, "", o)
+	switch status {
+	case 412:
+		return false, errPrecondition(cond)
+	case 304:
+		h := rc.w.Header()
+		h.Set("ETag", `"`+o.etag+`"`)
+		h.Set("Last-Modified", o.modTime.UTC().Format(http.TimeFormat))
+		rc.w.WriteHeader(304)
+		return true, nil
+	}
+	return false, nil
+}
+
+// objectHeaders writes the status and headers of a GET of o's range
+// rangeSpec ("": all of it) and returns the bytes to send.
+func (rc *reqCtx) objectHeaders(o *object, rangeSpec string) (start, length int64, e *ossError) {
+	standard := strings.EqualFold(rc.r.Header.Get("x-oss-range-behavior"), "standard")
+	start, end, partial, e := parseRange(rangeSpec, o.size, standard)
+	if e != nil {
+		return 0, 0, e
+	}
+	h := rc.w.Header()
 	o.writeHeaders(h, true)
 	h.Set("Accept-Ranges", "bytes")
 	for _, ov := range responseOverrides {
@@ -390,7 +421,7 @@ func (rc *reqCtx) getObject() *ossError {
 			h.Set(ov[1], v)
 		}
 	}
-	length := end - start + 1
+	length = end - start + 1
 	status := 200
 	if partial {
 		status = 206
@@ -399,25 +430,25 @@ func (rc *reqCtx) getObject() *ossError {
 		h.Del("Content-MD5")
 	}
 	h.Set("Content-Length", strconv.FormatInt(length, 10))
-	if rc.op == "HeadObject" {
-		rc.w.WriteHeader(status)
-		return nil
-	}
 	rc.w.WriteHeader(status)
-	body := io.NewSectionReader(ra, start, length)
+	return start, length, nil
+}
+
+// sendBody sends a response body of length bytes, cut (connection reset)
+// or stalled where a fault says so.
+func (rc *reqCtx) sendBody(body io.Reader, length int64) {
 	if rc.resetAfter > 0 && rc.resetAfter < length {
 		io.CopyN(rc.w, body, rc.resetAfter)
 		rc.hangUp()
-		return nil
+		return
 	}
 	if rc.stallAfter > 0 && rc.stallAfter < length {
 		io.CopyN(rc.w, body, rc.stallAfter)
 		rc.w.Flush()
 		rc.s.hold(rc.r)
-		return nil
+		return
 	}
 	io.Copy(rc.w, body)
-	return nil
 }
 
 // hangUp flushes what was written and closes the connection abruptly.
@@ -594,27 +625,8 @@ func (rc *reqCtx) appendObject() *ossError {
 		return errInvalidArgument("Position is not valid.", "position", rc.query.Get("position"))
 	}
 	s := rc.s
-	check := func() (*object, *ossError) {
-		b := s.buckets[rc.bucket]
-		if b == nil {
-			return nil, errNoSuchBucket(rc.bucket)
-		}
-		o := b.get(rc.key)
-		cur := int64(0)
-		if o != nil {
-			if o.typ != "Appendable" {
-				return nil, newErr(409, "ObjectNotAppendable", "The object is not appendable.")
-			}
-			cur = o.size
-		}
-		if pos != cur {
-			return nil, newErr(409, "PositionNotEqualToLength", "Position is not equal to file length.").
-				withHeader("x-oss-next-append-position", strconv.FormatInt(cur, 10))
-		}
-		return o, nil
-	}
 	s.mu.Lock()
-	_, e := check()
+	_, e := rc.appendTargetLocked(pos)
 	s.mu.Unlock()
 	if e != nil {
 		return e
@@ -634,33 +646,20 @@ func (rc *reqCtx) appendObject() *ossError {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old, e := check()
+	old, e := rc.appendTargetLocked(pos)
 	if e != nil {
 		s.discard(chunk)
 		return e
 	}
-	b := s.buckets[rc.bucket]
-	var o *object
-	if old == nil {
-		o = &object{blob: chunk, key: rc.key, crc: sum.crc, typ: "Appendable", headers: headers}
-	} else {
-		o = &object{key: rc.key, typ: "Appendable", headers: old.headers, blob: old.blob}
-		o.size = old.size + chunk.size
-		if chunk.path == "" {
-			o.data = append(old.data[:old.size], chunk.data...)
-			o.crc = crc64.Update(old.crc, crcTable, chunk.data)
-		} else {
-			crc, err := appendFile(old.path, chunk.path, old.size, old.crc)
-			s.discard(chunk)
-			if err != nil {
-				return newErr(500, "InternalError", err.Error())
-			}
-			o.crc = crc
+	o := &object{blob: chunk, key: rc.key, crc: sum.crc, typ: "Appendable", headers: headers}
+	if old != nil {
+		if o, err = s.appended(old, chunk); err != nil {
+			return newErr(500, "InternalError", err.Error())
 		}
 	}
 	o.modTime = time.Now().UTC()
 	o.etag = appendETag(o.crc, o.size)
-	if err := s.install(b, o); err != nil {
+	if err := s.install(s.buckets[rc.bucket], o); err != nil {
 		return newErr(500, "InternalError", err.Error())
 	}
 	h := rc.w.Header()
@@ -670,6 +669,44 @@ func (rc *reqCtx) appendObject() *ossError {
 	h.Set("Content-Length", "0")
 	rc.w.WriteHeader(200)
 	return nil
+}
+
+// appendTargetLocked returns the appendable object an append at pos adds
+// to (nil for a new one), or why the append is refused.
+func (rc *reqCtx) appendTargetLocked(pos int64) (*object, *ossError) {
+	b := rc.s.buckets[rc.bucket]
+	if b == nil {
+		return nil, errNoSuchBucket(rc.bucket)
+	}
+	o := b.get(rc.key)
+	cur := int64(0)
+	if o != nil {
+		if o.typ != "Appendable" {
+			return nil, newErr(409, "ObjectNotAppendable", "The object is not appendable.")
+		}
+		cur = o.size
+	}
+	if pos != cur {
+		return nil, newErr(409, "PositionNotEqualToLength", "Position is not equal to file length.").
+			withHeader("x-oss-next-append-position", strconv.FormatInt(cur, 10))
+	}
+	return o, nil
+}
+
+// appended is old with chunk appended (its headers kept), chunk's file
+// discarded once copied.
+func (s *Server) appended(old *object, chunk blob) (*object, error) {
+	o := &object{key: old.key, typ: "Appendable", headers: old.headers, blob: old.blob}
+	o.size = old.size + chunk.size
+	if chunk.path == "" {
+		o.data = append(old.data[:old.size], chunk.data...)
+		o.crc = crc64.Update(old.crc, crcTable, chunk.data)
+		return o, nil
+	}
+	crc, err := appendFile(old.path, chunk.path, old.size, old.crc)
+	s.discard(chunk)
+	o.crc = crc
+	return o, err
 }
 
 // appendFile writes the contents of chunk at offset off of dst and returns
