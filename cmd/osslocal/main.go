@@ -60,90 +60,116 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+// config is osslocal's command line.
+type config struct {
+	buckets, payers             listFlag
+	listen, region, dataDir     string
+	ak, sk                      string
+	verbose                     bool
+	sts, ecsV2Only, uri         bool
+	ecsRole, outage, corsOrigin string
+	tokenTTL                    time.Duration
+	network                     osstest.Network
+	connBW, totalBW             rateFlag
+}
+
+// flagSet defines osslocal's flags into c.
+func (c *config) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("osslocal", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var (
-		buckets, payers listFlag
-		listen          = fs.String("listen", "127.0.0.1:9000", "loopback address to listen on (port 0 picks a free port)")
-		region          = fs.String("region", "cn-hangzhou", "region checked in V4 signatures")
-		dataDir         = fs.String("data-dir", "", "directory keeping the objects across restarts (default: memory)")
-		akFlag          = fs.String("access-key-id", "", "access key id accepted (prefer $OSSLOCAL_ACCESS_KEY_ID)")
-		skFlag          = fs.String("access-key-secret", "", "access key secret (prefer $OSSLOCAL_ACCESS_KEY_SECRET)")
-		verbose         = fs.Bool("v", false, "log one line per request to stderr")
-		runSTS          = fs.Bool("sts", false, "also run a fake STS over HTTPS (AssumeRole, AssumeRoleWithOIDC) issuing temporary credentials")
-		ecsRole         = fs.String("ecs-role", "", "also run a fake ECS metadata service (an HTTP proxy, for HTTP_PROXY) offering this RAM role")
-		ecsV2Only       = fs.Bool("ecs-imdsv2-only", false, "the fake ECS metadata service requires IMDSv2 session tokens")
-		runURI          = fs.Bool("credentials-uri", false, "also run a fake credentials URI endpoint issuing temporary credentials")
-		tokenTTL        = fs.Duration("token-ttl", time.Hour, "lifetime of every temporary credential issued by --sts, --ecs-role and --credentials-uri (whatever duration the client asks for)")
-		outage          = fs.String("outage", "503", "what SIGUSR1 does to the credential services: \"503\" (answer 503 ServiceUnavailable) or \"refuse\" (close their ports: connection refused)")
-	)
-	fs.Var(&buckets, "bucket", "bucket to create at start (repeatable; default \"test\")")
-	fs.Var(&payers, "requester-pays", "bucket that requires x-oss-request-payer: requester (repeatable)")
-	var connBW, totalBW rateFlag
-	latency := fs.Duration("latency", 0, "network model: delay before the first byte of every response (e.g. 15ms)")
-	jitter := fs.Duration("latency-jitter", 0, "network model: vary each response's latency by up to ± this")
-	fs.Var(&connBW, "conn-bandwidth", "network model: bytes per second per connection, each direction (e.g. 100MB; 0: unlimited)")
-	fs.Var(&totalBW, "bandwidth", "network model: bytes per second for the whole server, each direction (e.g. 1G; 0: unlimited)")
-	qps := fs.Int("qps", 0, "network model: requests accepted per second; beyond, 503 TotalQpsLimitExceeded (0: unlimited)")
-	corsOrigin := fs.String("cors-allow-origin", "", "answer CORS for this origin ('*' for any) on buckets without CORS rules of their own, for browser uploads (PostObject) and presigned URLs")
+	fs.StringVar(&c.listen, "listen", "127.0.0.1:9000", "loopback address to listen on (port 0 picks a free port)")
+	fs.StringVar(&c.region, "region", "cn-hangzhou", "region checked in V4 signatures")
+	fs.StringVar(&c.dataDir, "data-dir", "", "directory keeping the objects across restarts (default: memory)")
+	fs.StringVar(&c.ak, "access-key-id", "", "access key id accepted (prefer $OSSLOCAL_ACCESS_KEY_ID)")
+	fs.StringVar(&c.sk, "access-key-secret", "", "access key secret (prefer $OSSLOCAL_ACCESS_KEY_SECRET)")
+	fs.BoolVar(&c.verbose, "v", false, "log one line per request to stderr")
+	fs.BoolVar(&c.sts, "sts", false, "also run a fake STS over HTTPS (AssumeRole, AssumeRoleWithOIDC) issuing temporary credentials")
+	fs.StringVar(&c.ecsRole, "ecs-role", "", "also run a fake ECS metadata service (an HTTP proxy, for HTTP_PROXY) offering this RAM role")
+	fs.BoolVar(&c.ecsV2Only, "ecs-imdsv2-only", false, "the fake ECS metadata service requires IMDSv2 session tokens")
+	fs.BoolVar(&c.uri, "credentials-uri", false, "also run a fake credentials URI endpoint issuing temporary credentials")
+	fs.DurationVar(&c.tokenTTL, "token-ttl", time.Hour, "lifetime of every temporary credential issued by --sts, --ecs-role and --credentials-uri (whatever duration the client asks for)")
+	fs.StringVar(&c.outage, "outage", "503", "what SIGUSR1 does to the credential services: \"503\" (answer 503 ServiceUnavailable) or \"refuse\" (close their ports: connection refused)")
+	fs.Var(&c.buckets, "bucket", "bucket to create at start (repeatable; default \"test\")")
+	fs.Var(&c.payers, "requester-pays", "bucket that requires x-oss-request-payer: requester (repeatable)")
+	fs.DurationVar(&c.network.Latency, "latency", 0, "network model: delay before the first byte of every response (e.g. 15ms)")
+	fs.DurationVar(&c.network.LatencyJitter, "latency-jitter", 0, "network model: vary each response's latency by up to ± this")
+	fs.Var(&c.connBW, "conn-bandwidth", "network model: bytes per second per connection, each direction (e.g. 100MB; 0: unlimited)")
+	fs.Var(&c.totalBW, "bandwidth", "network model: bytes per second for the whole server, each direction (e.g. 1G; 0: unlimited)")
+	fs.IntVar(&c.network.QPS, "qps", 0, "network model: requests accepted per second; beyond, 503 TotalQpsLimitExceeded (0: unlimited)")
+	fs.StringVar(&c.corsOrigin, "cors-allow-origin", "", "answer CORS for this origin ('*' for any) on buckets without CORS rules of their own, for browser uploads (PostObject) and presigned URLs")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: osslocal [flags]\n\nRuns a local OSS-compatible server. Flags:")
 		fs.PrintDefaults()
 		fmt.Fprint(stderr, networkHelp)
 		fmt.Fprint(stderr, credentialsHelp)
 	}
+	return fs
+}
+
+// parseArgs reads the command line; a nil config ends osslocal with code
+// (0 after --help, 2 for a usage error, said on stderr).
+func parseArgs(args []string, stderr io.Writer) (c *config, code int) {
+	c = &config{}
+	fs := c.flagSet(stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return 0
+			return nil, 0
 		}
-		return 2
+		return nil, 2
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "osslocal: unexpected argument %q\n", fs.Arg(0))
-		return 2
+		return nil, 2
 	}
-	ak, sk := os.Getenv("OSSLOCAL_ACCESS_KEY_ID"), os.Getenv("OSSLOCAL_ACCESS_KEY_SECRET")
-	if *akFlag != "" {
-		ak = *akFlag
+	if c.ak == "" {
+		c.ak = os.Getenv("OSSLOCAL_ACCESS_KEY_ID")
 	}
-	if *skFlag != "" {
-		sk = *skFlag
+	if c.sk == "" {
+		c.sk = os.Getenv("OSSLOCAL_ACCESS_KEY_SECRET")
 	}
-	if ak == "" || sk == "" {
-		fmt.Fprintln(stderr, "osslocal: no access keys: set OSSLOCAL_ACCESS_KEY_ID and OSSLOCAL_ACCESS_KEY_SECRET (or --access-key-id and --access-key-secret)")
-		return 2
+	if len(c.buckets) == 0 {
+		c.buckets = listFlag{"test"}
 	}
-	if *tokenTTL < time.Second {
-		fmt.Fprintf(stderr, "osslocal: --token-ttl %s is too short (at least 1s)\n", *tokenTTL)
-		return 2
+	c.network.ConnBandwidth, c.network.Bandwidth = int64(c.connBW), int64(c.totalBW)
+	if err := c.check(); err != "" {
+		fmt.Fprintln(stderr, "osslocal: "+err)
+		return nil, 2
 	}
-	if *latency < 0 || *jitter < 0 || *qps < 0 {
-		fmt.Fprintln(stderr, "osslocal: --latency, --latency-jitter and --qps cannot be negative")
-		return 2
+	return c, 0
+}
+
+// check says what is wrong with the command line ("" when nothing is).
+func (c *config) check() string {
+	switch {
+	case c.ak == "" || c.sk == "":
+		return "no access keys: set OSSLOCAL_ACCESS_KEY_ID and OSSLOCAL_ACCESS_KEY_SECRET (or --access-key-id and --access-key-secret)"
+	case c.tokenTTL < time.Second:
+		return fmt.Sprintf("--token-ttl %s is too short (at least 1s)", c.tokenTTL)
+	case c.network.Latency < 0 || c.network.LatencyJitter < 0 || c.network.QPS < 0:
+		return "--latency, --latency-jitter and --qps cannot be negative"
+	case c.outage != "503" && c.outage != "refuse":
+		return fmt.Sprintf("--outage %q: want 503 or refuse", c.outage)
+	case c.ecsV2Only && c.ecsRole == "":
+		return "--ecs-imdsv2-only needs --ecs-role"
 	}
-	if *outage != "503" && *outage != "refuse" {
-		fmt.Fprintf(stderr, "osslocal: --outage %q: want 503 or refuse\n", *outage)
-		return 2
-	}
-	if *ecsV2Only && *ecsRole == "" {
-		fmt.Fprintln(stderr, "osslocal: --ecs-imdsv2-only needs --ecs-role")
-		return 2
-	}
-	if len(buckets) == 0 {
-		buckets = listFlag{"test"}
+	return ""
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	c, code := parseArgs(args, stderr)
+	if c == nil {
+		return code
 	}
 	opt := osstest.Options{
-		Region:        *region,
-		Buckets:       buckets,
-		Credentials:   map[string]string{ak: sk},
-		DataDir:       *dataDir,
-		Listen:        *listen,
-		RequesterPays: payers,
-		Network: osstest.Network{Latency: *latency, LatencyJitter: *jitter, ConnBandwidth: int64(connBW),
-			Bandwidth: int64(totalBW), QPS: *qps},
+		Region:        c.region,
+		Buckets:       c.buckets,
+		Credentials:   map[string]string{c.ak: c.sk},
+		DataDir:       c.dataDir,
+		Listen:        c.listen,
+		RequesterPays: c.payers,
+		Network:       c.network,
 	}
-	if *verbose {
+	if c.verbose {
 		logger := log.New(stderr, "", log.LstdFlags|log.Lmicroseconds)
 		opt.Logf = logger.Printf
 	}
@@ -153,14 +179,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer srv.Close()
-	if *corsOrigin != "" {
-		if err := srv.SetDefaultCORS([]osstest.CORSRule{osstest.AllowOriginRule(*corsOrigin)}); err != nil {
+	if c.corsOrigin != "" {
+		if err := srv.SetDefaultCORS([]osstest.CORSRule{osstest.AllowOriginRule(c.corsOrigin)}); err != nil {
 			fmt.Fprintln(stderr, "osslocal: --cors-allow-origin:", err)
 			return 2
 		}
 	}
-	fakes, err := startFakes(stdout, srv.MintSTS, *tokenTTL, fakeConfig{
-		sts: *runSTS, ecsRole: *ecsRole, ecsV2Only: *ecsV2Only, uri: *runURI, callerKeys: map[string]string{ak: sk},
+	fakes, err := startFakes(stdout, srv.MintSTS, c.tokenTTL, fakeConfig{
+		sts: c.sts, ecsRole: c.ecsRole, ecsV2Only: c.ecsV2Only, uri: c.uri, callerKeys: map[string]string{c.ak: c.sk},
 	})
 	defer fakes.close()
 	if err != nil {
@@ -171,37 +197,43 @@ func run(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGUSR2)
 	fmt.Fprintf(stdout, "osslocal: listening on %s\n", srv.URL())
 	where := "memory"
-	if *dataDir != "" {
-		where = *dataDir
+	if c.dataDir != "" {
+		where = c.dataDir
 	}
-	fmt.Fprintf(stderr, "osslocal: region %s, buckets %s, access key id %s, data in %s\n", opt.Region, strings.Join(buckets, ","), ak, where)
+	fmt.Fprintf(stderr, "osslocal: region %s, buckets %s, access key id %s, data in %s\n", opt.Region, strings.Join(c.buckets, ","), c.ak, where)
 	if opt.Network != (osstest.Network{}) {
 		fmt.Fprintf(stderr, "osslocal: network model: %s\n", describeNetwork(opt.Network))
 	}
+	c.serveSignals(sig, fakes, stderr)
+	return 0
+}
+
+// serveSignals answers signals until SIGINT or SIGTERM: SIGUSR1 takes the
+// credential services down or back up, SIGUSR2 prints their counters.
+func (c *config) serveSignals(sig <-chan os.Signal, f *fakes, stderr io.Writer) {
 	down := false
 	for s := range sig {
 		switch s {
 		case syscall.SIGUSR1:
 			down = !down
-			if err := fakes.setDown(down, *outage == "refuse"); err != nil {
+			if err := f.setDown(down, c.outage == "refuse"); err != nil {
 				fmt.Fprintf(stderr, "osslocal: credential services: %v\n", err)
 			}
 			state := "answering again"
 			switch {
-			case down && *outage == "refuse":
+			case down && c.outage == "refuse":
 				state = "DOWN (refusing connections)"
 			case down:
 				state = "DOWN (answering 503)"
 			}
 			fmt.Fprintf(stderr, "osslocal: credential services %s\n", state)
 		case syscall.SIGUSR2:
-			fmt.Fprintf(stderr, "osslocal: credentials issued: %s\n", fakes.issued())
+			fmt.Fprintf(stderr, "osslocal: credentials issued: %s\n", f.issued())
 		default:
 			fmt.Fprintf(stderr, "osslocal: %v, shutting down\n", s)
-			return 0
+			return
 		}
 	}
-	return 0
 }
 
 // describeNetwork says what a network model does, for the start-up line.
