@@ -147,99 +147,14 @@ func (m *Metrics) Summary() (*Summary, error) {
 		s.UptimeSeconds = math.Round(float64(time.Now().UnixNano())/1e9 - start)
 	}
 	s.RSSBytes = int64(f.value("process_resident_memory_bytes"))
-
-	oss := map[string]*OSSOp{}
-	ossOp := func(name string) *OSSOp { return entry(oss, name, func() *OSSOp { return &OSSOp{Operation: name} }) }
-	f.each("ossmount_oss_requests_total", func(l map[string]string, v float64, _ *dto.Histogram) {
-		o := ossOp(l["operation"])
-		o.Requests += int64(v)
-		switch l["outcome"] {
-		case "ok":
-			o.OK += int64(v)
-		case "retried":
-			o.Retried += int64(v)
-		default:
-			o.Failed += int64(v)
-		}
-	})
-	f.each("ossmount_oss_request_errors_total", func(l map[string]string, v float64, _ *dto.Histogram) {
-		addCount(&ossOp(l["operation"]).Errors, l["kind"], v)
-	})
-	f.each("ossmount_oss_retries_total", func(l map[string]string, v float64, _ *dto.Histogram) {
-		ossOp(l["operation"]).Retries += int64(v)
-	})
-	f.each("ossmount_oss_requests_in_flight", func(l map[string]string, v float64, _ *dto.Histogram) {
-		ossOp(l["operation"]).InFlight += int64(v)
-	})
-	f.each("ossmount_oss_request_duration_seconds", func(l map[string]string, _ float64, h *dto.Histogram) {
-		o := ossOp(l["operation"])
-		o.MeanSeconds, o.P99Seconds = mean(h), quantile(h, 0.99)
-	})
-	f.each("ossmount_oss_sent_bytes_total", func(l map[string]string, v float64, _ *dto.Histogram) {
-		ossOp(l["operation"]).SentBytes += int64(v)
-	})
-	f.each("ossmount_oss_received_bytes_total", func(l map[string]string, v float64, _ *dto.Histogram) {
-		ossOp(l["operation"]).ReceivedBytes += int64(v)
-	})
-	for _, o := range oss {
-		if o.Requests > 0 || o.InFlight > 0 {
-			s.OSS = append(s.OSS, *o)
-		}
-	}
-	sort.Slice(s.OSS, func(i, j int) bool { return s.OSS[i].Operation < s.OSS[j].Operation })
-
-	fuseOps := map[string]*FUSEOp{}
-	fuseOp := func(name string) *FUSEOp {
-		return entry(fuseOps, name, func() *FUSEOp { return &FUSEOp{Operation: name} })
-	}
-	f.each("ossmount_fuse_request_duration_seconds", func(l map[string]string, _ float64, h *dto.Histogram) {
-		o := fuseOp(l["operation"])
-		o.Requests = int64(h.GetSampleCount())
-		o.MeanSeconds, o.P99Seconds = mean(h), quantile(h, 0.99)
-	})
-	f.each("ossmount_fuse_errors_total", func(l map[string]string, v float64, _ *dto.Histogram) {
-		addCount(&fuseOp(l["operation"]).Errors, l["errno"], v)
-	})
-	f.each("ossmount_fuse_interrupts_total", func(l map[string]string, v float64, _ *dto.Histogram) {
-		fuseOp(l["operation"]).Interrupts += int64(v)
-	})
-	for _, o := range fuseOps {
-		if o.Requests > 0 {
-			s.FUSE = append(s.FUSE, *o)
-		}
-	}
-	sort.Slice(s.FUSE, func(i, j int) bool { return s.FUSE[i].Operation < s.FUSE[j].Operation })
+	s.OSS = f.ossOps()
+	s.FUSE = f.fuseOps()
 	s.ReadBytes = int64(f.value("ossmount_fuse_read_bytes_total"))
 	s.WrittenBytes = int64(f.value("ossmount_fuse_written_bytes_total"))
-
 	s.ReadAhead = ReadAhead{Bytes: int64(f.value("ossmount_readahead_bytes_total")),
 		UnreadBytes: int64(f.value("ossmount_readahead_unread_bytes_total")),
 		GetsPerMiB:  f.value("ossmount_read_gets_per_mebibyte")}
-	dataOn := f["ossmount_data_cache_limit_bytes"] != nil
-	for _, name := range []string{"attribute", "negative", "listing", "block", "data"} {
-		if name == "data" && !dataOn {
-			break
-		}
-		c := Cache{Name: name, Hits: int64(f.value("ossmount_cache_hits_total", "cache", name)),
-			Misses:    int64(f.value("ossmount_cache_misses_total", "cache", name)),
-			Evictions: int64(f.value("ossmount_cache_evictions_total", "cache", name)),
-			Entries:   int64(f.value("ossmount_cache_entries", "cache", name)),
-			Bytes:     int64(f.value("ossmount_cache_bytes", "cache", name))}
-		if n := c.Hits + c.Misses; n > 0 {
-			c.HitRatio = float64(c.Hits) / float64(n)
-		}
-		if f["ossmount_cache_hits_total"] != nil {
-			s.Caches = append(s.Caches, c)
-		}
-	}
-	if dataOn {
-		s.DataCache = &DataCache{LimitBytes: int64(f.value("ossmount_data_cache_limit_bytes")),
-			ReadBytes:          int64(f.value("ossmount_data_cache_read_bytes_total")),
-			FilledBytes:        int64(f.value("ossmount_data_cache_filled_bytes_total")),
-			CorruptChunks:      int64(f.value("ossmount_data_cache_corrupt_chunks_total")),
-			PassthroughOpens:   int64(f.value("ossmount_passthrough_opens_total")),
-			PassthroughFailure: int64(f.value("ossmount_passthrough_failures_total"))}
-	}
+	s.Caches, s.DataCache = f.caches()
 	for _, name := range []string{"memory", "disk"} {
 		if f["ossmount_budget_limit_bytes"] == nil {
 			break
@@ -258,17 +173,128 @@ func (m *Metrics) Summary() (*Summary, error) {
 		KeptFiles:           int64(f.value("ossmount_kept_files")),
 		KeptBytes:           int64(f.value("ossmount_kept_bytes")),
 		IncompleteMultipart: int64(f.value("ossmount_multipart_uploads_incomplete"))}
+	s.Credentials = f.credentials()
+	return s, nil
+}
+
+// ossOps are the OSS operations with requests done or in flight, by name.
+func (f families) ossOps() []OSSOp {
+	oss := map[string]*OSSOp{}
+	op := func(l map[string]string) *OSSOp {
+		name := l["operation"]
+		return entry(oss, name, func() *OSSOp { return &OSSOp{Operation: name} })
+	}
+	f.each("ossmount_oss_requests_total", func(l map[string]string, v float64, _ *dto.Histogram) {
+		o := op(l)
+		o.Requests += int64(v)
+		switch l["outcome"] {
+		case "ok":
+			o.OK += int64(v)
+		case "retried":
+			o.Retried += int64(v)
+		default:
+			o.Failed += int64(v)
+		}
+	})
+	f.each("ossmount_oss_request_errors_total", func(l map[string]string, v float64, _ *dto.Histogram) {
+		addCount(&op(l).Errors, l["kind"], v)
+	})
+	f.each("ossmount_oss_request_duration_seconds", func(l map[string]string, _ float64, h *dto.Histogram) {
+		o := op(l)
+		o.MeanSeconds, o.P99Seconds = mean(h), quantile(h, 0.99)
+	})
+	for name, field := range map[string]func(*OSSOp) *int64{
+		"ossmount_oss_retries_total":        func(o *OSSOp) *int64 { return &o.Retries },
+		"ossmount_oss_requests_in_flight":   func(o *OSSOp) *int64 { return &o.InFlight },
+		"ossmount_oss_sent_bytes_total":     func(o *OSSOp) *int64 { return &o.SentBytes },
+		"ossmount_oss_received_bytes_total": func(o *OSSOp) *int64 { return &o.ReceivedBytes },
+	} {
+		f.each(name, func(l map[string]string, v float64, _ *dto.Histogram) { *field(op(l)) += int64(v) })
+	}
+	var out []OSSOp
+	for _, o := range oss {
+		if o.Requests > 0 || o.InFlight > 0 {
+			out = append(out, *o)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Operation < out[j].Operation })
+	return out
+}
+
+// fuseOps are the FUSE operations with requests, by name.
+func (f families) fuseOps() []FUSEOp {
+	fuseOps := map[string]*FUSEOp{}
+	op := func(l map[string]string) *FUSEOp {
+		name := l["operation"]
+		return entry(fuseOps, name, func() *FUSEOp { return &FUSEOp{Operation: name} })
+	}
+	f.each("ossmount_fuse_request_duration_seconds", func(l map[string]string, _ float64, h *dto.Histogram) {
+		o := op(l)
+		o.Requests = int64(h.GetSampleCount())
+		o.MeanSeconds, o.P99Seconds = mean(h), quantile(h, 0.99)
+	})
+	f.each("ossmount_fuse_errors_total", func(l map[string]string, v float64, _ *dto.Histogram) {
+		addCount(&op(l).Errors, l["errno"], v)
+	})
+	f.each("ossmount_fuse_interrupts_total", func(l map[string]string, v float64, _ *dto.Histogram) {
+		op(l).Interrupts += int64(v)
+	})
+	var out []FUSEOp
+	for _, o := range fuseOps {
+		if o.Requests > 0 {
+			out = append(out, *o)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Operation < out[j].Operation })
+	return out
+}
+
+// caches are the caches' numbers, and the data cache's own (nil without
+// one).
+func (f families) caches() ([]Cache, *DataCache) {
+	dataOn := f["ossmount_data_cache_limit_bytes"] != nil
+	var out []Cache
+	for _, name := range []string{"attribute", "negative", "listing", "block", "data"} {
+		if name == "data" && !dataOn {
+			break
+		}
+		c := Cache{Name: name, Hits: int64(f.value("ossmount_cache_hits_total", "cache", name)),
+			Misses:    int64(f.value("ossmount_cache_misses_total", "cache", name)),
+			Evictions: int64(f.value("ossmount_cache_evictions_total", "cache", name)),
+			Entries:   int64(f.value("ossmount_cache_entries", "cache", name)),
+			Bytes:     int64(f.value("ossmount_cache_bytes", "cache", name))}
+		if n := c.Hits + c.Misses; n > 0 {
+			c.HitRatio = float64(c.Hits) / float64(n)
+		}
+		if f["ossmount_cache_hits_total"] != nil {
+			out = append(out, c)
+		}
+	}
+	if !dataOn {
+		return out, nil
+	}
+	return out, &DataCache{LimitBytes: int64(f.value("ossmount_data_cache_limit_bytes")),
+		ReadBytes:          int64(f.value("ossmount_data_cache_read_bytes_total")),
+		FilledBytes:        int64(f.value("ossmount_data_cache_filled_bytes_total")),
+		CorruptChunks:      int64(f.value("ossmount_data_cache_corrupt_chunks_total")),
+		PassthroughOpens:   int64(f.value("ossmount_passthrough_opens_total")),
+		PassthroughFailure: int64(f.value("ossmount_passthrough_failures_total"))}
+}
+
+// credentials describe the credentials (nil when the mount does not
+// report them).
+func (f families) credentials() *Credentials {
+	var c *Credentials
 	f.each("ossmount_credentials_info", func(l map[string]string, _ float64, _ *dto.Histogram) {
-		c := &Credentials{Source: l["source"], Temporary: l["temporary"] == "true",
+		c = &Credentials{Source: l["source"], Temporary: l["temporary"] == "true",
 			Refreshes:       int64(f.value("ossmount_credentials_refreshes_total")),
 			RefreshFailures: int64(f.value("ossmount_credentials_refresh_failures_total"))}
 		if mf := f["ossmount_credentials_expiry_seconds"]; mf != nil && len(mf.GetMetric()) > 0 {
 			v := math.Round(mf.GetMetric()[0].GetGauge().GetValue())
 			c.ExpiresInSeconds = &v
 		}
-		s.Credentials = c
 	})
-	return s, nil
+	return c
 }
 
 // SummaryJSON is the summary as JSON (the answer to user.oss.stats).
@@ -370,9 +396,30 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "ossmount %s: bucket %s, prefix %s, endpoint %s, mounted at %s for %s, RSS %s\n",
 		s.Version, s.Bucket, prefix, s.Endpoint, s.Mountpoint, time.Duration(s.UptimeSeconds)*time.Second, bytesText(s.RSSBytes))
+	s.writeOSS(&b)
+	s.writeFUSE(&b)
+	fmt.Fprintf(&b, "\nRead-ahead: %s fetched ahead, %s of it never read; %.2f GETs per MiB read\n",
+		bytesText(s.ReadAhead.Bytes), bytesText(s.ReadAhead.UnreadBytes), s.ReadAhead.GetsPerMiB)
+	s.writeCaches(&b)
+	b.WriteString("\nBudgets\n")
+	for _, u := range s.Budgets {
+		fmt.Fprintf(&b, "  %s: %s of %s in use (peak %s), %d waits, %d refusals\n", u.Name, bytesText(u.UsedBytes),
+			bytesText(u.LimitBytes), bytesText(u.PeakBytes), u.Waits, u.Denied)
+	}
+	u := s.Uploads
+	fmt.Fprintf(&b, "\nUploads: %d in flight (%d parts), %d completed, %d failed; kept: %d files, %s; incomplete multipart uploads: %d\n",
+		u.InFlight, u.PartsInFlight, u.Completed, u.Failed, u.KeptFiles, bytesText(u.KeptBytes), u.IncompleteMultipart)
+	if c := s.Credentials; c != nil {
+		fmt.Fprintf(&b, "Credentials: %s, %s; %d refreshes, %d failed\n", c.Source, c.expiryText(), c.Refreshes, c.RefreshFailures)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
 
+// writeOSS writes the OSS requests' table, then their errors.
+func (s *Summary) writeOSS(b *strings.Builder) {
 	b.WriteString("\nOSS requests\n")
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  operation\trequests\tretried\tfailed\tretries\tin flight\tmean\tp99\tsent\treceived")
 	for _, o := range s.OSS {
 		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", o.Operation, o.Requests, o.Retried, o.Failed, o.Retries,
@@ -381,12 +428,16 @@ func (s *Summary) WriteText(w io.Writer) error {
 	tw.Flush()
 	for _, o := range s.OSS {
 		if len(o.Errors) > 0 {
-			fmt.Fprintf(&b, "  %s failed: %s\n", o.Operation, countsText(o.Errors))
+			fmt.Fprintf(b, "  %s failed: %s\n", o.Operation, countsText(o.Errors))
 		}
 	}
+}
 
+// writeFUSE writes the FUSE operations' table, their errors and the bytes
+// read and written.
+func (s *Summary) writeFUSE(b *strings.Builder) {
 	b.WriteString("\nFUSE operations\n")
-	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  operation\trequests\terrors\tinterrupts\tmean\tp99")
 	for _, o := range s.FUSE {
 		var errs int64
@@ -399,16 +450,16 @@ func (s *Summary) WriteText(w io.Writer) error {
 	tw.Flush()
 	for _, o := range s.FUSE {
 		if len(o.Errors) > 0 {
-			fmt.Fprintf(&b, "  %s errors: %s\n", o.Operation, countsText(o.Errors))
+			fmt.Fprintf(b, "  %s errors: %s\n", o.Operation, countsText(o.Errors))
 		}
 	}
-	fmt.Fprintf(&b, "  read %s, written %s\n", bytesText(s.ReadBytes), bytesText(s.WrittenBytes))
+	fmt.Fprintf(b, "  read %s, written %s\n", bytesText(s.ReadBytes), bytesText(s.WrittenBytes))
+}
 
-	fmt.Fprintf(&b, "\nRead-ahead: %s fetched ahead, %s of it never read; %.2f GETs per MiB read\n",
-		bytesText(s.ReadAhead.Bytes), bytesText(s.ReadAhead.UnreadBytes), s.ReadAhead.GetsPerMiB)
-
+// writeCaches writes the caches' table and the data cache's line.
+func (s *Summary) writeCaches(b *strings.Builder) {
 	b.WriteString("\nCaches\n")
-	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  cache\thits\tmisses\thit ratio\tentries\tevictions")
 	for _, c := range s.Caches {
 		entries := fmt.Sprint(c.Entries)
@@ -418,36 +469,23 @@ func (s *Summary) WriteText(w io.Writer) error {
 		fmt.Fprintf(tw, "  %s\t%d\t%d\t%.1f%%\t%s\t%d\n", c.Name, c.Hits, c.Misses, 100*c.HitRatio, entries, c.Evictions)
 	}
 	tw.Flush()
-
 	if d := s.DataCache; d != nil {
-		fmt.Fprintf(&b, "\nData cache: limit %s; %s read from it through FUSE, %s filled, %d corrupt chunks dropped; %d passthrough opens, %d refused\n",
+		fmt.Fprintf(b, "\nData cache: limit %s; %s read from it through FUSE, %s filled, %d corrupt chunks dropped; %d passthrough opens, %d refused\n",
 			bytesText(d.LimitBytes), bytesText(d.ReadBytes), bytesText(d.FilledBytes), d.CorruptChunks, d.PassthroughOpens, d.PassthroughFailure)
 	}
+}
 
-	b.WriteString("\nBudgets\n")
-	for _, u := range s.Budgets {
-		fmt.Fprintf(&b, "  %s: %s of %s in use (peak %s), %d waits, %d refusals\n", u.Name, bytesText(u.UsedBytes),
-			bytesText(u.LimitBytes), bytesText(u.PeakBytes), u.Waits, u.Denied)
+// expiryText says when the credentials expire.
+func (c *Credentials) expiryText() string {
+	switch {
+	case c.ExpiresInSeconds != nil && *c.ExpiresInSeconds < 0:
+		return fmt.Sprintf("EXPIRED %s ago", time.Duration(-*c.ExpiresInSeconds)*time.Second)
+	case c.ExpiresInSeconds != nil:
+		return fmt.Sprintf("expire in %s", time.Duration(*c.ExpiresInSeconds)*time.Second)
+	case c.Temporary:
+		return "temporary, expiry unknown"
 	}
-
-	u := s.Uploads
-	fmt.Fprintf(&b, "\nUploads: %d in flight (%d parts), %d completed, %d failed; kept: %d files, %s; incomplete multipart uploads: %d\n",
-		u.InFlight, u.PartsInFlight, u.Completed, u.Failed, u.KeptFiles, bytesText(u.KeptBytes), u.IncompleteMultipart)
-
-	if c := s.Credentials; c != nil {
-		exp := "do not expire"
-		switch {
-		case c.ExpiresInSeconds != nil && *c.ExpiresInSeconds < 0:
-			exp = fmt.Sprintf("EXPIRED %s ago", time.Duration(-*c.ExpiresInSeconds)*time.Second)
-		case c.ExpiresInSeconds != nil:
-			exp = fmt.Sprintf("expire in %s", time.Duration(*c.ExpiresInSeconds)*time.Second)
-		case c.Temporary:
-			exp = "temporary, expiry unknown"
-		}
-		fmt.Fprintf(&b, "Credentials: %s, %s; %d refreshes, %d failed\n", c.Source, exp, c.Refreshes, c.RefreshFailures)
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return "do not expire"
 }
 
 // Text is WriteText into a string.
