@@ -509,21 +509,9 @@ func (e *DataEntry) Fill(off int64, data []byte) {
 	end := off + int64(len(data))
 	i := (off + cs - 1) / cs
 	for i < e.chunks && i*cs+e.chunkLen(i) <= end {
-		// The run of missing chunks from i on.
-		e.mu.Lock()
-		if e.dropped {
-			e.mu.Unlock()
-			return
-		}
-		for i < e.chunks && e.has(i) {
-			i++
-		}
-		j := i
-		for j < e.chunks && j*cs+e.chunkLen(j) <= end && !e.has(j) {
-			j++
-		}
-		e.mu.Unlock()
-		if j == i {
+		var j int64
+		var ok bool
+		if i, j, ok = e.missingRun(i, end); !ok {
 			return
 		}
 		start, stop := i*cs, (j-1)*cs+e.chunkLen(j-1)
@@ -531,57 +519,97 @@ func (e *DataEntry) Fill(off int64, data []byte) {
 			return
 		}
 		b := data[start-off : stop-off]
-		e.mu.Lock()
-		f, err := e.fileLocked()
-		fd := e.fd
-		e.mu.Unlock()
-		if err == nil {
-			if fd != nil && directOK(b, start) {
-				_, err = fd.WriteAt(b, start)
-				if err == syscall.EINVAL { // O_DIRECT not for this write after all
-					_, err = f.WriteAt(b, start)
-				}
-			} else {
-				_, err = f.WriteAt(b, start)
-			}
-		}
+		err := e.writeAt(b, start)
 		crcs := make([]uint32, j-i)
 		for k := i; k < j; k++ {
 			crcs[k-i] = crc32.Checksum(b[(k-i)*cs:(k-i)*cs+e.chunkLen(k)], castagnoli)
 		}
-		e.mu.Lock()
-		if err != nil || e.dropped {
-			e.mu.Unlock()
-			e.c.unreserve(stop - start)
-			if err != nil {
-				e.c.log.Warn("data cache: write failed", "id", e.id, "err", err)
-			}
+		if !e.commit(i, j, crcs, err) {
 			return
-		}
-		var added int64
-		for k := i; k < j; k++ {
-			if !e.has(k) {
-				added += e.chunkLen(k)
-			}
-			e.setLocked(k, crcs[k-i])
-		}
-		e.dirty += stop - start
-		if e.dirty >= 32<<20 {
-			e.saveLocked()
-		}
-		complete := e.n == e.chunks && !e.sealing
-		if complete {
-			e.sealing = true
-		}
-		e.mu.Unlock()
-		e.c.unreserve(stop - start - added)
-		e.c.filled.Add(added)
-		if complete {
-			e.c.seals.Add(1)
-			go e.sealAsync()
 		}
 		i = j
 	}
+}
+
+// missingRun finds the next run [i, j) of chunks missing from the entry
+// from chunk i on, ending before end (a byte offset); ok is false when
+// there is none or the entry was dropped.
+func (e *DataEntry) missingRun(i, end int64) (int64, int64, bool) {
+	cs := e.c.chunk
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.dropped {
+		return i, i, false
+	}
+	for i < e.chunks && e.has(i) {
+		i++
+	}
+	j := i
+	for j < e.chunks && j*cs+e.chunkLen(j) <= end && !e.has(j) {
+		j++
+	}
+	return i, j, j > i
+}
+
+// writeAt writes b at off in the entry's file, with O_DIRECT when b and
+// off allow it.
+func (e *DataEntry) writeAt(b []byte, off int64) error {
+	e.mu.Lock()
+	f, err := e.fileLocked()
+	fd := e.fd
+	e.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if fd != nil && directOK(b, off) {
+		_, err = fd.WriteAt(b, off)
+		if !errors.Is(err, syscall.EINVAL) { // EINVAL: O_DIRECT not for this write after all
+			return err
+		}
+	}
+	_, err = f.WriteAt(b, off)
+	return err
+}
+
+// commit records the chunks [i, j), written with the checksums crcs (or
+// failed with err), as present, and seals the entry once it is complete.
+// The space reserved for them is kept for the chunks it did not have;
+// false when they were not recorded (a failed write, a dropped entry).
+func (e *DataEntry) commit(i, j int64, crcs []uint32, err error) bool {
+	cs := e.c.chunk
+	size := (j-1)*cs + e.chunkLen(j-1) - i*cs
+	e.mu.Lock()
+	if err != nil || e.dropped {
+		e.mu.Unlock()
+		e.c.unreserve(size)
+		if err != nil {
+			e.c.log.Warn("data cache: write failed", "id", e.id, "err", err)
+		}
+		return false
+	}
+	var added int64
+	for k := i; k < j; k++ {
+		if !e.has(k) {
+			added += e.chunkLen(k)
+		}
+		e.setLocked(k, crcs[k-i])
+	}
+	e.dirty += size
+	if e.dirty >= 32<<20 {
+		e.saveLocked()
+	}
+	complete := e.n == e.chunks && !e.sealing
+	if complete {
+		e.sealing = true
+	}
+	e.mu.Unlock()
+	e.c.unreserve(size - added)
+	e.c.filled.Add(added)
+	if complete {
+		e.c.seals.Add(1)
+		go e.sealAsync()
+	}
+	return true
 }
 
 // sealAsync makes a complete entry durable and records its identity.
