@@ -179,11 +179,8 @@ func (m *Metrics) Summary() (*Summary, error) {
 
 // ossOps are the OSS operations with requests done or in flight, by name.
 func (f families) ossOps() []OSSOp {
-	oss := map[string]*OSSOp{}
-	op := func(l map[string]string) *OSSOp {
-		name := l["operation"]
-		return entry(oss, name, func() *OSSOp { return &OSSOp{Operation: name} })
-	}
+	ops := newOpTable(func(name string) *OSSOp { return &OSSOp{Operation: name} })
+	op := ops.of
 	f.each("ossmount_oss_requests_total", func(l map[string]string, v float64, _ *dto.Histogram) {
 		o := op(l)
 		o.Requests += int64(v)
@@ -211,23 +208,13 @@ func (f families) ossOps() []OSSOp {
 	} {
 		f.each(name, func(l map[string]string, v float64, _ *dto.Histogram) { *field(op(l)) += int64(v) })
 	}
-	var out []OSSOp
-	for _, o := range oss {
-		if o.Requests > 0 || o.InFlight > 0 {
-			out = append(out, *o)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Operation < out[j].Operation })
-	return out
+	return ops.list(func(o *OSSOp) bool { return o.Requests > 0 || o.InFlight > 0 })
 }
 
 // fuseOps are the FUSE operations with requests, by name.
 func (f families) fuseOps() []FUSEOp {
-	fuseOps := map[string]*FUSEOp{}
-	op := func(l map[string]string) *FUSEOp {
-		name := l["operation"]
-		return entry(fuseOps, name, func() *FUSEOp { return &FUSEOp{Operation: name} })
-	}
+	ops := newOpTable(func(name string) *FUSEOp { return &FUSEOp{Operation: name} })
+	op := ops.of
 	f.each("ossmount_fuse_request_duration_seconds", func(l map[string]string, _ float64, h *dto.Histogram) {
 		o := op(l)
 		o.Requests = int64(h.GetSampleCount())
@@ -239,14 +226,7 @@ func (f families) fuseOps() []FUSEOp {
 	f.each("ossmount_fuse_interrupts_total", func(l map[string]string, v float64, _ *dto.Histogram) {
 		op(l).Interrupts += int64(v)
 	})
-	var out []FUSEOp
-	for _, o := range fuseOps {
-		if o.Requests > 0 {
-			out = append(out, *o)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Operation < out[j].Operation })
-	return out
+	return ops.list(func(o *FUSEOp) bool { return o.Requests > 0 })
 }
 
 // caches are the caches' numbers, and the data cache's own (nil without
@@ -306,12 +286,39 @@ func (m *Metrics) SummaryJSON() ([]byte, error) {
 	return json.Marshal(s)
 }
 
-// entry returns m[name], made with mk when absent.
-func entry[T any](m map[string]*T, name string, mk func() *T) *T {
-	if m[name] == nil {
-		m[name] = mk()
+// opTable collects a summary's entries by operation.
+type opTable[T any] struct {
+	m  map[string]*T
+	mk func(name string) *T
+}
+
+func newOpTable[T any](mk func(name string) *T) *opTable[T] {
+	return &opTable[T]{m: map[string]*T{}, mk: mk}
+}
+
+// of returns the entry of a metric's operation label, made when absent.
+func (t *opTable[T]) of(l map[string]string) *T {
+	name := l["operation"]
+	if t.m[name] == nil {
+		t.m[name] = t.mk(name)
 	}
-	return m[name]
+	return t.m[name]
+}
+
+// list returns the entries keep accepts, by operation name.
+func (t *opTable[T]) list(keep func(*T) bool) []T {
+	names := make([]string, 0, len(t.m))
+	for n := range t.m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out []T
+	for _, n := range names {
+		if keep(t.m[n]) {
+			out = append(out, *t.m[n])
+		}
+	}
+	return out
 }
 
 // addCount adds v to (*m)[k], making the map when needed.

@@ -193,6 +193,18 @@ func (c *Client) call(ctx context.Context, op, key string, out int64, fn func(ct
 	return nil
 }
 
+// callSDK runs the SDK method fn on the request in through c.call (see
+// there for op, key and out) and returns its result.
+func callSDK[In, Out any](ctx context.Context, c *Client, op, key string, out int64, in In,
+	fn func(context.Context, In, ...func(*oss.Options)) (Out, error)) (Out, error) {
+	var res Out
+	err := c.call(ctx, op, key, out, func(ctx context.Context, o func(*oss.Options)) (err error) {
+		res, err = fn(ctx, in, o)
+		return err
+	})
+	return res, err
+}
+
 // convert maps any SDK error to *Error. This is the only place where OSS
 // answers are classified.
 func convert(op, key string, err error) *Error {
@@ -351,11 +363,7 @@ func (c *Client) Probe(ctx context.Context) error {
 
 // Head returns an object's attributes.
 func (c *Client) Head(ctx context.Context, key string, opt HeadOptions) (*ObjectInfo, error) {
-	var res *oss.HeadObjectResult
-	err := c.call(ctx, "HeadObject", key, 0, func(ctx context.Context, o func(*oss.Options)) (err error) {
-		res, err = c.sdk.HeadObject(ctx, &oss.HeadObjectRequest{Bucket: &c.bucket, Key: &key, IfMatch: strp(opt.IfMatch)}, o)
-		return err
-	})
+	res, err := callSDK(ctx, c, "HeadObject", key, 0, &oss.HeadObjectRequest{Bucket: &c.bucket, Key: &key, IfMatch: strp(opt.IfMatch)}, c.sdk.HeadObject)
 	if err != nil {
 		return nil, err
 	}
@@ -382,11 +390,7 @@ func (c *Client) GetRange(ctx context.Context, req GetRequest) (*GetResult, erro
 		}
 		in.Range = &r
 	}
-	var res *oss.GetObjectResult
-	err := c.call(ctx, "GetObject", req.Key, 0, func(ctx context.Context, o func(*oss.Options)) (err error) {
-		res, err = c.sdk.GetObject(ctx, in, o)
-		return err
-	})
+	res, err := callSDK(ctx, c, "GetObject", req.Key, 0, in, c.sdk.GetObject)
 	if err != nil {
 		if req.Offset == 0 && CodeOf(err) == "InvalidRange" {
 			return c.emptyRead(ctx, req)
@@ -428,11 +432,7 @@ func (c *Client) List(ctx context.Context, req ListRequest) (*ListResult, error)
 	in := &oss.ListObjectsV2Request{Bucket: &c.bucket, Prefix: strp(req.Prefix), Delimiter: strp(req.Delimiter),
 		StartAfter: strp(req.StartAfter), ContinuationToken: strp(req.ContinuationToken), MaxKeys: int32(max),
 		EncodingType: oss.Ptr("url")}
-	var res *oss.ListObjectsV2Result
-	err := c.call(ctx, "ListObjectsV2", req.Prefix, 0, func(ctx context.Context, o func(*oss.Options)) (err error) {
-		res, err = c.sdk.ListObjectsV2(ctx, in, o)
-		return err
-	})
+	res, err := callSDK(ctx, c, "ListObjectsV2", req.Prefix, 0, in, c.sdk.ListObjectsV2)
 	if err != nil {
 		return nil, err
 	}
@@ -461,11 +461,7 @@ func (c *Client) Put(ctx context.Context, req PutRequest) (*PutResult, error) {
 	if req.Body == nil {
 		in.Body = strings.NewReader("")
 	}
-	var res *oss.PutObjectResult
-	err := c.call(ctx, "PutObject", req.Key, size, func(ctx context.Context, o func(*oss.Options)) (err error) {
-		res, err = c.sdk.PutObject(ctx, in, o)
-		return err
-	})
+	res, err := callSDK(ctx, c, "PutObject", req.Key, size, in, c.sdk.PutObject)
 	if err != nil {
 		return nil, err
 	}
@@ -477,11 +473,7 @@ func (c *Client) InitiateMultipart(ctx context.Context, req InitiateRequest) (st
 	in := &oss.InitiateMultipartUploadRequest{Bucket: &c.bucket, Key: &req.Key, Metadata: req.Meta,
 		ForbidOverwrite: forbid(req.ForbidOverwrite)}
 	req.Headers.setOn(sdkHeaders{&in.ContentType, &in.ContentDisposition, &in.CacheControl, &in.ContentEncoding, &in.Expires, &in.Headers})
-	var res *oss.InitiateMultipartUploadResult
-	err := c.call(ctx, "InitiateMultipartUpload", req.Key, 0, func(ctx context.Context, o func(*oss.Options)) (err error) {
-		res, err = c.sdk.InitiateMultipartUpload(ctx, in, o)
-		return err
-	})
+	res, err := callSDK(ctx, c, "InitiateMultipartUpload", req.Key, 0, in, c.sdk.InitiateMultipartUpload)
 	if err != nil {
 		return "", err
 	}
@@ -491,12 +483,8 @@ func (c *Client) InitiateMultipart(ctx context.Context, req InitiateRequest) (st
 // UploadPart uploads one part.
 func (c *Client) UploadPart(ctx context.Context, req UploadPartRequest) (*Part, error) {
 	size := req.Size
-	var res *oss.UploadPartResult
-	err := c.call(ctx, "UploadPart", req.Key, size, func(ctx context.Context, o func(*oss.Options)) (err error) {
-		res, err = c.sdk.UploadPart(ctx, &oss.UploadPartRequest{Bucket: &c.bucket, Key: &req.Key,
-			UploadId: &req.UploadID, PartNumber: int32(req.PartNumber), Body: req.Body, ContentLength: &size}, o)
-		return err
-	})
+	res, err := callSDK(ctx, c, "UploadPart", req.Key, size, &oss.UploadPartRequest{Bucket: &c.bucket, Key: &req.Key,
+		UploadId: &req.UploadID, PartNumber: int32(req.PartNumber), Body: req.Body, ContentLength: &size}, c.sdk.UploadPart)
 	if err != nil {
 		return nil, err
 	}
@@ -506,13 +494,9 @@ func (c *Client) UploadPart(ctx context.Context, req UploadPartRequest) (*Part, 
 // UploadPartCopy fills a part from an existing object's range.
 func (c *Client) UploadPartCopy(ctx context.Context, req UploadPartCopyRequest) (*Part, error) {
 	rng := fmt.Sprintf("bytes=%d-%d", req.SourceOffset, req.SourceOffset+req.SourceLength-1)
-	var res *oss.UploadPartCopyResult
-	err := c.call(ctx, "UploadPartCopy", req.Key, 0, func(ctx context.Context, o func(*oss.Options)) (err error) {
-		res, err = c.sdk.UploadPartCopy(ctx, &oss.UploadPartCopyRequest{Bucket: &c.bucket, Key: &req.Key,
-			UploadId: &req.UploadID, PartNumber: int32(req.PartNumber), SourceKey: &req.SourceKey,
-			Range: &rng, IfMatch: strp(req.SourceIfMatch)}, o)
-		return err
-	})
+	res, err := callSDK(ctx, c, "UploadPartCopy", req.Key, 0, &oss.UploadPartCopyRequest{Bucket: &c.bucket, Key: &req.Key,
+		UploadId: &req.UploadID, PartNumber: int32(req.PartNumber), SourceKey: &req.SourceKey,
+		Range: &rng, IfMatch: strp(req.SourceIfMatch)}, c.sdk.UploadPartCopy)
 	if err != nil {
 		return nil, err
 	}
@@ -527,13 +511,9 @@ func (c *Client) CompleteMultipart(ctx context.Context, req CompleteRequest) (*P
 		parts = append(parts, oss.UploadPart{PartNumber: int32(p.PartNumber), ETag: oss.Ptr(p.ETag)})
 	}
 	sort.Slice(parts, func(i, j int) bool { return parts[i].PartNumber < parts[j].PartNumber })
-	var res *oss.CompleteMultipartUploadResult
-	err := c.call(ctx, "CompleteMultipartUpload", req.Key, 0, func(ctx context.Context, o func(*oss.Options)) (err error) {
-		res, err = c.sdk.CompleteMultipartUpload(ctx, &oss.CompleteMultipartUploadRequest{Bucket: &c.bucket,
-			Key: &req.Key, UploadId: &req.UploadID, ForbidOverwrite: forbid(req.ForbidOverwrite),
-			CompleteMultipartUpload: &oss.CompleteMultipartUpload{Parts: parts}}, o)
-		return err
-	})
+	res, err := callSDK(ctx, c, "CompleteMultipartUpload", req.Key, 0, &oss.CompleteMultipartUploadRequest{Bucket: &c.bucket,
+		Key: &req.Key, UploadId: &req.UploadID, ForbidOverwrite: forbid(req.ForbidOverwrite),
+		CompleteMultipartUpload: &oss.CompleteMultipartUpload{Parts: parts}}, c.sdk.CompleteMultipartUpload)
 	if err != nil {
 		return nil, err
 	}
@@ -542,10 +522,8 @@ func (c *Client) CompleteMultipart(ctx context.Context, req CompleteRequest) (*P
 
 // AbortMultipart discards an upload.
 func (c *Client) AbortMultipart(ctx context.Context, key, uploadID string) error {
-	return c.call(ctx, "AbortMultipartUpload", key, 0, func(ctx context.Context, o func(*oss.Options)) error {
-		_, err := c.sdk.AbortMultipartUpload(ctx, &oss.AbortMultipartUploadRequest{Bucket: &c.bucket, Key: &key, UploadId: &uploadID}, o)
-		return err
-	})
+	_, err := callSDK(ctx, c, "AbortMultipartUpload", key, 0, &oss.AbortMultipartUploadRequest{Bucket: &c.bucket, Key: &key, UploadId: &uploadID}, c.sdk.AbortMultipartUpload)
+	return err
 }
 
 // ListUploads lists in-progress multipart uploads under prefix.
@@ -553,12 +531,8 @@ func (c *Client) ListUploads(ctx context.Context, prefix string) ([]Upload, erro
 	var out []Upload
 	var keyMarker, idMarker *string
 	for {
-		var res *oss.ListMultipartUploadsResult
-		err := c.call(ctx, "ListMultipartUploads", prefix, 0, func(ctx context.Context, o func(*oss.Options)) (err error) {
-			res, err = c.sdk.ListMultipartUploads(ctx, &oss.ListMultipartUploadsRequest{Bucket: &c.bucket,
-				Prefix: strp(prefix), KeyMarker: keyMarker, UploadIdMarker: idMarker, MaxUploads: 1000}, o)
-			return err
-		})
+		res, err := callSDK(ctx, c, "ListMultipartUploads", prefix, 0, &oss.ListMultipartUploadsRequest{Bucket: &c.bucket,
+			Prefix: strp(prefix), KeyMarker: keyMarker, UploadIdMarker: idMarker, MaxUploads: 1000}, c.sdk.ListMultipartUploads)
 		if err != nil {
 			return nil, err
 		}
@@ -587,11 +561,7 @@ func (c *Client) Copy(ctx context.Context, req CopyRequest) (*PutResult, error) 
 	} else {
 		in.MetadataDirective = oss.Ptr("COPY")
 	}
-	var res *oss.CopyObjectResult
-	err := c.call(ctx, "CopyObject", req.DstKey, 0, func(ctx context.Context, o func(*oss.Options)) (err error) {
-		res, err = c.sdk.CopyObject(ctx, in, o)
-		return err
-	})
+	res, err := callSDK(ctx, c, "CopyObject", req.DstKey, 0, in, c.sdk.CopyObject)
 	if err != nil {
 		return nil, err
 	}
@@ -600,10 +570,8 @@ func (c *Client) Copy(ctx context.Context, req CopyRequest) (*PutResult, error) 
 
 // Delete removes a key.
 func (c *Client) Delete(ctx context.Context, key string) error {
-	return c.call(ctx, "DeleteObject", key, 0, func(ctx context.Context, o func(*oss.Options)) error {
-		_, err := c.sdk.DeleteObject(ctx, &oss.DeleteObjectRequest{Bucket: &c.bucket, Key: &key}, o)
-		return err
-	})
+	_, err := callSDK(ctx, c, "DeleteObject", key, 0, &oss.DeleteObjectRequest{Bucket: &c.bucket, Key: &key}, c.sdk.DeleteObject)
+	return err
 }
 
 // DeleteMulti removes up to 1000 keys.
@@ -618,11 +586,7 @@ func (c *Client) DeleteMulti(ctx context.Context, keys []string) ([]string, erro
 	for i := range keys {
 		objs[i] = oss.DeleteObject{Key: oss.Ptr(keys[i])}
 	}
-	var res *oss.DeleteMultipleObjectsResult
-	err := c.call(ctx, "DeleteMultipleObjects", "", 0, func(ctx context.Context, o func(*oss.Options)) (err error) {
-		res, err = c.sdk.DeleteMultipleObjects(ctx, &oss.DeleteMultipleObjectsRequest{Bucket: &c.bucket, Objects: objs}, o)
-		return err
-	})
+	res, err := callSDK(ctx, c, "DeleteMultipleObjects", "", 0, &oss.DeleteMultipleObjectsRequest{Bucket: &c.bucket, Objects: objs}, c.sdk.DeleteMultipleObjects)
 	if err != nil {
 		return nil, err
 	}
@@ -648,11 +612,7 @@ func (c *Client) Append(ctx context.Context, req AppendRequest) (int64, error) {
 		in.Metadata = req.Meta
 		req.Headers.setOn(sdkHeaders{&in.ContentType, &in.ContentDisposition, &in.CacheControl, &in.ContentEncoding, &in.Expires, &in.Headers})
 	}
-	var res *oss.AppendObjectResult
-	err := c.call(ctx, "AppendObject", req.Key, size, func(ctx context.Context, o func(*oss.Options)) (err error) {
-		res, err = c.sdk.AppendObject(ctx, in, o)
-		return err
-	})
+	res, err := callSDK(ctx, c, "AppendObject", req.Key, size, in, c.sdk.AppendObject)
 	if err != nil {
 		return 0, err
 	}

@@ -132,6 +132,19 @@ func (s *server) issue() (ak, secret, token, exp string) {
 	return ak, secret, token, e.Format(expFormat)
 }
 
+// issueJSON issues credentials as ECS metadata and credentials URIs
+// answer them.
+func (s *server) issueJSON() map[string]string {
+	ak, secret, token, exp := s.issue()
+	return map[string]string{
+		"Code":            "Success",
+		"AccessKeyId":     ak,
+		"AccessKeySecret": secret,
+		"SecurityToken":   token,
+		"Expiration":      exp,
+	}
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

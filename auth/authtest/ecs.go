@@ -106,15 +106,9 @@ func (p *ECSProxy) serve(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(p.role)) //nolint:errcheck
 		return
 	case strings.HasPrefix(r.URL.Path, credPrefix) && r.URL.Path[len(credPrefix):] == p.role:
-		ak, secret, token, exp := p.issue()
-		writeJSON(w, http.StatusOK, map[string]string{
-			"Code":            "Success",
-			"AccessKeyId":     ak,
-			"AccessKeySecret": secret,
-			"SecurityToken":   token,
-			"Expiration":      exp,
-			"LastUpdated":     time.Now().UTC().Format(expFormat),
-		})
+		creds := p.issueJSON()
+		creds["LastUpdated"] = time.Now().UTC().Format(expFormat)
+		writeJSON(w, http.StatusOK, creds)
 		return
 	default:
 		http.NotFound(w, r)
@@ -161,12 +155,5 @@ func (c *CredURI) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	ak, secret, token, exp := c.issue()
-	writeJSON(w, http.StatusOK, map[string]string{
-		"Code":            "Success",
-		"AccessKeyId":     ak,
-		"AccessKeySecret": secret,
-		"SecurityToken":   token,
-		"Expiration":      exp,
-	})
+	writeJSON(w, http.StatusOK, c.issueJSON())
 }

@@ -119,12 +119,9 @@ func (rc *reqCtx) findUploadLocked() (*upload, *ossError) {
 }
 
 func (rc *reqCtx) initiateUpload() *ossError {
-	headers, e := objectHeaders(rc.r.Header)
+	headers, e := newObjectHeaders(rc.r.Header, rc.key)
 	if e != nil {
 		return e
-	}
-	if _, ok := headers["Content-Type"]; !ok {
-		headers["Content-Type"] = defaultContentType(rc.key)
 	}
 	enc := rc.query.Get("encoding-type") == "url"
 	s := rc.s
@@ -348,13 +345,8 @@ func (rc *reqCtx) completeUpload() *ossError {
 	if e != nil {
 		return e
 	}
-	if rc.forbidOverwrite() {
-		s.mu.Lock()
-		exists := rc.existsLocked(rc.key)
-		s.mu.Unlock()
-		if exists {
-			return errFileExists()
-		}
+	if e := rc.checkOverwrite(rc.forbidOverwrite(), rc.key); e != nil {
+		return e
 	}
 	data, crc, err := s.concat(chosen)
 	if err != nil {

@@ -39,6 +39,19 @@ func parseInt(s string) (int, error) {
 	return n, nil
 }
 
+// newObjectHeaders is objectHeaders of a request writing key, with the
+// Content-Type OSS gives by the key's extension when the request has none.
+func newObjectHeaders(h http.Header, key string) (map[string]string, *ossError) {
+	headers, e := objectHeaders(h)
+	if e != nil {
+		return nil, e
+	}
+	if _, ok := headers["Content-Type"]; !ok {
+		headers["Content-Type"] = defaultContentType(key)
+	}
+	return headers, nil
+}
+
 // objectHeaders extracts and validates the stored headers and user
 // metadata of a request.
 func objectHeaders(h http.Header) (map[string]string, *ossError) {
@@ -122,6 +135,21 @@ func (rc *reqCtx) existsLocked(key string) bool {
 	return b != nil && b.get(key) != nil
 }
 
+// checkOverwrite refuses, when forbid (x-oss-forbid-overwrite: true), a
+// write to a key that exists. The write checks again when it installs
+// the object.
+func (rc *reqCtx) checkOverwrite(forbid bool, key string) *ossError {
+	if !forbid {
+		return nil
+	}
+	rc.s.mu.Lock()
+	defer rc.s.mu.Unlock()
+	if rc.existsLocked(key) {
+		return errFileExists()
+	}
+	return nil
+}
+
 // contentMD5 returns the decoded Content-MD5 header (nil if absent).
 func (rc *reqCtx) contentMD5() ([]byte, *ossError) {
 	v := rc.r.Header.Get("Content-MD5")
@@ -168,21 +196,12 @@ func defaultContentType(key string) string {
 }
 
 func (rc *reqCtx) putObject() *ossError {
-	headers, e := objectHeaders(rc.r.Header)
+	headers, e := newObjectHeaders(rc.r.Header, rc.key)
 	if e != nil {
 		return e
 	}
-	if _, ok := headers["Content-Type"]; !ok {
-		headers["Content-Type"] = defaultContentType(rc.key)
-	}
-	s := rc.s
-	if rc.forbidOverwrite() {
-		s.mu.Lock()
-		exists := rc.existsLocked(rc.key)
-		s.mu.Unlock()
-		if exists {
-			return errFileExists()
-		}
+	if e := rc.checkOverwrite(rc.forbidOverwrite(), rc.key); e != nil {
+		return e
 	}
 	data, sum, e := rc.receiveBody(maxObjectSize)
 	if e != nil {
@@ -368,7 +387,7 @@ func (rc *reqCtx) getObject() *ossError {
 	if rc.op == "HeadObject" {
 		rangeSpec = "" // HeadObject describes the whole object
 	}
-	start, length, e := rc.objectHeaders(o, rangeSpec)
+	start, length, e := rc.writeObjectHeaders(o, rangeSpec)
 	if e != nil || rc.op == "HeadObject" {
 		return e
 	}
@@ -405,9 +424,9 @@ func (rc *reqCtx) preconditions(o *object) (done bool, e *ossError) {
 	return false, nil
 }
 
-// objectHeaders writes the status and headers of a GET of o's range
+// writeObjectHeaders writes the status and headers of a GET of o's range
 // rangeSpec ("": all of it) and returns the bytes to send.
-func (rc *reqCtx) objectHeaders(o *object, rangeSpec string) (start, length int64, e *ossError) {
+func (rc *reqCtx) writeObjectHeaders(o *object, rangeSpec string) (start, length int64, e *ossError) {
 	standard := strings.EqualFold(rc.r.Header.Get("x-oss-range-behavior"), "standard")
 	start, end, partial, e := parseRange(rangeSpec, o.size, standard)
 	if e != nil {
@@ -563,11 +582,8 @@ func (rc *reqCtx) copyObject() *ossError {
 	case "", "COPY":
 		headers = src.headers
 	case "REPLACE":
-		if headers, e = objectHeaders(rc.r.Header); e != nil {
+		if headers, e = newObjectHeaders(rc.r.Header, rc.key); e != nil {
 			return e
-		}
-		if _, ok := headers["Content-Type"]; !ok {
-			headers["Content-Type"] = defaultContentType(rc.key)
 		}
 	default:
 		return errInvalidArgument("Unknown metadata directive.", "x-oss-metadata-directive", d)
@@ -633,11 +649,8 @@ func (rc *reqCtx) appendObject() *ossError {
 	}
 	var headers map[string]string
 	if pos == 0 {
-		if headers, e = objectHeaders(rc.r.Header); e != nil {
+		if headers, e = newObjectHeaders(rc.r.Header, rc.key); e != nil {
 			return e
-		}
-		if _, ok := headers["Content-Type"]; !ok {
-			headers["Content-Type"] = defaultContentType(rc.key)
 		}
 	}
 	chunk, sum, e := rc.receiveBody(maxObjectSize - pos)

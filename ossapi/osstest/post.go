@@ -230,22 +230,14 @@ func (rc *reqCtx) storePosted(f *postUpload, key string, values map[string]strin
 			h.Set(k, v)
 		}
 	}
-	headers, e := objectHeaders(h)
+	headers, e := newObjectHeaders(h, key)
 	if e != nil {
 		return nil, e
 	}
-	if _, ok := headers["Content-Type"]; !ok {
-		headers["Content-Type"] = defaultContentType(key)
-	}
 	forbid := strings.EqualFold(f.fields["x-oss-forbid-overwrite"], "true")
 	s := rc.s
-	if forbid {
-		s.mu.Lock()
-		exists := rc.existsLocked(key)
-		s.mu.Unlock()
-		if exists {
-			return nil, errFileExists()
-		}
+	if e := rc.checkOverwrite(forbid, key); e != nil {
+		return nil, e
 	}
 	data, sum, err := s.receive(f.file, -1, maxLen)
 	if errors.Is(err, errTooLarge) {
