@@ -1,6 +1,12 @@
 // Package units reads the sizes and rates given on command lines and in
 // mount options: 4096, 512K, 8M, 10G, 1T, with an optional B or iB
 // ("100MB", "1GiB"), in powers of 1024 as ossfs and ossutil read them.
+//
+// Both commands read these units (cmd/ossmount's size options,
+// cmd/osslocal's --bandwidth and --conn-bandwidth), and none of the
+// layout's packages (fs, ossapi, cache, auth) is the home of command-line
+// values, so the one parser lives here, under internal/: shared by the
+// module's commands, not part of its API.
 package units
 
 import (
