@@ -54,11 +54,6 @@ func findCommand(cmds []*cli.Command, name string) *cli.Command {
 	return nil
 }
 
-// isCommand reports whether s names one of app's commands (or help).
-func isCommand(app *cli.App, s string) bool {
-	return s == "help" || s == "h" || findCommand(app.Commands, s) != nil
-}
-
 // normalize puts the flags of args (a command's arguments, fl its flags)
 // before its positional arguments, keeping each flag's value with it, and
 // expands every `-o a=b,c` into `--a=b --c` when the command takes -o:
