@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -41,7 +42,7 @@ type server struct {
 	srv    *http.Server // nil while refusing connections
 	ttl    time.Duration
 	down   bool
-	issued int
+	issued atomic.Int64
 }
 
 func (s *server) start(ln net.Listener, wrap func(net.Listener) net.Listener, h http.Handler) {
@@ -93,11 +94,7 @@ func (s *server) SetTTL(ttl time.Duration) {
 }
 
 // Issued reports how many credentials the server has handed out.
-func (s *server) Issued() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.issued
-}
+func (s *server) Issued() int { return int(s.issued.Load()) }
 
 // Count is Issued.
 func (s *server) Count() int { return s.Issued() }
@@ -123,8 +120,8 @@ func (s *server) isDown() bool {
 func (s *server) issue() (ak, secret, token, exp string) {
 	s.mu.Lock()
 	ttl := s.ttl
-	s.issued++
 	s.mu.Unlock()
+	s.issued.Add(1)
 	// Round the expiration down so it never claims more than the minter
 	// granted.
 	e := time.Now().Add(ttl).UTC().Truncate(time.Second)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,7 +26,7 @@ type ECSProxy struct {
 	tmu         sync.Mutex
 	tokens      map[string]time.Time
 	requireV2   bool
-	tokenIssued int
+	tokenIssued atomic.Int64
 }
 
 // NewECSProxy starts a fake metadata service offering credentials of the
@@ -53,11 +54,7 @@ func (p *ECSProxy) SetRequireIMDSv2(require bool) {
 }
 
 // TokensIssued reports how many IMDSv2 session tokens were handed out.
-func (p *ECSProxy) TokensIssued() int {
-	p.tmu.Lock()
-	defer p.tmu.Unlock()
-	return p.tokenIssued
-}
+func (p *ECSProxy) TokensIssued() int { return int(p.tokenIssued.Load()) }
 
 func (p *ECSProxy) serve(w http.ResponseWriter, r *http.Request) {
 	host := r.URL.Host
@@ -92,7 +89,7 @@ func (p *ECSProxy) serve(w http.ResponseWriter, r *http.Request) {
 		tok := hex.EncodeToString(b[:])
 		p.tmu.Lock()
 		p.tokens[tok] = time.Now().Add(time.Duration(secs) * time.Second)
-		p.tokenIssued++
+		p.tokenIssued.Add(1)
 		p.tmu.Unlock()
 		w.Write([]byte(tok)) //nolint:errcheck
 		return

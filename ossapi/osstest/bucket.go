@@ -245,11 +245,6 @@ func (rc *reqCtx) deleteBucket() *ossError {
 	return nil
 }
 
-type xmlOwner struct {
-	ID          string `xml:"ID"`
-	DisplayName string `xml:"DisplayName"`
-}
-
 func (rc *reqCtx) getBucketInfo() *ossError {
 	s := rc.s
 	s.mu.Lock()
@@ -317,25 +312,7 @@ func (rc *reqCtx) listBuckets() *ossError {
 	}
 	s.mu.Unlock()
 	sort.Strings(names)
-	type bucketXML struct {
-		CreationDate     string `xml:"CreationDate"`
-		ExtranetEndpoint string `xml:"ExtranetEndpoint"`
-		IntranetEndpoint string `xml:"IntranetEndpoint"`
-		Location         string `xml:"Location"`
-		Name             string `xml:"Name"`
-		Region           string `xml:"Region"`
-		StorageClass     string `xml:"StorageClass"`
-	}
-	out := struct {
-		XMLName     xml.Name    `xml:"ListAllMyBucketsResult"`
-		Prefix      string      `xml:"Prefix,omitempty"`
-		Marker      string      `xml:"Marker,omitempty"`
-		MaxKeys     int         `xml:"MaxKeys,omitempty"`
-		IsTruncated bool        `xml:"IsTruncated,omitempty"`
-		NextMarker  string      `xml:"NextMarker,omitempty"`
-		Owner       xmlOwner    `xml:"Owner"`
-		Buckets     []bucketXML `xml:"Buckets>Bucket"`
-	}{Prefix: prefix, Marker: marker, Owner: xmlOwner{ownerID, ownerName}}
+	out := listBucketsResult{Prefix: prefix, Marker: marker, Owner: xmlOwner{ownerID, ownerName}}
 	max := 1000
 	if v := rc.query.Get("max-keys"); v != "" {
 		n, err := parseInt(v)
@@ -352,7 +329,7 @@ func (rc *reqCtx) listBuckets() *ossError {
 	}
 	region := s.opt.Region
 	for _, n := range names {
-		out.Buckets = append(out.Buckets, bucketXML{
+		out.Buckets = append(out.Buckets, bucketEntry{
 			CreationDate:     created[n].Format("2006-01-02T15:04:05.000Z"),
 			ExtranetEndpoint: "oss-" + region + ".aliyuncs.com",
 			IntranetEndpoint: "oss-" + region + "-internal.aliyuncs.com",

@@ -247,25 +247,6 @@ func (c *corsConfiguration) match(origin, method string, headers []string) (*COR
 
 func (c *corsConfiguration) vary() bool { return c.ResponseVary != nil && *c.ResponseVary }
 
-// corsOperation names the CORS operations ("" for others).
-func (rc *reqCtx) corsOperation() string {
-	if rc.r.Method == http.MethodOptions {
-		return "Options"
-	}
-	if rc.key != "" || !rc.has("cors") {
-		return ""
-	}
-	switch rc.r.Method {
-	case http.MethodPut:
-		return "PutBucketCors"
-	case http.MethodGet:
-		return "GetBucketCors"
-	case http.MethodDelete:
-		return "DeleteBucketCors"
-	}
-	return ""
-}
-
 // serveCORS runs the CORS operations; ok is false for other operations.
 func (rc *reqCtx) serveCORS() (e *ossError, ok bool) {
 	switch rc.op {

@@ -191,7 +191,7 @@ func (rc *reqCtx) operation() string {
 		}
 		return "Unsupported"
 	}
-	if op := rc.corsOperation(); op != "" { // cors.go
+	if op := rc.corsOperation(); op != "" {
 		return op
 	}
 	for _, k := range []string{"acl", "tagging", "symlink", "cors", "lifecycle", "policy", "versioning", "versions",
@@ -519,4 +519,23 @@ func (rc *reqCtx) applyFaults() bool {
 		return true
 	}
 	return false
+}
+
+// corsOperation names the CORS operations ("" for others).
+func (rc *reqCtx) corsOperation() string {
+	if rc.r.Method == http.MethodOptions {
+		return "Options"
+	}
+	if rc.key != "" || !rc.has("cors") {
+		return ""
+	}
+	switch rc.r.Method {
+	case http.MethodPut:
+		return "PutBucketCors"
+	case http.MethodGet:
+		return "GetBucketCors"
+	case http.MethodDelete:
+		return "DeleteBucketCors"
+	}
+	return ""
 }

@@ -2,24 +2,9 @@ package osstest
 
 import (
 	"encoding/base64"
-	"encoding/xml"
 	"sort"
 	"strings"
 )
-
-type xmlContent struct {
-	Key          string   `xml:"Key"`
-	LastModified string   `xml:"LastModified"`
-	ETag         string   `xml:"ETag"`
-	Type         string   `xml:"Type"`
-	Size         int64    `xml:"Size"`
-	StorageClass string   `xml:"StorageClass"`
-	Owner        xmlOwner `xml:"Owner"`
-}
-
-type xmlPrefix struct {
-	Prefix string `xml:"Prefix"`
-}
 
 // prefixEnd returns the smallest string greater than every string with
 // prefix p ("" if there is none).
@@ -182,21 +167,7 @@ func (l *listing) encodingType() string {
 // writeListV2 answers ListObjectsV2.
 func (rc *reqCtx) writeListV2(l *listing) {
 	q := rc.query
-	out := struct {
-		XMLName               xml.Name     `xml:"ListBucketResult"`
-		Name                  string       `xml:"Name"`
-		Prefix                string       `xml:"Prefix"`
-		StartAfter            *string      `xml:"StartAfter,omitempty"`
-		ContinuationToken     *string      `xml:"ContinuationToken,omitempty"`
-		MaxKeys               int          `xml:"MaxKeys"`
-		Delimiter             string       `xml:"Delimiter"`
-		IsTruncated           bool         `xml:"IsTruncated"`
-		NextContinuationToken string       `xml:"NextContinuationToken,omitempty"`
-		EncodingType          string       `xml:"EncodingType,omitempty"`
-		KeyCount              int          `xml:"KeyCount"`
-		Contents              []xmlContent `xml:"Contents"`
-		CommonPrefixes        []xmlPrefix  `xml:"CommonPrefixes"`
-	}{Name: rc.bucket, Prefix: encodeKey(l.prefix, l.enc), MaxKeys: l.max, Delimiter: encodeKey(l.delimiter, l.enc),
+	out := listObjectsV2Result{Name: rc.bucket, Prefix: encodeKey(l.prefix, l.enc), MaxKeys: l.max, Delimiter: encodeKey(l.delimiter, l.enc),
 		IsTruncated: l.truncated, EncodingType: l.encodingType(), KeyCount: len(l.contents) + len(l.prefixes),
 		Contents: l.contents, CommonPrefixes: l.prefixes}
 	if q.Has("start-after") {
@@ -214,19 +185,7 @@ func (rc *reqCtx) writeListV2(l *listing) {
 
 // writeListV1 answers ListObjects.
 func (rc *reqCtx) writeListV1(l *listing) {
-	out := struct {
-		XMLName        xml.Name     `xml:"ListBucketResult"`
-		Name           string       `xml:"Name"`
-		Prefix         string       `xml:"Prefix"`
-		Marker         string       `xml:"Marker"`
-		MaxKeys        int          `xml:"MaxKeys"`
-		Delimiter      string       `xml:"Delimiter"`
-		IsTruncated    bool         `xml:"IsTruncated"`
-		NextMarker     string       `xml:"NextMarker,omitempty"`
-		EncodingType   string       `xml:"EncodingType,omitempty"`
-		Contents       []xmlContent `xml:"Contents"`
-		CommonPrefixes []xmlPrefix  `xml:"CommonPrefixes"`
-	}{Name: rc.bucket, Prefix: encodeKey(l.prefix, l.enc), Marker: encodeKey(l.marker, l.enc), MaxKeys: l.max,
+	out := listObjectsResult{Name: rc.bucket, Prefix: encodeKey(l.prefix, l.enc), Marker: encodeKey(l.marker, l.enc), MaxKeys: l.max,
 		Delimiter: encodeKey(l.delimiter, l.enc), IsTruncated: l.truncated, EncodingType: l.encodingType(),
 		Contents: l.contents, CommonPrefixes: l.prefixes}
 	if l.truncated {

@@ -544,26 +544,7 @@ func (rc *reqCtx) listParts() *ossError {
 		return e
 	}
 	enc := q.Get("encoding-type") == "url"
-	type xmlPart struct {
-		PartNumber    int    `xml:"PartNumber"`
-		LastModified  string `xml:"LastModified"`
-		ETag          string `xml:"ETag"`
-		HashCrc64ecma uint64 `xml:"HashCrc64ecma"`
-		Size          int64  `xml:"Size"`
-	}
-	out := struct {
-		XMLName              xml.Name  `xml:"ListPartsResult"`
-		Bucket               string    `xml:"Bucket"`
-		EncodingType         string    `xml:"EncodingType,omitempty"`
-		Key                  string    `xml:"Key"`
-		UploadID             string    `xml:"UploadId"`
-		StorageClass         string    `xml:"StorageClass"`
-		PartNumberMarker     int       `xml:"PartNumberMarker"`
-		NextPartNumberMarker int       `xml:"NextPartNumberMarker"`
-		MaxParts             int       `xml:"MaxParts"`
-		IsTruncated          bool      `xml:"IsTruncated"`
-		Parts                []xmlPart `xml:"Part"`
-	}{Bucket: rc.bucket, Key: encodeKey(rc.key, enc), UploadID: q.Get("uploadId"), StorageClass: "Standard",
+	out := listPartsResult{Bucket: rc.bucket, Key: encodeKey(rc.key, enc), UploadID: q.Get("uploadId"), StorageClass: "Standard",
 		PartNumberMarker: marker, MaxParts: max}
 	if enc {
 		out.EncodingType = "url"
@@ -629,27 +610,7 @@ func (rc *reqCtx) listUploads() *ossError {
 	prefix, delimiter := q.Get("prefix"), q.Get("delimiter")
 	keyMarker, idMarker := q.Get("key-marker"), q.Get("upload-id-marker")
 	enc := q.Get("encoding-type") == "url"
-	type xmlUpload struct {
-		Key          string `xml:"Key"`
-		UploadID     string `xml:"UploadId"`
-		StorageClass string `xml:"StorageClass"`
-		Initiated    string `xml:"Initiated"`
-	}
-	out := struct {
-		XMLName            xml.Name    `xml:"ListMultipartUploadsResult"`
-		Bucket             string      `xml:"Bucket"`
-		EncodingType       string      `xml:"EncodingType,omitempty"`
-		KeyMarker          string      `xml:"KeyMarker"`
-		UploadIDMarker     string      `xml:"UploadIdMarker"`
-		NextKeyMarker      string      `xml:"NextKeyMarker"`
-		NextUploadIDMarker string      `xml:"NextUploadIdMarker"`
-		Delimiter          string      `xml:"Delimiter"`
-		Prefix             string      `xml:"Prefix"`
-		MaxUploads         int         `xml:"MaxUploads"`
-		IsTruncated        bool        `xml:"IsTruncated"`
-		Uploads            []xmlUpload `xml:"Upload"`
-		CommonPrefixes     []xmlPrefix `xml:"CommonPrefixes"`
-	}{Bucket: rc.bucket, KeyMarker: encodeKey(keyMarker, enc), UploadIDMarker: idMarker,
+	out := listUploadsResult{Bucket: rc.bucket, KeyMarker: encodeKey(keyMarker, enc), UploadIDMarker: idMarker,
 		Delimiter: encodeKey(delimiter, enc), Prefix: encodeKey(prefix, enc), MaxUploads: max}
 	if enc {
 		out.EncodingType = "url"
