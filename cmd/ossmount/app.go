@@ -22,9 +22,9 @@ func newApp(childArgs []string) *cli.App {
 		Usage:     "mount an Alibaba Cloud OSS bucket as a directory",
 		Version:   version,
 		ArgsUsage: "BUCKET[:/PREFIX] MOUNTPOINT [-o opt[,opt...]]",
-		Description: "Options work as -o name=value and as --name value, before or after the arguments.\n" +
-			"Credentials come from the environment (ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET/_SECURITY_TOKEN),\n" +
-			"a passwd file, or the credential options below. See docs/CONFIGURATION.md.",
+		Description: `Options work as -o name=value and as --name value, before or after the arguments.
+Credentials come from the environment (ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET/_SECURITY_TOKEN),
+a passwd file, or the credential options below. See docs/CONFIGURATION.md.`,
 		Flags:  flags(),
 		Action: mount,
 		Commands: []*cli.Command{

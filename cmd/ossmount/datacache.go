@@ -50,9 +50,9 @@ func cacheCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "cache",
 		Usage: "show, pin or drop what a mount's data cache (-o data_cache) holds of a file",
-		Description: "status FILE prints what the cache holds of the file; status DIR (e.g. the mount point) the\n" +
-			"cache's numbers. pin FILE fetches the whole file into the cache and keeps it there (not\n" +
-			"evicted) until unpin FILE; drop FILE removes it. The mount checks that you may read the file.",
+		Description: `status FILE prints what the cache holds of the file; status DIR (e.g. the mount point) the
+cache's numbers. pin FILE fetches the whole file into the cache and keeps it there (not
+evicted) until unpin FILE; drop FILE removes it. The mount checks that you may read the file.`,
 		Subcommands: []*cli.Command{
 			sub("status", "print what the data cache holds of PATH (a file), or its numbers (a directory)"),
 			sub("pin", "fetch a file whole into the data cache and keep it there"),

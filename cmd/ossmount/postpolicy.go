@@ -26,11 +26,11 @@ func postPolicyCommand() *cli.Command {
 		Name:      "post-policy",
 		Usage:     "print signed form fields (JSON) or an HTML page for browser uploads into a directory",
 		ArgsUsage: "DIR (a directory in a mount, or oss://BUCKET/PREFIX/)",
-		Description: "Prints {\"url\", \"prefix\", \"fields\", \"expiration\", \"clipped\", \"policy_document\"}: POST the\n" +
-			"fields, then the file as the last field named \"file\", as multipart/form-data to url. Any key\n" +
-			"under the prefix is accepted. For a directory in a mount the mount signs with its own\n" +
-			"current credentials after checking that you may write the directory. Signature V4 unless\n" +
-			"--sigv1. Browsers posting from a page on another origin need a CORS rule on the bucket.",
+		Description: `Prints {"url", "prefix", "fields", "expiration", "clipped", "policy_document"}: POST the
+fields, then the file as the last field named "file", as multipart/form-data to url. Any key
+under the prefix is accepted. For a directory in a mount the mount signs with its own
+current credentials after checking that you may write the directory. Signature V4 unless
+--sigv1. Browsers posting from a page on another origin need a CORS rule on the bucket.`,
 		Flags: shareFlags(
 			option{name: "max-size", group: sharing, kind: kSize, usage: "largest file accepted, e.g. 10M (content-length-range)"},
 			option{name: "content-type", group: sharing, kind: kString, usage: "Content-Type required of uploads; a prefix when it ends in / (image/)"},

@@ -24,11 +24,11 @@ func presignCommand() *cli.Command {
 		Name:      "presign",
 		Usage:     "print a signed URL that downloads a file without credentials",
 		ArgsUsage: "PATH (a file in a mount, or oss://BUCKET/KEY)",
-		Description: "For a file in a mount, the mount signs the URL with its own current credentials, after\n" +
-			"checking that you may read the file. A URL signed with temporary (STS) credentials stops\n" +
-			"working when they expire: its expiry is brought forward and a warning is printed.\n" +
-			"Signature V4 unless --sigv1. For oss://BUCKET/KEY give the mount's client and credential\n" +
-			"options (--endpoint, --region, -o ...).",
+		Description: `For a file in a mount, the mount signs the URL with its own current credentials, after
+checking that you may read the file. A URL signed with temporary (STS) credentials stops
+working when they expire: its expiry is brought forward and a warning is printed.
+Signature V4 unless --sigv1. For oss://BUCKET/KEY give the mount's client and credential
+options (--endpoint, --region, -o ...).`,
 		Flags: shareFlags(
 			option{name: "download-as", group: sharing, kind: kString, usage: "make browsers download the file under this name (Content-Disposition: attachment)"},
 			option{name: "inline", group: sharing, kind: kBool, usage: "ask browsers to show the file (Content-Disposition: inline)"},

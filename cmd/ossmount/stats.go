@@ -24,10 +24,10 @@ func statsCommand() *cli.Command {
 		Name:      "stats",
 		Usage:     "print a running mount's statistics: OSS and FUSE requests, caches, budgets, uploads, credentials",
 		ArgsUsage: "[--json] MOUNTPOINT",
-		Description: "Asks the mount's own process for its numbers (the ones -o metrics serves to Prometheus):\n" +
-			"requests, errors and latencies by OSS and FUSE operation, read-ahead, cache hit ratios, memory\n" +
-			"and disk budgets, uploads and kept data, credential expiry. Only root and the user the mount\n" +
-			"runs as may read them. --json prints them as JSON for scripts.",
+		Description: `Asks the mount's own process for its numbers (the ones -o metrics serves to Prometheus):
+requests, errors and latencies by OSS and FUSE operation, read-ahead, cache hit ratios, memory
+and disk budgets, uploads and kept data, credential expiry. Only root and the user the mount
+runs as may read them. --json prints them as JSON for scripts.`,
 		Flags: optionFlags([]option{{name: "json", kind: kBool, usage: "print JSON"}}),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {

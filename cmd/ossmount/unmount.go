@@ -22,10 +22,10 @@ func unmountCommand() *cli.Command {
 		Aliases:   []string{"umount"},
 		Usage:     "unmount a mounted bucket and wait until its pending uploads are done",
 		ArgsUsage: "MOUNTPOINT",
-		Description: "Runs umount(2) (as root) or fusermount3 -u, then waits for the ossmount process\n" +
-			"serving the mount to upload what is still pending and exit.\n" +
-			"A stale mount (its ossmount process is gone) is unmounted too; -z detaches\n" +
-			"a busy mount now and finishes when the last file there is closed.",
+		Description: `Runs umount(2) (as root) or fusermount3 -u, then waits for the ossmount process
+serving the mount to upload what is still pending and exit.
+A stale mount (its ossmount process is gone) is unmounted too; -z detaches
+a busy mount now and finishes when the last file there is closed.`,
 		Flags: optionFlags([]option{
 			{name: "z", alias: []string{"lazy"}, kind: kBool, usage: "lazy unmount: detach now, finish when no longer busy (does not wait for uploads)"},
 			{name: "wait", kind: kDuration, def: "10m", usage: "how long to wait for pending uploads after unmounting: seconds or a duration like 10m (0: do not wait)"},

@@ -33,8 +33,8 @@ func uploadsCommand() *cli.Command {
 			Name:      name,
 			Usage:     usage,
 			ArgsUsage: "BUCKET[:/PREFIX]",
-			Description: "Give the client and credential options of the mount (--endpoint, --region, -o ...), and its\n" +
-				"cache_dir when it set one. Uploads a running mount is writing are listed, never aborted.",
+			Description: `Give the client and credential options of the mount (--endpoint, --region, -o ...), and its
+cache_dir when it set one. Uploads a running mount is writing are listed, never aborted.`,
 			Flags:  append(optionFlags(own), tableFlags(gCred, gCli)...),
 			Action: func(c *cli.Context) error { return uploadsAction(c, abort) },
 		}
