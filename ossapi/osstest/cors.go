@@ -23,7 +23,6 @@ import (
 	"encoding/xml"
 	"io"
 	"net/http"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,36 +44,16 @@ type corsConfiguration struct {
 	ResponseVary *bool      `xml:"ResponseVary,omitempty"`
 }
 
-// corsState is one server's CORS configuration. It lives beside the Server
-// (keyed by weak pointers, dropped with the server) so the emulator's core
-// types stay untouched.
+// corsState is one server's CORS configuration (Server.corsCfg).
+// Buckets are weak keys: a deleted bucket's rules go with it, and a new
+// bucket of the same name starts without any.
 type corsState struct {
 	mu       sync.Mutex
 	byBucket map[weak.Pointer[bucket]]*corsConfiguration
 	def      *corsConfiguration // for buckets without their own
 }
 
-var (
-	corsMu     sync.Mutex
-	corsStates = map[weak.Pointer[Server]]*corsState{}
-)
-
-func (s *Server) cors() *corsState {
-	wp := weak.Make(s)
-	corsMu.Lock()
-	defer corsMu.Unlock()
-	st := corsStates[wp]
-	if st == nil {
-		st = &corsState{byBucket: map[weak.Pointer[bucket]]*corsConfiguration{}}
-		corsStates[wp] = st
-		runtime.AddCleanup(s, func(k weak.Pointer[Server]) {
-			corsMu.Lock()
-			delete(corsStates, k)
-			corsMu.Unlock()
-		}, wp)
-	}
-	return st
-}
+func (s *Server) cors() *corsState { return &s.corsCfg }
 
 // bucketPtr returns the live bucket called name, or nil.
 func (s *Server) bucketPtr(name string) *bucket {

@@ -45,6 +45,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 )
 
 // Options configures a Server.
@@ -85,6 +86,8 @@ type Server struct {
 	disk *diskStore // nil: objects are kept in memory
 
 	net atomic.Pointer[netState] // the network model in force (network.go)
+
+	corsCfg corsState // cors.go
 }
 
 // NewServer starts a server on opt.Listen (a loopback address).
@@ -105,6 +108,7 @@ func NewServer(opt Options) (*Server, error) {
 		closed:  make(chan struct{}),
 		buckets: map[string]*bucket{},
 		sts:     map[string]*stsCred{},
+		corsCfg: corsState{byBucket: map[weak.Pointer[bucket]]*corsConfiguration{}},
 		stsAK:   map[string]*stsCred{},
 		counts:  map[string]int64{},
 	}
