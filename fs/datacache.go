@@ -7,9 +7,11 @@ package fs
 //     every chunk it touches is there and passes its checksum; otherwise it
 //     is fetched as usual, and what the GETs bring back (sequential parts,
 //     random blocks) is written into the cache as it arrives.
-//   - Validity: an entry belongs to one ETag. Every open asks OSS for the
-//     current ETag (close-to-open), and an entry of another version is
-//     dropped there, so a changed object is never served from the cache.
+//   - Validity: an entry belongs to one ETag. Every open takes the current
+//     ETag from OSS (close-to-open: a HEAD, or what OSS said less than
+//     open_fresh_ttl ago), and an entry of another version is dropped
+//     there, so a changed object is never served from the cache once the
+//     mount knows it changed.
 //     An upload, unlink or rename by this mount drops the key's entry.
 //   - Control: the virtual attribute user.oss.cache (never listed, never
 //     sent to OSS):

@@ -260,11 +260,17 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	if n.orphaned() {
 		return nil, 0, syscall.ENOENT
 	}
-	// Close-to-open: every open asks OSS which version is current.
+	// Close-to-open: an open asks OSS which version is current, unless
+	// OSS said so less than open_fresh_ttl ago (a listing, a HEAD, an
+	// upload). Permission decisions take exact attributes only.
 	key := n.key()
-	a, errno := n.fsys.headFile(ctx, key)
-	if errno != 0 {
-		return nil, 0, errno
+	a, trusted := n.fsys.freshAttr(key)
+	if !trusted || !a.known && n.fsys.checksOpen(ctx, flags) {
+		var errno syscall.Errno
+		if a, errno = n.fsys.headFile(ctx, key); errno != 0 {
+			return nil, 0, errno
+		}
+		trusted = false
 	}
 	if errno := n.typeChanged(key, a); errno != 0 {
 		return nil, 0, errno
@@ -292,7 +298,8 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 		// because KEEP_CACHE is off).
 		n.NotifyContent(-1, 0)
 	}
-	h := &fileHandle{node: n, reader: newReader(n.fsys, n, key, a.etag, a.size), attr: a}
+	h := &fileHandle{node: n, reader: newReader(n.fsys, n, key, a.etag, a.size), attr: a,
+		trusted: trusted, delivered: fl&fuse.FOPEN_KEEP_CACHE != 0}
 	if errno := n.openReader(h, a.etag, req); errno != 0 {
 		h.reader.Close()
 		return nil, 0, errno
@@ -300,12 +307,18 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	return h, fl, 0
 }
 
+// checksOpen reports whether the mount decides itself if the caller may
+// open a file with flags (root may open any file, except to execute it).
+func (f *FS) checksOpen(ctx context.Context, flags uint32) bool {
+	return f.enforcing() && !(callerOf(ctx).root() && flags&fmodeExec == 0)
+}
+
 // openAllowed checks, when the mount enforces permissions, that the caller
 // may search the path to the file and open it with flags. a is the file's
 // exact attributes (nil: learn them).
 func (n *fileNode) openAllowed(ctx context.Context, flags uint32, a *attr) syscall.Errno {
 	f := n.fsys
-	if !f.enforcing() || callerOf(ctx).root() && flags&fmodeExec == 0 {
+	if !f.checksOpen(ctx, flags) {
 		return 0
 	}
 	if a == nil {
@@ -521,12 +534,24 @@ const writtenHere = "\x00written"
 // nobody writes, else a reference to the node's shared write state.
 type fileHandle struct {
 	node       *fileNode
-	reader     *reader     // read-only handle
-	attr       *attr       // read-only handle: the version it reads
 	w          *writeState // writing handle (or reading a file being written)
 	appendMode bool
 	readOnly   bool
 	pt         bool // read by the kernel from the cache file (GUARDED_BY(node.pt.mu))
+
+	// Read-only handles: the reader of the version the handle reads.
+	vmu    sync.Mutex
+	reader *reader // GUARDED_BY(vmu) once the handle is open
+	attr   *attr   // the version it reads (as opened)
+	// trusted: opened on what OSS said within open_fresh_ttl, without a
+	// HEAD. Should its first reads find the object replaced since
+	// (If-Match fails), the handle moves to the current version, as if
+	// the open had asked, provided nothing of the old one was handed out
+	// (delivered; with FOPEN_KEEP_CACHE the kernel may hand out its
+	// pages) and no other read is under way (active).
+	trusted   bool // GUARDED_BY(vmu)
+	delivered bool // GUARDED_BY(vmu)
+	active    int  // GUARDED_BY(vmu)
 }
 
 var _ = (gofs.FileReader)((*fileHandle)(nil))
@@ -537,7 +562,52 @@ func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 		n, errno := h.w.readAt(ctx, dest, off)
 		return dataResult(dest[:n]), errno
 	}
-	return h.reader.Read(ctx, dest, off)
+	h.vmu.Lock()
+	r := h.reader
+	h.active++
+	h.vmu.Unlock()
+	res, errno := r.Read(ctx, dest, off)
+	h.vmu.Lock()
+	defer h.vmu.Unlock()
+	h.active--
+	if errno == syscall.ESTALE && h.trusted && !h.delivered && h.active == 0 && h.reader == r {
+		// The version trusted at open was replaced before the handle
+		// read a byte of it: read the current one. (Other reads wait.)
+		if nr := h.node.currentReader(ctx, r); nr != nil {
+			r.Close()
+			h.reader, h.trusted = nr, false
+			res, errno = nr.Read(ctx, dest, off)
+		}
+	}
+	if errno == 0 && res.Size() > 0 {
+		h.delivered = true
+	}
+	return res, errno
+}
+
+// currentReader asks OSS for the current version of the file r reads (a
+// handle opened on a version that turned out replaced) and returns a
+// reader of it, or nil if there is none other.
+func (n *fileNode) currentReader(ctx context.Context, r *reader) *reader {
+	if n.orphaned() {
+		return nil
+	}
+	ctx, done := requestContext(ctx)
+	defer done()
+	key := n.key()
+	a, errno := n.fsys.headFile(ctx, key)
+	if errno != 0 || a.etag == r.etag || !n.sameType(a) {
+		return nil
+	}
+	n.fsys.log.Info("file replaced between the listing and the open: reading the current version", "key", key)
+	n.setAttr(a)
+	n.mu.Lock()
+	n.keepETag = a.etag
+	n.mu.Unlock()
+	// The kernel asks the new size again (pages: none kept, see
+	// delivered).
+	n.NotifyContent(-1, 0)
+	return newReader(n.fsys, n, key, a.etag, a.size)
 }
 
 var _ = (gofs.FileWriter)((*fileHandle)(nil))
@@ -599,9 +669,11 @@ func (h *fileHandle) Release(ctx context.Context) syscall.Errno {
 	// close): its upload is never canceled.
 	ctx = detachedContext(ctx)
 	h.node.releaseHandle(h)
+	h.vmu.Lock()
 	if h.reader != nil {
 		h.reader.Close()
 	}
+	h.vmu.Unlock()
 	if h.w != nil {
 		h.node.releaseWrite(ctx, h.w)
 	}

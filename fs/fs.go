@@ -28,7 +28,11 @@ type Config struct {
 	DirMode  uint32 // permission bits of such directories (default 0755)
 	ReadOnly bool
 
-	StatTTL       time.Duration // attribute cache lifetime (default 60 s; <0 disables)
+	StatTTL time.Duration // attribute cache lifetime (default 60 s; <0 disables)
+	// OpenFreshTTL is how long what the server said of a file (a HEAD,
+	// a LIST entry, this mount's own upload) stands for its version at
+	// open, without a new HEAD (default 1 s; <0: every open asks).
+	OpenFreshTTL  time.Duration
 	StatCacheSize int           // entries (default 100000)
 	NegTTL        time.Duration // negative lookup lifetime (default 5 s; <0 disables)
 	NegCacheSize  int           // entries (default 10000)
@@ -104,6 +108,7 @@ func (c *Config) setDefaults() {
 		c.DirMode = 0o755
 	}
 	defDur(&c.StatTTL, 60*time.Second)
+	defDur(&c.OpenFreshTTL, time.Second)
 	defDur(&c.NegTTL, 5*time.Second)
 	defDur(&c.ListTTL, 60*time.Second)
 	defInt(&c.StatCacheSize, 100000)
@@ -252,6 +257,9 @@ type attr struct {
 	uid, gid uint32
 	rdev     uint32             // device number of a character or block device
 	info     *ossapi.ObjectInfo // nil for implicit directories
+	// answered is when the server's answer giving size and ETag arrived
+	// (unix nanoseconds; 0: not from an answer), for opens (freshAttr).
+	answered int64
 }
 
 // full reports whether the attributes came from a HEAD (all metadata known).
@@ -291,7 +299,7 @@ func (a *attr) fill(out *fuse.Attr) {
 // known when info came from a HEAD (or a write).
 func (f *FS) attrFromInfo(info *ossapi.ObjectInfo, dir bool) *attr {
 	a := &attr{dir: dir, size: info.Size, etag: info.ETag, mtime: info.LastModified, info: info,
-		uid: f.cfg.UID, gid: f.cfg.GID, known: info.Full}
+		uid: f.cfg.UID, gid: f.cfg.GID, known: info.Full, answered: time.Now().UnixNano()}
 	if dir {
 		a.mode = syscall.S_IFDIR | f.cfg.DirMode
 		a.size = 0
@@ -489,14 +497,42 @@ func (f *FS) headFile(ctx context.Context, key string) (*attr, syscall.Errno) {
 
 // putAttr caches a for key, unless a is a guess about the same object (a
 // directory, or a file of the same version) whose own attributes are known:
-// a listing never replaces known attributes with less informed ones.
+// a listing never replaces known attributes with less informed ones (it
+// only tells that they still stand, when).
 func (f *FS) putAttr(key string, a *attr) {
 	if !a.known {
 		if old, _, ok := f.stat.Peek(key); ok && old.known && old.dir == a.dir && (a.dir || sameVersion(old, a)) {
+			if !a.dir && a.answered > old.answered {
+				f.stat.Put(key, old.reanswered(a.answered))
+			}
 			return
 		}
 	}
 	f.stat.Put(key, a)
+}
+
+// reanswered is a copy of a that the server confirmed at t (unix
+// nanoseconds).
+func (a *attr) reanswered(t int64) *attr {
+	c := *a
+	c.answered = t
+	return &c
+}
+
+// freshAttr returns the cached attributes of the file at key when an
+// answer of the server gave them less than OpenFreshTTL ago: an open may
+// take their ETag and size as the current version without a HEAD.
+func (f *FS) freshAttr(key string) (*attr, bool) {
+	ttl := f.cfg.OpenFreshTTL
+	if ttl <= 0 {
+		return nil, false
+	}
+	a, ok := f.stat.Get(key)
+	if !ok || a.dir || a.etag == "" || a.answered == 0 {
+		return nil, false
+	}
+	age := time.Duration(time.Now().UnixNano() - a.answered)
+	return a, age >= 0 && age < ttl
 }
 
 // sameVersion reports whether old and a describe the same version of an

@@ -173,7 +173,7 @@ func (f *FS) listedDirAttr(key string) *attr {
 func (f *FS) mergeListed(key string, o *ossapi.ObjectInfo, dir bool) *attr {
 	a := f.attrFromInfo(o, dir)
 	if old, _, ok := f.stat.Peek(key); ok && old.known && old.dir == dir && sameVersion(old, a) {
-		return old
+		return old.reanswered(a.answered)
 	}
 	if !dir && f.cfg.AttrStore != nil {
 		if meta, ok := f.cfg.AttrStore.Get(key, o.ETag, o.LastModified); ok {

@@ -1019,5 +1019,5 @@ func (f *FS) Close() {
 
 // noteUploaded records what an upload produced.
 func (f *FS) noteUploaded(key string, size int64, etag string, mode, uid, gid uint32, mtime time.Time) {
-	f.stat.Put(key, &attr{known: true, size: size, etag: etag, mtime: mtime, mode: mode, uid: uid, gid: gid})
+	f.stat.Put(key, &attr{known: true, size: size, etag: etag, mtime: mtime, mode: mode, uid: uid, gid: gid, answered: time.Now().UnixNano()})
 }

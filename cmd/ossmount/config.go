@@ -63,7 +63,8 @@ func fsConfig(v values, prefix string) fs.Config {
 	return fs.Config{
 		Prefix: prefix, UID: uid, GID: gid, FileMode: fileMode, DirMode: dirMode, ReadOnly: readOnly(v),
 		StatTTL: ttl(v, "stat_cache_ttl"), StatCacheSize: v.int("stat_cache_size"),
-		NegTTL: ttl(v, "negative_cache_ttl"), NegCacheSize: v.int("negative_cache_size"),
+		OpenFreshTTL: ttl(v, "open_fresh_ttl"),
+		NegTTL:       ttl(v, "negative_cache_ttl"), NegCacheSize: v.int("negative_cache_size"),
 		ListTTL: ttl(v, "list_cache_ttl"), ListCacheSize: v.int("list_cache_size"),
 		MemoryBudget: memoryBudget(v), BlockSize: v.size("block_size"), PartSize: v.size("read_part_size"),
 		MaxWindow: v.size("max_read_window"), FirstRead: v.size("first_read_size"),

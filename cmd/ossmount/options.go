@@ -72,6 +72,7 @@ var options = []option{
 	{name: "metrics_allow_remote", group: gMount, kind: kBool, usage: "let -o metrics listen on an address other than loopback"},
 
 	{name: "stat_cache_ttl", group: gCache, kind: kDuration, def: "60s", usage: "how long object attributes are cached (also the kernel attr/entry timeout); 0 disables"},
+	{name: "open_fresh_ttl", group: gCache, kind: kDuration, def: "1s", usage: "an open takes what OSS said of the file this recently (a listing, a HEAD, an upload) as its current version instead of asking again with a HEAD; 0: every open asks"},
 	{name: "stat_cache_size", group: gCache, kind: kInt, def: "100000", usage: "attribute cache entries"},
 	{name: "negative_cache_ttl", group: gCache, kind: kDuration, def: "5s", usage: "how long a missing name is remembered (kernel negative timeout); 0 disables"},
 	{name: "negative_cache_size", group: gCache, kind: kInt, def: "10000", usage: "negative cache entries"},

@@ -521,7 +521,7 @@ func TestDataCacheSequentialReadFillsWhole(t *testing.T) {
 	if !bytes.Equal(readAll(t, m.path("d", "seq.bin")), data) {
 		t.Fatal("read after remount: wrong bytes")
 	}
-	if c := srv.Counts(); c["GetObject"] != 0 || c["HeadObject"] > 1 {
+	if c := srv.Counts(); c["GetObject"] != 0 || c["HeadObject"] != 0 {
 		t.Fatalf("read after a remount and a listing made requests: %v", c)
 	}
 }

@@ -114,6 +114,7 @@ type hangCase struct {
 	fault osstest.Fault // Stall is set by the test
 	cmd   []string      // relative paths are made absolute in the mount
 	sig   syscall.Signal
+	opts  []string // mount options
 }
 
 func TestKilledCallerIsNotKeptWaiting(t *testing.T) {
@@ -122,7 +123,8 @@ func TestKilledCallerIsNotKeptWaiting(t *testing.T) {
 		{name: "lookup/SIGKILL", fault: osstest.Fault{Op: "ListObjectsV2"}, cmd: []string{"stat", "d/f"}, sig: syscall.SIGKILL},
 		{name: "lookup/SIGTERM", fault: osstest.Fault{Op: "ListObjectsV2"}, cmd: []string{"sha256sum", "d/f"}, sig: syscall.SIGTERM},
 		{name: "readdir", warm: []string{"d"}, fault: osstest.Fault{Op: "ListObjectsV2"}, cmd: []string{"ls", "d"}, sig: syscall.SIGKILL},
-		{name: "open", warm: []string{"d/f"}, fault: osstest.Fault{Op: "HeadObject"}, cmd: []string{"cat", "d/f"}, sig: syscall.SIGKILL},
+		// (The open asks OSS however fresh the lookup: open_fresh_ttl=0.)
+		{name: "open", warm: []string{"d/f"}, fault: osstest.Fault{Op: "HeadObject"}, cmd: []string{"cat", "d/f"}, sig: syscall.SIGKILL, opts: []string{"-o", "open_fresh_ttl=0"}},
 		{name: "read", warm: []string{"d/f"}, fault: osstest.Fault{Op: "GetObject"}, cmd: []string{"cat", "d/f"}, sig: syscall.SIGKILL},
 		{name: "setxattr", warm: []string{"d/f"}, fault: osstest.Fault{Op: "HeadObject"}, cmd: []string{"setfattr", "-n", "user.a", "-v", "b", "d/f"}, sig: syscall.SIGKILL},
 		{name: "chmod", warm: []string{"d/f"}, fault: osstest.Fault{Op: "CopyObject"}, cmd: []string{"chmod", "600", "d/f"}, sig: syscall.SIGKILL},
@@ -133,7 +135,7 @@ func TestKilledCallerIsNotKeptWaiting(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			srv := newServer(t)
 			srv.PutObject("test", "d/f", randBytes(100<<10), nil)
-			m := startMount(t, srv, "test")
+			m := startMount(t, srv, "test", c.opts...)
 			for _, w := range c.warm {
 				os.Stat(m.path(w))
 			}

@@ -290,10 +290,15 @@ func TestBigDirectoryListing(t *testing.T) {
 	}
 }
 
+// TestReplacedObjectSeenByNextOpen: with open_fresh_ttl=0 every open asks
+// OSS (strict close-to-open); by default an open within 1 s of what OSS
+// last said of the file may still read that version, and a later one reads
+// the new version.
 func TestReplacedObjectSeenByNextOpen(t *testing.T) {
 	srv := newServer(t)
 	srv.PutObject("test", "v.txt", []byte("version one"), nil)
-	m := startMount(t, srv, "test")
+	srv.PutObject("test", "w.txt", []byte("version one"), nil)
+	m := startMount(t, srv, "test", "-o", "open_fresh_ttl=0")
 	if b, _ := os.ReadFile(m.path("v.txt")); string(b) != "version one" {
 		t.Fatalf("first read %q", b)
 	}
@@ -320,6 +325,60 @@ func TestReplacedObjectSeenByNextOpen(t *testing.T) {
 		}
 	case got != "version one" && got != "the second version, longer":
 		t.Errorf("old handle read %q: mixed versions", got)
+	}
+
+	// The default: the new version once open_fresh_ttl (1 s) passed
+	// since OSS last said anything of the file, one whole version at
+	// every open meanwhile.
+	m2 := startMount(t, srv, "test")
+	if b, _ := os.ReadFile(m2.path("w.txt")); string(b) != "version one" {
+		t.Fatalf("first read %q", b)
+	}
+	srv.PutObject("test", "w.txt", []byte("the second version, longer"), nil)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		b, err := os.ReadFile(m2.path("w.txt"))
+		if err != nil || string(b) != "version one" && string(b) != "the second version, longer" {
+			t.Fatalf("read after replace = %q, %v: neither version", b, err)
+		}
+		if string(b) == "the second version, longer" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the new version never seen by an open")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestOpenAfterListing: open + read of a file a listing just showed costs
+// one GET, no HEAD (the listing's ETag stands for open_fresh_ttl), with
+// exact attributes and with fast_listing; and a file replaced between the
+// listing and the open is read whole in its new version.
+func TestOpenAfterListing(t *testing.T) {
+	srv := newServer(t)
+	data := randBytes(100 << 10)
+	for i := 0; i < 5; i++ {
+		srv.PutObject("test", fmt.Sprintf("l/f%d", i), data, nil)
+	}
+	for _, opt := range []string{"", "fast_listing"} {
+		m := startMount(t, srv, "test", mountOpts(opt)...)
+		run(t, "ls", "-l", m.path("l"))
+		srv.ResetCounts()
+		if b, err := os.ReadFile(m.path("l", "f1")); err != nil || !bytes.Equal(b, data) {
+			t.Fatalf("%s: read: %v", opt, err)
+		}
+		if c := srv.Counts(); c["GetObject"] != 1 || c["HeadObject"] != 0 || total(c) != 1 {
+			t.Errorf("%q: open + read of a file just listed: %v, want one GET", opt, c)
+		}
+		// Replaced after the listing: the read finds out (If-Match)
+		// and reads the new version, whole.
+		nw := randBytes(150 << 10)
+		srv.PutObject("test", "l/f2", nw, nil)
+		if b, err := os.ReadFile(m.path("l", "f2")); err != nil || !bytes.Equal(b, nw) {
+			t.Errorf("%q: read of a file replaced after the listing: %d bytes, %v; want the new version's %d (old: %v)", opt, len(b), err, len(nw), bytes.Equal(b, data))
+		}
+		m.stop()
 	}
 }
 
