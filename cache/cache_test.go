@@ -2,6 +2,8 @@ package cache
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -17,6 +19,36 @@ func TestTTLExpires(t *testing.T) {
 	now = now.Add(2 * time.Minute)
 	if _, ok := c.Get("a"); ok {
 		t.Fatal("entry did not expire")
+	}
+}
+
+// TestTTLExpireActively: Expire drops every entry whose time is up without
+// a Get meeting it (nothing else would: expired entries used to stay until
+// the LRU bound pushed them out), keeps those keep asks for, and leaves
+// the fresh ones.
+func TestTTLExpireActively(t *testing.T) {
+	c := NewTTL[int](1000, time.Minute)
+	now := time.Unix(1000, 0)
+	c.now = func() time.Time { return now }
+	for i := 0; i < 500; i++ {
+		c.Put(fmt.Sprint("old", i), i)
+	}
+	now = now.Add(30 * time.Second)
+	c.Put("young", -1)
+	now = now.Add(31 * time.Second) // the 500 expired, young did not
+	gone := c.Expire(func(v int) bool { return v == 7 })
+	if len(gone) != 499 || c.Len() != 2 {
+		t.Fatalf("Expire forgot %d, %d left; want 499 forgotten, 2 left (young and the kept one)", len(gone), c.Len())
+	}
+	if _, fresh, ok := c.Peek("old7"); !ok || fresh {
+		t.Fatalf("kept entry: ok %v fresh %v; want kept, expired", ok, fresh)
+	}
+	if v, ok := c.Get("young"); !ok || v != -1 {
+		t.Fatal("fresh entry lost")
+	}
+	c.RemoveIf(func(k string) bool { return strings.HasPrefix(k, "old") })
+	if c.Len() != 1 {
+		t.Fatalf("RemoveIf left %d entries, want 1", c.Len())
 	}
 }
 

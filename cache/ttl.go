@@ -96,6 +96,45 @@ func (t *TTL[V]) Remove(k string) {
 	t.mu.Unlock()
 }
 
+// RemoveIf forgets every key for which drop is true (linear in the size).
+func (t *TTL[V]) RemoveIf(drop func(k string) bool) {
+	if t.c == nil {
+		return
+	}
+	t.mu.Lock()
+	for _, k := range t.c.Keys() {
+		if drop(k) {
+			t.c.Remove(k)
+		}
+	}
+	t.mu.Unlock()
+}
+
+// Expire forgets the entries whose time is up, except those keep (nil:
+// none) says to hold on to (they stay, expired, for Peek, until the LRU
+// bound pushes them out). It returns the values forgotten. Entries never
+// outlive their TTL by more than the interval between two calls: callers
+// run it periodically rather than letting expired entries pile up until
+// a Get happens to meet them.
+func (t *TTL[V]) Expire(keep func(V) bool) []V {
+	if t.c == nil {
+		return nil
+	}
+	var gone []V
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	for _, k := range t.c.Keys() {
+		e, ok := t.c.Peek(k)
+		if !ok || !now.After(e.deadline) || keep != nil && keep(e.v) {
+			continue
+		}
+		t.c.Remove(k)
+		gone = append(gone, e.v)
+	}
+	return gone
+}
+
 // RemovePrefix forgets every key starting with p (linear in the size).
 func (t *TTL[V]) RemovePrefix(p string) {
 	if t.c == nil {
@@ -108,6 +147,23 @@ func (t *TTL[V]) RemovePrefix(p string) {
 		}
 	}
 	t.mu.Unlock()
+}
+
+// Values returns every value held, fresh or not, without counting a
+// lookup or touching the LRU order.
+func (t *TTL[V]) Values() []V {
+	if t.c == nil {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]V, 0, t.c.Len())
+	for _, k := range t.c.Keys() {
+		if e, ok := t.c.Peek(k); ok {
+			out = append(out, e.v)
+		}
+	}
+	return out
 }
 
 // Stats returns the cache's counters and size.

@@ -16,8 +16,27 @@ import (
 // dirNode is a directory: a key prefix ending in "/" (or the mount's root).
 type dirNode struct {
 	gofs.Inode
-	fsys *FS
-	last atomic.Pointer[attr] // the attributes last known: kept when it has no name, or OSS cannot be asked
+	fsys    *FS
+	last    atomic.Pointer[attr]   // the attributes last known: kept when it has no name, or OSS cannot be asked
+	listKey atomic.Pointer[string] // the key its last listing is cached under
+}
+
+var _ = (gofs.NodeOnForgetter)((*dirNode)(nil))
+
+// OnForget drops the directory's listing with its inode: the kernel has
+// forgotten every entry in it (nothing holds them), and the listing is
+// the largest thing kept for them.
+func (n *dirNode) OnForget() {
+	if n.IsRoot() {
+		return
+	}
+	f := n.fsys
+	f.mem.inodes.Add(-1)
+	if k := n.listKey.Load(); k != nil {
+		if l, _, ok := f.lists.Peek(*k); ok && l.owner == n {
+			f.lists.Remove(*k)
+		}
+	}
 }
 
 // orphaned reports whether the directory has no name any more (removed, or
@@ -54,7 +73,7 @@ func (n *dirNode) attrs(ctx context.Context) (*attr, syscall.Errno) {
 		return f.implicitDir(), 0
 	}
 	name := strings.TrimSuffix(n.key(), "/")
-	if a, ok := f.stat.Get(name); ok && a.dir && a.known {
+	if a, ok := f.cachedAttr(name); ok && a.dir && a.known {
 		n.last.Store(a)
 		return a, 0
 	}
@@ -81,7 +100,7 @@ func (f *FS) headDir(ctx context.Context, name string) (*attr, syscall.Errno) {
 	case ossapi.KindOf(err) == ossapi.KindNotExist:
 		a = f.implicitDir()
 		if old, _, ok := f.stat.Peek(name); ok && old.dir && old.implicit && old.known {
-			a.mtime = old.mtime // stable while it stays implicit
+			a.mtimeSec, a.mtimeNsec = old.mtimeSec, old.mtimeNsec // stable while it stays implicit
 		}
 	default:
 		return nil, f.toErrno("getattr", err)
@@ -205,6 +224,7 @@ func (n *dirNode) childInode(ctx context.Context, name string, a *attr) *gofs.In
 		return ch
 	}
 	var node gofs.InodeEmbedder
+	n.fsys.mem.inodes.Add(1) // until OnForget
 	if a.dir {
 		dn := &dirNode{fsys: n.fsys}
 		dn.last.Store(a)
@@ -290,13 +310,17 @@ var _ = (gofs.FileLookuper)((*dirHandle)(nil))
 func (h *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	n := h.node
 	f := n.fsys
-	if keyErrno(name, n.childKey(name), false) != 0 {
+	dirKey := n.key()
+	key := dirKey + name
+	if keyErrno(name, key, false) != 0 {
 		return nil, syscall.ENOENT
 	}
-	ctx, done := requestContext(ctx)
-	defer done()
 	var parent *attr
 	if f.enforcing() {
+		// Only the permission checks may ask OSS: a listing of a
+		// million entries makes no request context for each.
+		ctx, done := requestContext(ctx)
+		defer done()
 		pa, errno := n.attrs(ctx)
 		if errno != 0 {
 			return nil, errno
@@ -306,10 +330,9 @@ func (h *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 		}
 		parent = pa
 	}
-	key := n.childKey(name)
 	a, ok := f.stat.Get(key)
 	if !ok || !f.showable(a) {
-		l, lok := f.lists.Get(n.key())
+		l, lok := f.liveListing(dirKey)
 		if !lok || !l.speaksFor(name) {
 			return nil, syscall.ENOENT
 		}
@@ -327,33 +350,70 @@ var _ = (gofs.NodeReaddirer)((*dirNode)(nil))
 func (n *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	ctx, done := requestContext(ctx)
 	defer done()
-	l, errno := n.fsys.listDir(ctx, n.key())
+	key := n.key()
+	l, errno := n.fsys.listDir(ctx, key, n)
 	if errno != 0 {
 		return nil, errno
 	}
-	pending := n.pendingNames()
-	entries := make([]fuse.DirEntry, 0, len(l.names)+len(pending)+2)
+	n.listKey.Store(&key)
 	parentIno := n.StableAttr().Ino
 	if p := parentDir(&n.Inode); p != nil {
 		parentIno = p.StableAttr().Ino
 	}
-	entries = append(entries,
-		fuse.DirEntry{Name: ".", Mode: syscall.S_IFDIR, Ino: n.StableAttr().Ino},
-		fuse.DirEntry{Name: "..", Mode: syscall.S_IFDIR, Ino: parentIno})
-	seen := make(map[string]bool, len(l.names))
-	for _, name := range l.names {
-		seen[name] = true
-		a, _ := l.entry(name)
-		entries = append(entries, fuse.DirEntry{Name: name, Mode: n.fsys.direntType(a)})
-	}
+	s := &listStream{f: n.fsys, l: l, extra: []fuse.DirEntry{
+		{Name: ".", Mode: syscall.S_IFDIR, Ino: n.StableAttr().Ino},
+		{Name: "..", Mode: syscall.S_IFDIR, Ino: parentIno}}}
 	// Files being created are not on the server yet, but they exist.
-	for name, mode := range pending {
-		if !seen[name] {
-			entries = append(entries, fuse.DirEntry{Name: name, Mode: mode})
+	for name, mode := range n.pendingNames() {
+		if l.find(name) < 0 {
+			s.extra = append(s.extra, fuse.DirEntry{Name: name, Mode: mode})
 		}
 	}
-	return gofs.NewListDirStream(entries), 0
+	return s, 0
 }
+
+// listStream is readdir's view of a listing: "." and "..", the listing's
+// entries read in place (a million-entry directory costs no copy), then
+// the files being created that it does not show. An entry's offset is its
+// position plus one.
+type listStream struct {
+	f     *FS
+	l     *listing
+	extra []fuse.DirEntry // "." and ".." first, then files being created
+	pos   int
+}
+
+func (s *listStream) HasNext() bool { return s.pos < len(s.extra)+s.l.size() }
+
+func (s *listStream) Next() (fuse.DirEntry, syscall.Errno) {
+	var e fuse.DirEntry
+	switch i := s.pos; {
+	case i < 2:
+		e = s.extra[i]
+	case i-2 < s.l.size():
+		s.l.mu.Lock()
+		le := s.l.entries[i-2]
+		s.l.mu.Unlock()
+		e = fuse.DirEntry{Name: le.name, Mode: s.f.direntType(le.a)}
+	default:
+		e = s.extra[i-s.l.size()]
+	}
+	s.pos++
+	e.Off = uint64(s.pos)
+	return e, 0
+}
+
+var _ = (gofs.FileSeekdirer)((*listStream)(nil))
+
+func (s *listStream) Seekdir(ctx context.Context, off uint64) syscall.Errno {
+	if off > uint64(len(s.extra)+s.l.size()) {
+		return syscall.EINVAL
+	}
+	s.pos = int(off)
+	return 0
+}
+
+func (s *listStream) Close() {}
 
 // direntType is the file type readdir shows for an entry: its own when
 // known, a directory for a common prefix, else unknown (DT_UNKNOWN: the

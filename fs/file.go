@@ -14,16 +14,23 @@ import (
 	"github.com/ossmount/ossmount/ossapi"
 )
 
-// fileNode is a regular file or a symlink: one object.
+// fileNode is a regular file or a symlink: one object. The kernel may hold
+// millions of them (ls -l of a large directory), most never opened: what
+// only an opened file needs is in its fileState, made at the first open.
 type fileNode struct {
 	gofs.Inode
 	fsys *FS
 
-	mu       sync.Mutex
-	attr     *attr       // GUARDED_BY(mu)
-	keepETag string      // GUARDED_BY(mu); version the kernel page cache may hold, or writtenHere
-	ws       *writeState // GUARDED_BY(mu); shared state of the writing handles, if any
-	pending  bool        // GUARDED_BY(mu); created here (see pendingLocked)
+	mu   sync.Mutex
+	attr *attr                     // GUARDED_BY(mu)
+	st   atomic.Pointer[fileState] // nil until the file is opened or created here
+}
+
+// fileState is the state of a file that has been opened.
+type fileState struct {
+	keepETag string      // GUARDED_BY(fileNode.mu); version the kernel page cache may hold, or writtenHere
+	ws       *writeState // GUARDED_BY(fileNode.mu); shared state of the writing handles, if any
+	pending  bool        // GUARDED_BY(fileNode.mu); created here (see pendingLocked)
 	pt       ptState     // open handles, passthrough or not (passthrough.go)
 
 	// onServer is set by the first upload of a file created here: from
@@ -33,9 +40,34 @@ type fileNode struct {
 	onServer atomic.Bool
 }
 
+var _ = (gofs.NodeOnForgetter)((*fileNode)(nil))
+
+// OnForget uncounts the inode the kernel forgot.
+func (n *fileNode) OnForget() { n.fsys.mem.inodes.Add(-1) }
+
+// state returns the node's fileState, making it at the first call.
+func (n *fileNode) state() *fileState {
+	if s := n.st.Load(); s != nil {
+		return s
+	}
+	n.st.CompareAndSwap(nil, &fileState{})
+	return n.st.Load()
+}
+
+// writerLocked is the write state attached to the node, if any.
+func (n *fileNode) writerLocked() *writeState {
+	if s := n.st.Load(); s != nil {
+		return s.ws
+	}
+	return nil
+}
+
 // pendingLocked reports whether the node is a file created here that has
 // not reached the server yet.
-func (n *fileNode) pendingLocked() bool { return n.pending && !n.onServer.Load() }
+func (n *fileNode) pendingLocked() bool {
+	s := n.st.Load()
+	return s != nil && s.pending && !s.onServer.Load()
+}
 
 func (n *fileNode) key() string { return n.fsys.cfg.Prefix + n.Path(nil) }
 
@@ -78,7 +110,7 @@ func (n *fileNode) orphaned() bool { return n.Path(nil) == "" }
 // handles of a failed upload keep their sticky state, but the file is
 // otherwise the server's version again (unless it never got there).
 func (n *fileNode) liveWriterLocked() *writeState {
-	if w := n.ws; w != nil && (n.pendingLocked() || !w.isFailed()) {
+	if w := n.writerLocked(); w != nil && (n.pendingLocked() || !w.isFailed()) {
 		return w
 	}
 	return nil
@@ -118,7 +150,7 @@ func (n *fileNode) currentAttr(ctx context.Context) (*attr, syscall.Errno) {
 		return a, 0
 	}
 	key := n.key()
-	if c, ok := n.fsys.stat.Get(key); ok && !c.dir && n.fsys.showable(c) {
+	if c, ok := n.fsys.cachedAttr(key); ok && !c.dir && n.fsys.showable(c) {
 		n.setAttr(c)
 		return c, 0
 	}
@@ -183,7 +215,7 @@ func (n *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.At
 		// last attributes known (the version it was opened on), with no
 		// link left. Never a request: the node has no key any more.
 		n.mu.Lock()
-		a, w := n.attr, n.ws
+		a, w := n.attr, n.writerLocked()
 		n.mu.Unlock()
 		if w != nil {
 			a = w.attrView()
@@ -279,18 +311,19 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 		return nil, 0, errno
 	}
 	n.mu.Lock()
-	if old := n.attr; old != nil && (old.mode != a.mode || old.uid != a.uid || old.gid != a.gid || !old.mtime.Equal(a.mtime)) {
+	if old := n.attr; old != nil && (old.mode != a.mode || old.uid != a.uid || old.gid != a.gid || !old.mtime().Equal(a.mtime())) {
 		// The kernel may hold other attributes (a guess shown with
 		// fast_listing, or a change by another client): drop them.
 		defer n.NotifyContent(-1, 0)
 	}
 	n.attr = a
 	var fl uint32
-	changed := n.keepETag != "" && n.keepETag != a.etag
-	if n.keepETag == a.etag {
+	st := n.state()
+	changed := st.keepETag != "" && st.keepETag != a.etag
+	if st.keepETag == a.etag {
 		fl |= fuse.FOPEN_KEEP_CACHE
 	}
-	n.keepETag = a.etag
+	st.keepETag = a.etag
 	n.mu.Unlock()
 	if changed {
 		// Someone replaced the object (or wrote it here): drop the
@@ -404,7 +437,7 @@ func (n *fileNode) openWrite(ctx context.Context, flags uint32) (gofs.FileHandle
 		}
 	}
 	n.mu.Lock()
-	n.keepETag = writtenHere
+	n.state().keepETag = writtenHere
 	n.mu.Unlock()
 	return &fileHandle{node: n, w: w, appendMode: flags&syscall.O_APPEND != 0, readOnly: flags&syscall.O_ACCMODE == syscall.O_RDONLY}, writeOpenFlags(flags), 0
 }
@@ -427,7 +460,8 @@ func writeOpenFlags(flags uint32) uint32 {
 // creating it over the current object.
 func (n *fileNode) acquireWriter(ctx context.Context, truncate bool) (*writeState, syscall.Errno) {
 	n.mu.Lock()
-	if w := n.ws; w != nil {
+	st := n.state()
+	if w := st.ws; w != nil {
 		if !w.isFailed() {
 			w.mu.Lock()
 			w.refs++
@@ -439,7 +473,7 @@ func (n *fileNode) acquireWriter(ctx context.Context, truncate bool) (*writeStat
 		// (its data is kept in cache_dir); a new open starts afresh,
 		// over the server's version, or as a new file if it never got
 		// there.
-		n.ws = nil
+		st.ws = nil
 		if n.pendingLocked() {
 			defer n.mu.Unlock()
 			caller, _ := fuse.FromContext(ctx)
@@ -449,7 +483,7 @@ func (n *fileNode) acquireWriter(ctx context.Context, truncate bool) (*writeStat
 			}
 			nw.mode = w.attrView().mode
 			nw.refs = 1
-			n.ws = nw
+			st.ws = nw
 			n.fsys.trackWriter(nw, true)
 			return nw, 0
 		}
@@ -482,11 +516,11 @@ func (n *fileNode) acquireWriter(ctx context.Context, truncate bool) (*writeStat
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.ws != nil { // lost a race with another opener
+	if st.ws != nil { // lost a race with another opener
 		w.discard()
-		w = n.ws
+		w = st.ws
 	} else {
-		n.ws = w
+		st.ws = w
 		n.fsys.trackWriter(w, true)
 	}
 	w.mu.Lock()
@@ -513,12 +547,12 @@ func (n *fileNode) releaseWrite(ctx context.Context, w *writeState) {
 	}
 	if w.release() {
 		n.fsys.trackWriter(w, false)
-		if n.ws == w {
-			n.ws = nil
-			n.pending = false
+		if st := n.state(); st.ws == w {
+			st.ws = nil
+			st.pending = false
 			w.mu.Lock()
 			if w.failed == nil && !w.unlinked {
-				n.attr = &attr{known: true, size: w.size, etag: w.baseETag, mtime: w.mtime, mode: w.mode, uid: w.uid, gid: w.gid}
+				n.attr = w.attrViewLocked()
 			}
 			w.mu.Unlock()
 		}
@@ -537,7 +571,7 @@ type fileHandle struct {
 	w          *writeState // writing handle (or reading a file being written)
 	appendMode bool
 	readOnly   bool
-	pt         bool // read by the kernel from the cache file (GUARDED_BY(node.pt.mu))
+	pt         bool // read by the kernel from the cache file (GUARDED_BY(node.st.pt.mu))
 
 	// Read-only handles: the reader of the version the handle reads.
 	vmu    sync.Mutex
@@ -602,7 +636,7 @@ func (n *fileNode) currentReader(ctx context.Context, r *reader) *reader {
 	n.fsys.log.Info("file replaced between the listing and the open: reading the current version", "key", key)
 	n.setAttr(a)
 	n.mu.Lock()
-	n.keepETag = a.etag
+	n.state().keepETag = a.etag
 	n.mu.Unlock()
 	// The kernel asks the new size again (pages: none kept, see
 	// delivered).

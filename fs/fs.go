@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,11 +41,16 @@ type Config struct {
 	ListCacheSize int           // directories (default 1000)
 
 	MemoryBudget int64 // bytes for prefetch, cached blocks, write buffers and FUSE requests (default 256 MiB)
-	FUSEMemory   int64 // of MemoryBudget, what FUSE request buffers may hold (not given to data)
-	BlockSize    int64 // random-read block (default 16 KiB)
-	PartSize     int64 // sequential prefetch part (default 8 MiB)
-	MaxWindow    int64 // sequential prefetch window per handle (default 64 MiB)
-	FirstRead    int64 // size of the first sequential GET (default 512 KiB)
+	// MemoryLimit is the Go memory limit for everything but metadata
+	// (ossmount: memory_budget plus a margin); the file system keeps the
+	// runtime's limit at this plus an allowance for the inodes and cache
+	// entries it holds (upkeep.go). 0: the runtime's limit is left alone.
+	MemoryLimit int64
+	FUSEMemory  int64 // of MemoryBudget, what FUSE request buffers may hold (not given to data)
+	BlockSize   int64 // random-read block (default 16 KiB)
+	PartSize    int64 // sequential prefetch part (default 8 MiB)
+	MaxWindow   int64 // sequential prefetch window per handle (default 64 MiB)
+	FirstRead   int64 // size of the first sequential GET (default 512 KiB)
 
 	CacheDir          string // directory for staged files (default $TMPDIR; ossmount gives each user and bucket its own)
 	DiskBudget        int64  // bytes of staged files (default 10 GiB)
@@ -153,6 +159,8 @@ type FS struct {
 	rootAttr  *attr         // the mount root's attributes
 	headSem   chan struct{} // bounds the HEADs verifying listed entries
 	stopSave  chan struct{} // closed by Close: stops saving the attribute store
+	stop      chan struct{} // closed by Close: stops the upkeep
+	mem       memoryWatch   // upkeep.go
 
 	expiredLogged atomic.Int64  // unix nanoseconds of the last "expired" log line
 	writerSeq     atomic.Uint64 // numbers writeStates (their lock order)
@@ -175,19 +183,22 @@ type FS struct {
 func New(cfg Config) (*FS, error) {
 	cfg.setDefaults()
 	f := &FS{
-		cfg:        cfg,
-		store:      cfg.Store,
-		log:        cfg.Logger,
-		budget:     cache.NewBudget(max(cfg.MemoryBudget-cfg.FUSEMemory, cfg.MemoryBudget/4)),
-		stat:       cache.NewTTL[*attr](cfg.StatCacheSize, cfg.StatTTL),
-		neg:        cache.NewTTL[struct{}](cfg.NegCacheSize, cfg.NegTTL),
-		lists:      cache.NewTTL[*listing](cfg.ListCacheSize, cfg.ListTTL),
+		cfg:    cfg,
+		store:  cfg.Store,
+		log:    cfg.Logger,
+		budget: cache.NewBudget(max(cfg.MemoryBudget-cfg.FUSEMemory, cfg.MemoryBudget/4)),
+		stat:   cache.NewTTL[*attr](cfg.StatCacheSize, cfg.StatTTL),
+		neg:    cache.NewTTL[struct{}](cfg.NegCacheSize, cfg.NegTTL),
+		// A listing holds its entries' attributes (for stat_ttl) and
+		// speaks for the directory's names (for list_ttl).
+		lists:      cache.NewTTL[*listing](cfg.ListCacheSize, max(cfg.ListTTL, cfg.StatTTL)),
 		writers:    map[*writeState]struct{}{},
 		renameSlot: make(chan struct{}, 1),
 
 		mountTime: time.Now(),
 		headSem:   make(chan struct{}, cfg.HeadConcurrency),
 		stopSave:  make(chan struct{}),
+		stop:      make(chan struct{}),
 	}
 	f.pt.pending = map[<-chan struct{}]*fileHandle{}
 	f.pt.open = map[ptKey]*fileHandle{}
@@ -214,6 +225,8 @@ func New(cfg Config) (*FS, error) {
 	if cfg.AttrStore != nil {
 		go f.saveAttrStore()
 	}
+	f.setMemoryLimit()
+	go f.upkeep()
 	return f, nil
 }
 
@@ -238,8 +251,29 @@ func (f *FS) Options() *gofs.Options {
 	}
 }
 
-// attr is what the cache knows of one key.
+// attr is what the cache knows of one key. One is kept for every entry of
+// a cached listing and every inode the kernel holds (the same one when
+// both), so it is kept small: a listing's entry holds no ObjectInfo, only
+// the facts a LIST gives (fromList, lastMod, class, otype).
 type attr struct {
+	size     int64
+	mtimeSec int64 // the mtime (see mtime): seconds since the epoch
+	etag     string
+	// info is the object's own description from a HEAD (or from what this
+	// mount wrote); nil for implicit directories and a listing's entries.
+	info *ossapi.ObjectInfo
+	// answered is when the server's answer giving size and ETag arrived
+	// (unix nanoseconds; 0: not from an answer), for opens (freshAttr).
+	answered int64
+	lastMod  uint32 // Last-Modified of the version described, Unix seconds (0: unknown)
+	mode     uint32 // full st_mode
+	uid      uint32
+	gid      uint32
+	rdev     uint32 // device number of a character or block device
+	// mtimeNsec are the mtime's nanoseconds (a time.Time would take twice
+	// the room of mtimeSec and mtimeNsec).
+	mtimeNsec uint32
+
 	dir      bool
 	implicit bool // a directory with no marker object
 	listed   bool // implicit only as far as a listing's common prefix tells: a marker may exist
@@ -249,21 +283,44 @@ type attr struct {
 	// marker). Otherwise they are a listing's guess (mount defaults and
 	// Last-Modified), shown only with fast_listing and never used to grant
 	// access.
-	known    bool
-	size     int64
-	etag     string
-	mtime    time.Time
-	mode     uint32 // full st_mode
-	uid, gid uint32
-	rdev     uint32             // device number of a character or block device
-	info     *ossapi.ObjectInfo // nil for implicit directories
-	// answered is when the server's answer giving size and ETag arrived
-	// (unix nanoseconds; 0: not from an answer), for opens (freshAttr).
-	answered int64
+	known bool
+	// fromList: a LIST entry of an object; its storage class and object
+	// type are class and otype (listing.go).
+	fromList     bool
+	class, otype uint8
 }
+
+// mtime is the modification time shown.
+func (a *attr) mtime() time.Time { return time.Unix(a.mtimeSec, int64(a.mtimeNsec)) }
+
+// setMtime sets the modification time shown.
+func (a *attr) setMtime(t time.Time) { a.mtimeSec, a.mtimeNsec = t.Unix(), uint32(t.Nanosecond()) }
 
 // full reports whether the attributes came from a HEAD (all metadata known).
 func (a *attr) full() bool { return a.info != nil && a.info.Full }
+
+// facts is what is known of the object's own description: a HEAD's, a
+// listing entry's (key, size, ETag, Last-Modified, storage class, object
+// type; no metadata), or nil.
+func (a *attr) facts() *ossapi.ObjectInfo {
+	if a.info != nil || !a.fromList {
+		return a.info
+	}
+	info := &ossapi.ObjectInfo{Size: a.size, ETag: a.etag, StorageClass: storageClassName(a.class), ObjectType: objectTypeName(a.otype)}
+	if a.lastMod != 0 {
+		info.LastModified = time.Unix(int64(a.lastMod), 0).UTC()
+	}
+	return info
+}
+
+// movedTo is a copy of a describing the object copied (with its metadata)
+// to a new key, whose ETag is etag: the copy has its own Last-Modified
+// and description, not known here.
+func (a *attr) movedTo(etag string) *attr {
+	na := *a
+	na.etag, na.info, na.lastMod, na.fromList = etag, nil, 0, false
+	return &na
+}
 
 func (a *attr) isSymlink() bool { return a.mode&syscall.S_IFMT == syscall.S_IFLNK }
 
@@ -290,7 +347,7 @@ func (a *attr) fill(out *fuse.Attr) {
 	out.Blksize = 1 << 20
 	out.Uid, out.Gid = a.uid, a.gid
 	out.Rdev = a.rdev
-	t := a.mtime
+	t := a.mtime()
 	out.SetTimes(&t, &t, &t)
 }
 
@@ -298,19 +355,30 @@ func (a *attr) fill(out *fuse.Attr) {
 // metadata (x-oss-meta-mode/uid/gid/mtime/rdev) when present. They are
 // known when info came from a HEAD (or a write).
 func (f *FS) attrFromInfo(info *ossapi.ObjectInfo, dir bool) *attr {
-	a := &attr{dir: dir, size: info.Size, etag: info.ETag, mtime: info.LastModified, info: info,
-		uid: f.cfg.UID, gid: f.cfg.GID, known: info.Full, answered: time.Now().UnixNano()}
+	a := &attr{dir: dir, size: info.Size, etag: info.ETag, info: info,
+		uid: f.cfg.UID, gid: f.cfg.GID, known: info.Full, lastMod: unixOrZero(info.LastModified), answered: time.Now().UnixNano()}
 	if dir {
 		a.mode = syscall.S_IFDIR | f.cfg.DirMode
 		a.size = 0
 	} else {
 		a.mode = syscall.S_IFREG | f.cfg.FileMode
 	}
-	if a.mtime.IsZero() {
-		a.mtime = f.mountTime
+	if info.LastModified.IsZero() {
+		a.setMtime(f.mountTime)
+	} else {
+		a.setMtime(info.LastModified)
 	}
 	f.applyOssfsMeta(a, info.Meta)
 	return a
+}
+
+// unixOrZero is t in Unix seconds, 0 for the zero time (and for a time
+// before 1970 or after 2105, which no Last-Modified is).
+func unixOrZero(t time.Time) uint32 {
+	if s := t.Unix(); !t.IsZero() && s > 0 && s <= math.MaxUint32 {
+		return uint32(s)
+	}
+	return 0
 }
 
 // applyOssfsMeta sets a's mode, owner, mtime and rdev from ossfs metadata.
@@ -345,7 +413,7 @@ func (f *FS) applyOssfsMeta(a *attr, meta map[string]string) {
 		}
 	}
 	if t, ok := parseMtime(meta["mtime"]); ok {
-		a.mtime = t
+		a.setMtime(t)
 	}
 	if v, ok := meta["rdev"]; ok && (a.mode&syscall.S_IFMT == syscall.S_IFCHR || a.mode&syscall.S_IFMT == syscall.S_IFBLK) {
 		if n, err := strconv.ParseUint(v, 10, 32); err == nil {
@@ -389,8 +457,10 @@ func formatMtime(t time.Time) string {
 // implicitDir is a directory known to have no marker: the mount's defaults,
 // with the mount time as its mtime.
 func (f *FS) implicitDir() *attr {
-	return &attr{dir: true, implicit: true, known: true, mode: syscall.S_IFDIR | f.cfg.DirMode,
-		uid: f.cfg.UID, gid: f.cfg.GID, mtime: f.mountTime}
+	a := &attr{dir: true, implicit: true, known: true, mode: syscall.S_IFDIR | f.cfg.DirMode,
+		uid: f.cfg.UID, gid: f.cfg.GID}
+	a.setMtime(f.mountTime)
+	return a
 }
 
 // listedDir is a directory seen as a listing's common prefix: it exists,
@@ -418,8 +488,9 @@ func (f *FS) lookupKey(ctx context.Context, parentKey, name string) (*attr, sysc
 	if _, ok := f.neg.Get(key); ok {
 		return nil, syscall.ENOENT
 	}
-	if l, ok := f.lists.Get(parentKey); ok && l.speaksFor(name) {
-		// The parent's fresh listing is authoritative for existence.
+	if l, ok := f.liveListing(parentKey); ok && l.speaksFor(name) {
+		// The parent's fresh listing is authoritative for existence, and
+		// holds the entry's attributes.
 		a, ok := l.entry(name)
 		if !ok {
 			f.neg.Put(key, struct{}{})
@@ -428,7 +499,6 @@ func (f *FS) lookupKey(ctx context.Context, parentKey, name string) (*attr, sysc
 		if !f.showable(a) {
 			return f.verifyListed(ctx, l, parentKey, name)
 		}
-		f.putAttr(key, a)
 		return a, 0
 	}
 	var (
@@ -527,7 +597,7 @@ func (f *FS) freshAttr(key string) (*attr, bool) {
 	if ttl <= 0 {
 		return nil, false
 	}
-	a, ok := f.stat.Get(key)
+	a, ok := f.cachedAttr(key)
 	if !ok || a.dir || a.etag == "" || a.answered == 0 {
 		return nil, false
 	}
@@ -543,10 +613,7 @@ func sameVersion(old, a *attr) bool {
 	if old.etag == "" || old.etag != a.etag {
 		return false
 	}
-	if old.info == nil || old.info.LastModified.IsZero() {
-		return true
-	}
-	return a.info != nil && old.info.LastModified.Unix() == a.info.LastModified.Unix()
+	return old.lastMod == 0 || old.lastMod == a.lastMod
 }
 
 // invalidate forgets cached knowledge of key; its parent's listing stops
@@ -555,7 +622,7 @@ func (f *FS) invalidate(key string) {
 	f.stat.Remove(key)
 	f.neg.Remove(key)
 	name := strings.TrimPrefix(strings.TrimSuffix(key, "/"), parentKey(key))
-	if l, ok := f.lists.Get(parentKey(key)); ok {
+	if l, _, ok := f.lists.Peek(parentKey(key)); ok {
 		l.markChanged(name)
 	}
 }

@@ -24,6 +24,7 @@ package fs
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -35,13 +36,18 @@ import (
 
 func sortStrings(s []string) { sort.Strings(s) }
 
-// listing is one directory's children.
+// listing is one directory's children. Its entries are as many as the
+// directory's (a million and more), so each costs one slot of a sorted
+// slice and the attributes the inode shares: no map, no copy of the key.
 type listing struct {
-	names      []string // sorted
+	made       time.Time
+	owner      *dirNode // the directory inode that listed it (nil: made otherwise)
 	incomplete bool
 
-	mu      sync.Mutex
-	entries map[string]*attr // GUARDED_BY(mu); name -> attributes
+	mu sync.Mutex
+	// entries are sorted by name; the names never change, an entry's
+	// attributes are replaced (GUARDED_BY(mu)) when verified.
+	entries []listEntry
 	// changed holds names this mount changed since the listing was made:
 	// the listing no longer speaks for them (lookups ask OSS, readdir
 	// lists again), but it still answers for every other name, so
@@ -51,6 +57,12 @@ type listing struct {
 	asked   int                      // GUARDED_BY(mu); lookups that needed a verification
 }
 
+// listEntry is one child of a listing.
+type listEntry struct {
+	name string
+	a    *attr
+}
+
 // verification is one entry's HEAD in flight.
 type verification struct {
 	done  chan struct{}
@@ -58,15 +70,30 @@ type verification struct {
 	errno syscall.Errno
 }
 
-func newListing() *listing { return &listing{entries: map[string]*attr{}} }
+func newListing() *listing { return &listing{made: time.Now()} }
+
+// find returns the index of name in l.entries, or -1.
+func (l *listing) find(name string) int {
+	i, ok := slices.BinarySearchFunc(l.entries, name, func(e listEntry, name string) int { return strings.Compare(e.name, name) })
+	if !ok {
+		return -1
+	}
+	return i
+}
 
 // entry returns the attributes of name.
 func (l *listing) entry(name string) (*attr, bool) {
+	i := l.find(name)
+	if i < 0 {
+		return nil, false
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	a, ok := l.entries[name]
-	return a, ok
+	return l.entries[i].a, true
 }
+
+// size is the number of entries.
+func (l *listing) size() int { return len(l.entries) }
 
 // markChanged makes l stop speaking for name.
 func (l *listing) markChanged(name string) {
@@ -92,15 +119,65 @@ func (l *listing) pristine() bool {
 	return len(l.changed) == 0
 }
 
-// listDir lists dirKey ("" or ending in "/") completely, filling the stat
-// cache from the LIST results (no HEAD per entry).
-func (f *FS) listDir(ctx context.Context, dirKey string) (*listing, syscall.Errno) {
-	if l, ok := f.lists.Get(dirKey); ok && l.pristine() {
+// liveListing returns dirKey's listing while it speaks for the
+// directory's names (list_ttl from when it was made).
+func (f *FS) liveListing(dirKey string) (*listing, bool) {
+	l, ok := f.lists.Get(dirKey)
+	if !ok || time.Since(l.made) >= f.cfg.ListTTL {
+		return nil, false
+	}
+	return l, true
+}
+
+// listedAttr returns the attributes the parent's listing gives key while
+// they are as fresh as the stat cache's would be (stat_ttl from the
+// listing) and the listing still speaks for the name. A listing's entries
+// are not copied into the stat cache: the listing is their one home.
+func (f *FS) listedAttr(key string) (*attr, bool) {
+	pk := parentKey(key)
+	l, _, ok := f.lists.Peek(pk)
+	if !ok || time.Since(l.made) >= f.cfg.StatTTL {
+		return nil, false
+	}
+	name := strings.TrimSuffix(key[len(pk):], "/")
+	if !l.speaksFor(name) {
+		return nil, false
+	}
+	return l.entry(name)
+}
+
+// cachedAttr returns what the caches know of key while fresh: the stat
+// cache's entry, else the parent listing's.
+func (f *FS) cachedAttr(key string) (*attr, bool) {
+	if a, ok := f.stat.Get(key); ok {
+		return a, true
+	}
+	return f.listedAttr(key)
+}
+
+// listed is an entry being collected from LIST pages; rank orders the
+// kinds of one name: a marker object ("name/") over a common prefix over
+// a file.
+type listed struct {
+	listEntry
+	rank uint8
+}
+
+// listDir lists dirKey ("" or ending in "/") completely for the directory
+// inode owner. The entries' attributes stay in the listing (no HEAD per
+// entry); the stat cache only loses what the listing contradicts.
+func (f *FS) listDir(ctx context.Context, dirKey string, owner *dirNode) (*listing, syscall.Errno) {
+	if l, ok := f.liveListing(dirKey); ok && l.pristine() {
 		return l, 0
 	}
 	l := newListing()
+	l.owner = owner
+	var all []listed
+	// The entries read so far count for the memory limit as they come.
+	defer func() { f.mem.listing.Add(-int64(len(all))) }()
 	token := ""
 	for {
+		counted := len(all)
 		page, err := f.store.List(ctx, ossapi.ListRequest{Prefix: dirKey, Delimiter: "/", ContinuationToken: token, MaxKeys: 1000})
 		if err != nil {
 			return nil, f.toErrno("readdir", err)
@@ -111,9 +188,7 @@ func (f *FS) listDir(ctx context.Context, dirKey string) (*listing, syscall.Errn
 				f.log.Warn("skipping key that cannot be a name", "prefix", cp)
 				continue
 			}
-			if _, ok := l.entries[name]; !ok || !l.entries[name].dir {
-				l.entries[name] = f.listedDirAttr(dirKey + name)
-			}
+			all = append(all, listed{listEntry{strings.Clone(name), f.listedDirAttr(strings.TrimSuffix(cp, "/"))}, 1})
 		}
 		for i := range page.Objects {
 			o := &page.Objects[i]
@@ -128,31 +203,40 @@ func (f *FS) listDir(ctx context.Context, dirKey string) (*listing, syscall.Errn
 					f.log.Warn("skipping key that cannot be a name", "key", o.Key)
 					continue
 				}
-				l.entries[name] = f.mergeListed(dirKey+name, o, true)
+				all = append(all, listed{listEntry{strings.Clone(name), f.mergeListed(strings.TrimSuffix(o.Key, "/"), o, true)}, 0})
 				continue
 			}
 			if !validName(rest) {
 				f.log.Warn("skipping key that cannot be a name", "key", o.Key)
 				continue
 			}
-			if old, ok := l.entries[rest]; ok && old.dir {
-				f.log.Info("file hidden by a directory of the same name", "key", o.Key)
-				continue
-			}
-			l.entries[rest] = f.mergeListed(dirKey+rest, o, false)
+			all = append(all, listed{listEntry{strings.Clone(rest), f.mergeListed(o.Key, o, false)}, 2})
 		}
+		f.mem.listing.Add(int64(len(all) - counted))
+		f.setMemoryLimit()
 		if !page.IsTruncated || page.NextContinuationToken == "" {
 			break
 		}
 		token = page.NextContinuationToken
 	}
-	l.names = make([]string, 0, len(l.entries))
-	for name, a := range l.entries {
-		l.names = append(l.names, name)
-		f.putAttr(dirKey+name, a)
-		f.neg.Remove(dirKey + name)
+	slices.SortFunc(all, func(a, b listed) int {
+		if c := strings.Compare(a.name, b.name); c != 0 {
+			return c
+		}
+		return int(a.rank) - int(b.rank)
+	})
+	l.entries = make([]listEntry, 0, len(all))
+	for i, e := range all {
+		if i > 0 && all[i-1].name == e.name {
+			if e.rank == 2 {
+				f.log.Info("file hidden by a directory of the same name", "key", dirKey+e.name)
+			}
+			continue
+		}
+		l.entries = append(l.entries, e.listEntry)
 	}
-	sort.Strings(l.names)
+	// What the negative cache says of these names is wrong now.
+	f.neg.RemoveIf(func(k string) bool { return parentKey(k) == dirKey })
 	f.lists.Put(dirKey, l)
 	return l, 0
 }
@@ -161,19 +245,26 @@ func (f *FS) listDir(ctx context.Context, dirKey string) (*listing, syscall.Errn
 // at key: the attributes known of it, however old (a listing does not see
 // markers, so it cannot have newer ones), else a guess.
 func (f *FS) listedDirAttr(key string) *attr {
-	if old, _, ok := f.stat.Peek(key); ok && old.dir && old.known {
-		return old
+	if old, _, ok := f.stat.Peek(key); ok {
+		if old.dir && old.known {
+			return old
+		}
+		f.stat.Remove(key) // the listing speaks for it now
 	}
 	return f.listedDir()
 }
 
 // mergeListed makes attributes from a LIST entry: the known attributes of
 // the same version when this mount or the attribute store has them, else a
-// guess.
+// guess. The stat cache keeps what it knows of the same version; anything
+// else it held of key is dropped (the listing speaks for it now).
 func (f *FS) mergeListed(key string, o *ossapi.ObjectInfo, dir bool) *attr {
-	a := f.attrFromInfo(o, dir)
-	if old, _, ok := f.stat.Peek(key); ok && old.known && old.dir == dir && sameVersion(old, a) {
-		return old.reanswered(a.answered)
+	a := f.attrFromListed(o, dir)
+	if old, _, ok := f.stat.Peek(key); ok {
+		if old.known && old.dir == dir && sameVersion(old, a) {
+			return old.reanswered(a.answered)
+		}
+		f.stat.Remove(key)
 	}
 	if !dir && f.cfg.AttrStore != nil {
 		if meta, ok := f.cfg.AttrStore.Get(key, o.ETag, o.LastModified); ok {
@@ -184,17 +275,102 @@ func (f *FS) mergeListed(key string, o *ossapi.ObjectInfo, dir bool) *attr {
 	return a
 }
 
+// attrFromListed builds a listing entry's attributes: attrFromInfo's,
+// keeping of the ObjectInfo only what a LIST tells (see attr.facts).
+func (f *FS) attrFromListed(o *ossapi.ObjectInfo, dir bool) *attr {
+	a := f.attrFromInfo(o, dir)
+	class, otype := storageClassCode(o.StorageClass), objectTypeCode(o.ObjectType)
+	if class != otherValue && otype != otherValue {
+		a.info, a.fromList, a.class, a.otype = nil, true, class, otype
+	}
+	return a
+}
+
+// otherValue is the code of a storage class or object type that has no
+// code of its own: the entry then keeps its ObjectInfo.
+const otherValue = 255
+
+// storageClassCode and storageClassName map OSS's storage classes to a
+// byte and back ("" is 0).
+func storageClassCode(s string) uint8 {
+	switch s {
+	case "":
+		return 0
+	case "Standard":
+		return 1
+	case "IA":
+		return 2
+	case "Archive":
+		return 3
+	case "ColdArchive":
+		return 4
+	case "DeepColdArchive":
+		return 5
+	}
+	return otherValue
+}
+
+func storageClassName(c uint8) string {
+	switch c {
+	case 1:
+		return "Standard"
+	case 2:
+		return "IA"
+	case 3:
+		return "Archive"
+	case 4:
+		return "ColdArchive"
+	case 5:
+		return "DeepColdArchive"
+	}
+	return ""
+}
+
+// objectTypeCode and objectTypeName map OSS's object types to a byte and
+// back ("" is 0).
+func objectTypeCode(s string) uint8 {
+	switch s {
+	case "":
+		return 0
+	case "Normal":
+		return 1
+	case "Multipart":
+		return 2
+	case "Appendable":
+		return 3
+	case "Symlink":
+		return 4
+	}
+	return otherValue
+}
+
+func objectTypeName(c uint8) string {
+	switch c {
+	case 1:
+		return "Normal"
+	case 2:
+		return "Multipart"
+	case 3:
+		return "Appendable"
+	case 4:
+		return "Symlink"
+	}
+	return ""
+}
+
 // verifyListed returns exact attributes for name, a guessed entry of l,
 // verifying it and, ahead of the lookups to come, the entries after it.
 func (f *FS) verifyListed(ctx context.Context, l *listing, dirKey, name string) (*attr, syscall.Errno) {
-	i := sort.SearchStrings(l.names, name)
+	i := l.find(name)
+	if i < 0 {
+		return nil, syscall.ENOENT
+	}
 	l.mu.Lock()
 	l.asked++
 	window := 1 << min(l.asked-1, 10)
-	for j := i; j < len(l.names) && j < i+window; j++ {
-		nm := l.names[j]
-		a := l.entries[nm]
-		if a == nil || a.known || l.pending[nm] != nil || l.changed[nm] {
+	for j := i; j < len(l.entries) && j < i+window; j++ {
+		nm, a := l.entries[j].name, l.entries[j].a
+		if a.known || l.pending[nm] != nil || l.changed[nm] {
 			continue
 		}
 		v := &verification{done: make(chan struct{})}
@@ -205,12 +381,9 @@ func (f *FS) verifyListed(ctx context.Context, l *listing, dirKey, name string) 
 		go f.verifyEntry(l, dirKey, nm, a, v)
 	}
 	v := l.pending[name]
-	a := l.entries[name]
+	a := l.entries[i].a
 	l.mu.Unlock()
 	if v == nil {
-		if a == nil {
-			return nil, syscall.ENOENT
-		}
 		return a, 0 // verified meanwhile
 	}
 	select {
@@ -258,7 +431,9 @@ func (f *FS) verifyEntry(l *listing, dirKey, name string, guess *attr, v *verifi
 	}
 	l.mu.Lock()
 	if a != nil {
-		l.entries[name] = a
+		if i := l.find(name); i >= 0 {
+			l.entries[i].a = a
+		}
 		f.stat.Put(key, a)
 	}
 	delete(l.pending, name)

@@ -33,7 +33,7 @@ func TestOpenTrustsFreshAnswer(t *testing.T) {
 			tf.srv.PutObject("test", "d/f", data, nil)
 			dir := tf.mkdirLookup("d")
 			if c.listed {
-				if _, errno := tf.fs.listDir(context.Background(), "d/"); errno != 0 {
+				if _, errno := tf.fs.listDir(context.Background(), "d/", nil); errno != 0 {
 					t.Fatal(errno)
 				}
 			}
@@ -67,7 +67,7 @@ func TestOpenTrustedVersionReplaced(t *testing.T) {
 	tf.srv.PutObject("test", "d/f", old, nil)
 	tf.srv.PutObject("test", "d/g", randData(8<<20, 6), nil)
 	dir := tf.mkdirLookup("d")
-	if _, errno := tf.fs.listDir(context.Background(), "d/"); errno != 0 {
+	if _, errno := tf.fs.listDir(context.Background(), "d/", nil); errno != 0 {
 		t.Fatal(errno)
 	}
 	e, errno := tf.lookupIn(dir, "f")
@@ -107,7 +107,7 @@ func TestOpenChecksExactAttributes(t *testing.T) {
 	tf := newTestFS(t, nil, func(c *Config) { c.FastListing = true; c.CheckPermissions = true })
 	tf.srv.PutObject("test", "d/f", []byte("secret"), hdr("x-oss-meta-mode", "33152", "x-oss-meta-uid", "0", "x-oss-meta-gid", "0")) // 0100600
 	dir := tf.mkdirLookup("d")
-	if _, errno := tf.fs.listDir(context.Background(), "d/"); errno != 0 {
+	if _, errno := tf.fs.listDir(context.Background(), "d/", nil); errno != 0 {
 		t.Fatal(errno)
 	}
 	e, errno := tf.lookupIn(dir, "f")

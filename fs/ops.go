@@ -62,7 +62,9 @@ func (n *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 		return nil, nil, 0, errno
 	}
 	uid, gid, m := n.fsys.newOwner(who, pa, mode&0o7777, false)
-	fn := &fileNode{fsys: n.fsys, pending: true}
+	fn := &fileNode{fsys: n.fsys}
+	fst := fn.state()
+	fst.pending = true
 	caller, _ := fuse.FromContext(ctx)
 	w, err := n.fsys.newWriteState(fn, key, nil, true, caller)
 	if err != nil {
@@ -71,11 +73,12 @@ func (n *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 	w.mode = syscall.S_IFREG | m
 	w.uid, w.gid = uid, gid
 	w.refs = 1
-	fn.ws = w
+	fst.ws = w
 	fn.attr = w.attrView()
-	fn.pt.cached = 1 // the handle returned
+	fst.pt.cached = 1 // the handle returned
 	n.fsys.trackWriter(w, true)
 	n.fsys.invalidate(key)
+	n.fsys.mem.inodes.Add(1) // until OnForget
 	ch := n.NewInode(ctx, fn, gofs.StableAttr{Mode: syscall.S_IFREG})
 	n.fsys.fillEntry(out, fn.attr, pa)
 	return ch, &fileHandle{node: fn, w: w, appendMode: flags&syscall.O_APPEND != 0}, writeOpenFlags(flags), 0
@@ -262,13 +265,17 @@ func (n *fileNode) markUnlinked() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	pending := n.pendingLocked()
-	if w := n.ws; w != nil {
+	st := n.st.Load()
+	if st == nil {
+		return false
+	}
+	if w := st.ws; w != nil {
 		w.mu.Lock()
 		w.unlinkLocked()
 		pending = pending && !w.published
 		w.mu.Unlock()
 	}
-	n.pending = false
+	st.pending = false
 	return pending
 }
 
@@ -513,9 +520,7 @@ func (f *FS) renameFileLocked(ctx context.Context, w *writeState, pending bool, 
 		// The copy keeps the metadata: the new name has the same
 		// attributes (unless its mtime was Last-Modified, which the copy
 		// moved).
-		a := f.attrFromInfo(info, false)
-		a.etag, a.info = to, nil
-		f.stat.Put(dst, a)
+		f.stat.Put(dst, f.attrFromInfo(info, false).movedTo(to))
 	}
 	return local, 0
 }
@@ -525,12 +530,16 @@ func (f *FS) renameFileLocked(ctx context.Context, w *writeState, pending bool, 
 func (n *fileNode) localOnly() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if w := n.ws; n.pending && w != nil {
+	st := n.st.Load()
+	if st == nil {
+		return false
+	}
+	if w := st.ws; st.pending && w != nil {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		return !w.published
 	}
-	return n.pending
+	return st.pending
 }
 
 // tookName notes that a file created here, not yet on the server, was
@@ -539,7 +548,9 @@ func (n *fileNode) localOnly() bool {
 // deletes it; a failed upload leaves it as the file).
 func (n *fileNode) tookName() {
 	n.mu.Lock()
-	n.pending = false
+	if st := n.st.Load(); st != nil {
+		st.pending = false
+	}
 	n.mu.Unlock()
 }
 
@@ -708,7 +719,7 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 			a.gid = *gid
 		}
 		if mtime != nil {
-			a.mtime = *mtime
+			a.setMtime(*mtime)
 		}
 		n.attr = &a
 		a.fill(&out.Attr)
@@ -759,7 +770,7 @@ func (n *fileNode) setattrCleanWriter(ctx context.Context, w *writeState, mode, 
 	if errno != 0 {
 		return errno, true
 	}
-	w.mode, w.uid, w.gid, w.mtime = a.mode, a.uid, a.gid, a.mtime
+	w.mode, w.uid, w.gid, w.mtime = a.mode, a.uid, a.gid, a.mtime()
 	w.mtimeSet = w.mtimeSet || mtime != nil
 	w.meta = map[string]string{}
 	for k, v := range meta {
@@ -792,7 +803,7 @@ func (n *fileNode) rewriteAttrs(ctx context.Context, mode, uid, gid *uint32, mti
 	for k, v := range a.info.Meta {
 		meta[k] = v
 	}
-	m, u, g, t := a.mode, a.uid, a.gid, a.mtime
+	m, u, g, t := a.mode, a.uid, a.gid, a.mtime()
 	if mode != nil {
 		m = m&syscall.S_IFMT | *mode&0o7777
 	}
@@ -883,7 +894,7 @@ func (n *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetA
 			return errno
 		}
 	}
-	m, u, g, t := a.mode, a.uid, a.gid, a.mtime
+	m, u, g, t := a.mode, a.uid, a.gid, a.mtime()
 	if mode != nil {
 		m = syscall.S_IFDIR | *mode&0o7777
 	}
@@ -1005,6 +1016,7 @@ func (f *FS) FlushAll(ctx context.Context) int {
 
 // Close releases the mount's local resources (after unmount).
 func (f *FS) Close() {
+	close(f.stop)
 	if st := f.cfg.AttrStore; st != nil {
 		close(f.stopSave)
 		if err := st.Save(); err != nil {
@@ -1019,5 +1031,7 @@ func (f *FS) Close() {
 
 // noteUploaded records what an upload produced.
 func (f *FS) noteUploaded(key string, size int64, etag string, mode, uid, gid uint32, mtime time.Time) {
-	f.stat.Put(key, &attr{known: true, size: size, etag: etag, mtime: mtime, mode: mode, uid: uid, gid: gid, answered: time.Now().UnixNano()})
+	a := &attr{known: true, size: size, etag: etag, mode: mode, uid: uid, gid: gid, answered: time.Now().UnixNano()}
+	a.setMtime(mtime)
+	f.stat.Put(key, a)
 }

@@ -73,27 +73,29 @@ func requestID(ctx context.Context) <-chan struct{} {
 // openCached counts a handle opened without passthrough; it refuses while
 // passthrough handles are open (the kernel would fail the open with EIO).
 func (n *fileNode) openCached(write bool) syscall.Errno {
-	n.pt.mu.Lock()
-	defer n.pt.mu.Unlock()
-	if n.pt.pt > 0 {
+	np := &n.state().pt
+	np.mu.Lock()
+	defer np.mu.Unlock()
+	if np.pt > 0 {
 		if write {
 			n.fsys.log.Warn("open for writing refused: the file is open for reading by FUSE passthrough; close those descriptors first (or mount with data_cache_passthrough=false)", "key", n.key())
 			return syscall.ETXTBSY
 		}
 		return syscall.EBUSY
 	}
-	n.pt.cached++
+	np.cached++
 	return 0
 }
 
 // releaseHandle uncounts h at release (passthrough handles are uncounted by
 // the decorator once the kernel's backing reference is gone).
 func (n *fileNode) releaseHandle(h *fileHandle) {
-	n.pt.mu.Lock()
+	np := &n.state().pt
+	np.mu.Lock()
 	if !h.pt {
-		n.pt.cached--
+		np.cached--
 	}
-	n.pt.mu.Unlock()
+	np.mu.Unlock()
 }
 
 // openReader decides how the read-only handle h of version etag is opened:
@@ -105,29 +107,30 @@ func (n *fileNode) openReader(h *fileHandle, etag string, req <-chan struct{}) s
 	pt.mu.Lock()
 	usable := pt.ok && req != nil
 	pt.mu.Unlock()
-	n.pt.mu.Lock()
-	defer n.pt.mu.Unlock()
-	if n.pt.pt > 0 {
-		if n.pt.etag != etag || !usable {
+	np := &n.state().pt
+	np.mu.Lock()
+	defer np.mu.Unlock()
+	if np.pt > 0 {
+		if np.etag != etag || !usable {
 			n.fsys.log.Warn("open refused: an older version of the file is open by FUSE passthrough; close those descriptors to read the new one", "key", n.key())
 			return syscall.EBUSY
 		}
 		h.pt = true
-	} else if usable && n.pt.cached == 0 && h.reader.dc != nil && h.reader.dc.Complete() {
+	} else if usable && np.cached == 0 && h.reader.dc != nil && h.reader.dc.Complete() {
 		file, ok := h.reader.dc.PassthroughFile()
 		if ok {
-			if n.pt.file != nil { // left by a failed registration
-				n.pt.file.Close()
+			if np.file != nil { // left by a failed registration
+				np.file.Close()
 			}
-			n.pt.file, n.pt.etag, n.pt.id = file, etag, 0
+			np.file, np.etag, np.id = file, etag, 0
 			h.pt = true
 		}
 	}
 	if !h.pt {
-		n.pt.cached++
+		np.cached++
 		return 0
 	}
-	n.pt.pt++
+	np.pt++
 	pt.mu.Lock()
 	pt.pending[req] = h
 	pt.mu.Unlock()
@@ -137,45 +140,47 @@ func (n *fileNode) openReader(h *fileHandle, etag string, req <-chan struct{}) s
 // attach registers the node's backing file if needed and returns its id;
 // on failure h becomes an ordinary handle.
 func (n *fileNode) attach(h *fileHandle, server *fuse.Server) (int32, bool) {
-	n.pt.mu.Lock()
-	defer n.pt.mu.Unlock()
-	if n.pt.id == 0 && n.pt.file != nil {
-		id, errno := server.RegisterBackingFd(&fuse.BackingMap{Fd: int32(n.pt.file.Fd())})
+	np := &n.state().pt
+	np.mu.Lock()
+	defer np.mu.Unlock()
+	if np.id == 0 && np.file != nil {
+		id, errno := server.RegisterBackingFd(&fuse.BackingMap{Fd: int32(np.file.Fd())})
 		if errno == 0 {
-			n.pt.id = id
+			np.id = id
 		} else {
 			n.fsys.log.Warn("passthrough: cannot register the cache file; reading through the daemon", "key", n.key(), "err", errno.Error())
 		}
 	}
-	if n.pt.id == 0 {
+	if np.id == 0 {
 		h.pt = false
-		n.pt.pt--
-		n.pt.cached++
+		np.pt--
+		np.cached++
 		n.fsys.cfg.DataCache.CountPassthrough(false)
 		return 0, false
 	}
 	n.fsys.cfg.DataCache.CountPassthrough(true)
-	return n.pt.id, true
+	return np.id, true
 }
 
 // detach uncounts a released passthrough handle; the last one unregisters
 // the backing file.
 func (n *fileNode) detach(server *fuse.Server) {
-	n.pt.mu.Lock()
-	defer n.pt.mu.Unlock()
-	n.pt.pt--
-	if n.pt.pt > 0 {
+	np := &n.state().pt
+	np.mu.Lock()
+	defer np.mu.Unlock()
+	np.pt--
+	if np.pt > 0 {
 		return
 	}
-	if n.pt.id != 0 {
-		if errno := server.UnregisterBackingFd(n.pt.id); errno != 0 {
+	if np.id != 0 {
+		if errno := server.UnregisterBackingFd(np.id); errno != 0 {
 			n.fsys.log.Warn("passthrough: unregistering the cache file failed", "err", errno.Error())
 		}
 	}
-	if n.pt.file != nil {
-		n.pt.file.Close()
+	if np.file != nil {
+		np.file.Close()
 	}
-	n.pt.id, n.pt.file, n.pt.etag = 0, nil, ""
+	np.id, np.file, np.etag = 0, nil, ""
 }
 
 // WrapFUSE returns raw with passthrough opens added when the mount has a

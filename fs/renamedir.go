@@ -138,14 +138,12 @@ func (f *FS) renameDir(ctx context.Context, src, dst string, dstExisted bool) sy
 	// The copies keep their metadata: what was known of the directory and
 	// the files under it is known of their new names.
 	carried := map[string]*attr{}
-	if a, _, ok := f.stat.Peek(strings.TrimSuffix(src, "/")); ok && a.known && a.dir && (hasMarker && carriesMtime(a.info) || a.implicit && !hasMarker && len(objs) > 0) {
+	if a, _, ok := f.stat.Peek(strings.TrimSuffix(src, "/")); ok && a.known && a.dir && (hasMarker && carriesMtime(a.facts()) || a.implicit && !hasMarker && len(objs) > 0) {
 		carried[strings.TrimSuffix(dst, "/")] = a
 	}
 	for _, o := range objs {
-		if a, _, ok := f.stat.Peek(o.Key); ok && a.known && !a.dir && newETags[o.Key] != "" && carriesMtime(a.info) {
-			na := *a
-			na.etag, na.info = newETags[o.Key], nil
-			carried[dst+strings.TrimPrefix(o.Key, src)] = &na
+		if a, _, ok := f.stat.Peek(o.Key); ok && a.known && !a.dir && newETags[o.Key] != "" && carriesMtime(a.facts()) {
+			carried[dst+strings.TrimPrefix(o.Key, src)] = a.movedTo(newETags[o.Key])
 		}
 	}
 	f.forgetTree(src, dst)

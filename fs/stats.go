@@ -86,6 +86,14 @@ type Stats struct {
 	AttrCache, NegativeCache, ListCache, BlockCache cache.Stats
 	Memory, Disk                                    cache.BudgetStats
 
+	// Inodes the kernel holds (files and directories it has looked up
+	// and not forgotten, the root aside); ListedEntries are the entries
+	// of the cached listings (ListCache.Entries counts the directories).
+	Inodes, ListedEntries int64
+	// MemoryLimit is the Go memory limit the mount set: memory_budget
+	// and a margin, plus the metadata's allowance (0: none set).
+	MemoryLimit int64
+
 	// ReadAheadBytes were fetched ahead of sequential reads;
 	// ReadAheadUnreadBytes of them were dropped without being read.
 	ReadAheadBytes, ReadAheadUnreadBytes int64
@@ -116,6 +124,7 @@ func (f *FS) Stats() Stats {
 		Memory: f.budget.Stats(), Disk: f.staging.budget.Stats(),
 		ReadAheadBytes: f.counters.prefetched.Load(), ReadAheadUnreadBytes: f.counters.unread.Load(),
 		UploadsCompleted: f.counters.uploadsDone.Load(), UploadsFailed: f.counters.uploadsFailed.Load(),
+		Inodes: f.inodeCount(), ListedEntries: f.listedEntries(), MemoryLimit: f.mem.limit.Load(),
 	}
 	if f.cfg.DataCache != nil {
 		s.DataCacheOn, s.DataCache = true, f.cfg.DataCache.Stats()

@@ -122,7 +122,7 @@ func (f *FS) newWriteState(n *fileNode, key string, base *attr, truncate bool, c
 	now := time.Now()
 	if base != nil && !base.dir {
 		w.info = base.info
-		w.mode, w.uid, w.gid, w.mtime = base.mode, base.uid, base.gid, base.mtime
+		w.mode, w.uid, w.gid, w.mtime = base.mode, base.uid, base.gid, base.mtime()
 		if base.info != nil {
 			for k, v := range base.info.Meta {
 				w.meta[k] = v
@@ -165,7 +165,14 @@ func chunksFor(size int64) int64 { return (size + stageChunk - 1) / stageChunk }
 func (w *writeState) attrView() *attr {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return &attr{known: true, size: w.size, etag: w.baseETag, mtime: w.mtime, mode: w.mode, uid: w.uid, gid: w.gid}
+	return w.attrViewLocked()
+}
+
+// attrViewLocked is attrView with w.mu held.
+func (w *writeState) attrViewLocked() *attr {
+	a := &attr{known: true, size: w.size, etag: w.baseETag, mode: w.mode, uid: w.uid, gid: w.gid}
+	a.setMtime(w.mtime)
+	return a
 }
 
 func (w *writeState) chunkState(i int64) uint8 {
@@ -716,7 +723,7 @@ func (w *writeState) flushLocked(ctx context.Context) syscall.Errno {
 	w.fsys.noteUploaded(w.key, w.size, etag, w.mode, w.uid, w.gid, w.mtime)
 	w.fsys.counters.uploadsDone.Add(1)
 	if w.node != nil {
-		w.node.onServer.Store(true)
+		w.node.state().onServer.Store(true)
 	}
 	return 0
 }

@@ -329,21 +329,21 @@ func (n *fileNode) fileView(ctx context.Context, listedFact string) (*metaView, 
 	if orphaned {
 		// Unlinked (or renamed over) while open: its key names nothing
 		// of its own any more; show what was known of it.
-		if a == nil || a.info == nil {
+		if a == nil || a.facts() == nil {
 			return &metaView{meta: map[string]string{}}, 0
 		}
-		return viewOf(a.info), 0
+		return viewOf(a.facts()), 0
 	}
 	key := n.key()
-	a, ok := n.fsys.stat.Get(key)
-	if !ok || a.dir || a.info == nil || !(a.full() || listedFact != "" && hasFact(a.info, listedFact)) {
+	a, ok := n.fsys.cachedAttr(key)
+	if !ok || a.dir || a.facts() == nil || !(a.full() || listedFact != "" && hasFact(a.facts(), listedFact)) {
 		var errno syscall.Errno
 		if a, errno = n.fsys.headFile(ctx, key); errno != 0 {
 			return nil, errno
 		}
 		n.setAttr(a)
 	}
-	return viewOf(a.info), 0
+	return viewOf(a.facts()), 0
 }
 
 func hasFact(info *ossapi.ObjectInfo, k string) bool {
@@ -709,7 +709,7 @@ func (n *dirNode) changeXattr(ctx context.Context, attr string, value []byte, fl
 	if errno != 0 {
 		return errno
 	}
-	mt := a.mtime
+	mt := a.mtime()
 	if mt.IsZero() {
 		mt = time.Now()
 	}

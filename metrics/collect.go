@@ -37,6 +37,7 @@ type fsCollector struct {
 	incomplete                               *prometheus.Desc
 	dcRead, dcFilled, dcCorrupt, dcLimit     *prometheus.Desc
 	ptOpens, ptFailures                      *prometheus.Desc
+	inodes, listed, memLimit                 *prometheus.Desc
 }
 
 func newFSCollector(src FSSource) *fsCollector {
@@ -67,13 +68,16 @@ func newFSCollector(src FSSource) *fsCollector {
 		dcLimit:    desc("ossmount_data_cache_limit_bytes", "Size limit of the data cache (data_cache_size)."),
 		ptOpens:    desc("ossmount_passthrough_opens_total", "Opens answered with FUSE passthrough on a data cache file."),
 		ptFailures: desc("ossmount_passthrough_failures_total", "Passthrough opens the kernel refused (read through the daemon instead)."),
+		inodes:     desc("ossmount_inodes", "Inodes the kernel holds: files and directories looked up and not yet forgotten."),
+		listed:     desc("ossmount_listed_entries", "Entries of the cached directory listings."),
+		memLimit:   desc("ossmount_memory_limit_bytes", "The Go memory limit: memory_budget and a margin, plus an allowance for the metadata held (inodes, listings, cached attributes)."),
 	}
 }
 
 func (c *fsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.prefetched, c.unread, c.hits, c.misses, c.evictions, c.entries, c.bytes,
 		c.limit, c.used, c.peak, c.waits, c.denied, c.inFlight, c.completed, c.failed, c.kept, c.keptB, c.incomplete,
-		c.dcRead, c.dcFilled, c.dcCorrupt, c.dcLimit, c.ptOpens, c.ptFailures} {
+		c.dcRead, c.dcFilled, c.dcCorrupt, c.dcLimit, c.ptOpens, c.ptFailures, c.inodes, c.listed, c.memLimit} {
 		ch <- d
 	}
 }
@@ -127,6 +131,9 @@ func (c *fsCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.kept, s.KeptFiles)
 	gauge(c.keptB, s.KeptBytes)
 	gauge(c.incomplete, s.IncompleteMultipartUploads)
+	gauge(c.inodes, s.Inodes)
+	gauge(c.listed, s.ListedEntries)
+	gauge(c.memLimit, s.MemoryLimit)
 }
 
 // credsCollector turns auth.Stats into metrics when scraped.

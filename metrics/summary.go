@@ -35,6 +35,7 @@ type Summary struct {
 	WrittenBytes int64     `json:"written_bytes"`
 	ReadAhead    ReadAhead `json:"read_ahead"`
 	Caches       []Cache   `json:"caches"`
+	Metadata     Metadata  `json:"metadata"`
 	Budgets      []Budget  `json:"budgets"`
 	Uploads      Uploads   `json:"uploads"`
 	// DataCache is nil without -o data_cache.
@@ -87,6 +88,14 @@ type Cache struct {
 	Evictions int64   `json:"evictions"`
 	Entries   int64   `json:"entries"`
 	Bytes     int64   `json:"bytes,omitempty"`
+}
+
+// Metadata is what the mount holds of names and attributes, and the Go
+// memory limit that follows it.
+type Metadata struct {
+	Inodes           int64 `json:"inodes"`         // held by the kernel
+	ListedEntries    int64 `json:"listed_entries"` // in the cached listings
+	MemoryLimitBytes int64 `json:"memory_limit_bytes"`
 }
 
 // DataCache is what the persistent data cache did (its hits, misses and
@@ -155,6 +164,8 @@ func (m *Metrics) Summary() (*Summary, error) {
 		UnreadBytes: int64(f.value("ossmount_readahead_unread_bytes_total")),
 		GetsPerMiB:  f.value("ossmount_read_gets_per_mebibyte")}
 	s.Caches, s.DataCache = f.caches()
+	s.Metadata = Metadata{Inodes: int64(f.value("ossmount_inodes")), ListedEntries: int64(f.value("ossmount_listed_entries")),
+		MemoryLimitBytes: int64(f.value("ossmount_memory_limit_bytes"))}
 	for _, name := range []string{"memory", "disk"} {
 		if f["ossmount_budget_limit_bytes"] == nil {
 			break
@@ -476,6 +487,10 @@ func (s *Summary) writeCaches(b *strings.Builder) {
 		fmt.Fprintf(tw, "  %s\t%d\t%d\t%.1f%%\t%s\t%d\n", c.Name, c.Hits, c.Misses, 100*c.HitRatio, entries, c.Evictions)
 	}
 	tw.Flush()
+
+	fmt.Fprintf(b, "\nMetadata: %d inodes held by the kernel, %d entries in cached listings; Go memory limit %s\n",
+		s.Metadata.Inodes, s.Metadata.ListedEntries, bytesText(s.Metadata.MemoryLimitBytes))
+
 	if d := s.DataCache; d != nil {
 		fmt.Fprintf(b, "\nData cache: limit %s; %s read from it through FUSE, %s filled, %d corrupt chunks dropped; %d passthrough opens, %d refused\n",
 			bytesText(d.LimitBytes), bytesText(d.ReadBytes), bytesText(d.FilledBytes), d.CorruptChunks, d.PassthroughOpens, d.PassthroughFailure)

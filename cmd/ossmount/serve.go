@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -159,6 +158,12 @@ func (m *mount) openCaches() error {
 	}
 	m.fcfg.StatsReport = m.met.SummaryJSON
 	m.fcfg.AttrStore = openAttrStore(m.v, m.fcfg.Endpoint, m.bucket, m.fcfg.StatCacheSize, m.log)
+	// Keep the Go heap near the budget so RSS stays bounded: what the
+	// budget does not count (runtime, goroutines, HTTP buffers, garbage)
+	// must fit in the 64 MiB over it, with the program itself. The file
+	// system adds an allowance for the metadata it holds (inodes, cached
+	// listings and attributes), which memory_budget does not cover.
+	m.fcfg.MemoryLimit = m.fcfg.MemoryBudget + memorySlack
 	return nil
 }
 
@@ -175,11 +180,6 @@ func (m *mount) start(sigs chan os.Signal) error {
 		m.later(stopMetrics)
 		m.log.Info("serving metrics", "url", "http://"+bound+"/metrics")
 	}
-	// Keep the Go heap near the budget so RSS stays bounded: what the
-	// budget does not count (runtime, goroutines, HTTP buffers, garbage)
-	// must fit in the 64 MiB over it, with the program itself.
-	debug.SetMemoryLimit(m.fcfg.MemoryBudget + memorySlack)
-
 	opts := m.fsys.Options()
 	opts.MountOptions = m.mopts
 	// Every FUSE request goes through the metrics' decorator.

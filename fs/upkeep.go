@@ -1,0 +1,169 @@
+package fs
+
+// The mount's upkeep, once a second until Close:
+//
+//   - the caches are swept: entries whose time is up are dropped (a
+//     quarter of each TTL after it ends at the latest), not left until a
+//     lookup happens to meet them; known attributes stay in the stat cache,
+//     expired, as what later listings are checked against, within its
+//     size;
+//   - the Go memory limit follows the metadata: memory_budget is for data,
+//     and the inodes and listing entries the mount holds get an allowance
+//     of their own on top (see metadataBytes), so that a million cached
+//     entries do not make the garbage collector run without end;
+//   - memory is given back to the system once the metadata has settled
+//     after growing or shrinking by a large amount (a listing of a large
+//     directory, the kernel forgetting its inodes): the runtime would
+//     otherwise keep the freed pages for a long time.
+
+import (
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	// inodeBytes is the allowance for one inode the kernel holds: go-fuse's
+	// Inode and its tables, our node and its attributes (about 400 bytes,
+	// measured by TestEntryMemory).
+	inodeBytes = 512
+	// listedBytes is the allowance for one entry of a cached listing: its
+	// slot, name and attributes (about 180 bytes; shared with the inode
+	// when the kernel holds one).
+	listedBytes = 192
+	// cachedBytes is the allowance for one stat or negative cache entry:
+	// its key, LRU element and value.
+	cachedBytes = 384
+
+	// returnAfter is the least change of the metadata (and returnShare its
+	// least share) after which memory is given back once it has settled,
+	// at most once per returnEvery.
+	returnAfter = 32 << 20
+	returnShare = 4
+	returnEvery = 10 * time.Second
+
+	// sweepMax is the longest time between two sweeps of a cache.
+	sweepMax = 15 * time.Second
+)
+
+// memoryWatch is the upkeep's view of the metadata's memory.
+type memoryWatch struct {
+	inodes  atomic.Int64 // inodes the kernel holds (made by NewInode, not yet forgotten)
+	listing atomic.Int64 // entries of listings being read (not yet in the listing cache)
+	limit   atomic.Int64 // the Go memory limit set (0: none)
+	limitMu sync.Mutex   // held while setting the limit
+
+	// Upkeep goroutine only.
+	settled    int64     // metadata bytes when memory was last given back
+	last       int64     // metadata bytes at the previous tick
+	returned   time.Time // when memory was last given back
+	sweptStat  time.Time
+	sweptNeg   time.Time
+	sweptLists time.Time
+}
+
+// metadataBytes is the allowance for what the mount holds of metadata.
+func (f *FS) metadataBytes() int64 {
+	n := f.inodeCount()*inodeBytes + (f.listedEntries()+f.mem.listing.Load())*listedBytes
+	return n + int64(f.stat.Len()+f.neg.Len())*cachedBytes
+}
+
+// inodeCount is the number of inodes the kernel holds (files and
+// directories, the root aside).
+func (f *FS) inodeCount() int64 {
+	// A node looked up again while being forgotten is forgotten twice:
+	// the count may fall short, never below zero.
+	return max(f.mem.inodes.Load(), 0)
+}
+
+// listedEntries is the number of entries of the cached listings.
+func (f *FS) listedEntries() int64 {
+	var n int64
+	for _, l := range f.lists.Values() {
+		n += int64(l.size())
+	}
+	return n
+}
+
+// upkeep runs tidy every second until Close.
+func (f *FS) upkeep() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-f.stop:
+			return
+		case now := <-t.C:
+			f.tidy(now)
+		}
+	}
+}
+
+// tidy is one round of upkeep.
+func (f *FS) tidy(now time.Time) {
+	m := &f.mem
+	if due(&m.sweptNeg, now, f.cfg.NegTTL) {
+		f.neg.Expire(nil)
+	}
+	if due(&m.sweptStat, now, f.cfg.StatTTL) {
+		f.stat.Expire(func(a *attr) bool { return a.known })
+	}
+	if due(&m.sweptLists, now, max(f.cfg.ListTTL, f.cfg.StatTTL)) {
+		f.lists.Expire(nil)
+	}
+	f.setMemoryLimit()
+	f.returnMemory(now)
+}
+
+// due reports whether a cache with entries living ttl is due for a sweep,
+// and notes the sweep.
+func due(last *time.Time, now time.Time, ttl time.Duration) bool {
+	if ttl <= 0 || now.Sub(*last) < min(max(ttl/4, time.Second), sweepMax) {
+		return false
+	}
+	*last = now
+	return true
+}
+
+// setMemoryLimit keeps the Go memory limit at Config.MemoryLimit plus
+// twice the metadata's allowance (the collector's usual room to grow), when
+// it changed by a sixteenth or more.
+func (f *FS) setMemoryLimit() {
+	if f.cfg.MemoryLimit <= 0 {
+		return
+	}
+	f.mem.limitMu.Lock()
+	defer f.mem.limitMu.Unlock()
+	lim := f.cfg.MemoryLimit + 2*f.metadataBytes()
+	if old := f.mem.limit.Load(); old != 0 && abs(lim-old) < old/16 {
+		return
+	}
+	f.mem.limit.Store(lim)
+	debug.SetMemoryLimit(lim)
+}
+
+// returnMemory gives freed memory back to the system once the metadata
+// has settled after a large change.
+func (f *FS) returnMemory(now time.Time) {
+	m := &f.mem
+	cur := f.metadataBytes()
+	prev := m.last
+	m.last = cur
+	change := abs(cur - m.settled)
+	if change < returnAfter || change < max(cur, m.settled)/returnShare {
+		return
+	}
+	if abs(cur-prev) > change/16 || now.Sub(m.returned) < returnEvery {
+		return // still moving, or too soon
+	}
+	m.settled, m.returned = cur, now
+	debug.FreeOSMemory()
+}
+
+func abs(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
