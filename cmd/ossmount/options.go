@@ -87,7 +87,7 @@ var options = []option{
 	{name: "data_cache_min_free", group: gCache, kind: kSize, def: "", usage: "free space data_cache never takes from its file system (default: 10% of it, at most 10G)"},
 	{name: "data_cache_passthrough", group: gCache, kind: kOnOff, def: "on", usage: "on: read-only opens of files wholly in data_cache are read by the kernel from the cache file (FUSE passthrough; Linux 6.9+, root); off: always read through the daemon"},
 
-	{name: "memory_budget", group: gPerf, kind: kSize, def: "256M", usage: "memory for read-ahead, cached blocks, staged writes and FUSE requests, shared by all files: the process stays within it + 64M"},
+	{name: "memory_budget", group: gPerf, kind: kSize, def: "256M", usage: "memory for read-ahead, cached blocks, staged writes and FUSE requests, shared by all files: the process stays within it + 64M, plus what the cached metadata takes (about 650 bytes per entry of a listed directory the kernel holds; see SEMANTICS.md, Memory)"},
 	{name: "block_size", group: gPerf, kind: kSize, def: "16K", usage: "unit of the block cache for random reads: a read fetches the blocks it lacks in one GET (small blocks keep small random reads near raw GET speed)"},
 	{name: "read_part_size", group: gPerf, kind: kSize, def: "8M", usage: "largest ranged GET of a sequential read"},
 	{name: "max_read_window", group: gPerf, kind: kSize, def: "64M", usage: "most bytes read ahead per open file"},
