@@ -77,9 +77,35 @@ func (n *fileNode) sameType(a *attr) bool {
 	return !a.dir && a.mode&syscall.S_IFMT == n.StableAttr().Mode&syscall.S_IFMT
 }
 
-// staleKeys remembers when an open last found a key holding another kind
-// of object than its inode (see typeChanged).
-var staleKeys sync.Map // key -> time.Time
+// staleOpens remembers when an open last found a key holding another kind
+// of object than its inode (see typeChanged), for a second: entries older
+// are pruned as new ones come.
+type staleOpens struct {
+	mu   sync.Mutex
+	seen map[string]time.Time // GUARDED_BY(mu)
+}
+
+// again reports whether key was found stale less than a second ago (and
+// forgets it); otherwise it remembers key as found stale now.
+func (s *staleOpens) again(key string) bool {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.seen[key]; ok && now.Sub(t) < time.Second {
+		delete(s.seen, key)
+		return true
+	}
+	for k, t := range s.seen {
+		if now.Sub(t) >= time.Second {
+			delete(s.seen, k)
+		}
+	}
+	if s.seen == nil {
+		s.seen = map[string]time.Time{}
+	}
+	s.seen[key] = now
+	return false
+}
 
 // typeChanged checks, at open, that the object found at the node's key
 // is still of the node's kind. If it is not (a symlink was renamed over the
@@ -92,11 +118,9 @@ func (n *fileNode) typeChanged(key string, a *attr) syscall.Errno {
 		return 0
 	}
 	n.fsys.invalidate(key)
-	if t, ok := staleKeys.Load(key); ok && time.Since(t.(time.Time)) < time.Second {
-		staleKeys.Delete(key)
+	if n.fsys.staleOpens.again(key) {
 		return syscall.ENOENT
 	}
-	staleKeys.Store(key, time.Now())
 	return syscall.ESTALE
 }
 

@@ -166,6 +166,8 @@ type FS struct {
 	writerSeq     atomic.Uint64 // numbers writeStates (their lock order)
 	counters      counters      // events counted for Stats (stats.go)
 	pt            passthrough   // passthrough.go
+	probes        shareProbes   // share.go
+	staleOpens    staleOpens    // file.go
 
 	// renameSlot serializes directory renames (each holds the locks of
 	// the open writers under its source while it runs): a rename holds its

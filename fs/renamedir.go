@@ -42,15 +42,7 @@ func (f *FS) renameDir(ctx context.Context, src, dst string, dstExisted bool) sy
 		return syscall.EINTR // the caller is dying; another rename is running
 	}
 	defer func() { <-f.renameSlot }()
-	var open []*writeState
-	for _, w := range lockOrder(f.openWriters()...) {
-		w.mu.Lock()
-		if strings.HasPrefix(w.key, src) {
-			open = append(open, w)
-			continue // stays locked until the move is done
-		}
-		w.mu.Unlock()
-	}
+	open := f.holdWritersUnder(src)
 	defer func() {
 		for _, w := range open {
 			w.mu.Unlock()
@@ -64,28 +56,9 @@ func (f *FS) renameDir(ctx context.Context, src, dst string, dstExisted bool) sy
 			return errno
 		}
 	}
-	var objs []ossapi.ObjectInfo
-	token := ""
-	for {
-		page, err := f.store.List(ctx, ossapi.ListRequest{Prefix: src, ContinuationToken: token, MaxKeys: 1000})
-		if err != nil {
-			return f.toErrno("rename", err)
-		}
-		for _, o := range page.Objects {
-			if len(dst)+len(o.Key)-len(src) > ossapi.MaxKeyLen {
-				f.log.Error("directory rename refused: a key would be longer than OSS allows", "dir", src, "key", o.Key)
-				return syscall.ENAMETOOLONG
-			}
-		}
-		objs = append(objs, page.Objects...)
-		if len(objs) > f.cfg.MaxRenameObjects {
-			f.log.Error("directory rename refused: too many objects (max_rename_objects)", "dir", src, "limit", f.cfg.MaxRenameObjects)
-			return syscall.EXDEV
-		}
-		if !page.IsTruncated || page.NextContinuationToken == "" {
-			break
-		}
-		token = page.NextContinuationToken
+	objs, errno := f.listTree(ctx, src, dst)
+	if errno != 0 {
+		return errno
 	}
 	hasMarker := false
 	for _, o := range objs {
@@ -106,6 +79,72 @@ func (f *FS) renameDir(ctx context.Context, src, dst string, dstExisted bool) sy
 			return f.toErrno("rename", err)
 		}
 	}
+	if errno := f.deleteSources(ctx, objs, src, dst); errno != 0 {
+		return errno
+	}
+	// Open writers follow their files, publishing nothing (their objects,
+	// if any, moved with the others); a file still unlinked-but-open keeps
+	// a key nobody sees: it is never uploaded.
+	oldETags := make(map[string]string, len(objs))
+	for _, o := range objs {
+		oldETags[o.Key] = o.ETag
+	}
+	for _, w := range open {
+		old := w.key
+		w.followRenameLocked(dst+strings.TrimPrefix(old, src), oldETags[old], newETags[old])
+	}
+	f.carryAttrs(objs, src, dst, hasMarker, newETags)
+	return 0
+}
+
+// holdWritersUnder locks (in lock order) and returns the open writers
+// whose keys are under src; the others are left unlocked.
+func (f *FS) holdWritersUnder(src string) []*writeState {
+	var open []*writeState
+	for _, w := range lockOrder(f.openWriters()...) {
+		w.mu.Lock()
+		if strings.HasPrefix(w.key, src) {
+			open = append(open, w)
+			continue // stays locked until the move is done
+		}
+		w.mu.Unlock()
+	}
+	return open
+}
+
+// listTree lists every object under src, refusing (before anything is
+// copied) a tree with a key that would be too long under dst or with more
+// objects than max_rename_objects.
+func (f *FS) listTree(ctx context.Context, src, dst string) ([]ossapi.ObjectInfo, syscall.Errno) {
+	var objs []ossapi.ObjectInfo
+	token := ""
+	for {
+		page, err := f.store.List(ctx, ossapi.ListRequest{Prefix: src, ContinuationToken: token, MaxKeys: 1000})
+		if err != nil {
+			return nil, f.toErrno("rename", err)
+		}
+		for _, o := range page.Objects {
+			if len(dst)+len(o.Key)-len(src) > ossapi.MaxKeyLen {
+				f.log.Error("directory rename refused: a key would be longer than OSS allows", "dir", src, "key", o.Key)
+				return nil, syscall.ENAMETOOLONG
+			}
+		}
+		objs = append(objs, page.Objects...)
+		if len(objs) > f.cfg.MaxRenameObjects {
+			f.log.Error("directory rename refused: too many objects (max_rename_objects)", "dir", src, "limit", f.cfg.MaxRenameObjects)
+			return nil, syscall.EXDEV
+		}
+		if !page.IsTruncated || page.NextContinuationToken == "" {
+			return objs, 0
+		}
+		token = page.NextContinuationToken
+	}
+}
+
+// deleteSources deletes the sources of a directory rename once every one
+// is copied, 1000 a request. A failure leaves the destination complete and
+// part of the source there: the log says how much.
+func (f *FS) deleteSources(ctx context.Context, objs []ossapi.ObjectInfo, src, dst string) syscall.Errno {
 	keys := make([]string, len(objs))
 	for i := range objs {
 		keys[i] = objs[i].Key
@@ -124,19 +163,13 @@ func (f *FS) renameDir(ctx context.Context, src, dst string, dstExisted bool) sy
 		}
 		done += len(batch)
 	}
-	// Open writers follow their files, publishing nothing (their objects,
-	// if any, moved with the others); a file still unlinked-but-open keeps
-	// a key nobody sees: it is never uploaded.
-	oldETags := make(map[string]string, len(objs))
-	for _, o := range objs {
-		oldETags[o.Key] = o.ETag
-	}
-	for _, w := range open {
-		old := w.key
-		w.followRenameLocked(dst+strings.TrimPrefix(old, src), oldETags[old], newETags[old])
-	}
-	// The copies keep their metadata: what was known of the directory and
-	// the files under it is known of their new names.
+	return 0
+}
+
+// carryAttrs forgets what was cached under src and dst, keeping what was
+// known of the directory and of the files under it for their new names
+// (the copies keep their metadata).
+func (f *FS) carryAttrs(objs []ossapi.ObjectInfo, src, dst string, hasMarker bool, newETags map[string]string) {
 	carried := map[string]*attr{}
 	if a, _, ok := f.stat.Peek(strings.TrimSuffix(src, "/")); ok && a.known && a.dir && (hasMarker && carriesMtime(a.facts()) || a.implicit && !hasMarker && len(objs) > 0) {
 		carried[strings.TrimSuffix(dst, "/")] = a
@@ -150,7 +183,6 @@ func (f *FS) renameDir(ctx context.Context, src, dst string, dstExisted bool) sy
 	for k, a := range carried {
 		f.stat.Put(k, a)
 	}
-	return 0
 }
 
 // copyTree copies objs from under src to under dst, renameCopies at a

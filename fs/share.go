@@ -123,9 +123,9 @@ func intParam(q url.Values, k string, max int64) (int64, syscall.Errno) {
 	return n, 0
 }
 
-// shareProbes keeps the answer to a size probe for the read that follows.
+// shareProbeKey names a size probe's answer: the inode, the caller and the
+// attribute asked for.
 type shareProbeKey struct {
-	fsys *FS
 	ino  uint64
 	uid  uint32
 	name string
@@ -138,55 +138,61 @@ type shareProbe struct {
 
 const shareProbeTTL = 5 * time.Second
 
-var (
-	shareProbesMu sync.Mutex
-	shareProbes   = map[shareProbeKey]shareProbe{}
-)
+// shareProbes keeps the answer to a size probe (getxattr with an empty
+// buffer) for the read that follows, so both see the same signed value.
+type shareProbes struct {
+	mu      sync.Mutex
+	answers map[shareProbeKey]shareProbe // GUARDED_BY(mu)
+}
 
-func probeKey(ctx context.Context, f *FS, ino uint64, name string) shareProbeKey {
-	k := shareProbeKey{fsys: f, ino: ino, name: name}
+func probeKey(ctx context.Context, ino uint64, name string) shareProbeKey {
+	k := shareProbeKey{ino: ino, name: name}
 	if c, ok := fuse.FromContext(ctx); ok {
 		k.uid = c.Uid
 	}
 	return k
 }
 
-// takeProbe returns (and forgets) a kept answer.
-func takeProbe(k shareProbeKey) (string, bool) {
-	shareProbesMu.Lock()
-	defer shareProbesMu.Unlock()
-	p, ok := shareProbes[k]
+// take returns (and forgets) a kept answer.
+func (s *shareProbes) take(k shareProbeKey) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.answers[k]
 	if !ok {
 		return "", false
 	}
-	delete(shareProbes, k)
+	delete(s.answers, k)
 	if time.Now().After(p.expires) {
 		return "", false
 	}
 	return p.value, true
 }
 
-func keepProbe(k shareProbeKey, v string) {
+// keep keeps an answer for shareProbeTTL (at most 1024 of them).
+func (s *shareProbes) keep(k shareProbeKey, v string) {
 	now := time.Now()
-	shareProbesMu.Lock()
-	defer shareProbesMu.Unlock()
-	for old, p := range shareProbes {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for old, p := range s.answers {
 		if now.After(p.expires) {
-			delete(shareProbes, old)
+			delete(s.answers, old)
 		}
 	}
-	if len(shareProbes) < 1024 {
-		shareProbes[k] = shareProbe{value: v, expires: now.Add(shareProbeTTL)}
+	if s.answers == nil {
+		s.answers = map[shareProbeKey]shareProbe{}
+	}
+	if len(s.answers) < 1024 {
+		s.answers[k] = shareProbe{value: v, expires: now.Add(shareProbeTTL)}
 	}
 }
 
 // answerShare returns the value for dest: a kept probe answer, or a fresh
 // one from sign (kept when dest is a size probe).
 func answerShare(ctx context.Context, f *FS, ino uint64, name string, dest []byte, sign func() (string, syscall.Errno)) (uint32, syscall.Errno) {
-	k := probeKey(ctx, f, ino, name)
+	k := probeKey(ctx, ino, name)
 	val, ok := "", false
 	if len(dest) > 0 {
-		val, ok = takeProbe(k)
+		val, ok = f.probes.take(k)
 	}
 	if !ok {
 		var errno syscall.Errno
@@ -194,7 +200,7 @@ func answerShare(ctx context.Context, f *FS, ino uint64, name string, dest []byt
 			return 0, errno
 		}
 		if len(dest) == 0 {
-			keepProbe(k, val)
+			f.probes.keep(k, val)
 		}
 	}
 	if len(dest) == 0 {

@@ -215,62 +215,13 @@ func (w *writeState) finishStreamLocked(ctx context.Context) (string, error) {
 		w.fsys.abortUpload(w.key, up.id)
 		return w.uploadStagedLocked(ctx)
 	}
-	// The layout of the file as it is now.
-	for len(up.parts) > 0 && up.parts[len(up.parts)-1].off >= w.size {
-		up.parts = up.parts[:len(up.parts)-1]
+	if err := w.layoutPartsLocked(up); err != nil {
+		return "", err
 	}
-	if n := len(up.parts); n > 0 && up.parts[n-1].end() > w.size {
-		last := up.parts[n-1]
-		last.size = w.size - last.off
-		last.gen++
-	}
-	w.growLastLocked(up)
-	for off := up.frontier(); off < w.size; {
-		n := len(up.parts) + 1
-		if n > 10000 {
-			return "", &ossapi.Error{Op: "UploadPart", Key: w.key, Kind: ossapi.KindInvalid, Message: "more than 10,000 parts"}
-		}
-		p := &streamPart{off: off, size: min(w.partSizeFor(n), w.size-off)}
-		up.parts = append(up.parts, p)
-		off = p.end()
-	}
-	// Send what the server does not have, UploadConcurrency at a time.
-	sem := make(chan struct{}, w.fsys.cfg.UploadConcurrency)
-	var (
-		wg       sync.WaitGroup
-		errMu    sync.Mutex
-		firstErr error
-	)
-	for i, p := range up.parts {
-		if p.current() {
-			continue
-		}
-		if w.goneIn("upload", p.off, p.end()) {
-			return "", &ossapi.Error{Op: "UploadPart", Key: w.key, Kind: ossapi.KindOther, Message: "a changed part's bytes were dropped from cache_dir"}
-		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			res, err := w.fsys.store.UploadPart(ctx, ossapi.UploadPartRequest{Key: w.key, UploadID: up.id, PartNumber: i + 1,
-				Body: io.NewSectionReader(w.file, p.off, p.size), Size: p.size})
-			errMu.Lock()
-			defer errMu.Unlock()
-			if err != nil {
-				if firstErr == nil {
-					firstErr = err
-				}
-				return
-			}
-			// Under w.mu (held by the caller): no change can race.
-			p.sent, p.sentGen, p.part = true, p.gen, *res
-		}()
-	}
-	wg.Wait()
-	if firstErr != nil {
+	if err := w.sendPartsLocked(ctx, up); err != nil {
 		// A canceled attempt leaves the stream as it is for the next
 		// flush (the parts sent are kept); any other error fails it.
-		return "", firstErr
+		return "", err
 	}
 	parts := make([]ossapi.Part, len(up.parts))
 	for i, p := range up.parts {
@@ -292,6 +243,71 @@ func (w *writeState) finishStreamLocked(ctx context.Context) (string, error) {
 		}
 	}
 	return etag, nil
+}
+
+// layoutPartsLocked lays the parts out over the file as it is now: the
+// parts past its end dropped, the one it ends in cut, the last grown, new
+// ones up to its end.
+func (w *writeState) layoutPartsLocked(up *streamUpload) error {
+	for len(up.parts) > 0 && up.parts[len(up.parts)-1].off >= w.size {
+		up.parts = up.parts[:len(up.parts)-1]
+	}
+	if n := len(up.parts); n > 0 && up.parts[n-1].end() > w.size {
+		last := up.parts[n-1]
+		last.size = w.size - last.off
+		last.gen++
+	}
+	w.growLastLocked(up)
+	for off := up.frontier(); off < w.size; {
+		n := len(up.parts) + 1
+		if n > 10000 {
+			return &ossapi.Error{Op: "UploadPart", Key: w.key, Kind: ossapi.KindInvalid, Message: "more than 10,000 parts"}
+		}
+		p := &streamPart{off: off, size: min(w.partSizeFor(n), w.size-off)}
+		up.parts = append(up.parts, p)
+		off = p.end()
+	}
+	return nil
+}
+
+// sendPartsLocked sends the parts the server does not have (or has in an
+// older generation), UploadConcurrency at a time, and returns the first
+// error.
+func (w *writeState) sendPartsLocked(ctx context.Context, up *streamUpload) error {
+	sem := make(chan struct{}, w.fsys.cfg.UploadConcurrency)
+	var (
+		wg       sync.WaitGroup
+		errMu    sync.Mutex
+		firstErr error
+	)
+	for i, p := range up.parts {
+		if p.current() {
+			continue
+		}
+		if w.goneIn("upload", p.off, p.end()) {
+			wg.Wait()
+			return &ossapi.Error{Op: "UploadPart", Key: w.key, Kind: ossapi.KindOther, Message: "a changed part's bytes were dropped from cache_dir"}
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			res, err := w.fsys.store.UploadPart(ctx, ossapi.UploadPartRequest{Key: w.key, UploadID: up.id, PartNumber: i + 1,
+				Body: io.NewSectionReader(w.file, p.off, p.size), Size: p.size})
+			errMu.Lock()
+			defer errMu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				return
+			}
+			// Under w.mu (held by the caller): no change can race.
+			p.sent, p.sentGen, p.part = true, p.gen, *res
+		}()
+	}
+	wg.Wait()
+	return firstErr
 }
 
 // growLastLocked extends a last part shorter than its nominal size (cut by

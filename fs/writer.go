@@ -728,28 +728,18 @@ func (w *writeState) flushLocked(ctx context.Context) syscall.Errno {
 	return 0
 }
 
-// uploadStagedLocked uploads the whole staged file.
+// uploadStagedLocked uploads the whole staged file: with one PUT when it
+// fits in a part, as a multipart upload of planned parts otherwise.
 func (w *writeState) uploadStagedLocked(ctx context.Context) (string, error) {
 	ps := max(roundUp(w.fsys.cfg.UploadPartSize, stageChunk), roundUp((w.size+9999)/10000, stageChunk))
 	if w.size <= ps {
-		if err := w.fetchAllLocked(ctx, 0, w.size); err != nil {
-			return "", err
-		}
-		w.fsys.counters.putsActive.Add(1)
-		res, err := w.fsys.store.Put(ctx, ossapi.PutRequest{Key: w.key, Body: io.NewSectionReader(w.file, 0, w.size),
-			Size: w.size, Meta: w.uploadMeta(true), Headers: w.headers})
-		w.fsys.counters.putsActive.Add(-1)
-		if err != nil {
-			return "", err
-		}
-		return res.ETag, nil
+		return w.putStagedLocked(ctx)
 	}
 	plan := w.planParts(ps)
 	id, err := w.fsys.initiateUpload(ctx, w.initiateRequest(true))
 	if err != nil {
 		return "", err
 	}
-	parts := make([]ossapi.Part, len(plan))
 	// Fetch what the uploaded parts need first (under the lock), then
 	// upload the parts concurrently.
 	for _, pp := range plan {
@@ -760,6 +750,40 @@ func (w *writeState) uploadStagedLocked(ctx context.Context) (string, error) {
 			}
 		}
 	}
+	parts, err := w.sendStagedPartsLocked(ctx, id, plan)
+	if err != nil {
+		w.fsys.abortUpload(w.key, id)
+		return "", err
+	}
+	res, err := w.fsys.completeUpload(ctx, w.completeRequest(id, parts))
+	if err != nil {
+		w.fsys.abortUpload(w.key, id)
+		return "", err
+	}
+	return res.ETag, nil
+}
+
+// putStagedLocked uploads the whole staged file with one PUT.
+func (w *writeState) putStagedLocked(ctx context.Context) (string, error) {
+	if err := w.fetchAllLocked(ctx, 0, w.size); err != nil {
+		return "", err
+	}
+	w.fsys.counters.putsActive.Add(1)
+	res, err := w.fsys.store.Put(ctx, ossapi.PutRequest{Key: w.key, Body: io.NewSectionReader(w.file, 0, w.size),
+		Size: w.size, Meta: w.uploadMeta(true), Headers: w.headers})
+	w.fsys.counters.putsActive.Add(-1)
+	if err != nil {
+		return "", err
+	}
+	return res.ETag, nil
+}
+
+// sendStagedPartsLocked sends the planned parts of upload id,
+// UploadConcurrency at a time (copies of the base object's unchanged runs
+// on the server, the rest from the staging file), starting no more after
+// the first failure, which it returns.
+func (w *writeState) sendStagedPartsLocked(ctx context.Context, id string, plan []stagedPart) ([]ossapi.Part, error) {
+	parts := make([]ossapi.Part, len(plan))
 	sem := make(chan struct{}, w.fsys.cfg.UploadConcurrency)
 	var (
 		wg       sync.WaitGroup
@@ -799,16 +823,7 @@ func (w *writeState) uploadStagedLocked(ctx context.Context) (string, error) {
 		}()
 	}
 	wg.Wait()
-	if firstErr != nil {
-		w.fsys.abortUpload(w.key, id)
-		return "", firstErr
-	}
-	res, err := w.fsys.completeUpload(ctx, w.completeRequest(id, parts))
-	if err != nil {
-		w.fsys.abortUpload(w.key, id)
-		return "", err
-	}
-	return res.ETag, nil
+	return parts, firstErr
 }
 
 // stagedPart is one part of a staged upload: bytes to upload, or a range
