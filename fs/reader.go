@@ -16,7 +16,8 @@ package fs
 //     that a long round trip does not starve the reader (within MaxWindow
 //     and the memory budget). Reads a little out of order (the kernel
 //     issues read-ahead requests concurrently) are served from the stream
-//     too.
+//     too. A read waits only for its own bytes of a part, not for the
+//     whole part: the first byte is served as soon as it arrives.
 //   - Any other read (a seek) drops the stream and fetches the aligned
 //     BlockSize blocks it touches, keeping them in the shared block cache
 //     keyed by (key, ETag, index).
@@ -102,6 +103,12 @@ type part struct {
 	err  error        // set before done is closed
 	refs atomic.Int32 // the stream's reference, the fetcher's, and readers'
 	f    *FS
+	// The bytes at the start of buf that have arrived: a read waits for
+	// its own bytes only, not for the whole part (the first byte of a
+	// file is served as soon as it arrives).
+	mu   sync.Mutex
+	got  int64         // GUARDED_BY(mu)
+	wake chan struct{} // GUARDED_BY(mu); closed at the next progress, if a read waits
 	// served counts the bytes reads have asked of the part (guarded by
 	// the reader's mu); once it reaches len(buf) the stream drops it.
 	served int64
@@ -110,6 +117,49 @@ type part struct {
 }
 
 func (p *part) end() int64 { return p.off + int64(len(p.buf)) }
+
+// arrived records that the first n bytes of buf are in.
+func (p *part) arrived(n int) {
+	p.mu.Lock()
+	p.got = int64(n)
+	if p.wake != nil {
+		close(p.wake)
+		p.wake = nil
+	}
+	p.mu.Unlock()
+}
+
+// waitFor waits until the part holds its bytes up to offset end (or it is
+// done) and returns where its bytes end now, with the fetch's error once
+// done short of end.
+func (p *part) waitFor(ctx context.Context, end int64) (int64, error) {
+	need := min(end, p.end()) - p.off
+	for {
+		p.mu.Lock()
+		got := p.got
+		if got >= need {
+			p.mu.Unlock()
+			return p.off + got, nil
+		}
+		select {
+		case <-p.done:
+			p.mu.Unlock()
+			return p.off + got, p.err
+		default:
+		}
+		if p.wake == nil {
+			p.wake = make(chan struct{})
+		}
+		w := p.wake
+		p.mu.Unlock()
+		select {
+		case <-w:
+		case <-p.done:
+		case <-ctx.Done():
+			return p.off + got, ctx.Err()
+		}
+	}
+}
 
 func (p *part) unref() {
 	if p.refs.Add(-1) == 0 {
@@ -177,18 +227,17 @@ func (r *reader) sliceParts(ctx context.Context, parts []*part, off, end int64) 
 		if pos == end || p.off > pos {
 			break
 		}
-		select {
-		case <-p.done:
-		case <-ctx.Done():
+		upto, err := p.waitFor(ctx, end)
+		if ctx.Err() != nil {
 			res.Done()
 			return nil, syscall.EINTR, true
 		}
-		if p.err != nil {
+		if upto < min(end, p.end()) {
 			res.Done()
 			r.mu.Lock()
 			r.resetLocked()
 			r.mu.Unlock()
-			return nil, r.fsys.toErrno("read", p.err), true
+			return nil, r.fsys.toErrno("read", err), true
 		}
 		b := p.buf[pos-p.off : min(end, p.end())-p.off]
 		res.slices = append(res.slices, b)
@@ -386,7 +435,7 @@ func (r *reader) fetchPart(s *stream, p *part) {
 	defer p.unref()
 	start := time.Now()
 	var ttfb time.Duration
-	n, err := r.fetchTimed(s.ctx, p.buf, p.off, func() { ttfb = time.Since(start) })
+	n, err := r.fetchTimed(s.ctx, p.buf, p.off, func() { ttfb = time.Since(start) }, p.arrived)
 	if err == nil {
 		took := time.Since(start)
 		r.mu.Lock()
@@ -431,18 +480,18 @@ func (r *reader) copyFromParts(ctx context.Context, parts []*part, dest []byte, 
 		if n == len(dest) || p.off > pos {
 			break
 		}
-		select {
-		case <-p.done:
-		case <-ctx.Done():
+		end := off + int64(len(dest))
+		upto, err := p.waitFor(ctx, end)
+		if ctx.Err() != nil {
 			return n, syscall.EINTR
 		}
-		if p.err != nil {
+		if upto < min(end, p.end()) {
 			r.mu.Lock()
 			r.resetLocked()
 			r.mu.Unlock()
-			return n, r.fsys.toErrno("read", p.err)
+			return n, r.fsys.toErrno("read", err)
 		}
-		n += copy(dest[n:], p.buf[pos-p.off:])
+		n += copy(dest[n:], p.buf[pos-p.off:upto-p.off])
 	}
 	return n, 0
 }
@@ -538,12 +587,13 @@ func (r *reader) fetchInto(ctx context.Context, dest []byte, off int64) (int, sy
 // fetch fills buf from offset off with ranged GETs carrying If-Match,
 // resuming after a connection dropped mid-body (up to 3 times).
 func (r *reader) fetch(ctx context.Context, buf []byte, off int64) (int, error) {
-	return r.fetchTimed(ctx, buf, off, nil)
+	return r.fetchTimed(ctx, buf, off, nil, nil)
 }
 
 // fetchTimed is fetch, calling first (if not nil) when the first answer
-// arrives.
-func (r *reader) fetchTimed(ctx context.Context, buf []byte, off int64, first func()) (int, error) {
+// arrives, and progress (if not nil) with the bytes of buf filled so far as
+// they arrive.
+func (r *reader) fetchTimed(ctx context.Context, buf []byte, off int64, first func(), progress func(int)) (int, error) {
 	n := 0
 	key := r.objectKey()
 	for attempt := 0; ; attempt++ {
@@ -554,7 +604,12 @@ func (r *reader) fetchTimed(ctx context.Context, buf []byte, off int64, first fu
 		if first != nil && attempt == 0 {
 			first()
 		}
-		m, err := io.ReadFull(res.Body, buf[n:])
+		var m int
+		if progress == nil {
+			m, err = io.ReadFull(res.Body, buf[n:])
+		} else {
+			m, err = readProgress(res.Body, buf[n:], func(k int) { progress(n + k) })
+		}
 		res.Body.Close()
 		n += m
 		if err == nil || n == len(buf) {
@@ -571,6 +626,29 @@ func (r *reader) fetchTimed(ctx context.Context, buf []byte, off int64, first fu
 		}
 		r.fsys.log.Warn("read interrupted; resuming", "key", key, "offset", off+int64(n), "err", err)
 	}
+}
+
+// readProgress is io.ReadFull, calling progress with the bytes read so far
+// after each read of the body.
+func readProgress(body io.Reader, buf []byte, progress func(int)) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := body.Read(buf[n:])
+		n += m
+		if m > 0 {
+			progress(n)
+		}
+		if err != nil {
+			if n == len(buf) {
+				return n, nil
+			}
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // Close drops prefetched data.
