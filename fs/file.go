@@ -302,7 +302,7 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 		// Another handle is writing: read through the shared state so
 		// this reader sees the same bytes. (After a failed upload the
 		// server's version is read instead, unless there is none.)
-		if errno := n.openCached(false); errno != 0 {
+		if errno := n.openCached(ctx, false); errno != 0 {
 			n.mu.Unlock()
 			return nil, 0, errno
 		}
@@ -357,7 +357,7 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	}
 	h := &fileHandle{node: n, reader: newReader(n.fsys, n, key, a.etag, a.size), attr: a,
 		trusted: trusted, delivered: fl&fuse.FOPEN_KEEP_CACHE != 0}
-	if errno := n.openReader(h, a.etag, req); errno != 0 {
+	if errno := n.openReader(ctx, h, a.etag, req); errno != 0 {
 		h.reader.Close()
 		return nil, 0, errno
 	}
@@ -445,7 +445,7 @@ func (n *fileNode) readTarget(ctx context.Context, key, etag string) ([]byte, er
 // openWrite opens the file for writing, sharing the node's write state
 // with its other writing handles.
 func (n *fileNode) openWrite(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
-	if errno := n.openCached(true); errno != 0 {
+	if errno := n.openCached(ctx, true); errno != 0 {
 		return nil, 0, errno
 	}
 	w, errno := n.acquireWriter(ctx, flags&syscall.O_TRUNC != 0)

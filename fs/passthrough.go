@@ -18,6 +18,13 @@ package fs
 //   - a write open while passthrough handles are open: ETXTBSY (logged);
 //   - anything else: an ordinary handle.
 //
+// close(2) returns before the kernel sends the RELEASE of the last
+// passthrough handle (it is sent asynchronously), so a program that closes
+// a file and opens it again at once would see ETXTBSY or EBUSY for a file
+// nobody holds any more. Before refusing, an open therefore waits up to
+// releaseGrace for the passthrough handles to go (ending early if its
+// caller dies); only handles still open after that are refused.
+//
 // The backing file is registered with the kernel (FUSE_DEV_IOC_BACKING_OPEN,
 // which needs CAP_SYS_ADMIN) by a decorator of the raw file system
 // (WrapFUSE), after the node's Open and before the reply, and
@@ -36,6 +43,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
@@ -48,6 +56,50 @@ type ptState struct {
 	etag   string   // GUARDED_BY(mu); the version the passthrough handles read
 	id     int32    // GUARDED_BY(mu); backing id registered (0: none yet)
 	file   *os.File // GUARDED_BY(mu); the cache file behind id
+	// idle is closed when pt drops to 0, if an open waits for that.
+	idle chan struct{} // GUARDED_BY(mu)
+}
+
+// releaseGrace bounds how long an open waits for the RELEASE of
+// passthrough handles that were closed just before.
+const releaseGrace = 5 * time.Second
+
+// dropLocked uncounts one passthrough handle and wakes the opens waiting
+// for the last.
+func (np *ptState) dropLocked() {
+	np.pt--
+	if np.pt == 0 && np.idle != nil {
+		close(np.idle)
+		np.idle = nil
+	}
+}
+
+// awaitLocked waits, up to releaseGrace, while busy() holds and
+// passthrough handles are open; np.mu is held on entry and on return (it
+// is released while waiting). It gives up early when ctx ends.
+func (np *ptState) awaitLocked(ctx context.Context, busy func() bool) {
+	if np.pt == 0 || !busy() {
+		return
+	}
+	deadline := time.NewTimer(releaseGrace)
+	defer deadline.Stop()
+	for np.pt > 0 && busy() {
+		if np.idle == nil {
+			np.idle = make(chan struct{})
+		}
+		idle := np.idle
+		np.mu.Unlock()
+		select {
+		case <-idle:
+		case <-deadline.C:
+			np.mu.Lock()
+			return
+		case <-ctx.Done():
+			np.mu.Lock()
+			return
+		}
+		np.mu.Lock()
+	}
 }
 
 // passthrough is the mount's passthrough machinery.
@@ -72,10 +124,16 @@ func requestID(ctx context.Context) <-chan struct{} {
 
 // openCached counts a handle opened without passthrough; it refuses while
 // passthrough handles are open (the kernel would fail the open with EIO).
-func (n *fileNode) openCached(write bool) syscall.Errno {
+// A write open first waits for passthrough handles just closed; a read
+// open (of a file that has a writer) does not wait, it is called with the
+// node's lock held and no passthrough handle can be open beside a writer.
+func (n *fileNode) openCached(ctx context.Context, write bool) syscall.Errno {
 	np := &n.state().pt
 	np.mu.Lock()
 	defer np.mu.Unlock()
+	if write {
+		np.awaitLocked(ctx, func() bool { return true })
+	}
 	if np.pt > 0 {
 		if write {
 			n.fsys.log.Warn("open for writing refused: the file is open for reading by FUSE passthrough; close those descriptors first (or mount with data_cache_passthrough=false)", "key", n.key())
@@ -99,9 +157,9 @@ func (n *fileNode) releaseHandle(h *fileHandle) {
 }
 
 // openReader decides how the read-only handle h of version etag is opened:
-// passthrough when it can, else an ordinary handle. requestID identifies
-// the FUSE request.
-func (n *fileNode) openReader(h *fileHandle, etag string, req <-chan struct{}) syscall.Errno {
+// passthrough when it can, else an ordinary handle. req identifies the
+// FUSE request (requestID).
+func (n *fileNode) openReader(ctx context.Context, h *fileHandle, etag string, req <-chan struct{}) syscall.Errno {
 	f := n.fsys
 	pt := &f.pt
 	pt.mu.Lock()
@@ -110,6 +168,7 @@ func (n *fileNode) openReader(h *fileHandle, etag string, req <-chan struct{}) s
 	np := &n.state().pt
 	np.mu.Lock()
 	defer np.mu.Unlock()
+	np.awaitLocked(ctx, func() bool { return np.etag != etag || !usable })
 	if np.pt > 0 {
 		if np.etag != etag || !usable {
 			n.fsys.log.Warn("open refused: an older version of the file is open by FUSE passthrough; close those descriptors to read the new one", "key", n.key())
@@ -153,7 +212,7 @@ func (n *fileNode) attach(h *fileHandle, server *fuse.Server) (int32, bool) {
 	}
 	if np.id == 0 {
 		h.pt = false
-		np.pt--
+		np.dropLocked()
 		np.cached++
 		n.fsys.cfg.DataCache.CountPassthrough(false)
 		return 0, false
@@ -168,7 +227,7 @@ func (n *fileNode) detach(server *fuse.Server) {
 	np := &n.state().pt
 	np.mu.Lock()
 	defer np.mu.Unlock()
-	np.pt--
+	np.dropLocked()
 	if np.pt > 0 {
 		return
 	}

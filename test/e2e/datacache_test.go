@@ -525,3 +525,82 @@ func TestDataCacheSequentialReadFillsWhole(t *testing.T) {
 		t.Fatalf("read after a remount and a listing made requests: %v", c)
 	}
 }
+
+// close(2) returns before the kernel's RELEASE of the handle reaches the
+// daemon (the kernel sends it in the background, behind other background
+// requests). A write open right after the last passthrough reader closed
+// must not be refused as if the reader were still there (ETXTBSY), nor a
+// read of a newer version right after the old one's reader closed (EBUSY).
+// max_background=1 and a slow read of another file hold the RELEASE back
+// for a moment, as a loaded machine does by chance.
+func TestDataCacheOpenRightAfterPassthroughClose(t *testing.T) {
+	srv := newServer(t)
+	data := randBytes(256 << 10)
+	srv.PutObject("test", "f", data, nil)
+	for _, k := range []string{"slow0", "slow1"} {
+		srv.PutObject("test", k, randBytes(1<<20), nil)
+	}
+	dir := filepath.Join(t.TempDir(), "dc")
+	// open_fresh_ttl=0: every open asks OSS, so it sees a new version.
+	m := startMount(t, srv, "test", "-o", "data_cache="+dir+",open_fresh_ttl=0,max_background=1")
+	if !m.waitLog("FUSE passthrough on", 10*time.Second) {
+		t.Fatalf("passthrough not available as root on this kernel:\n%s", m.log.String())
+	}
+	p := m.path("f")
+	readAll(t, p)
+	waitSealed(t, p, int64(len(data)))
+	for round, slow := range []string{"slow0", "slow1"} {
+		// A read of another file whose GET takes 1.5 s holds the one
+		// background slot.
+		srv.AddFault(osstest.Fault{Op: "GetObject", Key: slow, Latency: 1500 * time.Millisecond, Times: 1})
+		before := srv.Count("GetObject")
+		slowDone := make(chan error, 1)
+		go func() {
+			_, err := os.ReadFile(m.path(slow))
+			slowDone <- err
+		}()
+		if !waitFor(30*time.Second, func() bool { return srv.Count("GetObject") > before }) {
+			t.Fatalf("round %d: the read of %s made no GET", round, slow)
+		}
+		opens := num(cacheAttr(t, m.dir), "PassthroughOpens")
+		got := readAll(t, p)
+		if after := num(cacheAttr(t, m.dir), "PassthroughOpens"); after != opens+1 {
+			t.Fatalf("round %d: the read was not by passthrough (%d -> %d opens)", round, opens, after)
+		}
+		if !bytes.Equal(got, data) {
+			t.Fatalf("round %d: passthrough read %d bytes, not the object", round, len(got))
+		}
+		if round == 0 {
+			// A writer right after the passthrough reader's close.
+			f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatalf("write open right after the passthrough reader closed: %v", err)
+			}
+			f.Write([]byte("x"))
+			if err := f.Close(); err != nil {
+				t.Fatalf("close after append: %v", err)
+			}
+			data = append(data, 'x')
+			if got := readAll(t, p); !bytes.Equal(got, data) {
+				t.Fatalf("after append: %d bytes, want %d", len(got), len(data))
+			}
+			readAll(t, p)
+			waitSealed(t, p, int64(len(data)))
+		} else {
+			// A new version behind the mount's back, read right after
+			// the old version's passthrough reader closed.
+			next := randBytes(1000)
+			srv.PutObject("test", "f", next, nil)
+			got, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatalf("read of a new version right after the old one's passthrough reader closed: %v", err)
+			}
+			if !bytes.Equal(got, next) {
+				t.Fatalf("new version read back as %d bytes, want %d", len(got), len(next))
+			}
+		}
+		if err := <-slowDone; err != nil {
+			t.Fatalf("slow read: %v", err)
+		}
+	}
+}
