@@ -119,7 +119,7 @@ func (n *dirNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.Att
 			return errno
 		}
 	}
-	a, errno := n.attrs(ctx)
+	a, errno := n.shownAttrs(ctx)
 	if errno != 0 {
 		return errno
 	}
@@ -127,7 +127,24 @@ func (n *dirNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.Att
 	if n.orphaned() {
 		out.Nlink = 0
 	}
+	if !a.known {
+		out.SetTimeout(n.fsys.guessTimeout())
+	}
 	return 0
+}
+
+// shownAttrs is what stat shows of the directory: with fast_listing the
+// guess a listing or a lookup's LIST gave while it is fresh, as for a file
+// (no HEAD of the marker: `ls -l dir` costs its LISTs alone); else, and
+// for every permission decision, attrs.
+func (n *dirNode) shownAttrs(ctx context.Context) (*attr, syscall.Errno) {
+	f := n.fsys
+	if f.cfg.FastListing && !n.IsRoot() && !n.orphaned() {
+		if a, ok := f.cachedAttr(strings.TrimSuffix(n.key(), "/")); ok && a.dir {
+			return a, 0
+		}
+	}
+	return n.attrs(ctx)
 }
 
 var _ = (gofs.NodeAccesser)((*dirNode)(nil))

@@ -478,8 +478,9 @@ func (f *FS) listedDir() *attr {
 func (f *FS) showable(a *attr) bool { return a.known || f.cfg.FastListing }
 
 // lookupKey finds what key (a file) or key+"/" (a directory) is, from the
-// caches or with one HEAD and one LIST in parallel. A directory wins over a
-// file of the same name. It returns ENOENT (cached) when neither exists.
+// caches or with one HEAD and one LIST in parallel (with fast_listing: one
+// LIST, see lookupByList). A directory wins over a file of the same name.
+// It returns ENOENT (cached) when neither exists.
 // The attributes it returns may be shown (see showable): a listing's guess
 // is verified first unless the mount uses fast_listing.
 func (f *FS) lookupKey(ctx context.Context, parentKey, name string) (*attr, syscall.Errno) {
@@ -502,6 +503,9 @@ func (f *FS) lookupKey(ctx context.Context, parentKey, name string) (*attr, sysc
 			return f.verifyListed(ctx, l, parentKey, name)
 		}
 		return a, 0
+	}
+	if f.cfg.FastListing {
+		return f.lookupByList(ctx, key)
 	}
 	var (
 		wg      sync.WaitGroup
@@ -550,6 +554,69 @@ func (f *FS) lookupKey(ctx context.Context, parentKey, name string) (*attr, sysc
 	}
 	f.neg.Put(key, struct{}{})
 	return nil, syscall.ENOENT
+}
+
+// lookupListMax is how many keys a lookup's LIST asks for: the key itself
+// comes first, then the keys between it and key+"/" (key followed by a byte
+// below '/': "name-1", "name.txt/..."), then the directory's marker and
+// contents.
+const lookupListMax = 16
+
+// lookupByList is lookupKey's request with fast_listing: one LIST of the
+// keys starting with key (no delimiter), and no HEAD of a file. The object
+// key, if any, is the first key; the directory's keys (key+"/", its marker,
+// first) follow the keys between them, and should those fill the page a
+// LIST of key+"/" tells whether the directory exists. A file is shown as
+// its listing's entry (see mergeListed); a directory without a marker has
+// its exact attributes (the mount's defaults); one with a marker is HEADed
+// for them when the mount checks permissions (a permission decision never
+// takes a guess), else shown as a listing's guess.
+func (f *FS) lookupByList(ctx context.Context, key string) (*attr, syscall.Errno) {
+	page, err := f.store.List(ctx, ossapi.ListRequest{Prefix: key, MaxKeys: lookupListMax})
+	if err != nil {
+		return nil, f.toErrno("lookup", err)
+	}
+	dirPrefix := key + "/"
+	var file, first *ossapi.ObjectInfo // the file; the directory's first key
+	passed := false
+	for i := range page.Objects {
+		o := &page.Objects[i]
+		switch {
+		case o.Key == key:
+			file = o
+		case strings.HasPrefix(o.Key, dirPrefix):
+			if first == nil {
+				first = o
+			}
+		}
+		passed = passed || o.Key >= dirPrefix
+	}
+	if first == nil && page.IsTruncated && !passed {
+		more, err := f.store.List(ctx, ossapi.ListRequest{Prefix: dirPrefix, MaxKeys: 1})
+		if err != nil {
+			return nil, f.toErrno("lookup", err)
+		}
+		if len(more.Objects) > 0 {
+			first = &more.Objects[0]
+		}
+	}
+	var a *attr
+	switch {
+	case first != nil && first.Key == dirPrefix && f.enforcing():
+		// A marker: its metadata (ossfs mode, uid, gid, mtime).
+		return f.headDir(ctx, key)
+	case first != nil && first.Key == dirPrefix:
+		a = f.listedDirAttr(key)
+	case first != nil:
+		a = f.implicitDir()
+	case file != nil:
+		a = f.mergeListed(key, file, false)
+	default:
+		f.neg.Put(key, struct{}{})
+		return nil, syscall.ENOENT
+	}
+	f.putAttr(key, a)
+	return a, 0
 }
 
 // headFile refreshes a file's attributes with a HEAD.

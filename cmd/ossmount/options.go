@@ -79,7 +79,7 @@ var options = []option{
 	{name: "list_cache_ttl", group: gCache, kind: kDuration, def: "60s", usage: "how long a directory listing is cached; 0 disables"},
 	{name: "list_cache_size", group: gCache, kind: kInt, def: "1000", usage: "directory listings cached"},
 	{name: "cache_dir", group: gCache, kind: kString, def: "", usage: "directory for staged writes and for the data of failed uploads (default: one per user and bucket: /var/cache/ossmount/BUCKET-HASH for root, else ~/.cache/ossmount/BUCKET-HASH)"},
-	{name: "fast_listing", group: gCache, kind: kBool, usage: "show the attributes a listing gives (file_mode, uid, gid, Last-Modified) without a HEAD per entry: for buckets without ossfs metadata"},
+	{name: "fast_listing", group: gCache, kind: kBool, usage: "show the attributes a listing gives (file_mode, uid, gid, Last-Modified) without a HEAD per entry, and look a name up with one LIST (no HEAD): for buckets without ossfs metadata"},
 	{name: "attr_cache_dir", group: gCache, kind: kString, def: "", usage: "where HEAD results are kept between mounts (default: the bucket's default cache_dir, whatever cache_dir says); none disables"},
 	{name: "disk_budget", group: gCache, kind: kSize, def: "10G", usage: "most bytes of staged writes on disk (ENOSPC beyond)"},
 	{name: "data_cache", group: gCache, kind: kString, check: checkAbsPath, def: "", usage: "keep object data read through the mount in this directory, across remounts (default: off); one mount per directory"},
