@@ -290,29 +290,11 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 		}
 		return n.openWrite(ctx, flags)
 	}
-	n.mu.Lock()
-	if w := n.liveWriterLocked(); w != nil {
-		n.mu.Unlock()
-		if errno := n.openAllowed(ctx, flags, w.attrView()); errno != 0 {
-			return nil, 0, errno
-		}
-		n.mu.Lock()
+	if h, errno := n.openWriting(ctx, flags); errno != 0 {
+		return nil, 0, errno
+	} else if h != nil {
+		return h, 0, 0
 	}
-	if w := n.liveWriterLocked(); w != nil {
-		// Another handle is writing: read through the shared state so
-		// this reader sees the same bytes. (After a failed upload the
-		// server's version is read instead, unless there is none.)
-		if errno := n.openCached(ctx, false); errno != 0 {
-			n.mu.Unlock()
-			return nil, 0, errno
-		}
-		w.mu.Lock()
-		w.refs++
-		w.mu.Unlock()
-		n.mu.Unlock()
-		return &fileHandle{node: n, w: w, readOnly: true}, 0, 0
-	}
-	n.mu.Unlock()
 	if n.orphaned() {
 		return nil, 0, syscall.ENOENT
 	}
@@ -362,6 +344,33 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 		return nil, 0, errno
 	}
 	return h, fl, 0
+}
+
+// openWriting opens for reading a file another handle is writing: the
+// handle reads through the shared write state, so it sees the same bytes.
+// (After a failed upload the server's version is read instead, unless
+// there is none.) nil, 0: nobody is writing the file.
+func (n *fileNode) openWriting(ctx context.Context, flags uint32) (*fileHandle, syscall.Errno) {
+	n.mu.Lock()
+	if w := n.liveWriterLocked(); w != nil {
+		n.mu.Unlock()
+		if errno := n.openAllowed(ctx, flags, w.attrView()); errno != 0 {
+			return nil, errno
+		}
+		n.mu.Lock()
+	}
+	defer n.mu.Unlock()
+	w := n.liveWriterLocked()
+	if w == nil {
+		return nil, 0
+	}
+	if errno := n.openCached(ctx, false); errno != 0 {
+		return nil, errno
+	}
+	w.mu.Lock()
+	w.refs++
+	w.mu.Unlock()
+	return &fileHandle{node: n, w: w, readOnly: true}, 0
 }
 
 // checksOpen reports whether the mount decides itself if the caller may

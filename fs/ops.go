@@ -354,28 +354,9 @@ func (n *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 	if ch := n.GetChild(name); ch != nil {
 		fn, _ = ch.Operations().(*fileNode)
 	}
-	var sa *attr
-	if w := fn.writer(); w != nil {
-		// Open for writing, perhaps not on the server yet: its writer's
-		// view is the file.
-		sa = w.attrView()
-	} else {
-		if sa, errno = f.lookupKey(ctx, n.key(), name); errno != 0 {
-			return errno
-		}
-	}
-	if f.enforcing() && !who.root() {
-		if sa, errno = f.exact(ctx, src, sa); errno != 0 {
-			return errno
-		}
-		if who.sticky(srcDir, sa) {
-			return syscall.EPERM
-		}
-		// Moving a directory elsewhere rewrites its "..": it needs write
-		// permission on the directory itself.
-		if sa.dir && np != n && !who.may(sa, permWrite) {
-			return syscall.EACCES
-		}
+	sa, errno := f.renameSource(ctx, n, np, name, fn, who, srcDir)
+	if errno != 0 {
+		return errno
 	}
 	// The file at dst, if open for writing here (perhaps not on the
 	// server yet: its writer's view is the file).
@@ -399,32 +380,8 @@ func (n *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 		if flags&renameNoreplace != 0 {
 			return syscall.EEXIST
 		}
-		if f.enforcing() && dstDir.mode&syscall.S_ISVTX != 0 && !who.root() {
-			if da, errno = f.exact(ctx, dst, da); errno != 0 {
-				return errno
-			}
-			if who.sticky(dstDir, da) {
-				return syscall.EPERM
-			}
-		}
-		switch {
-		case sa.dir && !da.dir:
-			return syscall.ENOTDIR
-		case !sa.dir && da.dir:
-			return syscall.EISDIR
-		case da.dir:
-			page, err := f.store.List(ctx, ossapi.ListRequest{Prefix: dst + "/", MaxKeys: 2})
-			if err != nil {
-				return f.toErrno("rename", err)
-			}
-			for _, o := range page.Objects {
-				if o.Key != dst+"/" {
-					return syscall.ENOTEMPTY
-				}
-			}
-			if len(page.CommonPrefixes) > 0 {
-				return syscall.ENOTEMPTY
-			}
+		if errno := f.replaceErrno(ctx, sa, da, dst, who, dstDir); errno != 0 {
+			return errno
 		}
 	}
 	if sa.dir {
@@ -440,6 +397,70 @@ func (n *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 	}
 	if victim != nil {
 		victim.markUnlinked()
+	}
+	return 0
+}
+
+// renameSource returns the attributes of the entry name of n to be moved
+// into np (an open writer's view when it is open for writing) and, when
+// the mount enforces permissions, checks that the caller may move it.
+func (f *FS) renameSource(ctx context.Context, n, np *dirNode, name string, fn *fileNode, who *who, srcDir *attr) (*attr, syscall.Errno) {
+	var sa *attr
+	var errno syscall.Errno
+	if w := fn.writer(); w != nil {
+		// Open for writing, perhaps not on the server yet: its writer's
+		// view is the file.
+		sa = w.attrView()
+	} else if sa, errno = f.lookupKey(ctx, n.key(), name); errno != 0 {
+		return nil, errno
+	}
+	if !f.enforcing() || who.root() {
+		return sa, 0
+	}
+	if sa, errno = f.exact(ctx, n.childKey(name), sa); errno != 0 {
+		return nil, errno
+	}
+	if who.sticky(srcDir, sa) {
+		return nil, syscall.EPERM
+	}
+	// Moving a directory elsewhere rewrites its "..": it needs write
+	// permission on the directory itself.
+	if sa.dir && np != n && !who.may(sa, permWrite) {
+		return nil, syscall.EACCES
+	}
+	return sa, 0
+}
+
+// replaceErrno checks that the entry sa may replace da at dst: the sticky
+// bit of dst's directory, the kinds of both, an empty directory.
+func (f *FS) replaceErrno(ctx context.Context, sa, da *attr, dst string, who *who, dstDir *attr) syscall.Errno {
+	if f.enforcing() && dstDir.mode&syscall.S_ISVTX != 0 && !who.root() {
+		var errno syscall.Errno
+		if da, errno = f.exact(ctx, dst, da); errno != 0 {
+			return errno
+		}
+		if who.sticky(dstDir, da) {
+			return syscall.EPERM
+		}
+	}
+	switch {
+	case sa.dir && !da.dir:
+		return syscall.ENOTDIR
+	case !sa.dir && da.dir:
+		return syscall.EISDIR
+	case da.dir:
+		page, err := f.store.List(ctx, ossapi.ListRequest{Prefix: dst + "/", MaxKeys: 2})
+		if err != nil {
+			return f.toErrno("rename", err)
+		}
+		for _, o := range page.Objects {
+			if o.Key != dst+"/" {
+				return syscall.ENOTEMPTY
+			}
+		}
+		if len(page.CommonPrefixes) > 0 {
+			return syscall.ENOTEMPTY
+		}
 	}
 	return 0
 }
@@ -634,71 +655,35 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 	if errno := f.checkWritable(); errno != 0 {
 		return errno
 	}
-	mode, uid, gid, mtime := setattrFields(in)
+	c := setattrChange(in)
 	size, hasSize := in.GetSize()
 	if hasSize {
 		if errno := sizeErrno(size); errno != 0 {
 			return errno
 		}
 	}
-	if errno := n.setattrAllowed(ctx, fh, in, mode); errno != 0 {
+	if errno := n.setattrAllowed(ctx, fh, in, c.mode); errno != 0 {
 		return errno
 	}
-	if in.Valid&fuse.FATTR_KILL_SUIDGID != 0 && mode == nil {
+	if in.Valid&fuse.FATTR_KILL_SUIDGID != 0 && c.mode == nil {
 		// A truncate or chown by an unprivileged caller: the mount clears
 		// set-user-ID/set-group-ID (FUSE_HANDLE_KILLPRIV_V2).
 		var cur fuse.AttrOut
 		if errno := n.Getattr(ctx, fh, &cur); errno == 0 {
 			if m, ok := suidKilled(cur.Mode & 0o7777); ok {
-				mode = &m
+				c.mode = &m
 			}
 		}
 	}
-	if !hasSize && mode == nil && uid == nil && gid == nil && mtime == nil {
+	if !hasSize && c.none() {
 		return n.Getattr(ctx, fh, out)
 	}
 	w, temp, errno := n.writerFor(ctx, hasSize)
 	if errno != 0 {
 		return errno
 	}
-	// A change by path (no handle) while the file's writer has nothing
-	// left to upload (its last close already uploaded it; the release is
-	// still on its way, or a descriptor is open but idle) is made on the
-	// server before returning, like one with no writer at all. Not a
-	// truncate to 0: open(O_TRUNC) sends that without a handle too, and
-	// the file is then about to be written.
-	byPathClean := w != nil && !temp && fh == nil && !(hasSize && size == 0) && w.isClean()
-	if byPathClean && !hasSize {
-		if errno, done := n.setattrCleanWriter(ctx, w, mode, uid, gid, mtime, out); done {
-			return errno
-		}
-	}
 	if w != nil {
-		if hasSize {
-			if errno := w.truncate(ctx, int64(size)); errno != 0 {
-				if temp {
-					n.releaseWrite(ctx, w)
-				}
-				return errno
-			}
-		}
-		w.setMeta(mode, uid, gid, mtime)
-		if temp || byPathClean {
-			errno := w.flush(ctx)
-			if temp {
-				n.releaseWrite(ctx, w)
-			}
-			if errno != 0 {
-				return errno
-			}
-			if byPathClean {
-				w.attrView().fill(&out.Attr)
-				return 0
-			}
-			return n.Getattr(ctx, nil, out)
-		}
-		w.attrView().fill(&out.Attr)
-		return 0
+		return n.setattrWriter(ctx, fh, w, temp, c, size, hasSize, out)
 	}
 	if n.orphaned() {
 		// fchmod/futimens of an unlinked file: nothing on the server
@@ -709,31 +694,64 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 			return syscall.ENOENT
 		}
 		a := *n.attr
-		if mode != nil {
-			a.mode = a.mode&syscall.S_IFMT | *mode&0o7777
-		}
-		if uid != nil {
-			a.uid = *uid
-		}
-		if gid != nil {
-			a.gid = *gid
-		}
-		if mtime != nil {
-			a.setMtime(*mtime)
-		}
+		t := a.mtime()
+		c.apply(&a.mode, &a.uid, &a.gid, &t)
+		a.setMtime(t)
 		n.attr = &a
 		a.fill(&out.Attr)
 		out.Nlink = 0
 		return 0
 	}
 	// No writer: change the metadata in place.
-	a2, _, errno := n.rewriteAttrs(ctx, mode, uid, gid, mtime)
+	a2, _, errno := n.rewriteAttrs(ctx, c)
 	if errno != 0 {
 		return errno
 	}
 	n.setAttr(a2)
 	a2.fill(&out.Attr)
 	return 0
+}
+
+// setattrWriter makes a setattr's changes through the file's writer w
+// (temp: one made for a truncate, flushed and released here).
+func (n *fileNode) setattrWriter(ctx context.Context, fh gofs.FileHandle, w *writeState, temp bool, c attrChange, size uint64, hasSize bool, out *fuse.AttrOut) syscall.Errno {
+	// A change by path (no handle) while the file's writer has nothing
+	// left to upload (its last close already uploaded it; the release is
+	// still on its way, or a descriptor is open but idle) is made on the
+	// server before returning, like one with no writer at all. Not a
+	// truncate to 0: open(O_TRUNC) sends that without a handle too, and
+	// the file is then about to be written.
+	byPathClean := !temp && fh == nil && !(hasSize && size == 0) && w.isClean()
+	if byPathClean && !hasSize {
+		if errno, done := n.setattrCleanWriter(ctx, w, c, out); done {
+			return errno
+		}
+	}
+	if hasSize {
+		if errno := w.truncate(ctx, int64(size)); errno != 0 {
+			if temp {
+				n.releaseWrite(ctx, w)
+			}
+			return errno
+		}
+	}
+	w.setMeta(c)
+	if !temp && !byPathClean {
+		w.attrView().fill(&out.Attr)
+		return 0
+	}
+	errno := w.flush(ctx)
+	if temp {
+		n.releaseWrite(ctx, w)
+	}
+	if errno != 0 {
+		return errno
+	}
+	if byPathClean {
+		w.attrView().fill(&out.Attr)
+		return 0
+	}
+	return n.Getattr(ctx, nil, out)
 }
 
 // setattrAllowed applies, when the mount enforces permissions, the rules
@@ -760,18 +778,18 @@ func (n *fileNode) setattrAllowed(ctx context.Context, fh gofs.FileHandle, in *f
 // whose writer has nothing to upload, and gives the writer the new
 // metadata and version. done is false when the writer has changes after
 // all (they are then applied with its upload).
-func (n *fileNode) setattrCleanWriter(ctx context.Context, w *writeState, mode, uid, gid *uint32, mtime *time.Time, out *fuse.AttrOut) (syscall.Errno, bool) {
+func (n *fileNode) setattrCleanWriter(ctx context.Context, w *writeState, c attrChange, out *fuse.AttrOut) (syscall.Errno, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.cleanLocked() {
 		return 0, false
 	}
-	a, meta, errno := n.rewriteAttrs(ctx, mode, uid, gid, mtime)
+	a, meta, errno := n.rewriteAttrs(ctx, c)
 	if errno != 0 {
 		return errno, true
 	}
 	w.mode, w.uid, w.gid, w.mtime = a.mode, a.uid, a.gid, a.mtime()
-	w.mtimeSet = w.mtimeSet || mtime != nil
+	w.mtimeSet = w.mtimeSet || c.mtime != nil
 	w.meta = map[string]string{}
 	for k, v := range meta {
 		switch k {
@@ -793,7 +811,7 @@ func (n *fileNode) setattrCleanWriter(ctx context.Context, w *writeState, mode, 
 // rewriteAttrs applies mode, owner and mtime changes to the object in place
 // (a self-copy keeping all other metadata and headers) and returns its new
 // attributes and metadata.
-func (n *fileNode) rewriteAttrs(ctx context.Context, mode, uid, gid *uint32, mtime *time.Time) (*attr, map[string]string, syscall.Errno) {
+func (n *fileNode) rewriteAttrs(ctx context.Context, c attrChange) (*attr, map[string]string, syscall.Errno) {
 	f := n.fsys
 	a, errno := f.headFile(ctx, n.key())
 	if errno != 0 {
@@ -804,18 +822,7 @@ func (n *fileNode) rewriteAttrs(ctx context.Context, mode, uid, gid *uint32, mti
 		meta[k] = v
 	}
 	m, u, g, t := a.mode, a.uid, a.gid, a.mtime()
-	if mode != nil {
-		m = m&syscall.S_IFMT | *mode&0o7777
-	}
-	if uid != nil {
-		u = *uid
-	}
-	if gid != nil {
-		g = *gid
-	}
-	if mtime != nil {
-		t = *mtime
-	}
+	c.apply(&m, &u, &g, &t)
 	for k, v := range ossfsMeta(m, u, g, t) {
 		meta[k] = v
 	}
@@ -829,20 +836,51 @@ func (n *fileNode) rewriteAttrs(ctx context.Context, mode, uid, gid *uint32, mti
 	return a2, meta, 0
 }
 
-func setattrFields(in *fuse.SetAttrIn) (mode, uid, gid *uint32, mtime *time.Time) {
+// attrChange is what a chmod, chown or utimes changes: a nil field stays
+// as it is.
+type attrChange struct {
+	mode     *uint32 // its permission bits (07777); the file type stays
+	uid, gid *uint32
+	mtime    *time.Time
+}
+
+// setattrChange is what a SETATTR asks to change (the size apart).
+func setattrChange(in *fuse.SetAttrIn) attrChange {
+	var c attrChange
 	if m, ok := in.GetMode(); ok {
-		mode = &m
+		c.mode = &m
 	}
 	if u, ok := in.GetUID(); ok {
-		uid = &u
+		c.uid = &u
 	}
 	if g, ok := in.GetGID(); ok {
-		gid = &g
+		c.gid = &g
 	}
 	if t, ok := in.GetMTime(); ok {
-		mtime = &t
+		c.mtime = &t
 	}
-	return
+	return c
+}
+
+// none reports whether c changes nothing.
+func (c attrChange) none() bool {
+	return c.mode == nil && c.uid == nil && c.gid == nil && c.mtime == nil
+}
+
+// apply makes c's changes to a mode, owner and mtime.
+func (c attrChange) apply(mode, uid, gid *uint32, mtime *time.Time) {
+	if c.mode != nil {
+		*mode = *mode&syscall.S_IFMT | *c.mode&0o7777
+	}
+	if c.uid != nil {
+		*uid = *c.uid
+	}
+	if c.gid != nil {
+		*gid = *c.gid
+	}
+	if c.mtime != nil {
+		*mtime = *c.mtime
+	}
 }
 
 // writerFor returns the node's open writer, or when create is set a
@@ -869,8 +907,8 @@ func (n *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetA
 	if errno := f.checkWritable(); errno != 0 {
 		return errno
 	}
-	mode, uid, gid, mtime := setattrFields(in)
-	if mode == nil && uid == nil && gid == nil && mtime == nil {
+	c := setattrChange(in)
+	if c.none() {
 		return n.Getattr(ctx, fh, out)
 	}
 	if n.IsRoot() {
@@ -890,46 +928,13 @@ func (n *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetA
 				return errno
 			}
 		}
-		if errno := callerOf(ctx).setattrErrno(a, in, mode, fh != nil); errno != 0 {
+		if errno := callerOf(ctx).setattrErrno(a, in, c.mode, fh != nil); errno != 0 {
 			return errno
 		}
 	}
 	m, u, g, t := a.mode, a.uid, a.gid, a.mtime()
-	if mode != nil {
-		m = syscall.S_IFDIR | *mode&0o7777
-	}
-	if uid != nil {
-		u = *uid
-	}
-	if gid != nil {
-		g = *gid
-	}
-	if mtime != nil {
-		t = *mtime
-	}
-	info, err := f.store.Head(ctx, key, ossapi.HeadOptions{})
-	meta := map[string]string{}
-	hdr := ossapi.StdHeaders{ContentType: "application/x-directory"}
-	if err == nil {
-		for k, v := range info.Meta {
-			meta[k] = v
-		}
-		hdr = info.Headers
-	} else if ossapi.KindOf(err) != ossapi.KindNotExist {
-		return f.toErrno("setattr", err)
-	}
-	for k, v := range ossfsMeta(m, u, g, t) {
-		meta[k] = v
-	}
-	var etag string
-	if err == nil {
-		etag, err = f.rewriteMeta(ctx, key, info.Size, info.ETag, meta, hdr)
-	} else {
-		var res *ossapi.PutResult
-		if res, err = f.store.Put(ctx, ossapi.PutRequest{Key: key, Body: strings.NewReader(""), Meta: meta, Headers: hdr}); err == nil {
-			etag = res.ETag
-		}
-	}
+	c.apply(&m, &u, &g, &t)
+	etag, meta, hdr, err := f.writeMarkerMeta(ctx, key, ossfsMeta(m, u, g, t))
 	if err != nil {
 		return f.toErrno("setattr", err)
 	}
@@ -948,6 +953,35 @@ func (n *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetA
 		}()
 	}
 	return 0
+}
+
+// writeMarkerMeta sets ossfs metadata on the directory marker at key,
+// keeping its other metadata and headers (a self-copy), or creates the
+// marker with it. It returns the marker's ETag, metadata and headers.
+func (f *FS) writeMarkerMeta(ctx context.Context, key string, ossfs map[string]string) (string, map[string]string, ossapi.StdHeaders, error) {
+	info, err := f.store.Head(ctx, key, ossapi.HeadOptions{})
+	meta := map[string]string{}
+	hdr := ossapi.StdHeaders{ContentType: "application/x-directory"}
+	if err == nil {
+		for k, v := range info.Meta {
+			meta[k] = v
+		}
+		hdr = info.Headers
+	} else if ossapi.KindOf(err) != ossapi.KindNotExist {
+		return "", nil, hdr, err
+	}
+	for k, v := range ossfs {
+		meta[k] = v
+	}
+	if err == nil {
+		etag, err := f.rewriteMeta(ctx, key, info.Size, info.ETag, meta, hdr)
+		return etag, meta, hdr, err
+	}
+	res, err := f.store.Put(ctx, ossapi.PutRequest{Key: key, Body: strings.NewReader(""), Meta: meta, Headers: hdr})
+	if err != nil {
+		return "", nil, hdr, err
+	}
+	return res.ETag, meta, hdr, nil
 }
 
 var _ = (gofs.NodeStatfser)((*dirNode)(nil))

@@ -546,25 +546,14 @@ func (w *writeState) truncate(ctx context.Context, size int64) syscall.Errno {
 }
 
 // setMeta applies chmod/chown/utimes to the pending upload.
-func (w *writeState) setMeta(mode *uint32, uid, gid *uint32, mtime *time.Time) {
-	if mode == nil && uid == nil && gid == nil && mtime == nil {
+func (w *writeState) setMeta(c attrChange) {
+	if c.none() {
 		return
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if mode != nil {
-		w.mode = w.mode&syscall.S_IFMT | *mode&0o7777
-	}
-	if uid != nil {
-		w.uid = *uid
-	}
-	if gid != nil {
-		w.gid = *gid
-	}
-	if mtime != nil {
-		w.mtime = *mtime
-		w.mtimeSet = true
-	}
+	c.apply(&w.mode, &w.uid, &w.gid, &w.mtime)
+	w.mtimeSet = w.mtimeSet || c.mtime != nil
 	w.dirty = true
 	w.wrote = true
 }
