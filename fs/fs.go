@@ -55,7 +55,7 @@ type Config struct {
 	CacheDir          string // directory for staged files (default $TMPDIR; ossmount gives each user and bucket its own)
 	DiskBudget        int64  // bytes of staged files (default 10 GiB)
 	UploadPartSize    int64  // first multipart part size (default 8 MiB)
-	UploadConcurrency int    // parts in flight per file (default 4)
+	UploadConcurrency int    // parts in flight per file (default 8)
 	MaxRenameObjects  int    // most objects one directory rename may move (default 100000)
 
 	// DataCache is the persistent data cache (-o data_cache; nil: off),
@@ -127,7 +127,7 @@ func (c *Config) setDefaults() {
 	def(&c.FirstRead, 512<<10)
 	def(&c.DiskBudget, 10<<30)
 	def(&c.UploadPartSize, 8<<20)
-	defInt(&c.UploadConcurrency, 4)
+	defInt(&c.UploadConcurrency, 8)
 	defInt(&c.MaxRenameObjects, 100000)
 	defInt(&c.HeadConcurrency, 32)
 	if c.Logger == nil {

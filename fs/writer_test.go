@@ -397,7 +397,7 @@ func TestMemoryBudgetSharedByWritersAndReaders(t *testing.T) {
 // file is complete fails with ENODATA (never other bytes), as does a write
 // into them. The close completes the whole file.
 func TestWriteSentPartsBeyondDiskBudget(t *testing.T) {
-	tf := newTestFS(t, nil, func(c *Config) { c.DiskBudget = 6 << 20 })
+	tf := newTestFS(t, nil, func(c *Config) { c.DiskBudget, c.UploadConcurrency = 6<<20, 4 }) // more than the 4 parts in flight
 	data := randData(12<<20, 14)
 	h := tf.create("big.bin")
 	h.writeAll(data, 0)

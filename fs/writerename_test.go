@@ -248,7 +248,7 @@ func TestWriteRenameDirWithWriters(t *testing.T) {
 // it, is refused with EBUSY (logged) before anything changes, and the
 // close completes the file at its name.
 func TestWriteRenameDroppedPartsRefused(t *testing.T) {
-	tf := newTestFS(t, nil, func(c *Config) { c.DiskBudget = 6 << 20 })
+	tf := newTestFS(t, nil, func(c *Config) { c.DiskBudget, c.UploadConcurrency = 6<<20, 4 }) // more than the 4 parts in flight
 	d := tf.mkdir("d")
 	data := randData(12<<20, 27)
 	h := tf.createIn(d, "big.bin")
@@ -280,7 +280,7 @@ func TestWriteRenameDroppedPartsRefused(t *testing.T) {
 // parts again under the new key, so that they can leave the staging file
 // when disk_budget needs the room: writing on past the budget still works.
 func TestWriteRenameThenPastDiskBudget(t *testing.T) {
-	tf := newTestFS(t, nil, func(c *Config) { c.DiskBudget = 8 << 20 })
+	tf := newTestFS(t, nil, func(c *Config) { c.DiskBudget, c.UploadConcurrency = 8<<20, 4 }) // more than the 4 parts in flight
 	data := randData(16<<20, 28)
 	h := tf.create("x.tmp")
 	h.writeAll(data[:6<<20], 0)

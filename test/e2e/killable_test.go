@@ -165,7 +165,7 @@ func TestKilledWriterIsNotKeptWaiting(t *testing.T) {
 	m := startMount(t, srv, "test")
 	srv.AddFault(osstest.Fault{Op: "UploadPart", Stall: true})
 	p := startProc(t, "dd", "if=/dev/zero", "of="+m.path("big"), "bs=1M", "count=200")
-	// upload_concurrency (4) parts stall; the writer then waits for one.
+	// upload_concurrency (8) parts stall; the writer then waits for one.
 	waitRequest(t, srv, "UploadPart", 3, p)
 	time.Sleep(200 * time.Millisecond)
 	took := p.mustDieWithin(t, m, syscall.SIGKILL, killBound)
