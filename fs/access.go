@@ -324,36 +324,16 @@ func (f *FS) nodeErrno(ctx context.Context, in *gofs.Inode, a *attr, want uint32
 	if !f.enforcing() {
 		return 0
 	}
-	w := callerOf(ctx)
-	if errno := f.searchErrno(ctx, w, parentDir(in)); errno != 0 {
-		return errno
-	}
-	if want != 0 && !w.may(a, want) {
-		return syscall.EACCES
-	}
-	return 0
+	return f.mayErrno(ctx, in, a, want)
 }
 
-// accessErrno answers access(2) for a node with attributes a: search on
-// the path, then mask (R_OK, W_OK, X_OK; F_OK is 0) on the node. The
-// kernel sends it only without default_permissions.
-func (f *FS) accessErrno(ctx context.Context, in *gofs.Inode, a *attr, mask uint32) syscall.Errno {
-	w := callerOf(ctx)
-	if errno := f.searchErrno(ctx, w, parentDir(in)); errno != 0 {
-		return errno
-	}
-	if !w.may(a, mask&7) {
-		return syscall.EACCES
-	}
-	return 0
-}
-
-// shareErrno checks that the caller may have a presigned URL (want read)
-// or a POST policy (want write and search) for a node with exact
-// attributes a: search on the path, then want. It is checked whether or
-// not the mount enforces permissions: the kernel knows nothing of this
-// access.
-func (f *FS) shareErrno(ctx context.Context, in *gofs.Inode, a *attr, want uint32) syscall.Errno {
+// mayErrno checks that the caller may search the path to in and access it
+// (attributes a) for want, whether or not the mount enforces permissions.
+// It answers access(2), which the kernel sends only without
+// default_permissions, and the sharing requests, of which the kernel knows
+// nothing: a presigned URL wants read, a POST policy write and search, on
+// exact attributes.
+func (f *FS) mayErrno(ctx context.Context, in *gofs.Inode, a *attr, want uint32) syscall.Errno {
 	w := callerOf(ctx)
 	if errno := f.searchErrno(ctx, w, parentDir(in)); errno != 0 {
 		return errno
@@ -362,4 +342,27 @@ func (f *FS) shareErrno(ctx context.Context, in *gofs.Inode, a *attr, want uint3
 		return syscall.EACCES
 	}
 	return 0
+}
+
+// permNode is a file or a directory as permission checks see it.
+type permNode interface {
+	gofs.InodeEmbedder
+	// permAttr is the attributes a permission decision takes (exact
+	// ones for a file).
+	permAttr(ctx context.Context) (*attr, syscall.Errno)
+}
+
+func (n *fileNode) permAttr(ctx context.Context) (*attr, syscall.Errno) { return n.exactAttr(ctx) }
+
+func (n *dirNode) permAttr(ctx context.Context) (*attr, syscall.Errno) { return n.attrs(ctx) }
+
+// access answers access(2) on n (sent only without default_permissions).
+func (f *FS) access(ctx context.Context, n permNode, mask uint32) syscall.Errno {
+	ctx, done := requestContext(ctx)
+	defer done()
+	a, errno := n.permAttr(ctx)
+	if errno != 0 {
+		return errno
+	}
+	return f.mayErrno(ctx, n.EmbeddedInode(), a, mask&7) // R_OK, W_OK, X_OK; F_OK is 0
 }

@@ -105,7 +105,7 @@ func (n *fileNode) cacheStatus(ctx context.Context, dest []byte) (uint32, syscal
 	if errno != 0 {
 		return 0, errno
 	}
-	if errno := n.fsys.shareErrno(ctx, &n.Inode, a, permRead); errno != 0 {
+	if errno := n.fsys.mayErrno(ctx, &n.Inode, a, permRead); errno != 0 {
 		return 0, errno
 	}
 	type answer struct {
@@ -138,7 +138,7 @@ func (n *dirNode) cacheSummary(ctx context.Context, dest []byte) (uint32, syscal
 	if errno != 0 {
 		return 0, errno
 	}
-	if errno := n.fsys.shareErrno(ctx, &n.Inode, a, permRead|permExec); errno != 0 {
+	if errno := n.fsys.mayErrno(ctx, &n.Inode, a, permRead|permExec); errno != 0 {
 		return 0, errno
 	}
 	return answerShare(ctx, n.fsys, n.StableAttr().Ino, xattrCache, dest, func() (string, syscall.Errno) {
@@ -172,7 +172,7 @@ func (n *fileNode) cacheControl(ctx context.Context, value []byte) syscall.Errno
 	if a.isSymlink() {
 		return syscall.EINVAL
 	}
-	if errno := n.fsys.shareErrno(ctx, &n.Inode, a, permRead); errno != 0 {
+	if errno := n.fsys.mayErrno(ctx, &n.Inode, a, permRead); errno != 0 {
 		return errno
 	}
 	uid := uint32(0)

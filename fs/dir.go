@@ -151,13 +151,7 @@ var _ = (gofs.NodeAccesser)((*dirNode)(nil))
 
 // Access answers access(2) (sent only without default_permissions).
 func (n *dirNode) Access(ctx context.Context, mask uint32) syscall.Errno {
-	ctx, done := requestContext(ctx)
-	defer done()
-	a, errno := n.attrs(ctx)
-	if errno != 0 {
-		return errno
-	}
-	return n.fsys.accessErrno(ctx, &n.Inode, a, mask)
+	return n.fsys.access(ctx, n, mask)
 }
 
 var _ = (gofs.NodeLookuper)((*dirNode)(nil))
@@ -172,16 +166,9 @@ func (n *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 		return nil, errno
 	}
 	f := n.fsys
-	var parent *attr
-	if f.enforcing() {
-		pa, errno := n.attrs(ctx)
-		if errno != 0 {
-			return nil, errno
-		}
-		if errno := f.searchErrno(ctx, callerOf(ctx), n); errno != 0 {
-			return nil, errno
-		}
-		parent = pa
+	parent, errno := n.searchable(ctx)
+	if errno != 0 {
+		return nil, errno
 	}
 	if ch := n.GetChild(name); ch != nil {
 		if fn, ok := ch.Operations().(*fileNode); ok {
@@ -201,6 +188,24 @@ func (n *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	ch := n.childInode(ctx, name, a)
 	f.fillEntry(out, a, parent)
 	return ch, 0
+}
+
+// searchable checks, when the mount enforces permissions, that the caller
+// may search n, and returns n's attributes (nil when it does not enforce:
+// fillEntry then needs none).
+func (n *dirNode) searchable(ctx context.Context) (*attr, syscall.Errno) {
+	f := n.fsys
+	if !f.enforcing() {
+		return nil, 0
+	}
+	pa, errno := n.attrs(ctx)
+	if errno != 0 {
+		return nil, errno
+	}
+	if errno := f.searchErrno(ctx, callerOf(ctx), n); errno != 0 {
+		return nil, errno
+	}
+	return pa, 0
 }
 
 // fillEntry fills a new dentry's attributes and timeouts. When the mount
@@ -337,15 +342,12 @@ func (h *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 		// Only the permission checks may ask OSS: a listing of a
 		// million entries makes no request context for each.
 		ctx, done := requestContext(ctx)
-		defer done()
-		pa, errno := n.attrs(ctx)
+		var errno syscall.Errno
+		parent, errno = n.searchable(ctx)
+		done()
 		if errno != 0 {
 			return nil, errno
 		}
-		if errno := f.searchErrno(ctx, callerOf(ctx), n); errno != 0 {
-			return nil, errno
-		}
-		parent = pa
 	}
 	a, ok := f.stat.Get(key)
 	if !ok || !f.showable(a) {

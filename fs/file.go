@@ -205,13 +205,7 @@ var _ = (gofs.NodeAccesser)((*fileNode)(nil))
 
 // Access answers access(2) (sent only without default_permissions).
 func (n *fileNode) Access(ctx context.Context, mask uint32) syscall.Errno {
-	ctx, done := requestContext(ctx)
-	defer done()
-	a, errno := n.exactAttr(ctx)
-	if errno != 0 {
-		return errno
-	}
-	return n.fsys.accessErrno(ctx, &n.Inode, a, mask)
+	return n.fsys.access(ctx, n, mask)
 }
 
 var _ = (gofs.NodeGetattrer)((*fileNode)(nil))

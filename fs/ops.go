@@ -45,19 +45,30 @@ func (f *FS) checkWritable() syscall.Errno {
 	return 0
 }
 
+// newEntry checks that the caller may create name in n (a writable mount,
+// a name OSS can hold, write permission on n) and returns the new entry's
+// key, the caller and n's attributes.
+func (n *dirNode) newEntry(ctx context.Context, name string, dir bool) (string, *who, *attr, syscall.Errno) {
+	if errno := n.fsys.checkWritable(); errno != 0 {
+		return "", nil, nil, errno
+	}
+	key := n.childKey(name)
+	if errno := keyErrno(name, key, dir); errno != 0 {
+		return "", nil, nil, errno
+	}
+	who, pa, errno := n.fsys.dirWriteErrno(ctx, n)
+	if errno != 0 {
+		return "", nil, nil, errno
+	}
+	return key, who, pa, 0
+}
+
 var _ = (gofs.NodeCreater)((*dirNode)(nil))
 
 func (n *dirNode) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
 	ctx, done := requestContext(ctx)
 	defer done()
-	if errno := n.fsys.checkWritable(); errno != 0 {
-		return nil, nil, 0, errno
-	}
-	key := n.childKey(name)
-	if errno := keyErrno(name, key, false); errno != 0 {
-		return nil, nil, 0, errno
-	}
-	who, pa, errno := n.fsys.dirWriteErrno(ctx, n)
+	key, who, pa, errno := n.newEntry(ctx, name, false)
 	if errno != 0 {
 		return nil, nil, 0, errno
 	}
@@ -89,14 +100,7 @@ var _ = (gofs.NodeMkdirer)((*dirNode)(nil))
 func (n *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	ctx, done := requestContext(ctx)
 	defer done()
-	if errno := n.fsys.checkWritable(); errno != 0 {
-		return nil, errno
-	}
-	key := n.childKey(name)
-	if errno := keyErrno(name, key, true); errno != 0 {
-		return nil, errno
-	}
-	who, pa, errno := n.fsys.dirWriteErrno(ctx, n)
+	key, who, pa, errno := n.newEntry(ctx, name, true)
 	if errno != 0 {
 		return nil, errno
 	}
@@ -284,14 +288,7 @@ var _ = (gofs.NodeSymlinker)((*dirNode)(nil))
 func (n *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	ctx, done := requestContext(ctx)
 	defer done()
-	if errno := n.fsys.checkWritable(); errno != 0 {
-		return nil, errno
-	}
-	key := n.childKey(name)
-	if errno := keyErrno(name, key, false); errno != 0 {
-		return nil, errno
-	}
-	who, pa, errno := n.fsys.dirWriteErrno(ctx, n)
+	key, who, pa, errno := n.newEntry(ctx, name, false)
 	if errno != 0 {
 		return nil, errno
 	}

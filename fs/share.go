@@ -77,10 +77,14 @@ func isShareXattr(name string) bool {
 	return base == xattrPresign || base == xattrPostPolicy || name == xattrStats || name == xattrCache
 }
 
-// shareParams parses the query of a sharing request, allowing only the
-// names in allowed (each at most once).
-func shareParams(name string, allowed ...string) (url.Values, syscall.Errno) {
-	_, query, _ := strings.Cut(name, "?")
+// shareParams parses the query of a sharing request for base, allowing
+// only the names in allowed (each at most once). A request for another
+// base (one of the other kind of node) is answered with wrong.
+func shareParams(name, base string, wrong syscall.Errno, allowed ...string) (url.Values, syscall.Errno) {
+	b, query, _ := strings.Cut(name, "?")
+	if b != base {
+		return nil, wrong
+	}
 	q, err := url.ParseQuery(query)
 	if err != nil {
 		return nil, syscall.EINVAL
@@ -212,19 +216,9 @@ func answerShare(ctx context.Context, f *FS, ino uint64, name string, dest []byt
 	return uint32(copy(dest, val)), 0
 }
 
-// shareXattr answers a sharing request on a file.
+// shareXattr answers a presign request on a file.
 func (n *fileNode) shareXattr(ctx context.Context, name string, dest []byte) (uint32, syscall.Errno) {
-	if name == xattrStats {
-		return n.fsys.statsXattr(ctx, n.StableAttr().Ino, dest)
-	}
-	if name == xattrCache {
-		return n.cacheStatus(ctx, dest)
-	}
-	base, _, _ := strings.Cut(name, "?")
-	if base != xattrPresign {
-		return 0, syscall.ENOTDIR
-	}
-	q, errno := shareParams(name, "exp", "dl", "inline", "ct", "v1")
+	q, errno := shareParams(name, xattrPresign, syscall.ENOTDIR, "exp", "dl", "inline", "ct", "v1")
 	if errno != 0 {
 		return 0, errno
 	}
@@ -241,7 +235,7 @@ func (n *fileNode) shareXattr(ctx context.Context, name string, dest []byte) (ui
 	if a.isSymlink() || a.dir || a.special() {
 		return 0, syscall.EINVAL
 	}
-	if errno := n.fsys.shareErrno(ctx, &n.Inode, a, permRead); errno != 0 {
+	if errno := n.fsys.mayErrno(ctx, &n.Inode, a, permRead); errno != 0 {
 		return 0, errno
 	}
 	exp, errno := intParam(q, "exp", int64(ossapi.MaxPresignExpiry/time.Second))
@@ -309,19 +303,9 @@ func (f *FS) presign(ctx context.Context, req ossapi.PresignRequest) (string, sy
 	return b.String(), 0
 }
 
-// shareXattr answers a sharing request on a directory.
+// shareXattr answers a post-policy request on a directory.
 func (n *dirNode) shareXattr(ctx context.Context, name string, dest []byte) (uint32, syscall.Errno) {
-	if name == xattrStats {
-		return n.fsys.statsXattr(ctx, n.StableAttr().Ino, dest)
-	}
-	if name == xattrCache {
-		return n.cacheSummary(ctx, dest)
-	}
-	base, _, _ := strings.Cut(name, "?")
-	if base != xattrPostPolicy {
-		return 0, syscall.EISDIR
-	}
-	q, errno := shareParams(name, "exp", "max", "min", "ct", "keep", "v1")
+	q, errno := shareParams(name, xattrPostPolicy, syscall.EISDIR, "exp", "max", "min", "ct", "keep", "v1")
 	if errno != 0 {
 		return 0, errno
 	}
@@ -332,7 +316,7 @@ func (n *dirNode) shareXattr(ctx context.Context, name string, dest []byte) (uin
 	if errno != 0 {
 		return 0, errno
 	}
-	if errno := n.fsys.shareErrno(ctx, &n.Inode, a, permWrite|permExec); errno != 0 {
+	if errno := n.fsys.mayErrno(ctx, &n.Inode, a, permWrite|permExec); errno != 0 {
 		return 0, errno
 	}
 	exp, errno := intParam(q, "exp", int64(ossapi.MaxPostPolicyExpiry/time.Second))

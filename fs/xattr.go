@@ -353,89 +353,9 @@ func hasFact(info *ossapi.ObjectInfo, k string) bool {
 
 func (n *fileNode) isSymlink() bool { return n.StableAttr().Mode == syscall.S_IFLNK }
 
-var _ = (gofs.NodeGetxattrer)((*fileNode)(nil))
-
-func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
-	ctx, done := requestContext(ctx)
-	defer done()
-	if isShareXattr(attr) { // share.go: user.oss.presign?..., user.oss.post-policy?...
-		return n.shareXattr(ctx, attr, dest)
-	}
-	kind, k := parseXattr(attr)
-	if errno := checkRead(kind); errno != 0 {
-		return 0, errno
-	}
-	if errno := n.xattrAllowed(ctx, false); errno != 0 {
-		return 0, errno
-	}
-	listed := ""
-	if kind == xFact && listedFacts[k] {
-		listed = k
-	}
-	v, errno := n.fileView(ctx, listed)
-	if errno != 0 {
-		return 0, errno
-	}
-	val, errno := v.get(kind, k)
-	if errno != 0 {
-		return 0, errno
-	}
-	return copyXattr(dest, val)
-}
-
-var _ = (gofs.NodeListxattrer)((*fileNode)(nil))
-
-func (n *fileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	ctx, done := requestContext(ctx)
-	defer done()
-	if n.isSymlink() {
-		return 0, 0 // the kernel refuses user.* on symlinks
-	}
-	if errno := n.fsys.pathErrno(ctx, &n.Inode); errno != 0 {
-		return 0, errno
-	}
-	v, errno := n.fileView(ctx, "")
-	if errno != 0 {
-		return 0, errno
-	}
-	return copyXattrList(dest, v.list())
-}
-
-var _ = (gofs.NodeSetxattrer)((*fileNode)(nil))
-
-func (n *fileNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
-	ctx, done := requestContext(ctx)
-	defer done()
-	if attr == xattrCache { // datacache.go: pin, unpin, drop
-		return n.cacheControl(ctx, data)
-	}
-	if data == nil {
-		data = []byte{}
-	}
-	return n.changeXattr(ctx, attr, data, flags)
-}
-
-var _ = (gofs.NodeRemovexattrer)((*fileNode)(nil))
-
-func (n *fileNode) Removexattr(ctx context.Context, attr string) syscall.Errno {
-	ctx, done := requestContext(ctx)
-	defer done()
-	if attr == xattrCache {
-		return syscall.EINVAL
-	}
-	return n.changeXattr(ctx, attr, nil, 0)
-}
-
-// changeXattr sets (value != nil) or removes one attribute of a file.
-func (n *fileNode) changeXattr(ctx context.Context, attr string, value []byte, flags uint32) syscall.Errno {
-	if errno := n.fsys.checkWritable(); errno != 0 {
-		return errno
-	}
-	kind, k := parseXattr(attr)
-	if errno := checkWrite(kind, value); errno != 0 {
-		return errno
-	}
-	if errno := n.xattrAllowed(ctx, true); errno != 0 {
+// applyXattr sets (value != nil) or removes one attribute of a file.
+func (n *fileNode) applyXattr(ctx context.Context, kind xkind, k string, value []byte, flags uint32) syscall.Errno {
+	if errno := n.fsys.xattrAllowed(ctx, n, true); errno != 0 {
 		return errno
 	}
 	if done, errno := n.changePending(ctx, kind, k, value, flags); done {
@@ -456,32 +376,6 @@ func (n *fileNode) changeXattr(ctx context.Context, attr string, value []byte, f
 	}
 	_, _, errno := n.fsys.changeObject(ctx, info, kind, k, value, flags, false)
 	return errno
-}
-
-// xattrAllowed checks, when the mount enforces permissions, that the
-// caller may read or change the file's user.* attributes.
-func (n *fileNode) xattrAllowed(ctx context.Context, write bool) syscall.Errno {
-	if !n.fsys.enforcing() || callerOf(ctx).root() {
-		return 0
-	}
-	a, errno := n.exactAttr(ctx)
-	if errno != 0 {
-		return errno
-	}
-	return n.fsys.xattrErrno(ctx, &n.Inode, a, write)
-}
-
-// xattrAllowed checks, when the mount enforces permissions, that the
-// caller may read or change the directory's user.* attributes.
-func (n *dirNode) xattrAllowed(ctx context.Context, write bool) syscall.Errno {
-	if !n.fsys.enforcing() || callerOf(ctx).root() {
-		return 0
-	}
-	a, errno := n.attrs(ctx)
-	if errno != 0 {
-		return errno
-	}
-	return n.fsys.xattrErrno(ctx, &n.Inode, a, write)
 }
 
 // changeObject applies one change to the object info describes (a file, or
@@ -568,12 +462,12 @@ func (n *fileNode) changePending(ctx context.Context, kind xkind, k string, valu
 }
 
 // dirView returns a directory's metadata from its marker object (cached
-// while fresh when a HEAD brought it); exists is false for an implicit
-// directory (no marker) and the bucket root.
-func (n *dirNode) dirView(ctx context.Context) (v *metaView, exists bool, errno syscall.Errno) {
+// while fresh when a HEAD brought it); empty for an implicit directory (no
+// marker) and the bucket root.
+func (n *dirNode) dirView(ctx context.Context) (*metaView, syscall.Errno) {
 	key := n.key()
-	if key == "" || n.removed() {
-		return &metaView{meta: map[string]string{}}, false, 0
+	if key == "" || n.orphaned() {
+		return &metaView{meta: map[string]string{}}, 0
 	}
 	name := strings.TrimSuffix(key, "/")
 	a, cached := n.fsys.stat.Get(name)
@@ -582,9 +476,9 @@ func (n *dirNode) dirView(ctx context.Context) (v *metaView, exists bool, errno 
 		switch {
 		case a.implicit && !a.listed:
 			// A lookup (or an earlier HEAD) found no marker.
-			return &metaView{meta: map[string]string{}}, false, 0
+			return &metaView{meta: map[string]string{}}, 0
 		case a.full():
-			return viewOf(a.info), true, 0
+			return viewOf(a.info), 0
 		}
 	}
 	info, err := n.fsys.store.Head(ctx, key, ossapi.HeadOptions{})
@@ -595,100 +489,24 @@ func (n *dirNode) dirView(ctx context.Context) (v *metaView, exists bool, errno 
 				known.listed, known.known = false, true
 				n.fsys.stat.Put(name, &known)
 			}
-			return &metaView{meta: map[string]string{}}, false, 0
+			return &metaView{meta: map[string]string{}}, 0
 		}
-		return nil, false, n.fsys.toErrno("getxattr", err)
+		return nil, n.fsys.toErrno("getxattr", err)
 	}
 	if !n.IsRoot() {
 		n.fsys.stat.Put(name, n.fsys.attrFromInfo(info, true))
 	}
-	return viewOf(info), true, 0
+	return viewOf(info), 0
 }
 
-// removed reports a directory removed while the kernel still holds it (a
-// process's cwd): its key() would be the mount root's.
-func (n *dirNode) removed() bool { return !n.IsRoot() && n.Path(nil) == "" }
-
-var _ = (gofs.NodeGetxattrer)((*dirNode)(nil))
-
-func (n *dirNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
-	ctx, done := requestContext(ctx)
-	defer done()
-	if isShareXattr(attr) { // share.go: user.oss.presign?..., user.oss.post-policy?...
-		return n.shareXattr(ctx, attr, dest)
-	}
-	kind, k := parseXattr(attr)
-	if errno := checkRead(kind); errno != 0 {
-		return 0, errno
-	}
-	if errno := n.xattrAllowed(ctx, false); errno != 0 {
-		return 0, errno
-	}
-	v, _, errno := n.dirView(ctx)
-	if errno != 0 {
-		return 0, errno
-	}
-	val, errno := v.get(kind, k)
-	if errno != 0 {
-		return 0, errno
-	}
-	return copyXattr(dest, val)
-}
-
-var _ = (gofs.NodeListxattrer)((*dirNode)(nil))
-
-func (n *dirNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	ctx, done := requestContext(ctx)
-	defer done()
-	if errno := n.fsys.pathErrno(ctx, &n.Inode); errno != 0 {
-		return 0, errno
-	}
-	v, _, errno := n.dirView(ctx)
-	if errno != 0 {
-		return 0, errno
-	}
-	return copyXattrList(dest, v.list())
-}
-
-var _ = (gofs.NodeSetxattrer)((*dirNode)(nil))
-
-func (n *dirNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
-	ctx, done := requestContext(ctx)
-	defer done()
-	if attr == xattrCache {
-		return syscall.EISDIR
-	}
-	if data == nil {
-		data = []byte{}
-	}
-	return n.changeXattr(ctx, attr, data, flags)
-}
-
-var _ = (gofs.NodeRemovexattrer)((*dirNode)(nil))
-
-func (n *dirNode) Removexattr(ctx context.Context, attr string) syscall.Errno {
-	ctx, done := requestContext(ctx)
-	defer done()
-	if attr == xattrCache {
-		return syscall.EINVAL
-	}
-	return n.changeXattr(ctx, attr, nil, 0)
-}
-
-// changeXattr rewrites the directory marker's metadata, creating the marker
-// of an implicit directory.
-func (n *dirNode) changeXattr(ctx context.Context, attr string, value []byte, flags uint32) syscall.Errno {
-	if errno := n.fsys.checkWritable(); errno != 0 {
-		return errno
-	}
-	kind, k := parseXattr(attr)
-	if errno := checkWrite(kind, value); errno != 0 {
-		return errno
-	}
-	if n.removed() {
+// applyXattr sets (value != nil) or removes one attribute of a directory:
+// it rewrites the marker's metadata, creating the marker of an implicit
+// directory.
+func (n *dirNode) applyXattr(ctx context.Context, kind xkind, k string, value []byte, flags uint32) syscall.Errno {
+	if n.orphaned() {
 		return syscall.ENOENT
 	}
-	if errno := n.xattrAllowed(ctx, true); errno != 0 {
+	if errno := n.fsys.xattrAllowed(ctx, n, true); errno != 0 {
 		return errno
 	}
 	key := n.key()
@@ -733,4 +551,185 @@ func (n *dirNode) changeXattr(ctx context.Context, attr string, value []byte, fl
 		n.fsys.stat.Put(name, na)
 	}
 	return 0
+}
+
+// The xattr calls of files and directories share one code path; what
+// differs is in xattrNode's methods.
+
+// xattrNode is a file or a directory as the xattr calls see it.
+type xattrNode interface {
+	permNode
+	// shareXattr answers user.oss.presign and post-policy (share.go).
+	shareXattr(ctx context.Context, name string, dest []byte) (uint32, syscall.Errno)
+	// cacheXattr answers a read of user.oss.cache (datacache.go).
+	cacheXattr(ctx context.Context, dest []byte) (uint32, syscall.Errno)
+	// xattrView is the node's metadata (listedFact: a fact a listing may
+	// answer).
+	xattrView(ctx context.Context, listedFact string) (*metaView, syscall.Errno)
+	// setCacheXattr answers a set of user.oss.cache (datacache.go).
+	setCacheXattr(ctx context.Context, data []byte) syscall.Errno
+	// applyXattr sets (value != nil) or removes one attribute, a
+	// checked change (changeXattr).
+	applyXattr(ctx context.Context, kind xkind, k string, value []byte, flags uint32) syscall.Errno
+}
+
+func (n *fileNode) xattrView(ctx context.Context, listedFact string) (*metaView, syscall.Errno) {
+	return n.fileView(ctx, listedFact)
+}
+
+func (n *dirNode) xattrView(ctx context.Context, _ string) (*metaView, syscall.Errno) {
+	return n.dirView(ctx)
+}
+
+func (n *fileNode) setCacheXattr(ctx context.Context, data []byte) syscall.Errno {
+	return n.cacheControl(ctx, data) // pin, unpin, drop
+}
+
+func (n *fileNode) cacheXattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	return n.cacheStatus(ctx, dest)
+}
+
+func (n *dirNode) cacheXattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	return n.cacheSummary(ctx, dest)
+}
+
+func (n *dirNode) setCacheXattr(context.Context, []byte) syscall.Errno { return syscall.EISDIR }
+
+var _ = (gofs.NodeGetxattrer)((*fileNode)(nil))
+var _ = (gofs.NodeGetxattrer)((*dirNode)(nil))
+
+func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	return n.fsys.getxattr(ctx, n, attr, dest)
+}
+
+func (n *dirNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	return n.fsys.getxattr(ctx, n, attr, dest)
+}
+
+func (f *FS) getxattr(ctx context.Context, n xattrNode, attr string, dest []byte) (uint32, syscall.Errno) {
+	ctx, done := requestContext(ctx)
+	defer done()
+	switch {
+	case attr == xattrStats:
+		return f.statsXattr(ctx, n.EmbeddedInode().StableAttr().Ino, dest)
+	case attr == xattrCache:
+		return n.cacheXattr(ctx, dest)
+	case isShareXattr(attr): // share.go: user.oss.presign?..., user.oss.post-policy?...
+		return n.shareXattr(ctx, attr, dest)
+	}
+	kind, k := parseXattr(attr)
+	if errno := checkRead(kind); errno != 0 {
+		return 0, errno
+	}
+	if errno := f.xattrAllowed(ctx, n, false); errno != 0 {
+		return 0, errno
+	}
+	listed := ""
+	if kind == xFact && listedFacts[k] {
+		listed = k
+	}
+	v, errno := n.xattrView(ctx, listed)
+	if errno != 0 {
+		return 0, errno
+	}
+	val, errno := v.get(kind, k)
+	if errno != 0 {
+		return 0, errno
+	}
+	return copyXattr(dest, val)
+}
+
+var _ = (gofs.NodeListxattrer)((*fileNode)(nil))
+var _ = (gofs.NodeListxattrer)((*dirNode)(nil))
+
+func (n *fileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	if n.isSymlink() {
+		return 0, 0 // the kernel refuses user.* on symlinks
+	}
+	return n.fsys.listxattr(ctx, n, dest)
+}
+
+func (n *dirNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	return n.fsys.listxattr(ctx, n, dest)
+}
+
+func (f *FS) listxattr(ctx context.Context, n xattrNode, dest []byte) (uint32, syscall.Errno) {
+	ctx, done := requestContext(ctx)
+	defer done()
+	if errno := f.pathErrno(ctx, n.EmbeddedInode()); errno != 0 {
+		return 0, errno
+	}
+	v, errno := n.xattrView(ctx, "")
+	if errno != 0 {
+		return 0, errno
+	}
+	return copyXattrList(dest, v.list())
+}
+
+var _ = (gofs.NodeSetxattrer)((*fileNode)(nil))
+var _ = (gofs.NodeSetxattrer)((*dirNode)(nil))
+
+func (n *fileNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
+	return n.fsys.setxattr(ctx, n, attr, data, flags)
+}
+
+func (n *dirNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
+	return n.fsys.setxattr(ctx, n, attr, data, flags)
+}
+
+func (f *FS) setxattr(ctx context.Context, n xattrNode, attr string, data []byte, flags uint32) syscall.Errno {
+	ctx, done := requestContext(ctx)
+	defer done()
+	if attr == xattrCache {
+		return n.setCacheXattr(ctx, data)
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	return f.changeXattr(ctx, n, attr, data, flags)
+}
+
+var _ = (gofs.NodeRemovexattrer)((*fileNode)(nil))
+var _ = (gofs.NodeRemovexattrer)((*dirNode)(nil))
+
+func (n *fileNode) Removexattr(ctx context.Context, attr string) syscall.Errno {
+	return n.fsys.removexattr(ctx, n, attr)
+}
+
+func (n *dirNode) Removexattr(ctx context.Context, attr string) syscall.Errno {
+	return n.fsys.removexattr(ctx, n, attr)
+}
+
+func (f *FS) removexattr(ctx context.Context, n xattrNode, attr string) syscall.Errno {
+	ctx, done := requestContext(ctx)
+	defer done()
+	if attr == xattrCache {
+		return syscall.EINVAL
+	}
+	return f.changeXattr(ctx, n, attr, nil, 0)
+}
+
+// changeXattr sets (value != nil) or removes one attribute of n.
+func (f *FS) changeXattr(ctx context.Context, n xattrNode, attr string, value []byte, flags uint32) syscall.Errno {
+	if errno := f.checkWritable(); errno != 0 {
+		return errno
+	}
+	kind, k := parseXattr(attr)
+	if errno := checkWrite(kind, value); errno != 0 {
+		return errno
+	}
+	return n.applyXattr(ctx, kind, k, value, flags)
+}
+
+// xattrAllowed checks, when the mount enforces permissions, that the
+// caller may read or change the node's user.* attributes.
+func (f *FS) xattrAllowed(ctx context.Context, n permNode, write bool) syscall.Errno {
+	if !f.enforcing() || callerOf(ctx).root() {
+		return 0
+	}
+	a, errno := n.permAttr(ctx)
+	if errno != 0 {
+		return errno
+	}
+	return f.xattrErrno(ctx, n.EmbeddedInode(), a, write)
 }
