@@ -140,9 +140,6 @@ var _ = (gofs.NodeRmdirer)((*dirNode)(nil))
 func (n *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 	ctx, done := requestContext(ctx)
 	defer done()
-	if errno := n.fsys.checkWritable(); errno != 0 {
-		return errno
-	}
 	if errno := n.fsys.removeErrno(ctx, n, name); errno != 0 {
 		return errno
 	}
@@ -152,17 +149,8 @@ func (n *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 			return syscall.ENOTEMPTY
 		}
 	}
-	page, err := n.fsys.store.List(ctx, ossapi.ListRequest{Prefix: key, MaxKeys: 2})
-	if err != nil {
-		return n.fsys.toErrno("rmdir", err)
-	}
-	for _, o := range page.Objects {
-		if o.Key != key {
-			return syscall.ENOTEMPTY
-		}
-	}
-	if len(page.CommonPrefixes) > 0 {
-		return syscall.ENOTEMPTY
+	if errno := n.fsys.emptyDirErrno(ctx, "rmdir", key); errno != 0 {
+		return errno
 	}
 	if err := n.fsys.store.Delete(ctx, key); err != nil {
 		return n.fsys.toErrno("rmdir", err)
@@ -173,10 +161,14 @@ func (n *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 	return 0
 }
 
-// removeErrno checks, when the mount enforces permissions, that the caller
-// may remove name from d: write and search on d, and the sticky bit's rule
-// (only the owner of d or of the victim, or root).
+// removeErrno checks that name may be removed from d: the mount is
+// writable and, when it enforces permissions, the caller has write and
+// search on d, and the sticky bit's rule allows it (only the owner of d or
+// of the victim, or root).
 func (f *FS) removeErrno(ctx context.Context, d *dirNode, name string) syscall.Errno {
+	if errno := f.checkWritable(); errno != 0 {
+		return errno
+	}
 	if !f.enforcing() {
 		return 0
 	}
@@ -228,9 +220,6 @@ var _ = (gofs.NodeUnlinker)((*dirNode)(nil))
 func (n *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	ctx, done := requestContext(ctx)
 	defer done()
-	if errno := n.fsys.checkWritable(); errno != 0 {
-		return errno
-	}
 	if errno := n.fsys.removeErrno(ctx, n, name); errno != 0 {
 		return errno
 	}
@@ -446,18 +435,25 @@ func (f *FS) replaceErrno(ctx context.Context, sa, da *attr, dst string, who *wh
 	case !sa.dir && da.dir:
 		return syscall.EISDIR
 	case da.dir:
-		page, err := f.store.List(ctx, ossapi.ListRequest{Prefix: dst + "/", MaxKeys: 2})
-		if err != nil {
-			return f.toErrno("rename", err)
-		}
-		for _, o := range page.Objects {
-			if o.Key != dst+"/" {
-				return syscall.ENOTEMPTY
-			}
-		}
-		if len(page.CommonPrefixes) > 0 {
+		return f.emptyDirErrno(ctx, "rename", dst+"/")
+	}
+	return 0
+}
+
+// emptyDirErrno is ENOTEMPTY when the directory key ("dir/") holds
+// anything but its marker.
+func (f *FS) emptyDirErrno(ctx context.Context, op, key string) syscall.Errno {
+	page, err := f.store.List(ctx, ossapi.ListRequest{Prefix: key, MaxKeys: 2})
+	if err != nil {
+		return f.toErrno(op, err)
+	}
+	for _, o := range page.Objects {
+		if o.Key != key {
 			return syscall.ENOTEMPTY
 		}
+	}
+	if len(page.CommonPrefixes) > 0 {
+		return syscall.ENOTEMPTY
 	}
 	return 0
 }
@@ -659,7 +655,7 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 			return errno
 		}
 	}
-	if errno := n.setattrAllowed(ctx, fh, in, c.mode); errno != 0 {
+	if errno := f.setattrAllowed(ctx, &n.Inode, n.exactAttr, fh, in, c.mode); errno != 0 {
 		return errno
 	}
 	if in.Valid&fuse.FATTR_KILL_SUIDGID != 0 && c.mode == nil {
@@ -753,22 +749,21 @@ func (n *fileNode) setattrWriter(ctx context.Context, fh gofs.FileHandle, w *wri
 
 // setattrAllowed applies, when the mount enforces permissions, the rules
 // of chmod, chown, utimes and truncate to the caller (it may clear S_ISGID
-// from *mode).
-func (n *fileNode) setattrAllowed(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, mode *uint32) syscall.Errno {
-	f := n.fsys
+// from *mode); attrs gives the node's attributes, asked only then.
+func (f *FS) setattrAllowed(ctx context.Context, in *gofs.Inode, attrs func(context.Context) (*attr, syscall.Errno), fh gofs.FileHandle, sin *fuse.SetAttrIn, mode *uint32) syscall.Errno {
 	if !f.enforcing() || callerOf(ctx).root() {
 		return 0
 	}
 	if fh == nil {
-		if errno := f.pathErrno(ctx, &n.Inode); errno != 0 {
+		if errno := f.pathErrno(ctx, in); errno != 0 {
 			return errno
 		}
 	}
-	a, errno := n.exactAttr(ctx)
+	a, errno := attrs(ctx)
 	if errno != 0 {
 		return errno
 	}
-	return callerOf(ctx).setattrErrno(a, in, mode, fh != nil)
+	return callerOf(ctx).setattrErrno(a, sin, mode, fh != nil)
 }
 
 // setattrCleanWriter changes mode, owner or mtime on the server for a file
@@ -898,12 +893,12 @@ var _ = (gofs.NodeSetattrer)((*dirNode)(nil))
 // Setattr on a directory persists mode, owner and mtime on its marker,
 // creating the marker of an implicit directory.
 func (n *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	ctx, done := requestContext(ctx)
-	defer done()
 	f := n.fsys
 	if errno := f.checkWritable(); errno != 0 {
 		return errno
 	}
+	ctx, done := requestContext(ctx)
+	defer done()
 	c := setattrChange(in)
 	if c.none() {
 		return n.Getattr(ctx, fh, out)
@@ -919,15 +914,9 @@ func (n *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetA
 	if errno != 0 {
 		return errno
 	}
-	if f.enforcing() {
-		if fh == nil {
-			if errno := f.pathErrno(ctx, &n.Inode); errno != 0 {
-				return errno
-			}
-		}
-		if errno := callerOf(ctx).setattrErrno(a, in, c.mode, fh != nil); errno != 0 {
-			return errno
-		}
+	have := func(context.Context) (*attr, syscall.Errno) { return a, 0 }
+	if errno := f.setattrAllowed(ctx, &n.Inode, have, fh, in, c.mode); errno != 0 {
+		return errno
 	}
 	m, u, g, t := a.mode, a.uid, a.gid, a.mtime()
 	c.apply(&m, &u, &g, &t)

@@ -103,28 +103,37 @@ func shareParams(name, base string, wrong syscall.Errno, allowed ...string) (url
 	return q, 0
 }
 
-func flagParam(q url.Values, k string) (bool, syscall.Errno) {
-	switch q.Get(k) {
-	case "":
-		return false, 0
-	case "1", "true", "yes":
-		return true, 0
-	case "0", "false", "no":
-		return false, 0
-	}
-	return false, syscall.EINVAL
+// shareQuery reads a sharing request's parameters; the first bad one
+// leaves errno EINVAL.
+type shareQuery struct {
+	q     url.Values
+	errno syscall.Errno
 }
 
-func intParam(q url.Values, k string, max int64) (int64, syscall.Errno) {
-	s := q.Get(k)
+// flag reads an on/off parameter (absent: off).
+func (p *shareQuery) flag(k string) bool {
+	switch p.q.Get(k) {
+	case "", "0", "false", "no":
+		return false
+	case "1", "true", "yes":
+		return true
+	}
+	p.errno = syscall.EINVAL
+	return false
+}
+
+// int reads a parameter from 1 to max (absent: 0).
+func (p *shareQuery) int(k string, max int64) int64 {
+	s := p.q.Get(k)
 	if s == "" {
-		return 0, 0
+		return 0
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n <= 0 || n > max {
-		return 0, syscall.EINVAL
+		p.errno = syscall.EINVAL
+		return 0
 	}
-	return n, 0
+	return n
 }
 
 // shareProbeKey names a size probe's answer: the inode, the caller and the
@@ -238,17 +247,12 @@ func (n *fileNode) shareXattr(ctx context.Context, name string, dest []byte) (ui
 	if errno := n.fsys.mayErrno(ctx, &n.Inode, a, permRead); errno != 0 {
 		return 0, errno
 	}
-	exp, errno := intParam(q, "exp", int64(ossapi.MaxPresignExpiry/time.Second))
-	if errno != 0 {
-		return 0, errno
-	}
-	inline, errno := flagParam(q, "inline")
-	if errno != 0 {
-		return 0, errno
-	}
-	v1, errno := flagParam(q, "v1")
-	if errno != 0 {
-		return 0, errno
+	p := shareQuery{q: q}
+	exp := p.int("exp", int64(ossapi.MaxPresignExpiry/time.Second))
+	inline := p.flag("inline")
+	v1 := p.flag("v1")
+	if p.errno != 0 {
+		return 0, p.errno
 	}
 	req := ossapi.PresignRequest{Key: n.key(), Method: "GET", Expires: time.Duration(exp) * time.Second, SignatureV1: v1,
 		ResponseContentType: q.Get("ct")}
@@ -319,25 +323,14 @@ func (n *dirNode) shareXattr(ctx context.Context, name string, dest []byte) (uin
 	if errno := n.fsys.mayErrno(ctx, &n.Inode, a, permWrite|permExec); errno != 0 {
 		return 0, errno
 	}
-	exp, errno := intParam(q, "exp", int64(ossapi.MaxPostPolicyExpiry/time.Second))
-	if errno != 0 {
-		return 0, errno
-	}
-	maxSize, errno := intParam(q, "max", 5<<30)
-	if errno != 0 {
-		return 0, errno
-	}
-	minSize, errno := intParam(q, "min", 5<<30)
-	if errno != 0 {
-		return 0, errno
-	}
-	keep, errno := flagParam(q, "keep")
-	if errno != 0 {
-		return 0, errno
-	}
-	v1, errno := flagParam(q, "v1")
-	if errno != 0 {
-		return 0, errno
+	p := shareQuery{q: q}
+	exp := p.int("exp", int64(ossapi.MaxPostPolicyExpiry/time.Second))
+	maxSize := p.int("max", 5<<30)
+	minSize := p.int("min", 5<<30)
+	keep := p.flag("keep")
+	v1 := p.flag("v1")
+	if p.errno != 0 {
+		return 0, p.errno
 	}
 	prefix := n.key()
 	req := ossapi.PostPolicyRequest{Prefix: prefix, Expires: time.Duration(exp) * time.Second, MinSize: minSize,
