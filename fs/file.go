@@ -440,7 +440,7 @@ func (n *fileNode) readTarget(ctx context.Context, key, etag string) ([]byte, er
 	defer res.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(res.Body, 4097))
 	if err != nil {
-		return nil, &ossapi.Error{Op: "GetObject", Key: key, Kind: ossapi.KindTransient, Err: err}
+		return nil, bodyCut("GetObject", key, err)
 	}
 	return b, nil
 }

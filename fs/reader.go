@@ -619,10 +619,10 @@ func (r *reader) fetchTimed(ctx context.Context, buf []byte, off int64, first fu
 			return n, ctx.Err()
 		}
 		if err == io.ErrUnexpectedEOF && int64(n)+off >= r.size {
-			return n, &ossapi.Error{Op: "GetObject", Key: key, Kind: ossapi.KindPrecondition, Message: "object shorter than at open"}
+			return n, &fsError{op: "GetObject", key: key, errno: syscall.ESTALE, msg: "object shorter than at open"}
 		}
 		if attempt >= 3 {
-			return n, &ossapi.Error{Op: "GetObject", Key: key, Kind: ossapi.KindTransient, Err: err}
+			return n, bodyCut("GetObject", key, err)
 		}
 		r.fsys.log.Warn("read interrupted; resuming", "key", key, "offset", off+int64(n), "err", err)
 	}

@@ -153,7 +153,7 @@ func (f *FS) deleteSources(ctx context.Context, objs []ossapi.ObjectInfo, src, d
 		batch := keys[done:min(done+1000, len(keys))]
 		failed, err := f.store.DeleteMulti(ctx, batch)
 		if err == nil && len(failed) > 0 {
-			err = &ossapi.Error{Op: "DeleteMultipleObjects", Key: failed[0], Kind: ossapi.KindOther, Message: "some deletes failed"}
+			err = &fsError{op: "DeleteMultipleObjects", key: failed[0], errno: syscall.EIO, msg: "some deletes failed"}
 		}
 		if err != nil {
 			f.forgetTree(src, dst)

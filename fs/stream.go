@@ -261,7 +261,7 @@ func (w *writeState) layoutPartsLocked(up *streamUpload) error {
 	for off := up.frontier(); off < w.size; {
 		n := len(up.parts) + 1
 		if n > 10000 {
-			return &ossapi.Error{Op: "UploadPart", Key: w.key, Kind: ossapi.KindInvalid, Message: "more than 10,000 parts"}
+			return &fsError{op: "UploadPart", key: w.key, errno: syscall.EINVAL, msg: "more than 10,000 parts"}
 		}
 		p := &streamPart{off: off, size: min(w.partSizeFor(n), w.size-off)}
 		up.parts = append(up.parts, p)
@@ -286,7 +286,7 @@ func (w *writeState) sendPartsLocked(ctx context.Context, up *streamUpload) erro
 		}
 		if w.goneIn("upload", p.off, p.end()) {
 			wg.Wait()
-			return &ossapi.Error{Op: "UploadPart", Key: w.key, Kind: ossapi.KindOther, Message: "a changed part's bytes were dropped from cache_dir"}
+			return &fsError{op: "UploadPart", key: w.key, errno: syscall.EIO, msg: "a changed part's bytes were dropped from cache_dir"}
 		}
 		sem <- struct{}{}
 		wg.Add(1)

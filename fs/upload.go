@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/ossmount/ossmount/ossapi"
 )
@@ -56,8 +57,8 @@ func (f *FS) completeUpload(ctx context.Context, req ossapi.CompleteRequest) (*o
 	if ossapi.KindOf(err) == ossapi.KindNotExist {
 		// The upload is gone and the object is not ours: never ENOENT
 		// for a file the application has just written.
-		return nil, &ossapi.Error{Op: "CompleteMultipartUpload", Key: req.Key, Kind: ossapi.KindOther,
-			Message: "the multipart upload vanished and the object on the server is not the one uploaded", Err: err}
+		return nil, &fsError{op: "CompleteMultipartUpload", key: req.Key, errno: syscall.EIO,
+			msg: "the multipart upload vanished and the object on the server is not the one uploaded", cause: err}
 	}
 	return nil, err
 }

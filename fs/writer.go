@@ -264,7 +264,7 @@ func (w *writeState) fetchChunkLocked(ctx context.Context, i int64) syscall.Errn
 		}
 		if err != nil && pos < off+n {
 			w.dropChunkLocked(i, chunkAbsent)
-			return w.fsys.toErrno("fetch", &ossapi.Error{Op: "GetObject", Key: w.key, Kind: ossapi.KindTransient, Err: err})
+			return w.fsys.toErrno("fetch", bodyCut("GetObject", w.key, err))
 		}
 	}
 	return 0
@@ -733,9 +733,9 @@ func (w *writeState) uploadStagedLocked(ctx context.Context) (string, error) {
 	// upload the parts concurrently.
 	for _, pp := range plan {
 		if !pp.copy {
-			if err := w.fetchAllLocked(ctx, pp.off, pp.off+pp.n); err != nil {
+			if errno := w.fetchAllLocked(ctx, pp.off, pp.off+pp.n); errno != 0 {
 				w.fsys.abortUpload(w.key, id)
-				return "", err
+				return "", errno // a local failure: toErrno keeps it
 			}
 		}
 	}
@@ -754,8 +754,8 @@ func (w *writeState) uploadStagedLocked(ctx context.Context) (string, error) {
 
 // putStagedLocked uploads the whole staged file with one PUT.
 func (w *writeState) putStagedLocked(ctx context.Context) (string, error) {
-	if err := w.fetchAllLocked(ctx, 0, w.size); err != nil {
-		return "", err
+	if errno := w.fetchAllLocked(ctx, 0, w.size); errno != 0 {
+		return "", errno // a local failure: toErrno keeps it
 	}
 	w.fsys.counters.putsActive.Add(1)
 	res, err := w.fsys.store.Put(ctx, ossapi.PutRequest{Key: w.key, Body: io.NewSectionReader(w.file, 0, w.size),
@@ -878,7 +878,7 @@ func (w *writeState) cleanRange(off, end int64) bool {
 }
 
 // fetchAllLocked makes [off, end) present on disk.
-func (w *writeState) fetchAllLocked(ctx context.Context, off, end int64) error {
+func (w *writeState) fetchAllLocked(ctx context.Context, off, end int64) syscall.Errno {
 	for i := off / stageChunk; i*stageChunk < end; i++ {
 		if w.needsBase(i) {
 			if errno := w.fetchChunkLocked(ctx, i); errno != 0 {
@@ -886,7 +886,7 @@ func (w *writeState) fetchAllLocked(ctx context.Context, off, end int64) error {
 			}
 		}
 	}
-	return nil
+	return 0
 }
 
 // release drops one handle; the last one removes the staging file unless it
