@@ -1,21 +1,50 @@
-// Package fs is ossmount's go-fuse node tree: it maps a bucket (or a prefix
-// of it) to directories and files, found lazily through Lookup and Readdir.
-// A directory is a key prefix ("dir/"), shown whether or not a "dir/" marker
-// object exists; a file is an object. Attributes come from LIST results and
-// HEAD responses (ossfs 1.x metadata: x-oss-meta-mode/uid/gid/mtime), kept
-// in the stat, negative and listing caches of package cache.
+// Package fs is ossmount's file system: a go-fuse node tree that maps a
+// bucket (or a prefix of it) to directories and files, found lazily through
+// Lookup and Readdir. A directory is a key prefix ("dir/"), shown whether or
+// not a "dir/" marker object exists; a file is an object. Attributes come
+// from LIST results and HEAD responses (ossfs 1.x metadata:
+// x-oss-meta-mode/uid/gid/mtime), kept in the stat, negative and listing
+// caches of package cache. docs/ARCHITECTURE.md draws the whole picture.
 //
-// Data flows one way: kernel -> fs -> cache -> ossapi. Reads go through the
-// prefetcher in reader.go; writes through the write state machine in
-// writer.go (the rule: an object changes only at close or fsync), its
-// streamed multipart uploads in stream.go, the recorded and verified
-// multipart operations in upload.go, the staging files in stagefile.go and
-// the cache directory (records, kept data, crash recovery) in stager.go.
-// memory.go shares the memory budget. Errors from ossapi become errnos in
-// exactly one place, toErrno in errno.go.
+// Data flows one way: kernel -> fs -> cache -> ossapi. The files, by
+// concern:
+//
+//   - fs.go: Config, FS (one mount) and New; attr (what is known of a key)
+//     and the lookups that fill the stat cache.
+//   - dir.go: dirNode (a directory): lookup, readdir, its attributes.
+//     listing.go: directory listings and how their guesses are made exact.
+//   - file.go: fileNode (a file or symlink) and fileHandle (an open file):
+//     open, read, write, flush, fsync, release, readlink.
+//   - ops.go: namespace operations (create, mkdir, rmdir, unlink, symlink,
+//     rename of a file) and setattr; the object copy used by renames and
+//     metadata changes; FlushAll at shutdown. renamedir.go: the rename of a
+//     directory (copy every object, then delete; undone on failure).
+//     special.go: mknod (FIFOs, sockets, devices).
+//   - reader.go: the read path of one open handle (sequential prefetch,
+//     random blocks). datacache.go: the persistent data cache (-o
+//     data_cache) as reads use it; passthrough.go: FUSE passthrough of
+//     files it holds whole.
+//   - writer.go: the write state machine (the rule: an object changes only
+//     at close or fsync; a failed upload keeps its data). stream.go: its
+//     streamed multipart uploads; upload.go: multipart operations recorded
+//     and verified; stagefile.go: the staging file (memory, then disk);
+//     stager.go: the cache directory (upload records, kept files, crash
+//     recovery).
+//   - memory.go: the memory budget and buffer pool; upkeep.go: the
+//     once-a-second sweep of caches and the Go memory limit.
+//   - xattr.go: object metadata as extended attributes (one path for files
+//     and directories); share.go: presigned URLs and POST policies as
+//     virtual attributes; stats.go: counters and user.oss.stats.
+//   - access.go: permission checks (without default_permissions, and for
+//     sharing); names.go: which names and sizes OSS can hold.
+//   - errno.go: errors become errnos in exactly one place, toErrno (OSS
+//     error kinds, and fsError for failures fs finds itself).
+//     interrupt.go: request contexts (a dying caller cancels, a harmless
+//     signal does not).
 //
 // Lock order: fileNode.mu, then writeState.mu (two of them: lower seq
-// first), then stageFile.mu; FS-level caches, the budgets and the buffer
-// pool have their own internal locks and are leaves (the budget's
-// reclaimer only try-locks staging files).
+// first; a directory rename takes those under its source in that order),
+// then stageFile.mu; FS-level caches, the budgets and the buffer pool have
+// their own internal locks and are leaves (the budget's reclaimer only
+// try-locks staging files).
 package fs

@@ -235,9 +235,6 @@ func New(cfg Config) (*FS, error) {
 // Root is the root node for fs.Mount.
 func (f *FS) Root() gofs.InodeEmbedder { return f.root }
 
-// Budget is the shared memory budget (for tests and stats).
-func (f *FS) Budget() *cache.Budget { return f.budget }
-
 // Options returns go-fuse options with the kernel timeouts set from the caches.
 func (f *FS) Options() *gofs.Options {
 	entry, attrTO, negTO := f.cfg.StatTTL, f.cfg.StatTTL, f.cfg.NegTTL

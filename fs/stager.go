@@ -93,9 +93,6 @@ func newStager(base string, limit int64, id StoreID, log stagerLog) (*stager, er
 	return &stager{base: base, dir: dir, id: id, budget: cache.NewBudget(limit), log: log, lock: lock}, nil
 }
 
-// Dir is the directory holding this mount's staging files.
-func (s *stager) Dir() string { return s.dir }
-
 // cleanup removes the staging directory (after unmount) unless it holds
 // kept files or records of uploads still to abort, which the next mount
 // with this cache directory then finds.
