@@ -76,8 +76,16 @@ func (w *writeState) partSizeFor(n int) int64 {
 	return base << min((n-1)/1000, 20)
 }
 
+// inflightLimit is how many streamed parts of size ps may be in flight at
+// once: UploadConcurrency, fewer when that many would take more than half
+// of disk_budget (parts in flight cannot leave the staging file; the rest
+// of the budget is for the writes that follow them), at least one.
+func (w *writeState) inflightLimit(ps int64) int {
+	return max(1, min(w.fsys.cfg.UploadConcurrency, int(w.fsys.cfg.DiskBudget/2/ps)))
+}
+
 // pumpLocked uploads every whole part written past the frontier, waiting
-// (back-pressure) while UploadConcurrency parts are in flight. A canceled
+// (back-pressure) while inflightLimit parts are in flight. A canceled
 // initiation is not a failure: the write succeeded locally, and a later
 // write (or the close) starts the upload.
 func (w *writeState) pumpLocked(ctx context.Context) syscall.Errno {
@@ -106,7 +114,7 @@ func (w *writeState) pumpLocked(ctx context.Context) syscall.Errno {
 			w.up = &streamUpload{id: id, initMeta: req.Meta, initHdr: req.Headers}
 		}
 		up := w.up
-		for up.inflight >= w.fsys.cfg.UploadConcurrency && up.err == nil && w.up == up {
+		for up.inflight >= w.inflightLimit(ps) && up.err == nil && w.up == up {
 			if w.waitLocked(ctx) != nil {
 				return syscall.EINTR // the caller is dying; nothing was cut short
 			}

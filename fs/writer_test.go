@@ -448,3 +448,24 @@ func TestWriteCanceledThenMoreWrites(t *testing.T) {
 		t.Errorf("object: %d bytes, want %d", len(got), len(data))
 	}
 }
+
+// Streamed parts in flight cannot leave the staging file: with a small
+// disk_budget fewer than upload_concurrency are sent at once, so that a
+// write past them finds room (with 8 parts of 1 MiB in flight a 6 MiB
+// budget failed writes with ENOSPC).
+func TestStreamInFlightWithinDiskBudget(t *testing.T) {
+	for _, c := range []struct {
+		budget, part int64
+		conc, want   int
+	}{
+		{10 << 30, 8 << 20, 8, 8},
+		{6 << 20, 1 << 20, 8, 3},
+		{6 << 20, 8 << 20, 8, 1},
+		{64 << 20, 8 << 20, 4, 4},
+	} {
+		w := &writeState{fsys: &FS{cfg: Config{DiskBudget: c.budget, UploadConcurrency: c.conc}}}
+		if got := w.inflightLimit(c.part); got != c.want {
+			t.Errorf("disk_budget %d, parts of %d, upload_concurrency %d: %d in flight, want %d", c.budget, c.part, c.conc, got, c.want)
+		}
+	}
+}
