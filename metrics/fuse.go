@@ -164,137 +164,97 @@ func (mx *Metrics) WrapFUSE(raw fuse.RawFileSystem) fuse.RawFileSystem {
 	return &instrumentedFS{RawFileSystem: raw, m: mx.fuse}
 }
 
-func (f *instrumentedFS) Lookup(cancel <-chan struct{}, header *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
+// timed runs call, one request of operation op, and records its time and
+// outcome.
+func (f *instrumentedFS) timed(op int, cancel <-chan struct{}, call func() fuse.Status) fuse.Status {
 	start := f.m.begin()
-	st := f.RawFileSystem.Lookup(cancel, header, name, out)
-	f.m.end(opLookup, start, cancel, st)
+	st := call()
+	f.m.end(op, start, cancel, st)
 	return st
+}
+
+// timedValue is timed for a request that answers a value too.
+func timedValue[T any](f *instrumentedFS, op int, cancel <-chan struct{}, call func() (T, fuse.Status)) (T, fuse.Status) {
+	start := f.m.begin()
+	v, st := call()
+	f.m.end(op, start, cancel, st)
+	return v, st
+}
+
+func (f *instrumentedFS) Lookup(cancel <-chan struct{}, header *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
+	return f.timed(opLookup, cancel, func() fuse.Status { return f.RawFileSystem.Lookup(cancel, header, name, out) })
 }
 
 func (f *instrumentedFS) GetAttr(cancel <-chan struct{}, input *fuse.GetAttrIn, out *fuse.AttrOut) fuse.Status {
-	start := f.m.begin()
-	st := f.RawFileSystem.GetAttr(cancel, input, out)
-	f.m.end(opGetattr, start, cancel, st)
-	return st
+	return f.timed(opGetattr, cancel, func() fuse.Status { return f.RawFileSystem.GetAttr(cancel, input, out) })
 }
 
 func (f *instrumentedFS) SetAttr(cancel <-chan struct{}, input *fuse.SetAttrIn, out *fuse.AttrOut) fuse.Status {
-	start := f.m.begin()
-	st := f.RawFileSystem.SetAttr(cancel, input, out)
-	f.m.end(opSetattr, start, cancel, st)
-	return st
+	return f.timed(opSetattr, cancel, func() fuse.Status { return f.RawFileSystem.SetAttr(cancel, input, out) })
 }
 
 func (f *instrumentedFS) Mknod(cancel <-chan struct{}, input *fuse.MknodIn, name string, out *fuse.EntryOut) fuse.Status {
-	start := f.m.begin()
-	st := f.RawFileSystem.Mknod(cancel, input, name, out)
-	f.m.end(opMknod, start, cancel, st)
-	return st
+	return f.timed(opMknod, cancel, func() fuse.Status { return f.RawFileSystem.Mknod(cancel, input, name, out) })
 }
 
 func (f *instrumentedFS) Mkdir(cancel <-chan struct{}, input *fuse.MkdirIn, name string, out *fuse.EntryOut) fuse.Status {
-	start := f.m.begin()
-	st := f.RawFileSystem.Mkdir(cancel, input, name, out)
-	f.m.end(opMkdir, start, cancel, st)
-	return st
+	return f.timed(opMkdir, cancel, func() fuse.Status { return f.RawFileSystem.Mkdir(cancel, input, name, out) })
 }
 
 func (f *instrumentedFS) Unlink(cancel <-chan struct{}, header *fuse.InHeader, name string) fuse.Status {
-	start := f.m.begin()
-	st := f.RawFileSystem.Unlink(cancel, header, name)
-	f.m.end(opUnlink, start, cancel, st)
-	return st
+	return f.timed(opUnlink, cancel, func() fuse.Status { return f.RawFileSystem.Unlink(cancel, header, name) })
 }
 
 func (f *instrumentedFS) Rmdir(cancel <-chan struct{}, header *fuse.InHeader, name string) fuse.Status {
-	start := f.m.begin()
-	st := f.RawFileSystem.Rmdir(cancel, header, name)
-	f.m.end(opRmdir, start, cancel, st)
-	return st
+	return f.timed(opRmdir, cancel, func() fuse.Status { return f.RawFileSystem.Rmdir(cancel, header, name) })
 }
 
 func (f *instrumentedFS) Rename(cancel <-chan struct{}, input *fuse.RenameIn, oldName string, newName string) fuse.Status {
-	start := f.m.begin()
-	st := f.RawFileSystem.Rename(cancel, input, oldName, newName)
-	f.m.end(opRename, start, cancel, st)
-	return st
+	return f.timed(opRename, cancel, func() fuse.Status { return f.RawFileSystem.Rename(cancel, input, oldName, newName) })
 }
 
 func (f *instrumentedFS) Link(cancel <-chan struct{}, input *fuse.LinkIn, filename string, out *fuse.EntryOut) fuse.Status {
-	start := f.m.begin()
-	st := f.RawFileSystem.Link(cancel, input, filename, out)
-	f.m.end(opLink, start, cancel, st)
-	return st
+	return f.timed(opLink, cancel, func() fuse.Status { return f.RawFileSystem.Link(cancel, input, filename, out) })
 }
 
 func (f *instrumentedFS) Symlink(cancel <-chan struct{}, header *fuse.InHeader, pointedTo string, linkName string, out *fuse.EntryOut) fuse.Status {
-	start := f.m.begin()
-	st := f.RawFileSystem.Symlink(cancel, header, pointedTo, linkName, out)
-	f.m.end(opSymlink, start, cancel, st)
-	return st
+	return f.timed(opSymlink, cancel, func() fuse.Status { return f.RawFileSystem.Symlink(cancel, header, pointedTo, linkName, out) })
 }
 
 func (f *instrumentedFS) Readlink(cancel <-chan struct{}, header *fuse.InHeader) ([]byte, fuse.Status) {
-	start := f.m.begin()
-	b, st := f.RawFileSystem.Readlink(cancel, header)
-	f.m.end(opReadlink, start, cancel, st)
-	return b, st
+	return timedValue(f, opReadlink, cancel, func() ([]byte, fuse.Status) { return f.RawFileSystem.Readlink(cancel, header) })
 }
 
 func (f *instrumentedFS) Access(cancel <-chan struct{}, input *fuse.AccessIn) fuse.Status {
-	start := f.m.begin()
-	st := f.RawFileSystem.Access(cancel, input)
-	f.m.end(opAccess, start, cancel, st)
-	return st
+	return f.timed(opAccess, cancel, func() fuse.Status { return f.RawFileSystem.Access(cancel, input) })
 }
 
 func (f *instrumentedFS) GetXAttr(cancel <-chan struct{}, header *fuse.InHeader, attr string, dest []byte) (uint32, fuse.Status) {
-	start := f.m.begin()
-	n, st := f.RawFileSystem.GetXAttr(cancel, header, attr, dest)
-	f.m.end(opGetxattr, start, cancel, st)
-	return n, st
+	return timedValue(f, opGetxattr, cancel, func() (uint32, fuse.Status) { return f.RawFileSystem.GetXAttr(cancel, header, attr, dest) })
 }
 
 func (f *instrumentedFS) ListXAttr(cancel <-chan struct{}, header *fuse.InHeader, dest []byte) (uint32, fuse.Status) {
-	start := f.m.begin()
-	n, st := f.RawFileSystem.ListXAttr(cancel, header, dest)
-	f.m.end(opListxattr, start, cancel, st)
-	return n, st
+	return timedValue(f, opListxattr, cancel, func() (uint32, fuse.Status) { return f.RawFileSystem.ListXAttr(cancel, header, dest) })
 }
 
 func (f *instrumentedFS) SetXAttr(cancel <-chan struct{}, input *fuse.SetXAttrIn, attr string, data []byte) fuse.Status {
-	start := f.m.begin()
-	st := f.RawFileSystem.SetXAttr(cancel, input, attr, data)
-	f.m.end(opSetxattr, start, cancel, st)
-	return st
+	return f.timed(opSetxattr, cancel, func() fuse.Status { return f.RawFileSystem.SetXAttr(cancel, input, attr, data) })
 }
 
 func (f *instrumentedFS) RemoveXAttr(cancel <-chan struct{}, header *fuse.InHeader, attr string) fuse.Status {
-	start := f.m.begin()
-	st := f.RawFileSystem.RemoveXAttr(cancel, header, attr)
-	f.m.end(opRemovexattr, start, cancel, st)
-	return st
+	return f.timed(opRemovexattr, cancel, func() fuse.Status { return f.RawFileSystem.RemoveXAttr(cancel, header, attr) })
 }
 
 func (f *instrumentedFS) Create(cancel <-chan struct{}, input *fuse.CreateIn, name string, out *fuse.CreateOut) fuse.Status {
-	start := f.m.begin()
-	st := f.RawFileSystem.Create(cancel, input, name, out)
-	f.m.end(opCreate, start, cancel, st)
-	return st
+	return f.timed(opCreate, cancel, func() fuse.Status { return f.RawFileSystem.Create(cancel, input, name, out) })
 }
 
 func (f *instrumentedFS) Tmpfile(cancel <-chan struct{}, input *fuse.CreateIn, out *fuse.CreateOut) fuse.Status {
-	start := f.m.begin()
-	st := f.RawFileSystem.Tmpfile(cancel, input, out)
-	f.m.end(opTmpfile, start, cancel, st)
-	return st
+	return f.timed(opTmpfile, cancel, func() fuse.Status { return f.RawFileSystem.Tmpfile(cancel, input, out) })
 }
 
 func (f *instrumentedFS) Open(cancel <-chan struct{}, input *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
-	start := f.m.begin()
-	st := f.RawFileSystem.Open(cancel, input, out)
-	f.m.end(opOpen, start, cancel, st)
-	return st
+	return f.timed(opOpen, cancel, func() fuse.Status { return f.RawFileSystem.Open(cancel, input, out) })
 }
 
 func (f *instrumentedFS) Read(cancel <-chan struct{}, input *fuse.ReadIn, buf []byte) (fuse.ReadResult, fuse.Status) {
@@ -309,31 +269,19 @@ func (f *instrumentedFS) Read(cancel <-chan struct{}, input *fuse.ReadIn, buf []
 }
 
 func (f *instrumentedFS) Lseek(cancel <-chan struct{}, in *fuse.LseekIn, out *fuse.LseekOut) fuse.Status {
-	start := f.m.begin()
-	st := f.RawFileSystem.Lseek(cancel, in, out)
-	f.m.end(opLseek, start, cancel, st)
-	return st
+	return f.timed(opLseek, cancel, func() fuse.Status { return f.RawFileSystem.Lseek(cancel, in, out) })
 }
 
 func (f *instrumentedFS) GetLk(cancel <-chan struct{}, input *fuse.LkIn, out *fuse.LkOut) fuse.Status {
-	start := f.m.begin()
-	st := f.RawFileSystem.GetLk(cancel, input, out)
-	f.m.end(opGetlk, start, cancel, st)
-	return st
+	return f.timed(opGetlk, cancel, func() fuse.Status { return f.RawFileSystem.GetLk(cancel, input, out) })
 }
 
 func (f *instrumentedFS) SetLk(cancel <-chan struct{}, input *fuse.LkIn) fuse.Status {
-	start := f.m.begin()
-	st := f.RawFileSystem.SetLk(cancel, input)
-	f.m.end(opSetlk, start, cancel, st)
-	return st
+	return f.timed(opSetlk, cancel, func() fuse.Status { return f.RawFileSystem.SetLk(cancel, input) })
 }
 
 func (f *instrumentedFS) SetLkw(cancel <-chan struct{}, input *fuse.LkIn) fuse.Status {
-	start := f.m.begin()
-	st := f.RawFileSystem.SetLkw(cancel, input)
-	f.m.end(opSetlkw, start, cancel, st)
-	return st
+	return f.timed(opSetlkw, cancel, func() fuse.Status { return f.RawFileSystem.SetLkw(cancel, input) })
 }
 
 func (f *instrumentedFS) Release(cancel <-chan struct{}, input *fuse.ReleaseIn) {
@@ -365,80 +313,47 @@ func (f *instrumentedFS) Writev(cancel <-chan struct{}, input *fuse.WriteIn, dat
 }
 
 func (f *instrumentedFS) CopyFileRange(cancel <-chan struct{}, input *fuse.CopyFileRangeIn) (uint32, fuse.Status) {
-	start := f.m.begin()
-	n, st := f.RawFileSystem.CopyFileRange(cancel, input)
-	f.m.end(opCopyFileRange, start, cancel, st)
-	return n, st
+	return timedValue(f, opCopyFileRange, cancel, func() (uint32, fuse.Status) { return f.RawFileSystem.CopyFileRange(cancel, input) })
 }
 
 func (f *instrumentedFS) Ioctl(cancel <-chan struct{}, input *fuse.IoctlIn, inbuf []byte, output *fuse.IoctlOut, outbuf []byte) fuse.Status {
-	start := f.m.begin()
-	st := f.RawFileSystem.Ioctl(cancel, input, inbuf, output, outbuf)
-	f.m.end(opIoctl, start, cancel, st)
-	return st
+	return f.timed(opIoctl, cancel, func() fuse.Status { return f.RawFileSystem.Ioctl(cancel, input, inbuf, output, outbuf) })
 }
 
 func (f *instrumentedFS) Flush(cancel <-chan struct{}, input *fuse.FlushIn) fuse.Status {
-	start := f.m.begin()
-	st := f.RawFileSystem.Flush(cancel, input)
-	f.m.end(opFlush, start, cancel, st)
-	return st
+	return f.timed(opFlush, cancel, func() fuse.Status { return f.RawFileSystem.Flush(cancel, input) })
 }
 
 func (f *instrumentedFS) Fsync(cancel <-chan struct{}, input *fuse.FsyncIn) fuse.Status {
-	start := f.m.begin()
-	st := f.RawFileSystem.Fsync(cancel, input)
-	f.m.end(opFsync, start, cancel, st)
-	return st
+	return f.timed(opFsync, cancel, func() fuse.Status { return f.RawFileSystem.Fsync(cancel, input) })
 }
 
 func (f *instrumentedFS) Fallocate(cancel <-chan struct{}, input *fuse.FallocateIn) fuse.Status {
-	start := f.m.begin()
-	st := f.RawFileSystem.Fallocate(cancel, input)
-	f.m.end(opFallocate, start, cancel, st)
-	return st
+	return f.timed(opFallocate, cancel, func() fuse.Status { return f.RawFileSystem.Fallocate(cancel, input) })
 }
 
 func (f *instrumentedFS) OpenDir(cancel <-chan struct{}, input *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
-	start := f.m.begin()
-	st := f.RawFileSystem.OpenDir(cancel, input, out)
-	f.m.end(opOpendir, start, cancel, st)
-	return st
+	return f.timed(opOpendir, cancel, func() fuse.Status { return f.RawFileSystem.OpenDir(cancel, input, out) })
 }
 
 func (f *instrumentedFS) ReadDir(cancel <-chan struct{}, input *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
-	start := f.m.begin()
-	st := f.RawFileSystem.ReadDir(cancel, input, out)
-	f.m.end(opReaddir, start, cancel, st)
-	return st
+	return f.timed(opReaddir, cancel, func() fuse.Status { return f.RawFileSystem.ReadDir(cancel, input, out) })
 }
 
 func (f *instrumentedFS) ReadDirPlus(cancel <-chan struct{}, input *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
-	start := f.m.begin()
-	st := f.RawFileSystem.ReadDirPlus(cancel, input, out)
-	f.m.end(opReaddirplus, start, cancel, st)
-	return st
+	return f.timed(opReaddirplus, cancel, func() fuse.Status { return f.RawFileSystem.ReadDirPlus(cancel, input, out) })
 }
 
 func (f *instrumentedFS) FsyncDir(cancel <-chan struct{}, input *fuse.FsyncIn) fuse.Status {
-	start := f.m.begin()
-	st := f.RawFileSystem.FsyncDir(cancel, input)
-	f.m.end(opFsyncdir, start, cancel, st)
-	return st
+	return f.timed(opFsyncdir, cancel, func() fuse.Status { return f.RawFileSystem.FsyncDir(cancel, input) })
 }
 
 func (f *instrumentedFS) StatFs(cancel <-chan struct{}, input *fuse.InHeader, out *fuse.StatfsOut) fuse.Status {
-	start := f.m.begin()
-	st := f.RawFileSystem.StatFs(cancel, input, out)
-	f.m.end(opStatfs, start, cancel, st)
-	return st
+	return f.timed(opStatfs, cancel, func() fuse.Status { return f.RawFileSystem.StatFs(cancel, input, out) })
 }
 
 func (f *instrumentedFS) Statx(cancel <-chan struct{}, input *fuse.StatxIn, out *fuse.StatxOut) fuse.Status {
-	start := f.m.begin()
-	st := f.RawFileSystem.Statx(cancel, input, out)
-	f.m.end(opStatx, start, cancel, st)
-	return st
+	return f.timed(opStatx, cancel, func() fuse.Status { return f.RawFileSystem.Statx(cancel, input, out) })
 }
 
 // Forget and ReleaseDir have no interrupt channel and no answer.
