@@ -202,6 +202,7 @@ func New(cfg Config) (*FS, error) {
 		stopSave:  make(chan struct{}),
 		stop:      make(chan struct{}),
 	}
+	f.counters.multiparts = map[string]bool{}
 	f.pt.pending = map[<-chan struct{}]*fileHandle{}
 	f.pt.open = map[ptKey]*fileHandle{}
 	f.blocks = cache.NewBlockCache(f.budget, f.budget.Limit()/2)

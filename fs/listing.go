@@ -454,16 +454,9 @@ func (f *FS) remember(info *ossapi.ObjectInfo) {
 // saveAttrStore saves the attribute store once a minute while it changes,
 // until Close (which saves it one last time).
 func (f *FS) saveAttrStore() {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-f.stopSave:
-			return
-		case <-t.C:
-			if err := f.cfg.AttrStore.Save(); err != nil {
-				f.log.Warn("cannot save the attribute store", "path", f.cfg.AttrStore.Path(), "err", err)
-			}
+	every(time.Minute, f.stopSave, func(time.Time) {
+		if err := f.cfg.AttrStore.Save(); err != nil {
+			f.log.Warn("cannot save the attribute store", "path", f.cfg.AttrStore.Path(), "err", err)
 		}
-	}
+	})
 }

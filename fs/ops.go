@@ -218,12 +218,12 @@ func (f *FS) exact(ctx context.Context, key string, a *attr) (*attr, syscall.Err
 var _ = (gofs.NodeUnlinker)((*dirNode)(nil))
 
 func (n *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
+	key := n.childKey(name)
 	ctx, done := requestContext(ctx)
 	defer done()
 	if errno := n.fsys.removeErrno(ctx, n, name); errno != 0 {
 		return errno
 	}
-	key := n.childKey(name)
 	pending := false
 	if ch := n.GetChild(name); ch != nil {
 		if fn, ok := ch.Operations().(*fileNode); ok {

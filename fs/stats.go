@@ -42,11 +42,8 @@ type counters struct {
 // uploadStarted records a multipart upload this mount started.
 func (c *counters) uploadStarted(id string) {
 	c.mu.Lock()
-	if c.multiparts == nil {
-		c.multiparts = map[string]bool{}
-	}
-	c.multiparts[id] = false
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	c.multiparts[id] = false // made by New
 }
 
 // uploadEnded records that a multipart upload was completed or aborted.

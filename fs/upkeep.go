@@ -87,15 +87,18 @@ func (f *FS) listedEntries() int64 {
 }
 
 // upkeep runs tidy every second until Close.
-func (f *FS) upkeep() {
-	t := time.NewTicker(time.Second)
+func (f *FS) upkeep() { every(time.Second, f.stop, f.tidy) }
+
+// every calls fn with the time every period until stop is closed.
+func every(period time.Duration, stop <-chan struct{}, fn func(now time.Time)) {
+	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
 		select {
-		case <-f.stop:
+		case <-stop:
 			return
 		case now := <-t.C:
-			f.tidy(now)
+			fn(now)
 		}
 	}
 }

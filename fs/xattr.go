@@ -18,6 +18,7 @@ package fs
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -38,7 +39,7 @@ const (
 // ossfsKeys are the metadata names ossfs uses for stat fields.
 var ossfsKeys = map[string]bool{"mode": true, "uid": true, "gid": true, "atime": true, "mtime": true, "ctime": true}
 
-// headerXattrs are the writable standard headers.
+// headerXattrs are the writable standard headers (in the order of headerField).
 var headerXattrs = []string{"content-type", "content-disposition", "cache-control", "content-encoding", "content-language", "expires"}
 
 // factXattrs are read-only facts.
@@ -123,20 +124,12 @@ func checkWrite(kind xkind, value []byte) syscall.Errno {
 	return 0
 }
 
+// headerField is the field of h holding the standard header name (nil for
+// another name).
 func headerField(h *ossapi.StdHeaders, name string) *string {
-	switch name {
-	case "content-type":
-		return &h.ContentType
-	case "content-disposition":
-		return &h.ContentDisposition
-	case "cache-control":
-		return &h.CacheControl
-	case "content-encoding":
-		return &h.ContentEncoding
-	case "content-language":
-		return &h.ContentLanguage
-	case "expires":
-		return &h.Expires
+	fields := [...]*string{&h.ContentType, &h.ContentDisposition, &h.CacheControl, &h.ContentEncoding, &h.ContentLanguage, &h.Expires}
+	if i := slices.Index(headerXattrs, name); i >= 0 {
+		return fields[i] // in headerXattrs' order
 	}
 	return nil
 }
