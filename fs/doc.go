@@ -15,11 +15,13 @@
 //     listing.go: directory listings and how their guesses are made exact.
 //   - file.go: fileNode (a file or symlink) and fileHandle (an open file):
 //     open, read, write, flush, fsync, release, readlink.
-//   - ops.go: namespace operations (create, mkdir, rmdir, unlink, symlink,
-//     rename of a file) and setattr; the object copy used by renames and
-//     metadata changes; FlushAll at shutdown. renamedir.go: the rename of a
-//     directory (copy every object, then delete; undone on failure).
-//     special.go: mknod (FIFOs, sockets, devices).
+//   - ops.go: namespace operations (create, mkdir, rmdir, unlink, symlink).
+//     rename.go: the rename of a file and the checks of every rename;
+//     renamedir.go: the rename of a directory (copy every object, then
+//     delete; undone on failure). copy.go: server-side copies and metadata
+//     rewrites. setattr.go: chmod, chown, utimes, truncate. special.go:
+//     mknod (FIFOs, sockets, devices). writers.go: the set of open writers,
+//     their lock order, FlushAll and Close.
 //   - reader.go: the read path of one open handle (sequential prefetch,
 //     random blocks). datacache.go: the persistent data cache (-o
 //     data_cache) as reads use it; passthrough.go: FUSE passthrough of

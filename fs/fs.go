@@ -708,3 +708,10 @@ func parentKey(key string) string {
 	}
 	return ""
 }
+
+// noteUploaded records what an upload produced.
+func (f *FS) noteUploaded(key string, size int64, etag string, mode, uid, gid uint32, mtime time.Time) {
+	a := &attr{known: true, size: size, etag: etag, mode: mode, uid: uid, gid: gid, answered: time.Now().UnixNano()}
+	a.setMtime(mtime)
+	f.stat.Put(key, a)
+}

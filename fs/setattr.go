@@ -1,0 +1,348 @@
+package fs
+
+// SETATTR of files and directories: chmod, chown, utimes and truncate. A
+// file with a writer takes the change in its write state (its upload
+// carries it); any other change is made on the server before it returns.
+
+import (
+	"context"
+	"strings"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/ossmount/ossmount/ossapi"
+)
+
+var _ = (gofs.NodeSetattrer)((*fileNode)(nil))
+
+func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	ctx, done := requestContext(ctx)
+	defer done()
+	f := n.fsys
+	if errno := f.checkWritable(); errno != 0 {
+		return errno
+	}
+	c := setattrChange(in)
+	size, hasSize := in.GetSize()
+	if hasSize {
+		if errno := sizeErrno(size); errno != 0 {
+			return errno
+		}
+	}
+	if errno := f.setattrAllowed(ctx, &n.Inode, n.exactAttr, fh, in, c.mode); errno != 0 {
+		return errno
+	}
+	if in.Valid&fuse.FATTR_KILL_SUIDGID != 0 && c.mode == nil {
+		// A truncate or chown by an unprivileged caller: the mount clears
+		// set-user-ID/set-group-ID (FUSE_HANDLE_KILLPRIV_V2).
+		var cur fuse.AttrOut
+		if errno := n.Getattr(ctx, fh, &cur); errno == 0 {
+			if m, ok := suidKilled(cur.Mode & 0o7777); ok {
+				c.mode = &m
+			}
+		}
+	}
+	if !hasSize && c.none() {
+		return n.Getattr(ctx, fh, out)
+	}
+	w, temp, errno := n.writerFor(ctx, hasSize)
+	if errno != 0 {
+		return errno
+	}
+	if w != nil {
+		return n.setattrWriter(ctx, fh, w, temp, c, size, hasSize, out)
+	}
+	if n.orphaned() {
+		// fchmod/futimens of an unlinked file: nothing on the server
+		// to change; the open descriptor shows the change.
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if n.attr == nil {
+			return syscall.ENOENT
+		}
+		a := *n.attr
+		t := a.mtime()
+		c.apply(&a.mode, &a.uid, &a.gid, &t)
+		a.setMtime(t)
+		n.attr = &a
+		a.fill(&out.Attr)
+		out.Nlink = 0
+		return 0
+	}
+	// No writer: change the metadata in place.
+	a2, _, errno := n.rewriteAttrs(ctx, c)
+	if errno != 0 {
+		return errno
+	}
+	n.setAttr(a2)
+	a2.fill(&out.Attr)
+	return 0
+}
+
+// setattrWriter makes a setattr's changes through the file's writer w
+// (temp: one made for a truncate, flushed and released here).
+func (n *fileNode) setattrWriter(ctx context.Context, fh gofs.FileHandle, w *writeState, temp bool, c attrChange, size uint64, hasSize bool, out *fuse.AttrOut) syscall.Errno {
+	// A change by path (no handle) while the file's writer has nothing
+	// left to upload (its last close already uploaded it; the release is
+	// still on its way, or a descriptor is open but idle) is made on the
+	// server before returning, like one with no writer at all. Not a
+	// truncate to 0: open(O_TRUNC) sends that without a handle too, and
+	// the file is then about to be written.
+	byPathClean := !temp && fh == nil && !(hasSize && size == 0) && w.isClean()
+	if byPathClean && !hasSize {
+		if errno, done := n.setattrCleanWriter(ctx, w, c, out); done {
+			return errno
+		}
+	}
+	if hasSize {
+		if errno := w.truncate(ctx, int64(size)); errno != 0 {
+			if temp {
+				n.releaseWrite(ctx, w)
+			}
+			return errno
+		}
+	}
+	w.setMeta(c)
+	if !temp && !byPathClean {
+		w.attrView().fill(&out.Attr)
+		return 0
+	}
+	errno := w.flush(ctx)
+	if temp {
+		n.releaseWrite(ctx, w)
+	}
+	if errno != 0 {
+		return errno
+	}
+	if byPathClean {
+		w.attrView().fill(&out.Attr)
+		return 0
+	}
+	return n.Getattr(ctx, nil, out)
+}
+
+// setattrAllowed applies, when the mount enforces permissions, the rules
+// of chmod, chown, utimes and truncate to the caller (it may clear S_ISGID
+// from *mode); attrs gives the node's attributes, asked only then.
+func (f *FS) setattrAllowed(ctx context.Context, in *gofs.Inode, attrs func(context.Context) (*attr, syscall.Errno), fh gofs.FileHandle, sin *fuse.SetAttrIn, mode *uint32) syscall.Errno {
+	if !f.enforcing() || callerOf(ctx).root() {
+		return 0
+	}
+	if fh == nil {
+		if errno := f.pathErrno(ctx, in); errno != 0 {
+			return errno
+		}
+	}
+	a, errno := attrs(ctx)
+	if errno != 0 {
+		return errno
+	}
+	return callerOf(ctx).setattrErrno(a, sin, mode, fh != nil)
+}
+
+// setattrCleanWriter changes mode, owner or mtime on the server for a file
+// whose writer has nothing to upload, and gives the writer the new
+// metadata and version. done is false when the writer has changes after
+// all (they are then applied with its upload).
+func (n *fileNode) setattrCleanWriter(ctx context.Context, w *writeState, c attrChange, out *fuse.AttrOut) (syscall.Errno, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.cleanLocked() {
+		return 0, false
+	}
+	a, meta, errno := n.rewriteAttrs(ctx, c)
+	if errno != 0 {
+		return errno, true
+	}
+	w.mode, w.uid, w.gid, w.mtime = a.mode, a.uid, a.gid, a.mtime()
+	w.mtimeSet = w.mtimeSet || c.mtime != nil
+	w.meta = map[string]string{}
+	for k, v := range meta {
+		switch k {
+		case "mode", "uid", "gid", "mtime":
+		default:
+			w.meta[k] = v
+		}
+	}
+	w.baseETag = a.etag
+	if a.info != nil {
+		w.info = a.info
+		w.headers = a.info.Headers
+	}
+	n.fsys.stat.Put(w.key, a)
+	a.fill(&out.Attr)
+	return 0, true
+}
+
+// rewriteAttrs applies mode, owner and mtime changes to the object in place
+// (a self-copy keeping all other metadata and headers) and returns its new
+// attributes and metadata.
+func (n *fileNode) rewriteAttrs(ctx context.Context, c attrChange) (*attr, map[string]string, syscall.Errno) {
+	f := n.fsys
+	a, errno := f.headFile(ctx, n.key())
+	if errno != 0 {
+		return nil, nil, errno
+	}
+	meta := map[string]string{}
+	for k, v := range a.info.Meta {
+		meta[k] = v
+	}
+	m, u, g, t := a.mode, a.uid, a.gid, a.mtime()
+	c.apply(&m, &u, &g, &t)
+	for k, v := range ossfsMeta(m, u, g, t) {
+		meta[k] = v
+	}
+	if _, err := f.rewriteMeta(ctx, n.key(), a.size, a.etag, meta, a.info.Headers); err != nil {
+		return nil, nil, f.toErrno("setattr", err)
+	}
+	a2, errno := f.headFile(ctx, n.key())
+	if errno != 0 {
+		return nil, nil, errno
+	}
+	return a2, meta, 0
+}
+
+// attrChange is what a chmod, chown or utimes changes: a nil field stays
+// as it is.
+type attrChange struct {
+	mode     *uint32 // its permission bits (07777); the file type stays
+	uid, gid *uint32
+	mtime    *time.Time
+}
+
+// setattrChange is what a SETATTR asks to change (the size apart).
+func setattrChange(in *fuse.SetAttrIn) attrChange {
+	var c attrChange
+	if m, ok := in.GetMode(); ok {
+		c.mode = &m
+	}
+	if u, ok := in.GetUID(); ok {
+		c.uid = &u
+	}
+	if g, ok := in.GetGID(); ok {
+		c.gid = &g
+	}
+	if t, ok := in.GetMTime(); ok {
+		c.mtime = &t
+	}
+	return c
+}
+
+// none reports whether c changes nothing.
+func (c attrChange) none() bool {
+	return c.mode == nil && c.uid == nil && c.gid == nil && c.mtime == nil
+}
+
+// apply makes c's changes to a mode, owner and mtime.
+func (c attrChange) apply(mode, uid, gid *uint32, mtime *time.Time) {
+	if c.mode != nil {
+		*mode = *mode&syscall.S_IFMT | *c.mode&0o7777
+	}
+	if c.uid != nil {
+		*uid = *c.uid
+	}
+	if c.gid != nil {
+		*gid = *c.gid
+	}
+	if c.mtime != nil {
+		*mtime = *c.mtime
+	}
+}
+
+// writerFor returns the node's open writer, or when create is set a
+// temporary one (temp) that the caller flushes and releases.
+func (n *fileNode) writerFor(ctx context.Context, create bool) (w *writeState, temp bool, errno syscall.Errno) {
+	if w = n.writer(); w != nil {
+		return w, false, 0
+	}
+	if !create {
+		return nil, false, 0
+	}
+	w, errno = n.acquireWriter(ctx, false)
+	return w, true, errno
+}
+
+var _ = (gofs.NodeSetattrer)((*dirNode)(nil))
+
+// Setattr on a directory persists mode, owner and mtime on its marker,
+// creating the marker of an implicit directory.
+func (n *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	f := n.fsys
+	if errno := f.checkWritable(); errno != 0 {
+		return errno
+	}
+	ctx, done := requestContext(ctx)
+	defer done()
+	c := setattrChange(in)
+	if c.none() {
+		return n.Getattr(ctx, fh, out)
+	}
+	if n.IsRoot() {
+		return syscall.EPERM
+	}
+	if n.orphaned() {
+		return syscall.ENOENT // removed or replaced: no marker to change
+	}
+	key := n.key()
+	a, errno := n.attrs(ctx)
+	if errno != 0 {
+		return errno
+	}
+	have := func(context.Context) (*attr, syscall.Errno) { return a, 0 }
+	if errno := f.setattrAllowed(ctx, &n.Inode, have, fh, in, c.mode); errno != 0 {
+		return errno
+	}
+	m, u, g, t := a.mode, a.uid, a.gid, a.mtime()
+	c.apply(&m, &u, &g, &t)
+	etag, meta, hdr, err := f.writeMarkerMeta(ctx, key, ossfsMeta(m, u, g, t))
+	if err != nil {
+		return f.toErrno("setattr", err)
+	}
+	na := f.attrFromInfo(&ossapi.ObjectInfo{Key: key, ETag: etag, LastModified: time.Now(), Meta: meta, Headers: hdr, Full: true}, true)
+	f.invalidate(strings.TrimSuffix(key, "/"))
+	f.stat.Put(strings.TrimSuffix(key, "/"), na)
+	n.last.Store(na)
+	na.fill(&out.Attr)
+	if f.enforcing() && na.mode&0o111 != 0o111 {
+		// Names the kernel keeps under the directory would let callers
+		// past its new mode without asking: drop them.
+		go func() {
+			for name := range n.Children() {
+				n.NotifyEntry(name)
+			}
+		}()
+	}
+	return 0
+}
+
+// writeMarkerMeta sets ossfs metadata on the directory marker at key,
+// keeping its other metadata and headers (a self-copy), or creates the
+// marker with it. It returns the marker's ETag, metadata and headers.
+func (f *FS) writeMarkerMeta(ctx context.Context, key string, ossfs map[string]string) (string, map[string]string, ossapi.StdHeaders, error) {
+	info, err := f.store.Head(ctx, key, ossapi.HeadOptions{})
+	meta := map[string]string{}
+	hdr := ossapi.StdHeaders{ContentType: "application/x-directory"}
+	if err == nil {
+		for k, v := range info.Meta {
+			meta[k] = v
+		}
+		hdr = info.Headers
+	} else if ossapi.KindOf(err) != ossapi.KindNotExist {
+		return "", nil, hdr, err
+	}
+	for k, v := range ossfs {
+		meta[k] = v
+	}
+	if err == nil {
+		etag, err := f.rewriteMeta(ctx, key, info.Size, info.ETag, meta, hdr)
+		return etag, meta, hdr, err
+	}
+	res, err := f.store.Put(ctx, ossapi.PutRequest{Key: key, Body: strings.NewReader(""), Meta: meta, Headers: hdr})
+	if err != nil {
+		return "", nil, hdr, err
+	}
+	return res.ETag, meta, hdr, nil
+}
