@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
@@ -152,4 +153,32 @@ func hdr(kv ...string) http.Header {
 		h.Set(kv[i], kv[i+1])
 	}
 	return h
+}
+
+// staleOpens forgets what it no longer needs: a key found stale more than
+// a second ago is dropped when another is noted (the package-level map it
+// replaces kept every key ever found stale, for the life of the process).
+func TestStaleOpensPruned(t *testing.T) {
+	var s staleOpens
+	if s.again("a") {
+		t.Fatal("first stale open of a: again")
+	}
+	if !s.again("a") {
+		t.Fatal("second stale open of a within a second: not again")
+	}
+	if s.again("a") {
+		t.Fatal("third stale open of a: again (the second should have forgotten it)")
+	}
+	s.mu.Lock()
+	s.seen["old"] = time.Now().Add(-2 * time.Second)
+	s.mu.Unlock()
+	s.again("b")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.seen["old"]; ok {
+		t.Error("a key found stale 2 s ago is still held after another was noted")
+	}
+	if len(s.seen) != 2 { // "a" (noted again by the third call) and "b"
+		t.Errorf("held %d keys, want 2: %v", len(s.seen), s.seen)
+	}
 }
