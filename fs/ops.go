@@ -66,8 +66,7 @@ func (n *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 	fn := &fileNode{fsys: n.fsys}
 	fst := fn.state()
 	fst.pending = true
-	caller, _ := fuse.FromContext(ctx)
-	w, err := n.fsys.newWriteState(fn, key, nil, true, caller)
+	w, err := n.fsys.newWriteState(&fst.onServer, key, nil, true, who)
 	if err != nil {
 		return nil, nil, 0, n.fsys.toErrno("create", err)
 	}

@@ -61,10 +61,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/ossmount/ossmount/ossapi"
 )
@@ -81,8 +80,10 @@ const (
 // writeState is the shared state of a file open for writing.
 type writeState struct {
 	fsys *FS
-	node *fileNode
-	seq  uint64 // creation order: the lock order between two writeStates
+	// onServer, the file's (fileState.onServer), is set by the first
+	// upload: from then on the file has an object.
+	onServer *atomic.Bool
+	seq      uint64 // creation order: the lock order between two writeStates
 
 	mu        sync.Mutex
 	cond      *sync.Cond // signalled when a streamed part finishes
@@ -111,13 +112,14 @@ type writeState struct {
 	wrote     bool               // GUARDED_BY(mu); written, truncated (not to 0) or chmod/chown/utimes'd since opened
 }
 
-// newWriteState stages key. base is the current object (nil for a new one);
-// truncate drops its content.
-func (f *FS) newWriteState(n *fileNode, key string, base *attr, truncate bool, caller *fuse.Caller) (*writeState, error) {
+// newWriteState stages key. base is the current object (nil for a new one,
+// owned by caller when there is one); truncate drops its content. onServer
+// is set by the first upload.
+func (f *FS) newWriteState(onServer *atomic.Bool, key string, base *attr, truncate bool, caller *who) (*writeState, error) {
 	file := newStageFile(f.staging.dir, stagePrefix, f.budget)
 	file.pool = f.bufs
 	f.stages.add(file)
-	w := &writeState{fsys: f, node: n, seq: f.writerSeq.Add(1), key: key, file: file, meta: map[string]string{}}
+	w := &writeState{fsys: f, onServer: onServer, seq: f.writerSeq.Add(1), key: key, file: file, meta: map[string]string{}}
 	w.cond = sync.NewCond(&w.mu)
 	now := time.Now()
 	if base != nil && !base.dir {
@@ -145,7 +147,7 @@ func (f *FS) newWriteState(n *fileNode, key string, base *attr, truncate bool, c
 		w.mode = syscall.S_IFREG | f.cfg.FileMode
 		w.uid, w.gid = f.cfg.UID, f.cfg.GID
 		if caller != nil {
-			w.uid, w.gid = caller.Uid, caller.Gid
+			w.uid, w.gid = caller.uid, caller.gid
 		}
 		w.mtime = now
 		w.dirty = true
@@ -311,7 +313,7 @@ func (w *writeState) write(ctx context.Context, data []byte, off int64) (uint32,
 			return 0, errno
 		}
 	}
-	if c, ok := fuse.FromContext(ctx); ok && c.Uid != 0 {
+	if c := callerOf(ctx); c != nil && c.uid != 0 {
 		w.killSUIDLocked()
 	}
 	end := off + int64(len(data))
@@ -711,8 +713,8 @@ func (w *writeState) flushLocked(ctx context.Context) syscall.Errno {
 	w.fsys.dropData(w.key)
 	w.fsys.noteUploaded(w.key, w.size, etag, w.mode, w.uid, w.gid, w.mtime)
 	w.fsys.counters.uploadsDone.Add(1)
-	if w.node != nil {
-		w.node.state().onServer.Store(true)
+	if w.onServer != nil {
+		w.onServer.Store(true)
 	}
 	return 0
 }
