@@ -271,10 +271,28 @@ func (m *mount) stop() {
 	select {
 	case <-m.exited:
 	case <-time.After(60 * time.Second):
-		m.cmd.Process.Kill()
-		exec.Command("umount", "-l", m.dir).Run()
-		m.t.Errorf("ossmount did not exit within 60 s of SIGTERM\n%s", m.log.String())
+		// Say why: where ossmount's goroutines are (SIGQUIT makes Go
+		// print them to the log), which processes are stuck in the kernel,
+		// and who holds the mount.
+		stuck := stuckProcesses()
+		holders := make(chan string, 1)
+		go func() { holders <- mountHolders(m.dir) }()
+		m.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-m.exited:
+		case <-time.After(5 * time.Second):
+			m.cmd.Process.Kill()
+		}
 		<-m.exited
+		var held string
+		select {
+		case held = <-holders:
+		case <-time.After(5 * time.Second):
+			held = "unknown (reading /proc/PID/fd blocks: a process is stuck in exec)"
+		}
+		exec.Command("umount", "-l", m.dir).Run()
+		m.t.Errorf("ossmount did not exit within 60 s of SIGTERM; processes using the mount: %s; processes in D state: %s\n%s", held, stuck, m.log.String())
+		return
 	}
 	if isMounted(m.dir) {
 		exec.Command("umount", "-l", m.dir).Run()
@@ -283,6 +301,62 @@ func (m *mount) stop() {
 	if st := m.cmd.ProcessState; st != nil && !st.Success() {
 		m.t.Errorf("ossmount exited with %v\n%s", st, m.log.String())
 	}
+}
+
+// stuckProcesses lists the processes in uninterruptible sleep (D), with
+// where they wait and their parent (reading nothing that could block).
+func stuckProcesses() string {
+	var out []string
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, p := range procs {
+		b, err := os.ReadFile(p + "/stat")
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if err != nil || i < 0 || i+2 >= len(s) || s[i+2] != 'D' {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		wchan, _ := os.ReadFile(p + "/wchan")
+		out = append(out, fmt.Sprintf("%s %s (ppid %s) in %s", filepath.Base(p), s[strings.IndexByte(s, '('):i+1], f[1], wchan))
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, "; ")
+}
+
+// mountHolders lists the processes with a file, a mapping or their working
+// directory under dir (and what), for a mount that will not go away.
+func mountHolders(dir string) string {
+	var out []string
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, p := range procs {
+		var what []string
+		links, _ := filepath.Glob(p + "/fd/*")
+		for _, l := range append(links, p+"/cwd", p+"/root") {
+			if t, err := os.Readlink(l); err == nil && (t == dir || strings.HasPrefix(t, dir+"/")) {
+				what = append(what, filepath.Base(l)+"="+t)
+			}
+		}
+		if maps, err := os.ReadFile(p + "/maps"); err == nil && strings.Contains(string(maps), dir+"/") {
+			what = append(what, "mmap")
+		}
+		if len(what) > 0 {
+			cmd, _ := os.ReadFile(p + "/cmdline")
+			state := ""
+			if b, err := os.ReadFile(p + "/stat"); err == nil {
+				if i := strings.LastIndexByte(string(b), ')'); i >= 0 && i+2 < len(b) {
+					state = string(b[i+2 : i+3])
+				}
+			}
+			out = append(out, fmt.Sprintf("%s [%s] state %s: %s", filepath.Base(p),
+				strings.TrimSpace(strings.ReplaceAll(string(cmd), "\x00", " ")), state, strings.Join(what, ", ")))
+		}
+	}
+	if len(out) == 0 {
+		return "none found"
+	}
+	return strings.Join(out, "; ")
 }
 
 func isMounted(dir string) bool {
