@@ -275,8 +275,7 @@ func (m *mount) stop() {
 		// print them to the log), which processes are stuck in the kernel,
 		// and who holds the mount.
 		stuck := stuckProcesses()
-		holders := make(chan string, 1)
-		go func() { holders <- mountHolders(m.dir) }()
+		held := mountHolders(m.dir)
 		m.cmd.Process.Signal(syscall.SIGQUIT)
 		select {
 		case <-m.exited:
@@ -284,12 +283,6 @@ func (m *mount) stop() {
 			m.cmd.Process.Kill()
 		}
 		<-m.exited
-		var held string
-		select {
-		case held = <-holders:
-		case <-time.After(5 * time.Second):
-			held = "unknown (reading /proc/PID/fd blocks: a process is stuck in exec)"
-		}
 		exec.Command("umount", "-l", m.dir).Run()
 		m.t.Errorf("ossmount did not exit within 60 s of SIGTERM; processes using the mount: %s; processes in D state: %s\n%s", held, stuck, m.log.String())
 		return
@@ -304,25 +297,51 @@ func (m *mount) stop() {
 }
 
 // stuckProcesses lists the processes in uninterruptible sleep (D), with
-// where they wait and their parent (reading nothing that could block).
+// where they wait and their parent. It reads /proc/PID/status, which a
+// process in the middle of an exec does not block (its stat, wchan, fd and
+// maps do: see procBounded).
 func stuckProcesses() string {
 	var out []string
 	procs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, p := range procs {
-		b, err := os.ReadFile(p + "/stat")
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if err != nil || i < 0 || i+2 >= len(s) || s[i+2] != 'D' {
+		b, err := os.ReadFile(p + "/status")
+		if err != nil {
 			continue
 		}
-		f := strings.Fields(s[i+1:])
-		wchan, _ := os.ReadFile(p + "/wchan")
-		out = append(out, fmt.Sprintf("%s %s (ppid %s) in %s", filepath.Base(p), s[strings.IndexByte(s, '('):i+1], f[1], wchan))
+		field := func(name string) string {
+			_, v, _ := strings.Cut(string(b), "\n"+name+":")
+			v, _, _ = strings.Cut(v, "\n")
+			return strings.TrimSpace(v)
+		}
+		name, _, _ := strings.Cut(strings.TrimPrefix(string(b), "Name:"), "\n")
+		if !strings.HasPrefix(field("State"), "D") {
+			continue
+		}
+		wchan, ok := procBounded(func() string { b, _ := os.ReadFile(p + "/wchan"); return string(b) })
+		if !ok {
+			wchan = "(unreadable: in exec?)"
+		}
+		out = append(out, fmt.Sprintf("%s (%s, ppid %s) in %s", filepath.Base(p), strings.TrimSpace(name), field("PPid"), wchan))
 	}
 	if len(out) == 0 {
 		return "none"
 	}
 	return strings.Join(out, "; ")
+}
+
+// procBounded runs read, which reads a process's /proc files, for at most
+// a second: most of them (stat, wchan, fd, maps, cmdline) wait while the
+// process is in the middle of an exec, which is the very process a stuck
+// mount may be waiting for. A read that does not return is left behind.
+func procBounded(read func() string) (string, bool) {
+	ch := make(chan string, 1)
+	go func() { ch <- read() }()
+	select {
+	case s := <-ch:
+		return s, true
+	case <-time.After(time.Second):
+		return "", false
+	}
 }
 
 // mountHolders lists the processes with a file, a mapping or their working
@@ -331,32 +350,44 @@ func mountHolders(dir string) string {
 	var out []string
 	procs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, p := range procs {
-		var what []string
-		links, _ := filepath.Glob(p + "/fd/*")
-		for _, l := range append(links, p+"/cwd", p+"/root") {
-			if t, err := os.Readlink(l); err == nil && (t == dir || strings.HasPrefix(t, dir+"/")) {
-				what = append(what, filepath.Base(l)+"="+t)
-			}
+		held, ok := procBounded(func() string { return procHolds(p, dir) })
+		if !ok {
+			held = filepath.Base(p) + ": its /proc files do not answer (in exec?)"
 		}
-		if maps, err := os.ReadFile(p + "/maps"); err == nil && strings.Contains(string(maps), dir+"/") {
-			what = append(what, "mmap")
-		}
-		if len(what) > 0 {
-			cmd, _ := os.ReadFile(p + "/cmdline")
-			state := ""
-			if b, err := os.ReadFile(p + "/stat"); err == nil {
-				if i := strings.LastIndexByte(string(b), ')'); i >= 0 && i+2 < len(b) {
-					state = string(b[i+2 : i+3])
-				}
-			}
-			out = append(out, fmt.Sprintf("%s [%s] state %s: %s", filepath.Base(p),
-				strings.TrimSpace(strings.ReplaceAll(string(cmd), "\x00", " ")), state, strings.Join(what, ", ")))
+		if held != "" {
+			out = append(out, held)
 		}
 	}
 	if len(out) == 0 {
 		return "none found"
 	}
 	return strings.Join(out, "; ")
+}
+
+// procHolds says what process p holds under dir ("" if nothing).
+func procHolds(p, dir string) string {
+	var what []string
+	links, _ := filepath.Glob(p + "/fd/*")
+	for _, l := range append(links, p+"/cwd", p+"/root") {
+		if t, err := os.Readlink(l); err == nil && (t == dir || strings.HasPrefix(t, dir+"/")) {
+			what = append(what, filepath.Base(l)+"="+t)
+		}
+	}
+	if maps, err := os.ReadFile(p + "/maps"); err == nil && strings.Contains(string(maps), dir+"/") {
+		what = append(what, "mmap")
+	}
+	if len(what) == 0 {
+		return ""
+	}
+	cmd, _ := os.ReadFile(p + "/cmdline")
+	state := ""
+	if b, err := os.ReadFile(p + "/stat"); err == nil {
+		if i := strings.LastIndexByte(string(b), ')'); i >= 0 && i+2 < len(b) {
+			state = string(b[i+2 : i+3])
+		}
+	}
+	return fmt.Sprintf("%s [%s] state %s: %s", filepath.Base(p),
+		strings.TrimSpace(strings.ReplaceAll(string(cmd), "\x00", " ")), state, strings.Join(what, ", "))
 }
 
 func isMounted(dir string) bool {
