@@ -466,7 +466,8 @@ func (n *fileNode) openWrite(ctx context.Context, flags uint32) (gofs.FileHandle
 	n.mu.Lock()
 	n.state().keepETag = writtenHere
 	n.mu.Unlock()
-	return &fileHandle{node: n, w: w, appendMode: flags&syscall.O_APPEND != 0, readOnly: flags&syscall.O_ACCMODE == syscall.O_RDONLY}, writeOpenFlags(flags), 0
+	return &fileHandle{node: n, w: w, appendMode: flags&syscall.O_APPEND != 0, readOnly: flags&syscall.O_ACCMODE == syscall.O_RDONLY,
+		opener: callerProcess(ctx)}, writeOpenFlags(flags), 0
 }
 
 // writeOpenFlags are the FOPEN flags of a handle opened for writing. A
@@ -597,7 +598,8 @@ type fileHandle struct {
 	w          *writeState // writing handle (or reading a file being written)
 	appendMode bool
 	readOnly   bool
-	pt         bool // read by the kernel from the cache file (GUARDED_BY(node.st.pt.mu))
+	pt         bool  // read by the kernel from the cache file (GUARDED_BY(node.st.pt.mu))
+	opener     int32 // the process (thread group) that opened it for writing; 0 if unknown
 
 	// Read-only handles: the reader of the version the handle reads.
 	vmu    sync.Mutex
@@ -700,8 +702,20 @@ var _ = (gofs.FileFlusher)((*fileHandle)(nil))
 // the old one if the writer is killed). A file created and closed
 // without a write (no chmod or utimes either) is therefore uploaded at
 // release, just after close returns; an error there can only be logged.
+// Nor does the close of a descriptor that another process inherited (fork)
+// while the one that opened it lives: a writer that starts a program gives
+// it a copy of every descriptor, which its exec or exit closes; uploading
+// then would publish a half-written file and hold up the child (as
+// mountpoint-s3 does, the opener's close, or the release, uploads).
 func (h *fileHandle) Flush(ctx context.Context) syscall.Errno {
 	if h.w == nil || h.readOnly || h.w.untouched() {
+		return 0
+	}
+	if closedByOther(ctx, h.opener) {
+		// The close of a descriptor another process inherited (after
+		// fork; its exec or exit closes it): not the application
+		// finishing the file. The opener's close, or the release after
+		// the last close, uploads it.
 		return 0
 	}
 	ctx, done := flushContext(ctx)

@@ -31,6 +31,19 @@ package fs
 // for a killed process's open files, which sends FLUSH without a signal
 // pending any more (flushContext checks it at once).
 //
+// A thread in the middle of an exec is the exception to looking at it:
+// the kernel closes its close-on-exec descriptors (one FLUSH each) while it
+// holds the lock that reading its /proc/TID/stat waits for, so that read
+// would wait for the exec, which waits for the FLUSH: both for ever, the
+// program in state D and the mount busy. Every read of a caller's /proc
+// files is therefore bounded (procReadTimeout); a thread that does not
+// answer in time is not taken for dying.
+//
+// callerProcess tells which process a request comes from (its
+// /proc/TID/status, which an exec does not hold up): a close (FLUSH) by a
+// process that inherited the descriptor, such as the exec of a child the
+// writer started, is not the application's (file.go, Flush).
+//
 // Reads are the exception: they keep honouring every interrupt at once
 // (reader.go selects on the request's own context). A read has nothing to
 // leave half done, EINTR from read(2) is a documented outcome that programs
@@ -43,6 +56,7 @@ import (
 	"errors"
 	"os"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -109,15 +123,84 @@ func watchCaller(ctx context.Context, dying func(tid uint32) bool) (context.Cont
 	}
 }
 
+// procReadTimeout bounds a read of a caller's /proc files (see above).
+const procReadTimeout = 250 * time.Millisecond
+
 // threadDying reports whether thread tid is being killed (see above). A
 // thread that cannot be looked at (gone, another pid namespace, /proc
-// mounted with hidepid) is not taken for dying.
+// mounted with hidepid, in the middle of an exec) is not taken for dying.
 func threadDying(tid uint32) bool {
-	b, err := os.ReadFile("/proc/" + strconv.FormatUint(uint64(tid), 10) + "/stat")
+	b, err := readProc(tid, "stat")
 	if err != nil {
 		return false
 	}
 	return statDying(b)
+}
+
+// readProc reads /proc/TID/name, waiting at most procReadTimeout: a read
+// that takes longer is left to finish in the background (the exec it
+// waits for goes on once the request is answered).
+func readProc(tid uint32, name string) ([]byte, error) {
+	type result struct {
+		b   []byte
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		b, err := os.ReadFile("/proc/" + strconv.FormatUint(uint64(tid), 10) + "/" + name)
+		ch <- result{b, err}
+	}()
+	t := time.NewTimer(procReadTimeout)
+	defer t.Stop()
+	select {
+	case r := <-ch:
+		return r.b, r.err
+	case <-t.C:
+		return nil, errProcTimeout
+	}
+}
+
+// errProcTimeout: a /proc file of the caller did not answer in time.
+var errProcTimeout = errors.New("/proc did not answer in time (the thread is in an exec)")
+
+// callerProcess is the process (thread group id) of the request's calling
+// thread, 0 if unknown.
+func callerProcess(ctx context.Context) int32 {
+	c, ok := fuse.FromContext(ctx)
+	if !ok || c.Pid == 0 {
+		return 0
+	}
+	b, err := readProc(c.Pid, "status")
+	if err != nil {
+		return 0
+	}
+	_, rest, ok := bytes.Cut(b, []byte("\nTgid:"))
+	if !ok {
+		return 0
+	}
+	line, _, _ := bytes.Cut(rest, []byte("\n"))
+	n, err := strconv.ParseInt(string(bytes.TrimSpace(line)), 10, 32)
+	if err != nil {
+		return 0
+	}
+	return int32(n)
+}
+
+// closedByOther reports whether a close (FLUSH) comes from a process other
+// than opener, the one that opened the file, while that one still lives:
+// a descriptor inherited across fork, closed by the child's exit or exec.
+// An unknown process (0) is never another.
+func closedByOther(ctx context.Context, opener int32) bool {
+	if opener == 0 {
+		return false
+	}
+	p := callerProcess(ctx)
+	if p == 0 || p == opener {
+		return false
+	}
+	// The opener gone (a daemon that forked and exited): this close may
+	// well be the application's last.
+	return syscall.Kill(int(opener), 0) != syscall.ESRCH
 }
 
 // statDying reads /proc/TID/stat: SIGKILL pending, or exiting because of a

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -131,5 +133,24 @@ func TestWatchCallerWithoutCaller(t *testing.T) {
 	done()
 	if ctx.Err() == nil {
 		t.Fatal("done did not end the request context")
+	}
+}
+
+func TestCallerProcess(t *testing.T) {
+	// The calling thread is any thread of the process: the answer is the
+	// process (thread group) id.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	for _, tid := range []int{os.Getpid(), syscall.Gettid()} {
+		ctx := &fuse.Context{Caller: fuse.Caller{Pid: uint32(tid)}}
+		if got := callerProcess(ctx); got != int32(os.Getpid()) {
+			t.Errorf("thread %d: process %d, want %d", tid, got, os.Getpid())
+		}
+	}
+	if got := callerProcess(context.Background()); got != 0 {
+		t.Errorf("no caller: %d, want 0", got)
+	}
+	if got := callerProcess(&fuse.Context{Caller: fuse.Caller{Pid: 0}}); got != 0 {
+		t.Errorf("pid 0 (another pid namespace): %d, want 0", got)
 	}
 }

@@ -81,7 +81,7 @@ func (n *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 	n.fsys.mem.inodes.Add(1) // until OnForget
 	ch := n.NewInode(ctx, fn, gofs.StableAttr{Mode: syscall.S_IFREG})
 	n.fsys.fillEntry(out, fn.attr, pa)
-	return ch, &fileHandle{node: fn, w: w, appendMode: flags&syscall.O_APPEND != 0}, writeOpenFlags(flags), 0
+	return ch, &fileHandle{node: fn, w: w, appendMode: flags&syscall.O_APPEND != 0, opener: callerProcess(ctx)}, writeOpenFlags(flags), 0
 }
 
 var _ = (gofs.NodeMkdirer)((*dirNode)(nil))
