@@ -536,7 +536,8 @@ func TestSystemMountHelper(t *testing.T) {
 // mount(8) runs /sbin/mount.fuse.ossmount, which is ossmount.
 func TestSystemInstallFstab(t *testing.T) {
 	dest := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// make install builds the binaries again: minutes on a loaded machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	mk := exec.CommandContext(ctx, "make", "-s", "-C", "../..", "install", "DESTDIR="+dest, "PREFIX=/usr/local", "BIN="+filepath.Join(t.TempDir(), "build"))
 	if out, err := mk.CombinedOutput(); err != nil {
