@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -152,5 +153,32 @@ func TestCallerProcess(t *testing.T) {
 	}
 	if got := callerProcess(&fuse.Context{Caller: fuse.Caller{Pid: 0}}); got != 0 {
 		t.Errorf("pid 0 (another pid namespace): %d, want 0", got)
+	}
+}
+
+func TestClosedByOther(t *testing.T) {
+	self := &fuse.Context{Caller: fuse.Caller{Pid: uint32(os.Getpid())}}
+	if closedByOther(self, int32(os.Getpid())) {
+		t.Error("the opener's own close taken for another process's")
+	}
+	if closedByOther(self, 0) {
+		t.Error("a handle of unknown opener: a close taken for another process's")
+	}
+	if closedByOther(&fuse.Context{}, int32(os.Getpid())) {
+		t.Error("a close of unknown caller (pid 0) taken for another process's")
+	}
+	// The opener is another process, alive: this close is an inherited
+	// descriptor's. Once it has exited, the close may be the last one.
+	opener := exec.Command("sleep", "60")
+	if err := opener.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !closedByOther(self, int32(opener.Process.Pid)) {
+		t.Error("a close while another process that opened the file lives: not taken for an inherited descriptor's")
+	}
+	opener.Process.Kill()
+	opener.Wait()
+	if closedByOther(self, int32(opener.Process.Pid)) {
+		t.Error("a close after the opener exited taken for an inherited descriptor's")
 	}
 }
