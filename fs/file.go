@@ -504,7 +504,7 @@ func (n *fileNode) acquireWriter(ctx context.Context, truncate bool) (*writeStat
 		st.ws = nil
 		if n.pendingLocked() {
 			defer n.mu.Unlock()
-			nw, err := n.fsys.newWriteState(&n.state().onServer, n.key(), nil, true, callerOf(ctx))
+			nw, err := n.fsys.newWriteState(n.state(), n.key(), nil, true, callerOf(ctx))
 			if err != nil {
 				return nil, n.fsys.toErrno("open", err)
 			}
@@ -537,7 +537,7 @@ func (n *fileNode) acquireWriter(ctx context.Context, truncate bool) (*writeStat
 	if a.isSymlink() {
 		return nil, syscall.ELOOP
 	}
-	w, err := n.fsys.newWriteState(&n.state().onServer, key, a, truncate, nil)
+	w, err := n.fsys.newWriteState(n.state(), key, a, truncate, nil)
 	if err != nil {
 		return nil, n.fsys.toErrno("open", err)
 	}

@@ -66,7 +66,7 @@ func (n *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 	fn := &fileNode{fsys: n.fsys}
 	fst := fn.state()
 	fst.pending = true
-	w, err := n.fsys.newWriteState(&fst.onServer, key, nil, true, who)
+	w, err := n.fsys.newWriteState(fst, key, nil, true, who)
 	if err != nil {
 		return nil, nil, 0, n.fsys.toErrno("create", err)
 	}

@@ -61,7 +61,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -80,10 +79,10 @@ const (
 // writeState is the shared state of a file open for writing.
 type writeState struct {
 	fsys *FS
-	// onServer, the file's (fileState.onServer), is set by the first
-	// upload: from then on the file has an object.
-	onServer *atomic.Bool
-	seq      uint64 // creation order: the lock order between two writeStates
+	// st is the file's state kept with its node: the first upload sets
+	// its onServer (from then on the file has an object).
+	st  *fileState
+	seq uint64 // creation order: the lock order between two writeStates
 
 	mu        sync.Mutex
 	cond      *sync.Cond // signalled when a streamed part finishes
@@ -112,14 +111,14 @@ type writeState struct {
 	wrote     bool               // GUARDED_BY(mu); written, truncated (not to 0) or chmod/chown/utimes'd since opened
 }
 
-// newWriteState stages key. base is the current object (nil for a new one,
-// owned by caller when there is one); truncate drops its content. onServer
-// is set by the first upload.
-func (f *FS) newWriteState(onServer *atomic.Bool, key string, base *attr, truncate bool, caller *who) (*writeState, error) {
+// newWriteState stages key for the file whose state is st. base is the
+// current object (nil for a new one, owned by caller when there is one);
+// truncate drops its content.
+func (f *FS) newWriteState(st *fileState, key string, base *attr, truncate bool, caller *who) (*writeState, error) {
 	file := newStageFile(f.staging.dir, stagePrefix, f.budget)
 	file.pool = f.bufs
 	f.stages.add(file)
-	w := &writeState{fsys: f, onServer: onServer, seq: f.writerSeq.Add(1), key: key, file: file, meta: map[string]string{}}
+	w := &writeState{fsys: f, st: st, seq: f.writerSeq.Add(1), key: key, file: file, meta: map[string]string{}}
 	w.cond = sync.NewCond(&w.mu)
 	now := time.Now()
 	if base != nil && !base.dir {
@@ -713,8 +712,8 @@ func (w *writeState) flushLocked(ctx context.Context) syscall.Errno {
 	w.fsys.dropData(w.key)
 	w.fsys.noteUploaded(w.key, w.size, etag, w.mode, w.uid, w.gid, w.mtime)
 	w.fsys.counters.uploadsDone.Add(1)
-	if w.onServer != nil {
-		w.onServer.Store(true)
+	if w.st != nil {
+		w.st.onServer.Store(true)
 	}
 	return 0
 }
