@@ -36,7 +36,8 @@
 //     once-a-second sweep of caches and the Go memory limit.
 //   - xattr.go: object metadata as extended attributes (one path for files
 //     and directories); share.go: presigned URLs and POST policies as
-//     virtual attributes; stats.go: counters and user.oss.stats.
+//     virtual attributes; cachexattr.go: user.oss.cache (the data cache's
+//     status, pin, unpin, drop); stats.go: counters and user.oss.stats.
 //   - access.go: permission checks (without default_permissions, and for
 //     sharing); names.go: which names and sizes OSS can hold.
 //   - errno.go: errors become errnos in exactly one place, toErrno (OSS

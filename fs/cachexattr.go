@@ -1,0 +1,202 @@
+package fs
+
+// Control of the persistent data cache (datacache.go) through the virtual
+// attribute user.oss.cache (never listed, never sent to OSS):
+//
+//	getxattr(FILE, "user.oss.cache")  JSON: what the cache holds of the file
+//	getxattr(DIR, "user.oss.cache")   JSON: the cache's numbers (DataCacheStats)
+//	setxattr(FILE, "user.oss.cache", "pin")    fetch the whole file into the cache and keep it
+//	setxattr(FILE, "user.oss.cache", "unpin")  let it be evicted again
+//	setxattr(FILE, "user.oss.cache", "drop")   remove it from the cache
+//
+// On a file, the caller must be allowed to read it (as for presign);
+// on a directory, to read and search it. Without a data cache: ENODATA
+// (get) and ENOTSUP (set).
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/ossmount/ossmount/cache"
+)
+
+const xattrCache = "user.oss.cache"
+
+// cacheStatus answers getxattr(FILE, user.oss.cache).
+func (n *fileNode) cacheStatus(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	dc := n.fsys.cfg.DataCache
+	if dc == nil {
+		return 0, syscall.ENODATA
+	}
+	if n.orphaned() {
+		return 0, syscall.ENOENT
+	}
+	a, errno := n.exactAttr(ctx)
+	if errno != 0 {
+		return 0, errno
+	}
+	if errno := n.fsys.mayErrno(ctx, &n.Inode, a, permRead); errno != 0 {
+		return 0, errno
+	}
+	type answer struct {
+		Key string `json:"key"`
+		cache.EntryStatus
+		Current bool `json:"current"` // the entry is of the version the mount knows
+	}
+	key := n.key()
+	ans := answer{Key: key}
+	if st, ok := dc.Status(n.fsys.dataID(key)); ok {
+		ans.EntryStatus = st
+		ans.Current = st.ETag == a.etag
+	} else {
+		ans.Size = a.size
+		ans.ETag = a.etag
+	}
+	return answerShare(ctx, n.fsys, n.StableAttr().Ino, xattrCache, dest, func() (string, syscall.Errno) {
+		b, _ := json.Marshal(ans)
+		return string(b) + "\n", 0
+	})
+}
+
+// cacheSummary answers getxattr(DIR, user.oss.cache).
+func (n *dirNode) cacheSummary(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	dc := n.fsys.cfg.DataCache
+	if dc == nil {
+		return 0, syscall.ENODATA
+	}
+	a, errno := n.attrs(ctx)
+	if errno != 0 {
+		return 0, errno
+	}
+	if errno := n.fsys.mayErrno(ctx, &n.Inode, a, permRead|permExec); errno != 0 {
+		return 0, errno
+	}
+	return answerShare(ctx, n.fsys, n.StableAttr().Ino, xattrCache, dest, func() (string, syscall.Errno) {
+		b, _ := json.Marshal(dc.Stats())
+		return string(b) + "\n", 0
+	})
+}
+
+// cacheControl answers setxattr(FILE, user.oss.cache, pin|unpin|drop).
+func (n *fileNode) cacheControl(ctx context.Context, value []byte) syscall.Errno {
+	dc := n.fsys.cfg.DataCache
+	if dc == nil {
+		return syscall.ENOTSUP
+	}
+	op := string(value)
+	if op != "pin" && op != "unpin" && op != "drop" {
+		return syscall.EINVAL
+	}
+	if n.orphaned() {
+		return syscall.ENOENT
+	}
+	if n.isPending() {
+		return syscall.EBUSY
+	}
+	key := n.key()
+	// The current version, from OSS (close-to-open, as for an open).
+	a, errno := n.fsys.headFile(ctx, key)
+	if errno != 0 {
+		return errno
+	}
+	if a.isSymlink() {
+		return syscall.EINVAL
+	}
+	if errno := n.fsys.mayErrno(ctx, &n.Inode, a, permRead); errno != 0 {
+		return errno
+	}
+	uid := uint32(0)
+	if c, ok := fuse.FromContext(ctx); ok {
+		uid = c.Uid
+	}
+	switch op {
+	case "drop":
+		dc.Drop(n.fsys.dataID(key))
+		n.fsys.log.Info("data cache: dropped", "key", key, "uid", uid)
+		return 0
+	case "unpin":
+		if e := n.fsys.openData(key, a.etag, a.size); e != nil {
+			e.SetPinned(false)
+			e.Release()
+		}
+		return 0
+	}
+	if a.size == 0 {
+		return 0
+	}
+	e := n.fsys.openData(key, a.etag, a.size)
+	if e == nil {
+		n.fsys.log.Warn("data cache: cannot pin a file larger than the cache", "key", key, "size", a.size, "limit", dc.Limit())
+		return syscall.EFBIG
+	}
+	defer e.Release()
+	e.SetPinned(true) // before filling: what is filled is not evicted
+	if errno := n.prefetch(ctx, key, a, e); errno != 0 {
+		e.SetPinned(false)
+		return errno
+	}
+	if !e.Complete() {
+		e.SetPinned(false)
+		n.fsys.log.Warn("data cache: no room to pin", "key", key, "size", a.size)
+		return syscall.ENOSPC
+	}
+	n.fsys.log.Info("data cache: pinned", "key", key, "size", a.size, "uid", uid)
+	return 0
+}
+
+// prefetch fetches every range of the object the entry lacks, a few parts
+// at a time, into the cache.
+func (n *fileNode) prefetch(ctx context.Context, key string, a *attr, e *cache.DataEntry) syscall.Errno {
+	r := &reader{fsys: n.fsys, node: n, key: key, etag: a.etag, size: a.size, lastEnd: -1, dc: e}
+	part := n.fsys.cfg.PartSize
+	type job struct{ off, n int64 }
+	jobs := make(chan job)
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		failure syscall.Errno
+	)
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				if err := n.fsys.budget.Acquire(ctx, j.n); err != nil {
+					mu.Lock()
+					failure = syscall.EINTR
+					mu.Unlock()
+					continue
+				}
+				buf := make([]byte, j.n)
+				_, err := r.fetch(ctx, buf, j.off)
+				if err == nil {
+					r.fill(j.off, buf)
+				}
+				n.fsys.budget.Release(j.n)
+				if err != nil {
+					mu.Lock()
+					failure = n.fsys.toErrno("pin", err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, rg := range e.MissingRanges() {
+		for off := rg[0]; off < rg[1]; off += part {
+			mu.Lock()
+			failed := failure != 0
+			mu.Unlock()
+			if failed {
+				break
+			}
+			jobs <- job{off, min(part, rg[1]-off)}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	return failure
+}
