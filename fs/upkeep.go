@@ -37,11 +37,14 @@ const (
 	cachedBytes = 384
 
 	// returnAfter is the least change of the metadata (and returnShare its
-	// least share) after which memory is given back once it has settled,
-	// at most once per returnEvery.
-	returnAfter = 32 << 20
+	// least share) after which memory is given back, once the metadata
+	// has been still for returnQuiet, at most once per returnEvery.
+	returnAfter = 8 << 20
 	returnShare = 4
 	returnEvery = 10 * time.Second
+	returnQuiet = 3 * time.Second
+	// returnFollow bounds the follow-ups after a shrink (see dueReturn).
+	returnFollow = 40 * time.Second
 
 	// sweepMax is the longest time between two sweeps of a cache.
 	sweepMax = 15 * time.Second
@@ -55,9 +58,12 @@ type memoryWatch struct {
 	limitMu sync.Mutex   // held while setting the limit
 
 	// Upkeep goroutine only.
-	settled    int64     // metadata bytes when memory was last given back
-	last       int64     // metadata bytes at the previous tick
-	returned   time.Time // when memory was last given back
+	settled    int64         // metadata bytes when memory was last given back
+	last       int64         // metadata bytes at the previous tick
+	moved      time.Time     // when the metadata last moved between two ticks
+	again      time.Time     // when to give memory back once more after a shrink (zero: not)
+	againGap   time.Duration // the wait before that follow-up
+	returned   time.Time     // when memory was last given back
 	sweptStat  time.Time
 	sweptNeg   time.Time
 	sweptLists time.Time
@@ -149,19 +155,52 @@ func (f *FS) setMemoryLimit() {
 // returnMemory gives freed memory back to the system once the metadata
 // has settled after a large change.
 func (f *FS) returnMemory(now time.Time) {
-	m := &f.mem
-	cur := f.metadataBytes()
+	if f.mem.dueReturn(f.metadataBytes(), now) {
+		debug.FreeOSMemory()
+	}
+}
+
+// dueReturn notes the metadata's size cur at the tick now and reports
+// whether freed memory is to be given back: the size has moved by
+// returnAfter or more (and a returnShare of itself) since the last return,
+// and has been still for returnQuiet. The kernel forgets inodes in
+// batches, slowly on a busy machine: a return in a pause of that trickle
+// leaves the rest to a later one, so the least change is small enough
+// for the rest to count.
+func (m *memoryWatch) dueReturn(cur int64, now time.Time) bool {
 	prev := m.last
 	m.last = cur
 	change := abs(cur - m.settled)
-	if change < returnAfter || change < max(cur, m.settled)/returnShare {
-		return
+	if abs(cur-prev) > change/16 {
+		m.moved = now
 	}
-	if abs(cur-prev) > change/16 || now.Sub(m.returned) < returnEvery {
-		return // still moving, or too soon
+	if !m.again.IsZero() && now.Sub(m.again) >= 0 {
+		// A follow-up after a shrink: the next one twice as late.
+		m.againGap *= 2
+		if m.againGap > returnFollow {
+			m.again = time.Time{}
+		} else {
+			m.again = now.Add(m.againGap)
+		}
+		m.returned = now
+		return true
+	}
+	if change < returnAfter || change < max(cur, m.settled)/returnShare {
+		return false
+	}
+	if now.Sub(m.moved) < returnQuiet || now.Sub(m.returned) < returnEvery {
+		return false // still moving, or too soon
+	}
+	if cur < m.settled {
+		// What the metadata pointed to may be let go of later than the
+		// counts fall (requests in flight, go-fuse's own tables), and an
+		// idle daemon would not collect it for minutes: a few times
+		// more, returnEvery, twice and four times that later.
+		m.againGap = returnEvery
+		m.again = now.Add(m.againGap)
 	}
 	m.settled, m.returned = cur, now
-	debug.FreeOSMemory()
+	return true
 }
 
 func abs(n int64) int64 {

@@ -162,3 +162,46 @@ func TestCachesExpireActively(t *testing.T) {
 		t.Errorf("%d listed entries after the listing expired", s.ListedEntries)
 	}
 }
+
+// The kernel forgets a large directory's inodes in batches: memory is
+// given back after the last batch too, not only in a pause between two
+// (a return in the pause used to leave the rest, below the least change,
+// held for good).
+func TestMemoryReturnedAfterTrickle(t *testing.T) {
+	const mib = 1 << 20
+	var m memoryWatch
+	t0 := time.Unix(1_000_000, 0)
+	var returns []int64 // the metadata's size at each return
+	tick := func(sec int, cur int64) {
+		if m.dueReturn(cur, t0.Add(time.Duration(sec)*time.Second)) {
+			returns = append(returns, cur)
+		}
+	}
+	sec := 0
+	for ; sec < 20; sec++ { // a listing of a large directory: 60 MiB held
+		tick(sec, 60*mib)
+	}
+	if len(returns) != 1 || returns[0] != 60*mib {
+		t.Fatalf("after growing to 60 MiB: returns at %v, want one at 60 MiB", returns)
+	}
+	for ; sec < 26; sec++ { // the kernel forgets most, pauses...
+		tick(sec, 20*mib)
+	}
+	for ; sec < 200; sec++ { // ...and forgets the rest
+		tick(sec, 0)
+	}
+	if last := returns[len(returns)-1]; last != 0 {
+		t.Fatalf("returns at %v: none after the metadata fell to 0 (the last at %d MiB)", returns, last/mib)
+	}
+	if len(returns) < 2 || returns[len(returns)-2] != 0 {
+		t.Fatalf("returns at %v: after a shrink, memory is given back once more (garbage let go of late)", returns)
+	}
+	// Small moves do not return memory.
+	n := len(returns)
+	for ; sec < 300; sec++ {
+		tick(sec, int64(sec%3)*mib)
+	}
+	if len(returns) != n {
+		t.Fatalf("small moves returned memory: %v", returns[n:])
+	}
+}
