@@ -237,6 +237,17 @@ func launchMount(t testing.TB, dir string, env, args []string) *mount {
 		m.cmd.Process.Kill()
 		t.Fatalf("ossmount never logged that it was mounted\n%s", m.log.String())
 	}
+	// Registered first, run last: a failed test shows what the daemon
+	// said, shutdown included (the end of it, for a long log).
+	t.Cleanup(func() {
+		if t.Failed() {
+			out := m.log.String()
+			if len(out) > 32<<10 {
+				out = "...\n" + out[len(out)-32<<10:]
+			}
+			t.Logf("log of the ossmount on %s:\n%s", dir, out)
+		}
+	})
 	t.Cleanup(m.stop)
 	return m
 }
