@@ -446,9 +446,13 @@ func (r *reader) fetchPart(s *stream, p *part) {
 	r.fsys.counters.prefetched.Add(int64(n))
 	p.err = err
 	close(p.done)
-	if err == nil {
-		r.fill(p.off, p.buf[:n]) // after done: readers do not wait for the disk
-	}
+	// What arrived is stored even when the GET did not finish (the stream
+	// was reset, the file closed, the body cut for good): readers may
+	// have been served those bytes already, and would not ask for them
+	// again, so the file would never become whole in the cache. (Every
+	// byte is of the version read: If-Match guards each GET.) After done:
+	// readers do not wait for the disk.
+	r.fill(p.off, p.buf[:n])
 	if r.dc != nil {
 		r.dc.Release()
 	}
@@ -577,10 +581,10 @@ func (r *reader) fetchBlocks(ctx context.Context, blocks [][]byte, off int64) er
 // fetchInto reads straight into dest (no caching, no budget).
 func (r *reader) fetchInto(ctx context.Context, dest []byte, off int64) (int, syscall.Errno) {
 	n, err := r.fetch(ctx, dest, off)
+	r.fill(off, dest[:n]) // what arrived, as fetchPart does
 	if err != nil {
 		return n, r.fsys.toErrno("read", err)
 	}
-	r.fill(off, dest[:n])
 	return n, 0
 }
 

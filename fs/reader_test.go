@@ -290,3 +290,63 @@ func TestStreamResumesCutPart(t *testing.T) {
 		t.Errorf("%d GETs, want 2 (the cut one and its resumption)", n)
 	}
 }
+
+// TestReadBytesAreCachedWhenTheirPartIsCanceled: bytes a reader was
+// served from a sequential part are stored in the data cache even when the
+// part's GET does not finish (here a read far ahead resets the stream and
+// cancels it while its body is stalled). The old code filled a part only
+// when its whole GET succeeded, so after every byte of the file had been
+// read once the cache still lacked the bytes served from the canceled
+// part, and the file never became whole (never served by passthrough):
+// the kill -9 test's "never cached whole".
+func TestReadBytesAreCachedWhenTheirPartIsCanceled(t *testing.T) {
+	dc, err := cache.OpenDataCache(cache.DataCacheConfig{Dir: t.TempDir(), Limit: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dc.Close)
+	tf := newTestFS(t, nil, func(c *Config) { c.DataCache = dc; c.FirstRead = 512 << 10 })
+	const size = 4 << 20
+	data := randData(size, 11)
+	tf.srv.PutObject("test", "f.bin", data, nil)
+	h, _, err := tf.srv.StatObject("test", "f.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first GETs (the parts of the first window, 1.5 MiB from offset
+	// 0) send 256 KiB each and stall.
+	tf.srv.AddFault(osstest.Fault{Op: "GetObject", Key: "f.bin", Times: 3, StallAfter: 256 << 10})
+	r := newReader(tf.fs, nil, "f.bin", h.Get("ETag"), size)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	got := make([]byte, size)
+	read := func(off, n int64) {
+		t.Helper()
+		res, errno := r.Read(ctx, make([]byte, n), off)
+		if errno != 0 {
+			t.Fatalf("read at %d: %v", off, errno)
+		}
+		b, _ := res.Bytes(nil)
+		copy(got[off:], b)
+		res.Done()
+	}
+	// Served from the stalled part, then a read beyond the window ends
+	// the stream (its parts' GETs are canceled), then the rest, every
+	// byte once.
+	read(0, 128<<10)
+	read(size-128<<10, 128<<10)
+	for off := int64(128 << 10); off < size-128<<10; off += 128 << 10 {
+		read(off, 128<<10)
+	}
+	r.Close()
+	if !bytes.Equal(got, data) {
+		t.Fatal("wrong bytes")
+	}
+	id := tf.fs.dataID("f.bin")
+	if !waitFor(30*time.Second, func() bool { st, _ := dc.Status(id); return st.Cached == size }) {
+		e := dc.Open(id, h.Get("ETag"), size)
+		missing := e.MissingRanges()
+		e.Release()
+		t.Fatalf("every byte was read once, but the data cache lacks %v", missing)
+	}
+}
