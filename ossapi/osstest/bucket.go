@@ -55,7 +55,7 @@ func (s *Server) createBucketLocked(name string) error {
 // PutObject stores an object directly (no request is counted). h may carry
 // x-oss-meta-* and Content-Type, Cache-Control, Content-Disposition,
 // Content-Encoding, Content-Language and Expires. data is copied.
-func (s *Server) PutObject(bucket, key string, data []byte, h http.Header) error {
+func (s *Server) PutObject(bucketName, key string, data []byte, h http.Header) error {
 	if e := validKey(key); e != nil {
 		return e
 	}
@@ -101,18 +101,11 @@ func (s *Server) PutObject(bucket, key string, data []byte, h http.Header) error
 		}
 		o.blob = blob{path: f.Name(), size: int64(len(data))}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b := s.buckets[bucket]
-	if b == nil {
+	err := s.withBucket(bucketName, func(b *bucket) error { return s.install(b, o) })
+	if err != nil {
 		s.discard(o.blob)
-		return errNoBucket
 	}
-	if err := s.install(b, o); err != nil {
-		s.discard(o.blob)
-		return err
-	}
-	return nil
+	return err
 }
 
 // GetObject returns a copy of an object's data and its headers: x-oss-meta-*,
@@ -141,20 +134,19 @@ func (s *Server) StatObject(bucket, key string) (http.Header, int64, error) {
 }
 
 // snapshot copies an object's state under the lock, with its headers.
-func (s *Server) snapshot(bucket, key string) (object, http.Header, error) {
-	s.mu.Lock()
-	b := s.buckets[bucket]
-	if b == nil {
-		s.mu.Unlock()
-		return object{}, nil, errNoBucket
+func (s *Server) snapshot(bucketName, key string) (object, http.Header, error) {
+	var snap object
+	err := s.withBucket(bucketName, func(b *bucket) error {
+		o := b.get(key)
+		if o == nil {
+			return errNoKey
+		}
+		snap = *o
+		return nil
+	})
+	if err != nil {
+		return object{}, nil, err
 	}
-	o := b.get(key)
-	if o == nil {
-		s.mu.Unlock()
-		return object{}, nil, errNoKey
-	}
-	snap := *o
-	s.mu.Unlock()
 	h := http.Header{}
 	snap.setHeaders(h)
 	return snap, h, nil
@@ -162,45 +154,49 @@ func (s *Server) snapshot(bucket, key string) (object, http.Header, error) {
 
 // DeleteObject removes an object directly (no request is counted); a
 // missing object is not an error, as with OSS.
-func (s *Server) DeleteObject(bucket, key string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b := s.buckets[bucket]
-	if b == nil {
-		return errNoBucket
-	}
-	s.drop(b, key)
-	return nil
+func (s *Server) DeleteObject(bucketName, key string) error {
+	return s.withBucket(bucketName, func(b *bucket) error {
+		s.drop(b, key)
+		return nil
+	})
 }
 
-// Keys returns the bucket's keys, sorted.
-func (s *Server) Keys(bucket string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b := s.buckets[bucket]
-	if b == nil {
-		return nil
-	}
-	b.flush()
-	keys := make([]string, 0, len(b.keys))
-	for _, k := range b.keys {
-		if b.get(k) != nil {
-			keys = append(keys, k)
+// Keys returns the bucket's keys, sorted (nil when there is no such
+// bucket).
+func (s *Server) Keys(bucketName string) (keys []string) {
+	s.withBucket(bucketName, func(b *bucket) error {
+		b.flush()
+		keys = make([]string, 0, len(b.keys))
+		for _, k := range b.keys {
+			if b.get(k) != nil {
+				keys = append(keys, k)
+			}
 		}
-	}
+		return nil
+	})
 	return keys
 }
 
 // ListMultipartUploadIDs returns the ids of the bucket's unfinished
-// multipart uploads, sorted.
-func (s *Server) ListMultipartUploadIDs(bucket string) []string {
+// multipart uploads, sorted (nil when there is no such bucket).
+func (s *Server) ListMultipartUploadIDs(bucketName string) (ids []string) {
+	s.withBucket(bucketName, func(b *bucket) error {
+		ids = sortedKeys(b.uploads)
+		return nil
+	})
+	return ids
+}
+
+// withBucket calls f, with the lock held, on the bucket called name, and
+// returns its error; errNoBucket, without calling f, when there is none.
+func (s *Server) withBucket(name string, f func(b *bucket) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := s.buckets[bucket]
+	b := s.buckets[name]
 	if b == nil {
-		return nil
+		return errNoBucket
 	}
-	return sortedKeys(b.uploads)
+	return f(b)
 }
 
 func (rc *reqCtx) putBucket() *ossError {

@@ -41,38 +41,32 @@ func listPage(b *bucket, prefix, delimiter, marker string, max int) (contents []
 			i++
 			continue
 		}
-		if delimiter != "" {
-			if j := strings.Index(k[len(prefix):], delimiter); j >= 0 {
-				cp := k[:len(prefix)+j+len(delimiter)]
-				end := prefixEnd(cp)
-				skip := func() {
-					if end == "" {
-						i = len(keys)
-					} else {
-						i = sort.SearchStrings(keys, end)
-					}
-				}
-				if cp == marker { // returned on the previous page
-					skip()
-					continue
-				}
-				if n == max {
-					return contents, prefixes, true, next
-				}
-				prefixes = append(prefixes, cp)
-				next = cp
-				n++
-				skip()
-				continue
+		// The entry is the object, or the common prefix its key rolls up
+		// into; after it the walk goes on past the object, or past every
+		// key under that prefix.
+		entry, cp, after := k, "", i+1
+		if j := strings.Index(k[len(prefix):], delimiter); delimiter != "" && j >= 0 {
+			cp = k[:len(prefix)+j+len(delimiter)]
+			entry, after = cp, len(keys)
+			if end := prefixEnd(cp); end != "" {
+				after = sort.SearchStrings(keys, end)
 			}
+		}
+		if entry == marker { // a prefix returned on the previous page
+			i = after
+			continue
 		}
 		if n == max {
 			return contents, prefixes, true, next
 		}
-		contents = append(contents, o)
-		next = k
+		if cp != "" {
+			prefixes = append(prefixes, cp)
+		} else {
+			contents = append(contents, o)
+		}
+		next = entry
 		n++
-		i++
+		i = after
 	}
 	return contents, prefixes, false, ""
 }
@@ -157,18 +151,11 @@ func (rc *reqCtx) listArgs() (*listing, *ossError) {
 	return l, nil
 }
 
-func (l *listing) encodingType() string {
-	if l.enc {
-		return "url"
-	}
-	return ""
-}
-
 // writeListV2 answers ListObjectsV2.
 func (rc *reqCtx) writeListV2(l *listing) {
 	q := rc.query
 	out := listObjectsV2Result{Name: rc.bucket, Prefix: encodeKey(l.prefix, l.enc), MaxKeys: l.max, Delimiter: encodeKey(l.delimiter, l.enc),
-		IsTruncated: l.truncated, EncodingType: l.encodingType(), KeyCount: len(l.contents) + len(l.prefixes),
+		IsTruncated: l.truncated, EncodingType: encodingType(l.enc), KeyCount: len(l.contents) + len(l.prefixes),
 		Contents: l.contents, CommonPrefixes: l.prefixes}
 	if q.Has("start-after") {
 		sa := encodeKey(q.Get("start-after"), l.enc)
@@ -186,7 +173,7 @@ func (rc *reqCtx) writeListV2(l *listing) {
 // writeListV1 answers ListObjects.
 func (rc *reqCtx) writeListV1(l *listing) {
 	out := listObjectsResult{Name: rc.bucket, Prefix: encodeKey(l.prefix, l.enc), Marker: encodeKey(l.marker, l.enc), MaxKeys: l.max,
-		Delimiter: encodeKey(l.delimiter, l.enc), IsTruncated: l.truncated, EncodingType: l.encodingType(),
+		Delimiter: encodeKey(l.delimiter, l.enc), IsTruncated: l.truncated, EncodingType: encodingType(l.enc),
 		Contents: l.contents, CommonPrefixes: l.prefixes}
 	if l.truncated {
 		out.NextMarker = encodeKey(l.next, l.enc)

@@ -69,34 +69,17 @@ func (s *Server) loadUploads(b *bucket) error {
 			continue
 		}
 		u := &upload{id: uj.ID, key: uj.Key, initiated: uj.Initiated, headers: uj.Headers, parts: map[int]*part{}}
-		files, err := os.ReadDir(dir)
-		if err != nil {
-			return err
-		}
-		used := map[string]bool{}
-		for _, f := range files {
-			if !strings.HasPrefix(f.Name(), "part-") || !strings.HasSuffix(f.Name(), ".json") {
-				continue
-			}
-			raw, err := os.ReadFile(filepath.Join(dir, f.Name()))
-			if err != nil {
-				return err
-			}
-			var pj partJSON
-			if json.Unmarshal(raw, &pj) != nil {
-				continue
-			}
+		isPart := func(name string) bool { return strings.HasPrefix(name, "part-") && strings.HasSuffix(name, ".json") }
+		err = loadRecords(dir, isPart, func(pj *partJSON) string {
 			path := filepath.Join(dir, pj.Data)
 			if st, err := os.Stat(path); err != nil || st.Size() != pj.Size {
-				continue
+				return ""
 			}
-			used[pj.Data] = true
 			u.parts[pj.Num] = &part{blob: blob{path: path, size: pj.Size}, num: pj.Num, etag: pj.ETag, md5: pj.MD5, crc: pj.CRC, modTime: pj.ModTime}
-		}
-		for _, f := range files {
-			if strings.HasSuffix(f.Name(), ".data") && !used[f.Name()] {
-				os.Remove(filepath.Join(dir, f.Name()))
-			}
+			return pj.Data
+		})
+		if err != nil {
+			return err
 		}
 		b.uploads[u.id] = u
 	}
@@ -148,10 +131,7 @@ func (rc *reqCtx) initiateUpload() *ossError {
 		Key          string   `xml:"Key"`
 		UploadID     string   `xml:"UploadId"`
 		EncodingType string   `xml:"EncodingType,omitempty"`
-	}{Bucket: rc.bucket, Key: encodeKey(rc.key, enc), UploadID: u.id}
-	if enc {
-		out.EncodingType = "url"
-	}
+	}{Bucket: rc.bucket, Key: encodeKey(rc.key, enc), UploadID: u.id, EncodingType: encodingType(enc)}
 	rc.writeXML(200, out)
 	return nil
 }
@@ -361,13 +341,8 @@ func (rc *reqCtx) completeUpload() *ossError {
 
 	s.mu.Lock()
 	u, e = rc.findUploadLocked()
-	if e == nil && rc.forbidOverwrite() && rc.existsLocked(rc.key) {
-		e = errFileExists()
-	}
 	if e == nil {
-		if err := s.install(s.buckets[rc.bucket], o); err != nil {
-			e = newErr(500, "InternalError", err.Error())
-		}
+		e = rc.installLocked(o, rc.forbidOverwrite())
 	}
 	if e != nil {
 		s.mu.Unlock()
@@ -394,7 +369,7 @@ func (rc *reqCtx) chosenParts(parts map[int]*part) ([]*part, *ossError) {
 		if len(bytes.TrimSpace(body)) > 0 {
 			return nil, errInvalidArgument("Should not specify both complete-all header and http body.", "x-oss-complete-all", "yes")
 		}
-		for _, n := range sortedInts(parts) {
+		for _, n := range sortedKeys(parts) {
 			chosen = append(chosen, parts[n])
 		}
 		if len(chosen) == 0 {
@@ -445,10 +420,7 @@ func (rc *reqCtx) answerComplete(o *object) {
 		Key          string   `xml:"Key"`
 		ETag         string   `xml:"ETag"`
 	}{Location: "http://" + rc.bucket + ".oss-" + rc.s.opt.Region + ".aliyuncs.com/" + escapeRFC3986(rc.key, true),
-		Bucket: rc.bucket, Key: encodeKey(rc.key, enc), ETag: `"` + o.etag + `"`}
-	if enc {
-		out.EncodingType = "url"
-	}
+		Bucket: rc.bucket, Key: encodeKey(rc.key, enc), ETag: `"` + o.etag + `"`, EncodingType: encodingType(enc)}
 	rc.w.Header().Set("x-oss-hash-crc64ecma", strconv.FormatUint(o.crc, 10))
 	rc.w.Header().Set("ETag", `"`+o.etag+`"`)
 	rc.writeXML(200, out)
@@ -524,15 +496,6 @@ func (rc *reqCtx) abortUpload() *ossError {
 	return nil
 }
 
-func sortedInts[V any](m map[int]V) []int {
-	out := make([]int, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Ints(out)
-	return out
-}
-
 func (rc *reqCtx) listParts() *ossError {
 	q := rc.query
 	max, e := rc.intArg("max-parts", 1000, 1, 1000, "")
@@ -545,10 +508,7 @@ func (rc *reqCtx) listParts() *ossError {
 	}
 	enc := q.Get("encoding-type") == "url"
 	out := listPartsResult{Bucket: rc.bucket, Key: encodeKey(rc.key, enc), UploadID: q.Get("uploadId"), StorageClass: "Standard",
-		PartNumberMarker: marker, MaxParts: max}
-	if enc {
-		out.EncodingType = "url"
-	}
+		PartNumberMarker: marker, MaxParts: max, EncodingType: encodingType(enc)}
 	s := rc.s
 	s.mu.Lock()
 	u, e := rc.findUploadLocked()
@@ -556,7 +516,7 @@ func (rc *reqCtx) listParts() *ossError {
 		s.mu.Unlock()
 		return e
 	}
-	for _, n := range sortedInts(u.parts) {
+	for _, n := range sortedKeys(u.parts) {
 		if n <= marker {
 			continue
 		}
@@ -611,10 +571,7 @@ func (rc *reqCtx) listUploads() *ossError {
 	keyMarker, idMarker := q.Get("key-marker"), q.Get("upload-id-marker")
 	enc := q.Get("encoding-type") == "url"
 	out := listUploadsResult{Bucket: rc.bucket, KeyMarker: encodeKey(keyMarker, enc), UploadIDMarker: idMarker,
-		Delimiter: encodeKey(delimiter, enc), Prefix: encodeKey(prefix, enc), MaxUploads: max}
-	if enc {
-		out.EncodingType = "url"
-	}
+		Delimiter: encodeKey(delimiter, enc), Prefix: encodeKey(prefix, enc), MaxUploads: max, EncodingType: encodingType(enc)}
 	seen := map[string]bool{}
 	n := 0
 	for _, u := range rc.uploadsAfter(prefix, keyMarker, idMarker) {

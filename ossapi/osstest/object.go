@@ -210,7 +210,7 @@ func (rc *reqCtx) putObject() *ossError {
 	md := sum.sum()
 	o := &object{blob: data, key: rc.key, etag: upperHex(md), crc: sum.crc, md5: md,
 		modTime: time.Now().UTC(), typ: "Normal", headers: headers}
-	if e := rc.store(o); e != nil {
+	if e := rc.store(o, rc.forbidOverwrite()); e != nil {
 		return e
 	}
 	h := rc.w.Header()
@@ -222,23 +222,31 @@ func (rc *reqCtx) putObject() *ossError {
 	return nil
 }
 
-// store installs o in the request's bucket, honouring
-// x-oss-forbid-overwrite. It frees o's data on failure.
-func (rc *reqCtx) store(o *object) *ossError {
-	s := rc.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b := s.buckets[rc.bucket]
-	if b == nil {
-		s.discard(o.blob)
-		return errNoSuchBucket(rc.bucket)
+// store installs o in the request's bucket, refusing to replace an
+// object when forbid (x-oss-forbid-overwrite). It frees o's data on
+// failure.
+func (rc *reqCtx) store(o *object, forbid bool) *ossError {
+	rc.s.mu.Lock()
+	e := rc.installLocked(o, forbid)
+	rc.s.mu.Unlock()
+	if e != nil {
+		rc.s.discard(o.blob)
 	}
-	if rc.forbidOverwrite() && b.get(o.key) != nil {
-		s.discard(o.blob)
+	return e
+}
+
+// installLocked installs o in the request's bucket, refusing to replace an
+// object when forbid. Call with s.mu held; o's data is the caller's to
+// free on failure.
+func (rc *reqCtx) installLocked(o *object, forbid bool) *ossError {
+	b := rc.s.buckets[rc.bucket]
+	switch {
+	case b == nil:
+		return errNoSuchBucket(rc.bucket)
+	case forbid && b.get(o.key) != nil:
 		return errFileExists()
 	}
-	if err := s.install(b, o); err != nil {
-		s.discard(o.blob)
+	if err := rc.s.install(b, o); err != nil {
 		return newErr(500, "InternalError", err.Error())
 	}
 	return nil
@@ -601,7 +609,7 @@ func (rc *reqCtx) copyObject() *ossError {
 	if o.typ == "Appendable" {
 		o.typ = "Normal"
 	}
-	if e := rc.store(o); e != nil {
+	if e := rc.store(o, rc.forbidOverwrite()); e != nil {
 		return e
 	}
 	rc.w.Header().Set("x-oss-hash-crc64ecma", strconv.FormatUint(o.crc, 10))
@@ -764,6 +772,15 @@ func encodeKey(s string, enc bool) string {
 	return escapeRFC3986(s, true)
 }
 
+// encodingType is the EncodingType an answer echoes: "url" when its names
+// are encoded (encoding-type=url), else none.
+func encodingType(enc bool) string {
+	if enc {
+		return "url"
+	}
+	return ""
+}
+
 func (rc *reqCtx) deleteMultiple() *ossError {
 	if rc.r.Header.Get("Content-MD5") == "" {
 		return newErr(400, "InvalidDigest", "The Content-MD5 header is required for DeleteMultipleObjects.")
@@ -802,10 +819,7 @@ func (rc *reqCtx) deleteMultiple() *ossError {
 		XMLName      xml.Name  `xml:"DeleteResult"`
 		EncodingType string    `xml:"EncodingType,omitempty"`
 		Deleted      []deleted `xml:"Deleted"`
-	}{}
-	if enc {
-		out.EncodingType = "url"
-	}
+	}{EncodingType: encodingType(enc)}
 	s := rc.s
 	s.mu.Lock()
 	b := s.buckets[rc.bucket]

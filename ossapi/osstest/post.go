@@ -253,21 +253,7 @@ func (rc *reqCtx) storePosted(f *postUpload, key string, values map[string]strin
 	md := sum.sum()
 	o := &object{blob: data, key: key, etag: upperHex(md), crc: sum.crc, md5: md,
 		modTime: time.Now().UTC(), typ: "Normal", headers: headers}
-	s.mu.Lock()
-	b := s.buckets[rc.bucket]
-	switch {
-	case b == nil:
-		e = errNoSuchBucket(rc.bucket)
-	case forbid && b.get(key) != nil:
-		e = errFileExists()
-	default:
-		if err := s.install(b, o); err != nil {
-			e = newErr(500, "InternalError", err.Error())
-		}
-	}
-	s.mu.Unlock()
-	if e != nil {
-		s.discard(data)
+	if e := rc.store(o, forbid); e != nil {
 		return nil, e
 	}
 	return o, nil

@@ -482,36 +482,53 @@ func (s *Server) loadObjects(b *bucket) error {
 	subs, _ := os.ReadDir(objDir)
 	for _, sub := range subs {
 		dir := filepath.Join(objDir, sub.Name())
-		files, err := os.ReadDir(dir)
+		isRecord := func(name string) bool { return strings.HasSuffix(name, ".json") }
+		err := loadRecords(dir, isRecord, func(oj *objectJSON) string {
+			path := filepath.Join(dir, oj.Data)
+			if st, err := os.Stat(path); err != nil || st.Size() < oj.Size {
+				return ""
+			}
+			b.set(&object{blob: blob{path: path, size: oj.Size}, key: oj.Key, etag: oj.ETag, crc: oj.CRC,
+				md5: oj.MD5, modTime: oj.ModTime, typ: oj.Type, headers: oj.Headers})
+			return oj.Data
+		})
 		if err != nil {
 			return err
 		}
-		used := map[string]bool{}
-		for _, f := range files {
-			if !strings.HasSuffix(f.Name(), ".json") {
-				continue
-			}
-			raw, err := os.ReadFile(filepath.Join(dir, f.Name()))
-			if err != nil {
-				return err
-			}
-			var oj objectJSON
-			if err := json.Unmarshal(raw, &oj); err != nil {
-				continue
-			}
-			path := filepath.Join(dir, oj.Data)
-			st, err := os.Stat(path)
-			if err != nil || st.Size() < oj.Size {
-				continue
-			}
-			used[oj.Data] = true
-			b.set(&object{blob: blob{path: path, size: oj.Size}, key: oj.Key, etag: oj.ETag, crc: oj.CRC,
-				md5: oj.MD5, modTime: oj.ModTime, typ: oj.Type, headers: oj.Headers})
+	}
+	return nil
+}
+
+// loadRecords reads the JSON records of dir, the files isRecord accepts,
+// and gives each that decodes as a T to add, which returns the name of the
+// data file in dir the record keeps ("" for none). Then it removes the
+// data files (*.data) no record keeps: what a crash left between writing
+// the data and its record, or after the record's removal.
+func loadRecords[T any](dir string, isRecord func(name string) bool, add func(rec *T) string) error {
+	files, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	used := map[string]bool{}
+	for _, f := range files {
+		if !isRecord(f.Name()) {
+			continue
 		}
-		for _, f := range files {
-			if strings.HasSuffix(f.Name(), ".data") && !used[f.Name()] {
-				os.Remove(filepath.Join(dir, f.Name()))
-			}
+		raw, err := os.ReadFile(filepath.Join(dir, f.Name()))
+		if err != nil {
+			return err
+		}
+		var rec T
+		if json.Unmarshal(raw, &rec) != nil {
+			continue
+		}
+		if data := add(&rec); data != "" {
+			used[data] = true
+		}
+	}
+	for _, f := range files {
+		if strings.HasSuffix(f.Name(), ".data") && !used[f.Name()] {
+			os.Remove(filepath.Join(dir, f.Name()))
 		}
 	}
 	return nil
