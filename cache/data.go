@@ -725,6 +725,12 @@ func (e *DataEntry) SetPinned(p bool) {
 func (e *DataEntry) MissingRanges() [][2]int64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	return e.missingLocked(-1)
+}
+
+// missingLocked returns up to most (all if negative) of the merged
+// ranges not cached.
+func (e *DataEntry) missingLocked(most int) [][2]int64 {
 	var out [][2]int64
 	for i := int64(0); i < e.chunks; i++ {
 		if e.has(i) {
@@ -733,6 +739,8 @@ func (e *DataEntry) MissingRanges() [][2]int64 {
 		s, t := i*e.c.chunk, i*e.c.chunk+e.chunkLen(i)
 		if len(out) > 0 && out[len(out)-1][1] == s {
 			out[len(out)-1][1] = t
+		} else if len(out) == most {
+			break
 		} else {
 			out = append(out, [2]int64{s, t})
 		}
@@ -748,7 +756,13 @@ type EntryStatus struct {
 	Pinned bool   `json:"pinned"`
 	Sealed bool   `json:"verified_whole"`
 	Path   string `json:"cache_file"`
+	// Missing is the first byte ranges ([start, end)) not cached, at
+	// most statusRanges of them.
+	Missing [][2]int64 `json:"missing,omitempty"`
 }
+
+// statusRanges is how many missing ranges Status names.
+const statusRanges = 8
 
 // Status describes the entry of object id, if there is one.
 func (c *DataCache) Status(id string) (EntryStatus, bool) {
@@ -761,7 +775,8 @@ func (c *DataCache) Status(id string) (EntryStatus, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	data, _ := c.paths(e.hash)
-	return EntryStatus{ETag: e.etag, Size: e.size, Cached: e.bytes, Pinned: e.pinned, Sealed: e.seal != nil, Path: data}, true
+	return EntryStatus{ETag: e.etag, Size: e.size, Cached: e.bytes, Pinned: e.pinned, Sealed: e.seal != nil, Path: data,
+		Missing: e.missingLocked(statusRanges)}, true
 }
 
 // Drop removes the entry of object id, if any (open users stop using it).

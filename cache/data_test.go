@@ -202,3 +202,33 @@ func TestDataCacheLockedDir(t *testing.T) {
 	c2 := newTestCache(t, dir, 1<<20)
 	c2.Close()
 }
+
+// TestDataCacheStatusNamesMissing: the status of an entry names the first
+// ranges not cached, merged, at most statusRanges of them.
+func TestDataCacheStatusNamesMissing(t *testing.T) {
+	c := newTestCache(t, t.TempDir(), 1<<20)
+	defer c.Close()
+	const n = 40
+	data := randBytes(n*4096, 3)
+	e := c.Open("k", "e1", int64(len(data)))
+	defer e.Release()
+	e.Fill(0, data[:2*4096])            // chunks 0-1
+	e.Fill(4*4096, data[4*4096:6*4096]) // chunks 4-5; missing 2-3
+	for i := int64(7); i < n; i += 2 {  // every other chunk from 7 on
+		e.Fill(i*4096, data[i*4096:(i+1)*4096])
+	}
+	st, _ := c.Status("k")
+	if len(st.Missing) != statusRanges {
+		t.Fatalf("%d missing ranges named, want %d: %v", len(st.Missing), statusRanges, st.Missing)
+	}
+	if st.Missing[0] != [2]int64{2 * 4096, 4 * 4096} || st.Missing[1] != [2]int64{6 * 4096, 7 * 4096} || st.Missing[2] != [2]int64{8 * 4096, 9 * 4096} {
+		t.Fatalf("missing ranges %v", st.Missing)
+	}
+	var gaps int64
+	for _, rg := range e.MissingRanges() {
+		gaps += rg[1] - rg[0]
+	}
+	if st.Cached+gaps != int64(len(data)) {
+		t.Fatalf("cached %d, all missing %v", st.Cached, e.MissingRanges())
+	}
+}
