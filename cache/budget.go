@@ -51,18 +51,10 @@ func (b *Budget) SetReclaimer(f func(n int64) int64) { b.reclaimer = f }
 func (b *Budget) Limit() int64 { return b.limit }
 
 // Used is the number of bytes held.
-func (b *Budget) Used() int64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.used
-}
+func (b *Budget) Used() int64 { return b.Stats().Used }
 
 // Peak is the most bytes ever held at once.
-func (b *Budget) Peak() int64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.peak
-}
+func (b *Budget) Peak() int64 { return b.Stats().Peak }
 
 // TryAcquire takes n bytes if they are free now, reclaiming cached data if
 // needed; it never waits for other users.

@@ -202,11 +202,7 @@ func (c *DataCache) Close() {
 }
 
 // Limit is the size limit in force.
-func (c *DataCache) Limit() int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.limit
-}
+func (c *DataCache) Limit() int64 { return c.Stats().Limit }
 
 // Stats returns the counters and the size now.
 func (c *DataCache) Stats() DataCacheStats {
