@@ -258,9 +258,7 @@ func (f *instrumentedFS) Open(cancel <-chan struct{}, input *fuse.OpenIn, out *f
 }
 
 func (f *instrumentedFS) Read(cancel <-chan struct{}, input *fuse.ReadIn, buf []byte) (fuse.ReadResult, fuse.Status) {
-	start := f.m.begin()
-	res, st := f.RawFileSystem.Read(cancel, input, buf)
-	f.m.end(opRead, start, cancel, st)
+	res, st := timedValue(f, opRead, cancel, func() (fuse.ReadResult, fuse.Status) { return f.RawFileSystem.Read(cancel, input, buf) })
 	if st == fuse.OK && res != nil {
 		f.m.readBytes.Add(float64(res.Size()))
 		f.m.read.Add(int64(res.Size()))
@@ -285,15 +283,11 @@ func (f *instrumentedFS) SetLkw(cancel <-chan struct{}, input *fuse.LkIn) fuse.S
 }
 
 func (f *instrumentedFS) Release(cancel <-chan struct{}, input *fuse.ReleaseIn) {
-	start := f.m.begin()
-	f.RawFileSystem.Release(cancel, input)
-	f.m.end(opRelease, start, cancel, fuse.OK)
+	f.timed(opRelease, cancel, func() fuse.Status { f.RawFileSystem.Release(cancel, input); return fuse.OK })
 }
 
 func (f *instrumentedFS) Write(cancel <-chan struct{}, input *fuse.WriteIn, data []byte) (uint32, fuse.Status) {
-	start := f.m.begin()
-	n, st := f.RawFileSystem.Write(cancel, input, data)
-	f.m.end(opWrite, start, cancel, st)
+	n, st := timedValue(f, opWrite, cancel, func() (uint32, fuse.Status) { return f.RawFileSystem.Write(cancel, input, data) })
 	f.m.wroteBytes.Add(float64(n))
 	return n, st
 }
@@ -359,13 +353,9 @@ func (f *instrumentedFS) Statx(cancel <-chan struct{}, input *fuse.StatxIn, out 
 // Forget and ReleaseDir have no interrupt channel and no answer.
 
 func (f *instrumentedFS) Forget(nodeid, nlookup uint64) {
-	start := f.m.begin()
-	f.RawFileSystem.Forget(nodeid, nlookup)
-	f.m.end(opForget, start, nil, fuse.OK)
+	f.timed(opForget, nil, func() fuse.Status { f.RawFileSystem.Forget(nodeid, nlookup); return fuse.OK })
 }
 
 func (f *instrumentedFS) ReleaseDir(input *fuse.ReleaseIn) {
-	start := f.m.begin()
-	f.RawFileSystem.ReleaseDir(input)
-	f.m.end(opReleasedir, start, nil, fuse.OK)
+	f.timed(opReleasedir, nil, func() fuse.Status { f.RawFileSystem.ReleaseDir(input); return fuse.OK })
 }
