@@ -37,7 +37,8 @@ current credentials after checking that you may write the directory. Signature V
 			option{name: "keep-name", group: sharing, kind: kBool, usage: "store files under their own names (key ${filename}) instead of random names"},
 			option{name: "html", group: sharing, kind: kBool, usage: "print a ready HTML upload page instead of JSON"},
 		),
-		Action: postPolicyAction,
+		Action: shareAction("ossmount post-policy [--expires SECONDS] [--max-size SIZE] [--content-type TYPE] [--keep-name] [--sigv1] [--html] DIR",
+			ossapi.MaxPostPolicyExpiry, newPostPolicyRequest),
 	}
 }
 
@@ -49,33 +50,26 @@ type postPolicyRequest struct {
 	keepName    bool
 }
 
-func postPolicyAction(c *cli.Context) error {
-	sr, err := newShareRequest(c, "ossmount post-policy [--expires SECONDS] [--max-size SIZE] [--content-type TYPE] [--keep-name] [--sigv1] [--html] DIR",
-		ossapi.MaxPostPolicyExpiry)
-	if err != nil {
-		return err
-	}
+// newPostPolicyRequest reads post-policy's own options.
+func newPostPolicyRequest(sr *shareRequest) (sharer[*fs.PostPolicyAnswer], error) {
 	r := postPolicyRequest{shareRequest: sr, maxSize: sr.v.size("max-size"), contentType: sr.v.str("content-type"), keepName: sr.v.bool("keep-name")}
 	if sr.v.given("max-size") && (r.maxSize <= 0 || r.maxSize > 5<<30) {
-		return usageError("--max-size: %q is not a size between 1 byte and 5G", sr.v.str("max-size"))
+		return nil, usageError("--max-size: %q is not a size between 1 byte and 5G", sr.v.str("max-size"))
 	}
 	if r.contentType != "" && !ossapi.ValidHeaderValue(r.contentType) {
-		return usageError("--content-type: %q is not a valid header value", r.contentType)
+		return nil, usageError("--content-type: %q is not a valid header value", r.contentType)
 	}
-	var ans *fs.PostPolicyAnswer
-	if r.direct() {
-		ans, err = r.sign()
-	} else {
-		ans, err = r.ask()
-	}
-	if err != nil {
-		return err
-	}
+	return r, nil
+}
+
+// show warns when the policy expires before the time asked, and prints it
+// as JSON or (--html) as an upload page.
+func (r postPolicyRequest) show(ans *fs.PostPolicyAnswer) error {
 	if ans.Clipped {
 		t, _ := time.Parse(time.RFC3339, ans.Expiration)
 		warnClipped("policy", t, r.expires)
 	}
-	if sr.v.bool("html") {
+	if r.v.bool("html") {
 		return uploadPage(os.Stdout, ans, r.keepName)
 	}
 	out, err := json.MarshalIndent(ans, "", "  ")

@@ -34,7 +34,8 @@ options (--endpoint, --region, -o ...).`,
 			option{name: "inline", group: sharing, kind: kBool, usage: "ask browsers to show the file (Content-Disposition: inline)"},
 			option{name: "content-type", group: sharing, kind: kString, usage: "Content-Type of the response"},
 		),
-		Action: presignAction,
+		Action: shareAction("ossmount presign [--expires SECONDS] [--download-as NAME] [--inline] [--content-type TYPE] [--sigv1] PATH",
+			ossapi.MaxPresignExpiry, newPresignRequest),
 	}
 }
 
@@ -45,69 +46,68 @@ type presignRequest struct {
 	inline                  bool
 }
 
-func presignAction(c *cli.Context) error {
-	sr, err := newShareRequest(c, "ossmount presign [--expires SECONDS] [--download-as NAME] [--inline] [--content-type TYPE] [--sigv1] PATH",
-		ossapi.MaxPresignExpiry)
-	if err != nil {
-		return err
-	}
+// presignAnswer is a signed URL and when it stops working; clipped when
+// temporary credentials brought that forward.
+type presignAnswer struct {
+	url     string
+	expires time.Time
+	clipped bool
+}
+
+// newPresignRequest reads presign's own options.
+func newPresignRequest(sr *shareRequest) (sharer[presignAnswer], error) {
 	r := presignRequest{shareRequest: sr, downloadAs: sr.v.str("download-as"), contentType: sr.v.str("content-type"), inline: sr.v.bool("inline")}
 	if _, ok := fs.ContentDisposition("attachment", r.downloadAs); !ok {
-		return usageError("--download-as: %q is not a usable file name (control characters or invalid UTF-8)", r.downloadAs)
+		return nil, usageError("--download-as: %q is not a usable file name (control characters or invalid UTF-8)", r.downloadAs)
 	}
-	var url string
-	var expires time.Time
-	var clipped bool
-	if r.direct() {
-		url, expires, clipped, err = r.sign()
-	} else {
-		url, expires, clipped, err = r.ask()
-	}
-	if err != nil {
-		return err
-	}
-	fmt.Println(url)
-	if clipped {
-		warnClipped("URL", expires, r.expires)
+	return r, nil
+}
+
+// show prints the URL, and warns when it expires before the time asked.
+func (r presignRequest) show(a presignAnswer) error {
+	fmt.Println(a.url)
+	if a.clipped {
+		warnClipped("URL", a.expires, r.expires)
 	}
 	return nil
 }
 
 // ask has the mount holding the file sign the URL.
-func (r presignRequest) ask() (url string, expires time.Time, clipped bool, err error) {
+func (r presignRequest) ask() (presignAnswer, error) {
 	answer, err := r.askMount("presign", false, [2]string{"dl", r.downloadAs}, [2]string{"ct", r.contentType},
 		[2]string{"inline", boolParam(r.inline)})
 	if err != nil {
-		return "", time.Time{}, false, err
+		return presignAnswer{}, err
 	}
 	lines := strings.Split(strings.TrimRight(answer, "\n"), "\n")
 	if len(lines) == 0 || !strings.HasPrefix(lines[0], "http") {
-		return "", time.Time{}, false, cli.Exit("the mount gave an answer that is not a URL", 1)
+		return presignAnswer{}, cli.Exit("the mount gave an answer that is not a URL", 1)
 	}
+	a := presignAnswer{url: lines[0]}
 	for _, l := range lines[1:] {
 		k, val, _ := strings.Cut(l, "=")
 		switch k {
 		case "expires":
-			expires, _ = time.Parse(time.RFC3339, val)
+			a.expires, _ = time.Parse(time.RFC3339, val)
 		case "clipped":
-			clipped = val == "1"
+			a.clipped = val == "1"
 		}
 	}
-	return lines[0], expires, clipped, nil
+	return a, nil
 }
 
 // sign signs the URL of an oss://BUCKET/KEY path here.
-func (r presignRequest) sign() (url string, expires time.Time, clipped bool, err error) {
+func (r presignRequest) sign() (presignAnswer, error) {
 	bucket, key, err := splitOSSPath(r.path)
 	if err != nil {
-		return "", time.Time{}, false, usageError("%v", err)
+		return presignAnswer{}, usageError("%v", err)
 	}
 	if key == "" || strings.HasSuffix(key, "/") {
-		return "", time.Time{}, false, usageError("%s names no object (oss://BUCKET/KEY)", r.path)
+		return presignAnswer{}, usageError("%s names no object (oss://BUCKET/KEY)", r.path)
 	}
 	client, ctx, done, err := r.signer(bucket)
 	if err != nil {
-		return "", time.Time{}, false, err
+		return presignAnswer{}, err
 	}
 	defer done()
 	req := ossapi.PresignRequest{Key: key, Method: "GET", Expires: r.expires, ResponseContentType: r.contentType, SignatureV1: r.v1}
@@ -121,7 +121,7 @@ func (r presignRequest) sign() (url string, expires time.Time, clipped bool, err
 	start := time.Now()
 	res, err := client.PresignClipped(ctx, req)
 	if err != nil {
-		return "", time.Time{}, false, cli.Exit(fmt.Sprintf("presign %s: %v", r.path, err), 1)
+		return presignAnswer{}, cli.Exit(fmt.Sprintf("presign %s: %v", r.path, err), 1)
 	}
-	return res.URL, res.Expiration, res.Expiration.Before(start.Add(r.expires).Add(-time.Second)), nil
+	return presignAnswer{res.URL, res.Expiration, res.Expiration.Before(start.Add(r.expires).Add(-time.Second))}, nil
 }

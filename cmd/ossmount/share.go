@@ -55,6 +55,41 @@ func newShareRequest(c *cli.Context, usage string, max time.Duration) (*shareReq
 	return &shareRequest{c: c, v: v, path: c.Args().First(), expires: d.Truncate(time.Second), v1: v.bool("sigv1")}, nil
 }
 
+// sharer is a sharing command's own request, answered with an A: signed
+// here for an oss:// path (sign) or by the mount holding the path (ask),
+// then shown.
+type sharer[A any] interface {
+	sign() (A, error)
+	ask() (A, error)
+	show(A) error
+}
+
+// shareAction is the action of a sharing command: it reads what every
+// sharing command line has (newShareRequest with usage and max), has
+// parse make the command's own request of it, has that signed here or by
+// the mount, and shows the answer.
+func shareAction[A any](usage string, max time.Duration, parse func(*shareRequest) (sharer[A], error)) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		sr, err := newShareRequest(c, usage, max)
+		if err != nil {
+			return err
+		}
+		r, err := parse(sr)
+		if err != nil {
+			return err
+		}
+		get := r.ask
+		if sr.direct() {
+			get = r.sign
+		}
+		ans, err := get()
+		if err != nil {
+			return err
+		}
+		return r.show(ans)
+	}
+}
+
 // direct reports whether the request is for an oss:// path, signed here
 // rather than by a mount.
 func (r *shareRequest) direct() bool { return strings.HasPrefix(r.path, "oss://") }
