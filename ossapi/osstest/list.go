@@ -19,6 +19,20 @@ func prefixEnd(p string) string {
 	return ""
 }
 
+// commonPrefix returns the common prefix key, which starts with prefix,
+// rolls up into in a listing under prefix with delimiter: key up to the
+// first delimiter after prefix ("" when there is none, or no delimiter).
+func commonPrefix(key, prefix, delimiter string) string {
+	if delimiter == "" {
+		return ""
+	}
+	j := strings.Index(key[len(prefix):], delimiter)
+	if j < 0 {
+		return ""
+	}
+	return key[:len(prefix)+j+len(delimiter)]
+}
+
 // listPage walks b's keys after marker (exclusive) under prefix, rolling up
 // at delimiter, and returns up to max entries. next is the last entry
 // returned when the listing is truncated. Call with s.mu held.
@@ -44,9 +58,9 @@ func listPage(b *bucket, prefix, delimiter, marker string, max int) (contents []
 		// The entry is the object, or the common prefix its key rolls up
 		// into; after it the walk goes on past the object, or past every
 		// key under that prefix.
-		entry, cp, after := k, "", i+1
-		if j := strings.Index(k[len(prefix):], delimiter); delimiter != "" && j >= 0 {
-			cp = k[:len(prefix)+j+len(delimiter)]
+		entry, after := k, i+1
+		cp := commonPrefix(k, prefix, delimiter)
+		if cp != "" {
 			entry, after = cp, len(keys)
 			if end := prefixEnd(cp); end != "" {
 				after = sort.SearchStrings(keys, end)

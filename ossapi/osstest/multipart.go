@@ -575,29 +575,22 @@ func (rc *reqCtx) listUploads() *ossError {
 	seen := map[string]bool{}
 	n := 0
 	for _, u := range rc.uploadsAfter(prefix, keyMarker, idMarker) {
-		if delimiter != "" {
-			if j := strings.Index(u.key[len(prefix):], delimiter); j >= 0 {
-				cp := u.key[:len(prefix)+j+len(delimiter)]
-				if seen[cp] {
-					continue
-				}
-				if n == max {
-					out.IsTruncated = true
-					break
-				}
-				seen[cp] = true
-				out.CommonPrefixes = append(out.CommonPrefixes, xmlPrefix{encodeKey(cp, enc)})
-				out.NextKeyMarker, out.NextUploadIDMarker = encodeKey(cp, enc), ""
-				n++
-				continue
-			}
+		cp := commonPrefix(u.key, prefix, delimiter)
+		if cp != "" && seen[cp] {
+			continue
 		}
 		if n == max {
 			out.IsTruncated = true
 			break
 		}
-		out.Uploads = append(out.Uploads, xmlUpload{encodeKey(u.key, enc), u.id, "Standard", u.initiated.Format(isoMillis)})
-		out.NextKeyMarker, out.NextUploadIDMarker = encodeKey(u.key, enc), u.id
+		if cp != "" {
+			seen[cp] = true
+			out.CommonPrefixes = append(out.CommonPrefixes, xmlPrefix{encodeKey(cp, enc)})
+			out.NextKeyMarker, out.NextUploadIDMarker = encodeKey(cp, enc), ""
+		} else {
+			out.Uploads = append(out.Uploads, xmlUpload{encodeKey(u.key, enc), u.id, "Standard", u.initiated.Format(isoMillis)})
+			out.NextKeyMarker, out.NextUploadIDMarker = encodeKey(u.key, enc), u.id
+		}
 		n++
 	}
 	rc.writeXML(200, out)
