@@ -87,7 +87,7 @@ func (f *FS) toErrno(op string, err error) syscall.Errno {
 	case ossapi.KindExpired:
 		f.logExpired(op, err)
 	case ossapi.KindCanceled:
-		f.log.Info("request canceled: its caller is being killed", "op", op)
+		f.log.Info("request canceled: its caller was interrupted by a signal or is being killed", "op", op)
 	default:
 		f.log.Warn("request failed", "op", op, "errno", e.Error(), "err", err)
 	}

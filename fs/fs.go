@@ -51,6 +51,10 @@ type Config struct {
 	PartSize    int64 // sequential prefetch part (default 8 MiB)
 	MaxWindow   int64 // sequential prefetch window per handle (default 64 MiB)
 	FirstRead   int64 // size of the first sequential GET (default 512 KiB)
+	// KernelRequests is how many requests the kernel keeps in flight for
+	// read-ahead (FUSE max_background, default 12): how far out of order a
+	// sequential reader's reads may arrive (reader.go).
+	KernelRequests int
 
 	CacheDir          string // directory for staged files (default $TMPDIR; ossmount gives each user and bucket its own)
 	DiskBudget        int64  // bytes of staged files (default 10 GiB)
@@ -125,6 +129,7 @@ func (c *Config) setDefaults() {
 	def(&c.PartSize, 8<<20)
 	def(&c.MaxWindow, 64<<20)
 	def(&c.FirstRead, 512<<10)
+	defInt(&c.KernelRequests, 12)
 	def(&c.DiskBudget, 10<<30)
 	def(&c.UploadPartSize, 8<<20)
 	defInt(&c.UploadConcurrency, 8)

@@ -16,8 +16,13 @@ package fs
 //     that a long round trip does not starve the reader (within MaxWindow
 //     and the memory budget). Reads a little out of order (the kernel
 //     issues read-ahead requests concurrently) are served from the stream
-//     too. A read waits only for its own bytes of a part, not for the
-//     whole part: the first byte is served as soon as it arrives.
+//     too: one behind it by the blocks it touches, one ahead of the window
+//     (while others are under way) by extending it, as far as the kernel's
+//     read-ahead requests in flight may reach. A
+//     read waits only for its own bytes of a part, not for the whole part:
+//     the first byte is served as soon as it arrives; should the stream be
+//     dropped meanwhile, the read fetches its bytes itself (no error).
+//     Whatever a part brought is stored in the data cache, finished or not.
 //   - Any other read (a seek) drops the stream and fetches the aligned
 //     BlockSize blocks it touches, keeping them in the shared block cache
 //     keyed by (key, ETag, index).
@@ -56,6 +61,7 @@ type reader struct {
 	stream  *stream // GUARDED_BY(mu); nil when not streaming
 	lastEnd int64   // GUARDED_BY(mu); end of the previous read, -1 before any
 	closed  bool    // GUARDED_BY(mu)
+	reading int     // GUARDED_BY(mu); reads under way (see aheadLocked)
 }
 
 type stream struct {
@@ -100,8 +106,10 @@ type part struct {
 	off  int64
 	buf  []byte
 	done chan struct{}
-	err  error        // set before done is closed
-	refs atomic.Int32 // the stream's reference, the fetcher's, and readers'
+	err  error            // set before done is closed
+	ctx  context.Context  // the stream's: done once the stream is dropped
+	dc   *cache.DataEntry // the entry the fetch fills (held), or nil
+	refs atomic.Int32     // the stream's reference, the fetcher's, and readers'
 	f    *FS
 	// The bytes at the start of buf that have arrived: a read waits for
 	// its own bytes only, not for the whole part (the first byte of a
@@ -117,6 +125,11 @@ type part struct {
 }
 
 func (p *part) end() int64 { return p.off + int64(len(p.buf)) }
+
+// abandoned reports whether the part's stream was dropped (by a read
+// elsewhere, or the close): its fetch stops, and a read that waited for
+// its bytes reads them the ordinary way instead of failing.
+func (p *part) abandoned() bool { return p.ctx.Err() != nil }
 
 // arrived records that the first n bytes of buf are in.
 func (p *part) arrived(n int) {
@@ -191,6 +204,14 @@ func (r *reader) objectKey() string {
 // stream is answered with the parts' own memory (no copy), held until go-fuse
 // has written the reply; anything else is read into dest.
 func (r *reader) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	r.mu.Lock()
+	r.reading++
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.reading--
+		r.mu.Unlock()
+	}()
 	if off < r.size && len(dest) > 0 {
 		end := min(off+int64(len(dest)), r.size)
 		r.mu.Lock()
@@ -234,6 +255,9 @@ func (r *reader) sliceParts(ctx context.Context, parts []*part, off, end int64) 
 		}
 		if upto < min(end, p.end()) {
 			res.Done()
+			if p.abandoned() {
+				return nil, 0, false // read the ordinary way
+			}
 			r.mu.Lock()
 			r.resetLocked()
 			r.mu.Unlock()
@@ -309,7 +333,7 @@ func (r *reader) ReadAt(ctx context.Context, dest []byte, off int64) (int, sysca
 		return 0, syscall.EBADF
 	}
 	s := r.stream
-	inStream := s != nil && off >= s.parts0() && off <= s.next+s.window
+	inStream := s != nil && off >= s.parts0() && off <= s.next+s.window+r.aheadLocked(len(dest))
 	behind := false
 	if !inStream && (off == r.lastEnd || (r.lastEnd < 0 && off == 0)) {
 		r.resetLocked()
@@ -317,7 +341,7 @@ func (r *reader) ReadAt(ctx context.Context, dest []byte, off int64) (int, sysca
 		s, inStream = r.stream, true
 	} else if !inStream && s != nil && off < s.parts0() && off >= s.parts0()-r.fsys.cfg.MaxWindow {
 		// Behind the stream (reordered read-ahead, or a page read
-		// again): one GET, and the stream goes on.
+		// again): its blocks, and the stream goes on.
 		behind = true
 	} else if !inStream {
 		r.resetLocked()
@@ -331,7 +355,11 @@ func (r *reader) ReadAt(ctx context.Context, dest []byte, off int64) (int, sysca
 	}
 	r.mu.Unlock()
 	if behind {
-		return r.fetchInto(ctx, dest, off)
+		// In aligned blocks, like a random read: after a failed
+		// read-ahead the kernel asks page by page, and 4 KiB reads
+		// fetched as they come cost a GET each and fill no chunk of
+		// the data cache.
+		return r.readBlocks(ctx, dest, off)
 	}
 
 	if parts != nil {
@@ -345,6 +373,21 @@ func (r *reader) ReadAt(ctx context.Context, dest []byte, off int64) (int, sysca
 		return n + m, errno
 	}
 	return r.readBlocks(ctx, dest, off)
+}
+
+// aheadLocked is how far past the stream's window a read of n bytes may
+// start and still belong to it. The kernel sends a sequential reader's
+// read-ahead as up to KernelRequests requests at once, and they reach us
+// in any order: while other reads are under way, one may start that many
+// reads' length beyond the stream (within MaxWindow). Dropping the stream
+// for it would cancel the parts the others wait for, and fetch them again.
+// A lone read has no slack: a seek drops the stream.
+func (r *reader) aheadLocked(n int) int64 {
+	if r.reading < 2 {
+		return 0
+	}
+	cfg := &r.fsys.cfg
+	return min(int64(cfg.KernelRequests)*int64(n), cfg.MaxWindow)
 }
 
 func (s *stream) parts0() int64 {
@@ -409,12 +452,12 @@ func (r *reader) collectLocked(off, end int64) []*part {
 		if buf == nil {
 			break // the budget is used up: read-ahead stops growing
 		}
-		p := &part{off: s.next, buf: buf, done: make(chan struct{}), f: r.fsys}
+		p := &part{off: s.next, buf: buf, done: make(chan struct{}), f: r.fsys, ctx: s.ctx, dc: r.dc}
 		p.refs.Store(2)
-		if r.dc != nil {
+		if p.dc != nil {
 			// The fetch fills the data cache even if the file is
 			// closed before it ends (fetchPart gives it back).
-			r.dc.Hold()
+			p.dc.Hold()
 		}
 		s.parts = append(s.parts, p)
 		s.next += n
@@ -452,9 +495,11 @@ func (r *reader) fetchPart(s *stream, p *part) {
 	// again, so the file would never become whole in the cache. (Every
 	// byte is of the version read: If-Match guards each GET.) After done:
 	// readers do not wait for the disk.
-	r.fill(p.off, p.buf[:n])
-	if r.dc != nil {
-		r.dc.Release()
+	if p.dc != nil {
+		if n > 0 {
+			p.dc.Fill(p.off, p.buf[:n])
+		}
+		p.dc.Release()
 	}
 }
 
@@ -490,6 +535,14 @@ func (r *reader) copyFromParts(ctx context.Context, parts []*part, dest []byte, 
 			return n, syscall.EINTR
 		}
 		if upto < min(end, p.end()) {
+			if p.abandoned() {
+				// The stream was dropped under the read: what
+				// arrived is used, the caller fetches the rest.
+				if upto > pos {
+					n += copy(dest[n:], p.buf[pos-p.off:upto-p.off])
+				}
+				return n, 0
+			}
 			r.mu.Lock()
 			r.resetLocked()
 			r.mu.Unlock()

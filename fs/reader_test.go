@@ -350,3 +350,185 @@ func TestReadBytesAreCachedWhenTheirPartIsCanceled(t *testing.T) {
 		t.Fatalf("every byte was read once, but the data cache lacks %v", missing)
 	}
 }
+
+// stalledStream starts a reader of a 4 MiB object whose first window of
+// parts (three GETs of 512 KiB from offset 0) each send 64 KiB and stall,
+// with a read of [0, 128 KiB) waiting for its stalled bytes. It returns
+// the reader, the object and the waiting read's answer.
+func stalledStream(t *testing.T, tf *testFS) (*reader, []byte, chan readAnswer) {
+	t.Helper()
+	const size = 4 << 20
+	data := randData(size, 12)
+	tf.srv.PutObject("test", "f.bin", data, nil)
+	h, _, err := tf.srv.StatObject("test", "f.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf.srv.AddFault(osstest.Fault{Op: "GetObject", Key: "f.bin", Times: 3, StallAfter: 64 << 10})
+	r := newReader(tf.fs, nil, "f.bin", h.Get("ETag"), size)
+	t.Cleanup(r.Close)
+	ch := make(chan readAnswer, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		res, errno := r.Read(ctx, make([]byte, 128<<10), 0)
+		var b []byte
+		if errno == 0 {
+			b, _ = res.Bytes(nil)
+			b = append([]byte(nil), b...)
+			res.Done()
+		}
+		ch <- readAnswer{b, errno}
+	}()
+	// Wait until the read waits on the first part's stalled bytes.
+	if !waitFor(30*time.Second, func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.stream == nil || len(r.stream.parts) == 0 {
+			return false
+		}
+		p := r.stream.parts[0]
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.wake != nil && p.got == 64<<10
+	}) {
+		t.Fatal("the first read never waited on its part")
+	}
+	return r, data, ch
+}
+
+type readAnswer struct {
+	b     []byte
+	errno syscall.Errno
+}
+
+func readOnce(t *testing.T, r *reader, off int64, n int) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, errno := r.Read(ctx, make([]byte, n), off)
+	if errno != 0 {
+		t.Fatalf("read at %d: %v", off, errno)
+	}
+	b, _ := res.Bytes(nil)
+	b = append([]byte(nil), b...)
+	res.Done()
+	return b
+}
+
+// TestReadNotFailedByAnotherReadsSeek: a read waiting for a part's bytes
+// is not failed when another read of the handle, far away, drops the
+// stream (cancelling the part's GET): it reads its bytes the ordinary way.
+// The old code answered it EINTR, with no signal anywhere (a program that
+// does not retry read(2) on EINTR failed; every program paid a new GET).
+func TestReadNotFailedByAnotherReadsSeek(t *testing.T) {
+	tf := newTestFS(t, nil, func(c *Config) { c.FirstRead = 512 << 10; c.KernelRequests = 2 })
+	r, data, waiting := stalledStream(t, tf)
+	r.mu.Lock()
+	old := r.stream
+	r.mu.Unlock()
+	// A seek far past the window and the read-ahead slack (two requests
+	// of 128 KiB).
+	if got := readOnce(t, r, 3<<20+512<<10, 128<<10); !bytes.Equal(got, data[3<<20+512<<10:3<<20+640<<10]) {
+		t.Fatal("the far read: wrong bytes")
+	}
+	r.mu.Lock()
+	dropped := r.stream != old
+	r.mu.Unlock()
+	if !dropped {
+		t.Fatal("a seek 1 MiB past the window did not drop the stream")
+	}
+	a := <-waiting
+	if a.errno != 0 || !bytes.Equal(a.b, data[:128<<10]) {
+		t.Fatalf("the read waiting on the dropped stream: errno %v, %d bytes (right: %v)", a.errno, len(a.b), bytes.Equal(a.b, data[:128<<10]))
+	}
+}
+
+// TestReadAheadOutOfOrderKeepsStream: while a read waits on the stream, a
+// read a little past the window (the kernel's read-ahead requests arrive
+// in any order) is served by the stream without dropping it: the parts
+// the first read waits for are not cancelled and fetched again.
+func TestReadAheadOutOfOrderKeepsStream(t *testing.T) {
+	tf := newTestFS(t, nil, func(c *Config) { c.FirstRead = 512 << 10; c.KernelRequests = 2 })
+	r, data, waiting := stalledStream(t, tf)
+	r.mu.Lock()
+	old := r.stream
+	off := old.next + old.window + 64<<10
+	first := old.parts[0]
+	r.mu.Unlock()
+	if got := readOnce(t, r, off, 128<<10); !bytes.Equal(got, data[off:off+128<<10]) {
+		t.Fatal("the read ahead: wrong bytes")
+	}
+	r.mu.Lock()
+	kept := r.stream == old
+	r.mu.Unlock()
+	if !kept || first.ctx.Err() != nil {
+		t.Fatalf("a read %d KiB past the window, with another under way, dropped the stream", (off-old.next-old.window)>>10)
+	}
+	select {
+	case a := <-waiting:
+		t.Fatalf("the waiting read returned (errno %v) while its bytes are stalled", a.errno)
+	default:
+	}
+	r.Close() // ends the stalled GETs; the waiting read ends too
+	<-waiting
+}
+
+// TestPageReadsBehindStreamFetchBlocks: reads behind the stream (after a
+// failed read-ahead the kernel asks page by page) fetch the aligned blocks
+// they touch, which the data cache stores. The old code fetched each 4 KiB
+// page with a GET of its own and stored none of them (the cache keeps
+// whole 16 KiB chunks), so a file read that way never became whole.
+func TestPageReadsBehindStreamFetchBlocks(t *testing.T) {
+	dc, err := cache.OpenDataCache(cache.DataCacheConfig{Dir: t.TempDir(), Limit: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dc.Close)
+	tf := newTestFS(t, nil, func(c *Config) { c.DataCache = dc; c.FirstRead = 512 << 10 })
+	const size = 4 << 20
+	data := randData(size, 13)
+	tf.srv.PutObject("test", "f.bin", data, nil)
+	h, _, err := tf.srv.StatObject("test", "f.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newReader(tf.fs, nil, "f.bin", h.Get("ETag"), size)
+	defer r.Close()
+	// The stream's own bytes are kept out of the cache: only what the
+	// reads behind it fetch may reach it.
+	r.mu.Lock()
+	entry := r.dc
+	r.dc = nil
+	r.mu.Unlock()
+	for off := int64(0); off < 2<<20; off += 128 << 10 {
+		if got := readOnce(t, r, off, 128<<10); !bytes.Equal(got, data[off:off+128<<10]) {
+			t.Fatalf("read at %d: wrong bytes", off)
+		}
+	}
+	r.mu.Lock()
+	parts := append([]*part(nil), r.stream.parts...)
+	behind := r.stream.parts0() >= 64<<10
+	r.mu.Unlock()
+	if !behind {
+		t.Fatal("the stream did not move past the first 64 KiB")
+	}
+	for _, p := range parts {
+		<-p.done
+	}
+	r.mu.Lock()
+	r.dc = entry
+	r.mu.Unlock()
+	tf.srv.ResetCounts()
+	for off := int64(0); off < 64<<10; off += 4096 {
+		if got := readOnce(t, r, off, 4096); !bytes.Equal(got, data[off:off+4096]) {
+			t.Fatalf("page read at %d: wrong bytes", off)
+		}
+	}
+	if n := tf.srv.Count("GetObject"); n > 4 {
+		t.Errorf("16 page reads behind the stream made %d GETs, want at most 4 (one per 16 KiB block)", n)
+	}
+	if st, _ := dc.Status(tf.fs.dataID("f.bin")); st.Cached < 64<<10 {
+		t.Errorf("the data cache holds %d bytes after the page reads of 64 KiB (missing %v)", st.Cached, st.Missing)
+	}
+}

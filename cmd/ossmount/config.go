@@ -35,6 +35,7 @@ func buildConfigs(v values, bucket, prefix string) (fs.Config, ossapi.Config, fu
 	// bound them, but it also holds back the readers of /dev/fuse: 1 GiB
 	// dd 30% slower.)
 	fcfg.FUSEMemory = int64(mo.MaxBackground)*int64(mo.MaxWrite)*3/2 + fuseSyncBytes
+	fcfg.KernelRequests = mo.MaxBackground
 	return fcfg, ocfg, mo, nil
 }
 
