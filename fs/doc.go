@@ -43,7 +43,8 @@
 //   - errno.go: errors become errnos in exactly one place, toErrno (OSS
 //     error kinds, and fsError for failures fs finds itself).
 //     interrupt.go: request contexts (a dying caller cancels, a harmless
-//     signal does not).
+//     signal does not). wakeup.go: waking the goroutines that wait for a
+//     change of state under a mutex.
 //
 // Lock order: fileNode.mu, then writeState.mu (two of them: lower seq
 // first; a directory rename takes those under its source in that order),

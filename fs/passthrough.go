@@ -56,8 +56,8 @@ type ptState struct {
 	etag   string   // GUARDED_BY(mu); the version the passthrough handles read
 	id     int32    // GUARDED_BY(mu); backing id registered (0: none yet)
 	file   *os.File // GUARDED_BY(mu); the cache file behind id
-	// idle is closed when pt drops to 0, if an open waits for that.
-	idle chan struct{} // GUARDED_BY(mu)
+	// idle is broadcast when pt drops to 0.
+	idle wakeup // GUARDED_BY(mu)
 }
 
 // releaseGrace bounds how long an open waits for the RELEASE of
@@ -68,9 +68,8 @@ const releaseGrace = 5 * time.Second
 // for the last.
 func (np *ptState) dropLocked() {
 	np.pt--
-	if np.pt == 0 && np.idle != nil {
-		close(np.idle)
-		np.idle = nil
+	if np.pt == 0 {
+		np.idle.broadcast()
 	}
 }
 
@@ -84,10 +83,7 @@ func (np *ptState) awaitLocked(ctx context.Context, busy func() bool) {
 	deadline := time.NewTimer(releaseGrace)
 	defer deadline.Stop()
 	for np.pt > 0 && busy() {
-		if np.idle == nil {
-			np.idle = make(chan struct{})
-		}
-		idle := np.idle
+		idle := np.idle.channel()
 		np.mu.Unlock()
 		select {
 		case <-idle:

@@ -115,8 +115,8 @@ type part struct {
 	// its own bytes only, not for the whole part (the first byte of a
 	// file is served as soon as it arrives).
 	mu   sync.Mutex
-	got  int64         // GUARDED_BY(mu)
-	wake chan struct{} // GUARDED_BY(mu); closed at the next progress, if a read waits
+	got  int64  // GUARDED_BY(mu)
+	wake wakeup // GUARDED_BY(mu); broadcast at each progress
 	// served counts the bytes reads have asked of the part (guarded by
 	// the reader's mu); once it reaches len(buf) the stream drops it.
 	served int64
@@ -135,10 +135,7 @@ func (p *part) abandoned() bool { return p.ctx.Err() != nil }
 func (p *part) arrived(n int) {
 	p.mu.Lock()
 	p.got = int64(n)
-	if p.wake != nil {
-		close(p.wake)
-		p.wake = nil
-	}
+	p.wake.broadcast()
 	p.mu.Unlock()
 }
 
@@ -160,10 +157,7 @@ func (p *part) waitFor(ctx context.Context, end int64) (int64, error) {
 			return p.off + got, p.err
 		default:
 		}
-		if p.wake == nil {
-			p.wake = make(chan struct{})
-		}
-		w := p.wake
+		w := p.wake.channel()
 		p.mu.Unlock()
 		select {
 		case <-w:

@@ -390,7 +390,7 @@ func stalledStream(t *testing.T, tf *testFS) (*reader, []byte, chan readAnswer) 
 		p := r.stream.parts[0]
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		return p.wake != nil && p.got == 64<<10
+		return p.wake.waiting() && p.got == 64<<10
 	}) {
 		t.Fatal("the first read never waited on its part")
 	}
