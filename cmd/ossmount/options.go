@@ -96,7 +96,7 @@ var options = []option{
 	{name: "upload_concurrency", group: gPerf, kind: kInt, def: "8", usage: "parts uploaded in parallel per file (8 parts of 8 MiB fill the 1 GiB/s of a mid-size instance at 100 MiB/s per connection)"},
 	{name: "max_rename_objects", group: gPerf, kind: kInt, def: "100000", usage: "most objects one directory rename may move (EXDEV beyond)"},
 	{name: "read_ahead_kb", group: gPerf, kind: kInt, def: "16384", usage: "kernel read-ahead of the mount in KiB when permitted (0 leaves it alone)"},
-	{name: "max_background", group: gPerf, kind: kInt, def: "", usage: "FUSE requests the kernel may queue in the background (default: memory_budget/4M, from 8 to 64)"},
+	{name: "max_background", group: gPerf, kind: kInt, def: "", usage: "FUSE requests the kernel may queue in the background (default: memory_budget/4M, from 8 to 64); read-ahead requests arriving out of order within that many reads of a sequential stream extend it"},
 
 	{name: "passwd_file", group: gCred, kind: kString, def: "", usage: "ossfs-style credentials file (AK:SK or bucket:AK:SK lines); default ~/.passwd-ossfs, then /etc/passwd-ossfs"},
 	{name: "credential_source", group: gCred, kind: kString, check: checkCredentialSource, def: "", usage: "force a source: env, sts, passwd_file, ram_role_arn, ecs_ram_role, oidc_role_arn, credentials_uri, cli_profile, credential_process (default: the first one configured)"},
