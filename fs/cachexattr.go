@@ -165,7 +165,7 @@ func (n *fileNode) prefetch(ctx context.Context, key string, a *attr, e *cache.D
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				if err := n.fsys.budget.Acquire(ctx, j.n); err != nil {
+				if err := n.fsys.eng.Budget().Acquire(ctx, j.n); err != nil {
 					mu.Lock()
 					failure = syscall.EINTR
 					mu.Unlock()
@@ -176,7 +176,7 @@ func (n *fileNode) prefetch(ctx context.Context, key string, a *attr, e *cache.D
 				if err == nil {
 					r.fill(j.off, buf)
 				}
-				n.fsys.budget.Release(j.n)
+				n.fsys.eng.Budget().Release(j.n)
 				if err != nil {
 					mu.Lock()
 					failure = n.fsys.toErrno("pin", err)

@@ -6,8 +6,11 @@
 // x-oss-meta-mode/uid/gid/mtime), kept in the stat, negative and listing
 // caches of package cache. docs/ARCHITECTURE.md draws the whole picture.
 //
-// Data flows one way: kernel -> fs -> cache -> ossapi. The files, by
-// concern:
+// Data flows one way: kernel -> fs -> engine -> cache -> ossapi. Package
+// engine holds what needs no FUSE: the memory budget's reclaimer and the
+// buffer pool, staging files, and the cache directory (upload records,
+// kept files, crash recovery); FS reaches it through FS.eng. The files of
+// fs, by concern:
 //
 //   - fs.go: Config, FS (one mount) and New; attr (what is known of a key)
 //     and the lookups that fill the stat cache.
@@ -29,11 +32,10 @@
 //   - writer.go: the write state machine (the rule: an object changes only
 //     at close or fsync; a failed upload keeps its data). stream.go: its
 //     streamed multipart uploads; upload.go: multipart operations recorded
-//     and verified; stagefile.go: the staging file (memory, then disk);
-//     stager.go: the cache directory (upload records, kept files, crash
-//     recovery).
-//   - memory.go: the memory budget and buffer pool; upkeep.go: the
-//     once-a-second sweep of caches and the Go memory limit.
+//     and verified. Their staging files (engine.StageFile) and the cache
+//     directory (engine.Stager) are the engine's.
+//   - upkeep.go: the once-a-second sweep of caches and the Go memory
+//     limit (the memory budget itself is the engine's).
 //   - xattr.go: object metadata as extended attributes (one path for files
 //     and directories); share.go: presigned URLs and POST policies as
 //     virtual attributes; cachexattr.go: user.oss.cache (the data cache's
@@ -48,7 +50,7 @@
 //
 // Lock order: fileNode.mu, then writeState.mu (two of them: lower seq
 // first; a directory rename takes those under its source in that order),
-// then stageFile.mu; FS-level caches, the budgets and the buffer pool have
-// their own internal locks and are leaves (the budget's reclaimer only
-// try-locks staging files).
+// then the engine.StageFile's lock; FS-level caches, the budgets and the
+// buffer pool have their own internal locks and are leaves (the budget's
+// reclaimer only try-locks staging files).
 package fs

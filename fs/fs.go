@@ -15,6 +15,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/ossmount/ossmount/cache"
+	"github.com/ossmount/ossmount/engine"
 	"github.com/ossmount/ossmount/ossapi"
 )
 
@@ -143,22 +144,18 @@ func (c *Config) setDefaults() {
 // FS is one mounted bucket.
 type FS struct {
 	// Dependencies and constants.
-	cfg    Config
-	store  ossapi.ObjectStore
-	log    *slog.Logger
-	budget *cache.Budget
-	blocks *cache.BlockCache
-	bufs   *bufPool
-	stages memStages
+	cfg   Config
+	store ossapi.ObjectStore
+	log   *slog.Logger
+	// eng is the FUSE-free part: memory budget, block cache, buffer
+	// pool, staging files and the cache directory (package engine).
+	eng *engine.Engine
 
 	// Caches, each internally locked. Keys are object keys; directories
 	// end in "/".
 	stat  *cache.TTL[*attr]
 	neg   *cache.TTL[struct{}]
 	lists *cache.TTL[*listing]
-
-	staging   *stager
-	recovered chan struct{} // closed once the cleanup after killed mounts is done
 
 	mountTime time.Time     // shown as the mtime of directories without a marker
 	rootAttr  *attr         // the mount root's attributes
@@ -190,12 +187,11 @@ type FS struct {
 func New(cfg Config) (*FS, error) {
 	cfg.setDefaults()
 	f := &FS{
-		cfg:    cfg,
-		store:  cfg.Store,
-		log:    cfg.Logger,
-		budget: cache.NewBudget(max(cfg.MemoryBudget-cfg.FUSEMemory, cfg.MemoryBudget/4)),
-		stat:   cache.NewTTL[*attr](cfg.StatCacheSize, cfg.StatTTL),
-		neg:    cache.NewTTL[struct{}](cfg.NegCacheSize, cfg.NegTTL),
+		cfg:   cfg,
+		store: cfg.Store,
+		log:   cfg.Logger,
+		stat:  cache.NewTTL[*attr](cfg.StatCacheSize, cfg.StatTTL),
+		neg:   cache.NewTTL[struct{}](cfg.NegCacheSize, cfg.NegTTL),
 		// A listing holds its entries' attributes (for stat_ttl) and
 		// speaks for the directory's names (for list_ttl).
 		lists:      cache.NewTTL[*listing](cfg.ListCacheSize, max(cfg.ListTTL, cfg.StatTTL)),
@@ -210,24 +206,19 @@ func New(cfg Config) (*FS, error) {
 	f.counters.multiparts = map[string]bool{}
 	f.pt.pending = map[<-chan struct{}]*fileHandle{}
 	f.pt.open = map[ptKey]*fileHandle{}
-	f.blocks = cache.NewBlockCache(f.budget, f.budget.Limit()/2)
-	f.bufs = newBufPool(f.budget, f.budget.Limit()/8)
-	f.budget.SetReclaimer(f.reclaim)
-	st, err := newStager(cfg.CacheDir, cfg.DiskBudget, StoreID{Endpoint: cfg.Endpoint, Bucket: cfg.Store.Bucket()}, f.log)
+	eng, err := engine.New(engine.Config{
+		Store:      cfg.Store,
+		StoreID:    engine.StoreID{Endpoint: cfg.Endpoint, Bucket: cfg.Store.Bucket()},
+		Logger:     f.log,
+		Memory:     max(cfg.MemoryBudget-cfg.FUSEMemory, cfg.MemoryBudget/4),
+		CacheDir:   cfg.CacheDir,
+		DiskBudget: cfg.DiskBudget,
+		ReadOnly:   cfg.ReadOnly,
+	})
 	if err != nil {
 		return nil, err
 	}
-	f.staging = st
-	f.recovered = make(chan struct{})
-	if !cfg.ReadOnly {
-		// Abort the uploads of mounts of this cache_dir that were killed.
-		go func() {
-			defer close(f.recovered)
-			st.recoverAbandoned(context.Background(), f.store)
-		}()
-	} else {
-		close(f.recovered)
-	}
+	f.eng = eng
 	f.rootAttr = f.implicitDir()
 	f.root = &dirNode{fsys: f}
 	if cfg.AttrStore != nil {

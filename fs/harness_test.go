@@ -101,7 +101,7 @@ func newTestFS(t *testing.T, srv *osstest.Server, cfg func(*Config)) *testFS {
 	tf.fs, tf.cache = f, c.CacheDir
 	tf.raw = gofs.NewNodeFS(f.Root(), f.Options())
 	t.Cleanup(func() {
-		<-f.recovered
+		<-f.eng.Recovered()
 		f.Close()
 	})
 	return tf

@@ -173,7 +173,7 @@ func (p *part) unref() {
 		// Dropped by the stream and fetched: what no read asked for
 		// was read ahead in vain.
 		p.f.counters.unread.Add(p.fetched - min(p.served, p.fetched))
-		p.f.bufs.put(p.buf)
+		p.f.eng.Bufs().Put(p.buf)
 		p.buf = nil
 	}
 }
@@ -442,7 +442,7 @@ func (r *reader) collectLocked(off, end int64) []*part {
 		// would be stored by neither. (On 256 KiB boundaries: parts
 		// of a few sizes reuse each other's buffers.)
 		n = min(roundUp(s.next+n, r.fsys.partAlign()), r.size) - s.next
-		buf := r.fsys.bufs.get(n)
+		buf := r.fsys.eng.Bufs().Get(n)
 		if buf == nil {
 			break // the budget is used up: read-ahead stops growing
 		}
@@ -559,7 +559,7 @@ func (r *reader) readBlocks(ctx context.Context, dest []byte, off int64) (int, s
 	blocks := make([][]byte, last-first+1)
 	lo, hi := int64(-1), int64(-1) // the missing span
 	for i := first; i <= last; i++ {
-		if b, ok := r.fsys.blocks.Get(cache.BlockKey{Key: r.key, ETag: r.etag, Index: i}); ok {
+		if b, ok := r.fsys.eng.Blocks().Get(cache.BlockKey{Key: r.key, ETag: r.etag, Index: i}); ok {
 			blocks[i-first] = b
 			continue
 		}
@@ -580,7 +580,7 @@ func (r *reader) readBlocks(ctx context.Context, dest []byte, off int64) (int, s
 		for i, b := range span {
 			start := (lo + int64(i)) * bs
 			r.fill(start, b)
-			r.fsys.blocks.Put(cache.BlockKey{Key: r.key, ETag: r.etag, Index: lo + int64(i)}, b)
+			r.fsys.eng.Blocks().Put(cache.BlockKey{Key: r.key, ETag: r.etag, Index: lo + int64(i)}, b)
 		}
 	}
 	n := 0

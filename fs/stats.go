@@ -117,8 +117,8 @@ type Stats struct {
 // Stats returns the file system's numbers.
 func (f *FS) Stats() Stats {
 	s := Stats{
-		AttrCache: f.stat.Stats(), NegativeCache: f.neg.Stats(), ListCache: f.lists.Stats(), BlockCache: f.blocks.Stats(),
-		Memory: f.budget.Stats(), Disk: f.staging.budget.Stats(),
+		AttrCache: f.stat.Stats(), NegativeCache: f.neg.Stats(), ListCache: f.lists.Stats(), BlockCache: f.eng.Blocks().Stats(),
+		Memory: f.eng.Budget().Stats(), Disk: f.eng.Staging().DiskBudget().Stats(),
 		ReadAheadBytes: f.counters.prefetched.Load(), ReadAheadUnreadBytes: f.counters.unread.Load(),
 		UploadsCompleted: f.counters.uploadsDone.Load(), UploadsFailed: f.counters.uploadsFailed.Load(),
 		Inodes: f.inodeCount(), ListedEntries: f.listedEntries(), MemoryLimit: f.mem.limit.Load(),
@@ -129,7 +129,7 @@ func (f *FS) Stats() Stats {
 	var active int64
 	s.IncompleteMultipartUploads, active = f.counters.multipartCounts()
 	s.UploadsInFlight = f.counters.putsActive.Load() + active
-	for _, k := range f.staging.keptFiles() {
+	for _, k := range f.eng.Staging().KeptFiles() {
 		if st, err := os.Stat(k.Path); err == nil {
 			s.KeptFiles++
 			if sys, ok := st.Sys().(*syscall.Stat_t); ok {

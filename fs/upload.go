@@ -1,7 +1,7 @@
 package fs
 
 // Multipart uploads: every one a mount starts is recorded in its cache
-// directory until it is completed or aborted (see stager), and a
+// directory until it is completed or aborted (see engine.Stager), and a
 // completion whose answer is lost is checked on the server before it is
 // called a failure.
 
@@ -18,11 +18,11 @@ import (
 	"github.com/ossmount/ossmount/ossapi"
 )
 
-// initiateUpload starts a multipart upload and records it (see stager).
+// initiateUpload starts a multipart upload and records it (see engine.Stager).
 func (f *FS) initiateUpload(ctx context.Context, req ossapi.InitiateRequest) (string, error) {
 	id, err := f.store.InitiateMultipart(ctx, req)
 	if err == nil {
-		f.staging.noteUpload(req.Key, id)
+		f.eng.Staging().NoteUpload(req.Key, id)
 		f.counters.uploadStarted(id)
 	}
 	return id, err
@@ -40,7 +40,7 @@ func (f *FS) initiateUpload(ctx context.Context, req ossapi.InitiateRequest) (st
 func (f *FS) completeUpload(ctx context.Context, req ossapi.CompleteRequest) (*ossapi.PutResult, error) {
 	res, err := f.store.CompleteMultipart(ctx, req)
 	if err == nil {
-		f.staging.forgetUpload(req.UploadID)
+		f.eng.Staging().ForgetUpload(req.UploadID)
 		f.counters.uploadEnded(req.UploadID)
 		return res, nil
 	}
@@ -50,7 +50,7 @@ func (f *FS) completeUpload(ctx context.Context, req ossapi.CompleteRequest) (*o
 	info, herr := f.store.Head(ctx, req.Key, ossapi.HeadOptions{})
 	if herr == nil && partsMatch(info, req.Parts) {
 		f.log.Warn("the answer to CompleteMultipartUpload was lost; the object on the server is the one uploaded", "key", req.Key, "upload_id", req.UploadID, "err", err)
-		f.staging.forgetUpload(req.UploadID)
+		f.eng.Staging().ForgetUpload(req.UploadID)
 		f.counters.uploadEnded(req.UploadID)
 		return &ossapi.PutResult{ETag: info.ETag, CRC64: info.CRC64}, nil
 	}
@@ -108,7 +108,7 @@ func combinedCRC(parts []ossapi.Part) (uint64, bool) {
 func (f *FS) abortUpload(key, id string) {
 	err := f.store.AbortMultipart(context.Background(), key, id)
 	if err == nil || ossapi.KindOf(err) == ossapi.KindNotExist {
-		f.staging.forgetUpload(id)
+		f.eng.Staging().ForgetUpload(id)
 		f.counters.uploadEnded(id)
 		return
 	}

@@ -3,7 +3,7 @@ package fs
 // The write path. Every file open for writing has one writeState, shared by
 // all its writing handles (and by the read-only handles opened while it
 // exists: they read the same bytes). Its bytes live in a sparse staging
-// file (stagefile.go: in memory, or in the cache directory), divided into
+// file (engine/stagefile.go: in memory, or in the cache directory), divided into
 // chunks (stageChunk bytes), each of which is
 //
 //   - absent: not staged; its bytes are those of the base object (the
@@ -47,7 +47,7 @@ package fs
 // name (followRenameLocked) and is uploaded there at close.
 //
 // Lock order: fileNode.mu, then writeState.mu (two writeStates: lower seq
-// first), then stageFile.mu; the budgets are leaves.
+// first), then the engine.StageFile's lock; the budgets are leaves.
 
 import (
 	"context"
@@ -55,19 +55,19 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"os"
 	"path"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/ossmount/ossmount/engine"
 	"github.com/ossmount/ossmount/ossapi"
 )
 
-const stageChunk = 1 << 20
+// stageChunk is the unit of a writer's chunk states (and of its staging
+// file's memory).
+const stageChunk = engine.ChunkSize
 
 const (
 	chunkAbsent uint8 = iota
@@ -85,9 +85,9 @@ type writeState struct {
 	seq uint64 // creation order: the lock order between two writeStates
 
 	mu        sync.Mutex
-	cond      *sync.Cond // signalled when a streamed part finishes
-	key       string     // GUARDED_BY(mu)
-	file      *stageFile // GUARDED_BY(mu)
+	cond      *sync.Cond        // signalled when a streamed part finishes
+	key       string            // GUARDED_BY(mu)
+	file      *engine.StageFile // GUARDED_BY(mu)
 	path      string
 	size      int64              // GUARDED_BY(mu)
 	chunks    []uint8            // GUARDED_BY(mu); state of each chunk
@@ -115,9 +115,7 @@ type writeState struct {
 // current object (nil for a new one, owned by caller when there is one);
 // truncate drops its content.
 func (f *FS) newWriteState(st *fileState, key string, base *attr, truncate bool, caller *who) (*writeState, error) {
-	file := newStageFile(f.staging.dir, stagePrefix, f.budget)
-	file.pool = f.bufs
-	f.stages.add(file)
+	file := f.eng.NewStageFile()
 	w := &writeState{fsys: f, st: st, seq: f.writerSeq.Add(1), key: key, file: file, meta: map[string]string{}}
 	w.cond = sync.NewCond(&w.mu)
 	now := time.Now()
@@ -189,7 +187,7 @@ func (w *writeState) setChunk(i int64, s uint8) syscall.Errno {
 	}
 	if (w.chunks[i] == chunkAbsent || w.chunks[i] == chunkGone) && s != chunkAbsent && s != chunkGone {
 		if !w.fsys.reserveDisk(w) {
-			w.fsys.log.Error("staging disk budget exhausted", "key", w.key, "dir", w.fsys.staging.dir)
+			w.fsys.log.Error("staging disk budget exhausted", "key", w.key, "dir", w.fsys.eng.Staging().Dir())
 			return syscall.ENOSPC
 		}
 		w.onDisk += stageChunk
@@ -203,7 +201,7 @@ func (w *writeState) setChunk(i int64, s uint8) syscall.Errno {
 func (w *writeState) dropChunkLocked(i int64, s uint8) {
 	if c := w.chunkState(i); c != chunkAbsent && c != chunkGone {
 		w.onDisk -= stageChunk
-		w.fsys.staging.budget.Release(stageChunk)
+		w.fsys.eng.Staging().DiskBudget().Release(stageChunk)
 	}
 	if i < int64(len(w.chunks)) {
 		w.chunks[i] = s
@@ -214,7 +212,7 @@ func (w *writeState) dropChunkLocked(i int64, s uint8) {
 // the bytes of parts already sent by streamed uploads when the budget is
 // used up: w's own first, then other writers' (those not busy now).
 func (f *FS) reserveDisk(w *writeState) bool {
-	b := f.staging.budget
+	b := f.eng.Staging().DiskBudget()
 	if b.TryAcquire(stageChunk) {
 		return true
 	}
@@ -277,7 +275,7 @@ func (w *writeState) goneIn(op string, off, end int64) bool {
 	for i := off / stageChunk; i*stageChunk < end; i++ {
 		if w.chunkState(i) == chunkGone {
 			w.fsys.log.Warn("range sent as a part and dropped from cache_dir (disk_budget); it can be read once the file is complete (closed)",
-				"op", op, "key", w.key, "range", Range{i * stageChunk, min((i+1)*stageChunk, w.size)}.String())
+				"op", op, "key", w.key, "range", engine.Range{Off: i * stageChunk, End: min((i+1)*stageChunk, w.size)}.String())
 			return true
 		}
 	}
@@ -398,14 +396,12 @@ func (w *writeState) failLocked(op string, err error) syscall.Errno {
 	w.fsys.counters.uploadsFailed.Add(1)
 	// Mark the staging file as kept: it is never removed, not even by a
 	// later mount cleaning up after a crash.
-	kept, kerr := w.file.Keep(func(tmp string) string {
-		return filepath.Join(filepath.Dir(tmp), keptPrefix+strings.TrimPrefix(filepath.Base(tmp), stagePrefix))
-	})
+	kept, kerr := w.file.Keep(engine.KeptName)
 	if kerr != nil {
 		w.fsys.log.Error("could not keep the failed upload's data on disk", "key", w.key, "err", kerr)
 	}
 	w.path = kept
-	k := &KeptFile{StoreID: w.fsys.staging.id, Key: w.key, Path: kept, Size: w.size, Reason: fmt.Sprintf("%s: %v", op, err),
+	k := &engine.KeptFile{StoreID: w.fsys.eng.Staging().ID(), Key: w.key, Path: kept, Size: w.size, Reason: fmt.Sprintf("%s: %v", op, err),
 		Time: time.Now().UTC(), Changed: w.rangesLocked(w.changedLocked)}
 	if w.baseETag != "" && w.baseLimit > 0 {
 		k.BaseETag = w.baseETag
@@ -416,7 +412,7 @@ func (w *writeState) failLocked(op string, err error) syscall.Errno {
 			// upload is kept for the user (not aborted, even by a later
 			// mount), named in the log and the description.
 			k.UploadID, k.InUpload = w.up.id, gone
-			w.fsys.staging.forgetUpload(w.up.id)
+			w.fsys.eng.Staging().ForgetUpload(w.up.id)
 			w.fsys.counters.uploadKept(w.up.id)
 		} else {
 			w.fsys.abortUpload(w.key, w.up.id)
@@ -424,23 +420,23 @@ func (w *writeState) failLocked(op string, err error) syscall.Errno {
 		w.up = nil
 	}
 	if kept != "" {
-		if err := w.fsys.staging.saveKept(k); err != nil {
+		if err := w.fsys.eng.Staging().SaveKept(k); err != nil {
 			w.fsys.log.Error("could not describe the kept data", "key", w.key, "err", err)
 		}
 	}
-	w.fsys.log.Error("upload failed; the data is kept in cache_dir", k.logAttrs()...)
+	w.fsys.log.Error("upload failed; the data is kept in cache_dir", k.LogAttrs()...)
 	return errno
 }
 
 // rangesLocked lists the byte ranges (merged, clipped to the size) of the
 // chunks for which in holds.
-func (w *writeState) rangesLocked(in func(i int64) bool) []Range {
-	var out []Range
+func (w *writeState) rangesLocked(in func(i int64) bool) []engine.Range {
+	var out []engine.Range
 	for i := int64(0); i*stageChunk < w.size; i++ {
 		if !in(i) {
 			continue
 		}
-		r := Range{i * stageChunk, min((i+1)*stageChunk, w.size)}
+		r := engine.Range{Off: i * stageChunk, End: min((i+1)*stageChunk, w.size)}
 		if n := len(out); n > 0 && out[n-1].End == r.Off {
 			out[n-1].End = r.End
 		} else {
@@ -625,7 +621,7 @@ func (w *writeState) renameReadyLocked(src, dst string) syscall.Errno {
 	if gone := w.rangesLocked(func(i int64) bool { return w.chunkState(i) == chunkGone }); len(gone) > 0 {
 		w.fsys.log.Error("rename refused (EBUSY): parts of the file being written were dropped from cache_dir (disk_budget) after they were sent, "+
 			"and only the multipart upload at the old name holds them; rename it after close, or raise disk_budget",
-			"key", w.key, "src", src, "dst", dst, "only_in_upload", formatRanges(gone))
+			"key", w.key, "src", src, "dst", dst, "only_in_upload", engine.FormatRanges(gone))
 		return syscall.EBUSY
 	}
 	return 0
@@ -914,23 +910,15 @@ func (w *writeState) release() (last bool) {
 	if !failed {
 		w.discard()
 	} else {
-		w.fsys.stages.remove(w.file)
-		w.file.Close()
+		w.fsys.eng.CloseStageFile(w.file, true)
 	}
 	return true
 }
 
 func (w *writeState) discard() {
-	w.fsys.stages.remove(w.file)
-	w.file.Remove()
+	w.fsys.eng.CloseStageFile(w.file, false)
 	if w.onDisk > 0 {
-		w.fsys.staging.budget.Release(w.onDisk)
+		w.fsys.eng.Staging().DiskBudget().Release(w.onDisk)
 		w.onDisk = 0
 	}
-}
-
-// punchHole frees the disk blocks of [off, off+n) in f (best effort).
-func punchHole(f *os.File, off, n int64) {
-	const fallocPunchHole, fallocKeepSize = 0x02, 0x01
-	_ = syscall.Fallocate(int(f.Fd()), fallocPunchHole|fallocKeepSize, off, n)
 }

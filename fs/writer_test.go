@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ossmount/ossmount/engine"
 	"github.com/ossmount/ossmount/ossapi/osstest"
 )
 
@@ -291,12 +292,12 @@ func TestWriteFailureKeptAndDescribed(t *testing.T) {
 	if len(infos) != 1 {
 		t.Fatalf("want one kept-file description, have %v", infos)
 	}
-	var k KeptFile
+	var k engine.KeptFile
 	b, _ := os.ReadFile(infos[0])
 	if err := json.Unmarshal(b, &k); err != nil {
 		t.Fatal(err)
 	}
-	want := []Range{{5 << 20, 6 << 20}, {20 << 20, 25<<20 + 3}}
+	want := []engine.Range{{Off: 5 << 20, End: 6 << 20}, {Off: 20 << 20, End: 25<<20 + 3}}
 	if k.Key != "big.bin" || k.Size != 25<<20+3 || k.Bucket != "test" || k.Endpoint != tf.srv.URL() || len(k.Changed) != 2 ||
 		k.Changed[0] != want[0] || k.Changed[1] != want[1] || k.BaseETag == "" || k.Reason == "" {
 		t.Errorf("kept file description: %+v; want key big.bin, size %d, changed %v", k, 25<<20+3, want)
@@ -326,24 +327,24 @@ func TestWriteRecoveryOnlyOwnBucket(t *testing.T) {
 	if ids := srv.ListMultipartUploadIDs("other"); len(ids) != 1 {
 		t.Fatalf("want one streamed upload in progress, have %v", ids)
 	}
-	recs := ListRecords(cache, StoreID{Endpoint: srv.URL(), Bucket: "other"})
+	recs := engine.ListRecords(cache, engine.StoreID{Endpoint: srv.URL(), Bucket: "other"})
 	if len(recs) != 1 || recs[0].Key != "big.bin" || !recs[0].Live {
 		t.Fatalf("records: %+v", recs)
 	}
-	// The mount dies (its lock goes with its process).
-	a.fs.staging.lock.Close()
+	// The mount dies (its lock goes with its process; its records stay).
+	a.fs.eng.Staging().Cleanup()
 
 	b := newTestFS(t, srv, func(c *Config) { c.CacheDir = cache })
-	<-b.fs.recovered
+	<-b.fs.eng.Recovered()
 	if ids := srv.ListMultipartUploadIDs("other"); len(ids) != 1 {
 		t.Errorf("a mount of bucket test aborted bucket other's upload: %v", ids)
 	}
 	c := newTestFS(t, srv, onOther)
-	<-c.fs.recovered
+	<-c.fs.eng.Recovered()
 	if ids := srv.ListMultipartUploadIDs("other"); len(ids) != 0 {
 		t.Errorf("the next mount of bucket other did not abort its abandoned upload: %v", ids)
 	}
-	if recs := ListRecords(cache, StoreID{Endpoint: srv.URL(), Bucket: "other"}); len(recs) != 0 {
+	if recs := engine.ListRecords(cache, engine.StoreID{Endpoint: srv.URL(), Bucket: "other"}); len(recs) != 0 {
 		t.Errorf("records left: %+v", recs)
 	}
 }
@@ -362,7 +363,7 @@ func TestMemoryBudgetSharedByWritersAndReaders(t *testing.T) {
 	if ws.file.Name() != "" {
 		t.Fatalf("the staging file went to disk before any pressure")
 	}
-	held := tf.fs.budget.Used()
+	held := tf.fs.eng.Budget().Used()
 	r := tf.mustOpen("r.bin", syscall.O_RDONLY)
 	for off := int64(0); off < int64(len(obj)); off += 1 << 20 {
 		if got := r.mustRead(off, 1<<20); !bytes.Equal(got, obj[off:off+1<<20]) {
@@ -370,7 +371,7 @@ func TestMemoryBudgetSharedByWritersAndReaders(t *testing.T) {
 		}
 	}
 	if ws.file.Name() == "" {
-		t.Errorf("the writer kept %d MiB of the %d MiB budget in memory while a reader needed it", held>>20, tf.fs.budget.Limit()>>20)
+		t.Errorf("the writer kept %d MiB of the %d MiB budget in memory while a reader needed it", held>>20, tf.fs.eng.Budget().Limit()>>20)
 	}
 	if n := tf.srv.Count("GetObject"); n > 40 {
 		t.Errorf("%d GETs for a 40 MiB sequential read: read-ahead starved", n)
@@ -381,13 +382,11 @@ func TestMemoryBudgetSharedByWritersAndReaders(t *testing.T) {
 	if errno := w.close(); errno != 0 {
 		t.Fatal(errno)
 	}
-	if p, l := tf.fs.budget.Peak(), tf.fs.budget.Limit(); p > l {
+	if p, l := tf.fs.eng.Budget().Peak(), tf.fs.eng.Budget().Limit(); p > l {
 		t.Errorf("budget peak %d over its limit %d", p, l)
 	}
-	tf.fs.bufs.mu.Lock()
-	pooled := tf.fs.bufs.pooled
-	tf.fs.bufs.mu.Unlock()
-	if used := tf.fs.budget.Used() - tf.fs.blocks.Bytes(); used != pooled {
+	pooled := tf.fs.eng.Bufs().Pooled()
+	if used := tf.fs.eng.Budget().Used() - tf.fs.eng.Blocks().Bytes(); used != pooled {
 		t.Errorf("with every file closed the budget holds %d bytes, the pool %d: pooled buffers must be counted", used, pooled)
 	}
 }

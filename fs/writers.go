@@ -71,8 +71,5 @@ func (f *FS) Close() {
 			f.log.Warn("cannot save the attribute store", "path", st.Path(), "err", err)
 		}
 	}
-	for _, k := range f.staging.keptFiles() {
-		f.log.Error("data that could not be uploaded is kept", k.logAttrs()...)
-	}
-	f.staging.cleanup()
+	f.eng.Close()
 }

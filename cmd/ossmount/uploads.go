@@ -13,7 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/ossmount/ossmount/fs"
+	"github.com/ossmount/ossmount/engine"
 	"github.com/ossmount/ossmount/ossapi"
 )
 
@@ -56,7 +56,7 @@ type uploadsList struct {
 	bucket   string
 	prefix   string
 	cacheDir string
-	id       fs.StoreID
+	id       engine.StoreID
 	now      time.Time
 	// olderThan: only what is at least this old (0: everything).
 	olderThan time.Duration
@@ -79,7 +79,7 @@ func uploadsAction(c *cli.Context, abort bool) error {
 	defer closeCreds()
 	v := values{c}
 	u := &uploadsList{client: client, bucket: bucket, prefix: prefix, cacheDir: v.str("cache_dir"),
-		id: fs.StoreID{Endpoint: storeEndpoint(ocfg), Bucket: bucket}, now: time.Now(), olderThan: v.dur("older-than")}
+		id: engine.StoreID{Endpoint: storeEndpoint(ocfg), Bucket: bucket}, now: time.Now(), olderThan: v.dur("older-than")}
 	if u.cacheDir == "" {
 		u.cacheDir = defaultCacheDir(u.id.Endpoint, bucket)
 	}
@@ -107,9 +107,9 @@ func uploadsAction(c *cli.Context, abort bool) error {
 
 // kept returns the kept files under the prefix old enough to list, and
 // the uploads that any kept file's data is in.
-func (u *uploadsList) kept() (kept []fs.KeptFile, inKept map[string]bool) {
+func (u *uploadsList) kept() (kept []engine.KeptFile, inKept map[string]bool) {
 	inKept = map[string]bool{}
-	for _, k := range fs.ListKept(u.cacheDir, u.id) {
+	for _, k := range engine.ListKept(u.cacheDir, u.id) {
 		if strings.HasPrefix(k.Key, u.prefix) && u.old(k.Time) {
 			kept = append(kept, k)
 		}
@@ -125,7 +125,7 @@ func (u *uploadsList) kept() (kept []fs.KeptFile, inKept map[string]bool) {
 // those holding kept data. It returns how many aborts failed.
 func (u *uploadsList) printUploads(ctx context.Context, tw *tabwriter.Writer, ups []ossapi.Upload, inKept map[string]bool, abort, all bool) (failed int) {
 	live := map[string]bool{}
-	for _, r := range fs.ListRecords(u.cacheDir, u.id) {
+	for _, r := range engine.ListRecords(u.cacheDir, u.id) {
 		live[r.UploadID] = r.Live
 	}
 	fmt.Fprintf(tw, "INCOMPLETE MULTIPART UPLOADS (oss://%s/%s)\n", u.bucket, u.prefix)
@@ -147,7 +147,7 @@ func (u *uploadsList) printUploads(ctx context.Context, tw *tabwriter.Writer, up
 				failed++
 			} else {
 				note = "aborted"
-				fs.ForgetRecords(u.cacheDir, up.UploadID)
+				engine.ForgetRecords(u.cacheDir, up.UploadID)
 			}
 		} else if abort && note != "" {
 			note += ": left alone"
@@ -158,7 +158,7 @@ func (u *uploadsList) printUploads(ctx context.Context, tw *tabwriter.Writer, up
 }
 
 // rangesText says which bytes of kept data did not reach OSS.
-func rangesText(k fs.KeptFile) string {
+func rangesText(k engine.KeptFile) string {
 	var parts []string
 	for _, r := range k.Changed {
 		parts = append(parts, r.String())

@@ -1,25 +1,26 @@
-package fs
+package engine
 
 import (
 	"io"
 	"os"
 	"sync"
+	"syscall"
 
 	"github.com/ossmount/ossmount/cache"
 )
 
-// stageFile holds the bytes a writer stages: in memory while the file's
+// StageFile holds the bytes a writer stages: in memory while the file's
 // live bytes are few (small files, the parts of a stream waiting to be
 // uploaded), on disk in the cache directory otherwise. Memory comes from
 // the mount's budget, at most stageMemMax per file; when either runs out
 // the contents move to a temporary file and stay there. It behaves like a
 // sparse *os.File (ReadAt, WriteAt, Truncate, hole punching) and is safe for
 // concurrent use (part uploads read while the application writes).
-type stageFile struct {
+type StageFile struct {
 	dir    string
 	prefix string
 	budget *cache.Budget
-	pool   *bufPool // optional: whole chunks come from it and go back to it
+	pool   *BufPool // optional: whole chunks come from it and go back to it
 
 	mu     sync.Mutex
 	chunks map[int64][]byte // GUARDED_BY(mu); memory mode: chunk index -> bytes (shorter: zeros follow)
@@ -28,15 +29,19 @@ type stageFile struct {
 	file   *os.File         // GUARDED_BY(mu); disk mode
 }
 
+// ChunkSize is the unit a StageFile holds its memory in, and the unit a
+// writer tracks its bytes in (absent, fetched, written, sent).
+const ChunkSize = 1 << 20
+
 // stageMemMax bounds the memory one file stages before it moves to disk.
 const stageMemMax = 64 << 20
 
-func newStageFile(dir, prefix string, budget *cache.Budget) *stageFile {
-	return &stageFile{dir: dir, prefix: prefix, budget: budget, chunks: map[int64][]byte{}}
+func newStageFile(dir, prefix string, budget *cache.Budget) *StageFile {
+	return &StageFile{dir: dir, prefix: prefix, budget: budget, chunks: map[int64][]byte{}}
 }
 
 // spillLocked moves the contents to a temporary file.
-func (s *stageFile) spillLocked() error {
+func (s *StageFile) spillLocked() error {
 	if s.file != nil {
 		return nil
 	}
@@ -45,7 +50,7 @@ func (s *stageFile) spillLocked() error {
 		return err
 	}
 	for i, b := range s.chunks {
-		if _, err := f.WriteAt(b, i*stageChunk); err != nil {
+		if _, err := f.WriteAt(b, i*ChunkSize); err != nil {
 			f.Close()
 			os.Remove(f.Name())
 			return err
@@ -66,9 +71,9 @@ func (s *stageFile) spillLocked() error {
 }
 
 // freeBuf gives back a chunk's memory.
-func (s *stageFile) freeBuf(b []byte) {
-	if s.pool != nil && cap(b) == stageChunk {
-		s.pool.put(b)
+func (s *StageFile) freeBuf(b []byte) {
+	if s.pool != nil && cap(b) == ChunkSize {
+		s.pool.Put(b)
 	} else if cap(b) > 0 {
 		s.budget.Release(int64(cap(b)))
 	}
@@ -76,7 +81,7 @@ func (s *stageFile) freeBuf(b []byte) {
 
 // grow makes chunk i hold at least n bytes, taking memory from the budget;
 // false when the memory is not there.
-func (s *stageFile) growLocked(i int64, n int) bool {
+func (s *StageFile) growLocked(i int64, n int) bool {
 	b := s.chunks[i]
 	if n <= len(b) {
 		return true
@@ -87,16 +92,16 @@ func (s *stageFile) growLocked(i int64, n int) bool {
 		s.chunks[i] = nb
 		return true
 	}
-	c := max(n, min(2*cap(b), stageChunk), 4096)
-	if s.pool != nil && c > stageChunk/2 {
-		c = stageChunk // a whole chunk, reused from the pool
+	c := max(n, min(2*cap(b), ChunkSize), 4096)
+	if s.pool != nil && c > ChunkSize/2 {
+		c = ChunkSize // a whole chunk, reused from the pool
 	}
 	if s.held+int64(c-cap(b)) > stageMemMax {
 		return false
 	}
 	var nb []byte
-	if c == stageChunk && s.pool != nil {
-		if nb = s.pool.get(stageChunk); nb == nil {
+	if c == ChunkSize && s.pool != nil {
+		if nb = s.pool.Get(ChunkSize); nb == nil {
 			return false
 		}
 		nb = nb[:n]
@@ -116,7 +121,7 @@ func (s *stageFile) growLocked(i int64, n int) bool {
 }
 
 // WriteAt writes p at off, growing the file as needed.
-func (s *stageFile) WriteAt(p []byte, off int64) (int, error) {
+func (s *StageFile) WriteAt(p []byte, off int64) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.file == nil {
@@ -130,20 +135,20 @@ func (s *stageFile) WriteAt(p []byte, off int64) (int, error) {
 	return s.file.WriteAt(p, off)
 }
 
-func (s *stageFile) writeMemLocked(p []byte, off int64) bool {
+func (s *StageFile) writeMemLocked(p []byte, off int64) bool {
 	// Check the memory first so a refused write changes nothing.
 	for pos, end := off, off+int64(len(p)); pos < end; {
-		i := pos / stageChunk
-		ce := min(end, (i+1)*stageChunk)
-		if !s.growLocked(i, int(ce-i*stageChunk)) {
+		i := pos / ChunkSize
+		ce := min(end, (i+1)*ChunkSize)
+		if !s.growLocked(i, int(ce-i*ChunkSize)) {
 			return false
 		}
 		pos = ce
 	}
 	for pos, end := off, off+int64(len(p)); pos < end; {
-		i := pos / stageChunk
-		ce := min(end, (i+1)*stageChunk)
-		copy(s.chunks[i][pos-i*stageChunk:], p[pos-off:ce-off])
+		i := pos / ChunkSize
+		ce := min(end, (i+1)*ChunkSize)
+		copy(s.chunks[i][pos-i*ChunkSize:], p[pos-off:ce-off])
 		pos = ce
 	}
 	s.size = max(s.size, off+int64(len(p)))
@@ -151,7 +156,7 @@ func (s *stageFile) writeMemLocked(p []byte, off int64) bool {
 }
 
 // ReadAt reads like os.File.ReadAt: io.EOF when p reaches past the end.
-func (s *stageFile) ReadAt(p []byte, off int64) (int, error) {
+func (s *StageFile) ReadAt(p []byte, off int64) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.file != nil {
@@ -162,11 +167,11 @@ func (s *stageFile) ReadAt(p []byte, off int64) (int, error) {
 	}
 	n := int(min(int64(len(p)), s.size-off))
 	for pos, end := off, off+int64(n); pos < end; {
-		i := pos / stageChunk
-		ce := min(end, (i+1)*stageChunk)
+		i := pos / ChunkSize
+		ce := min(end, (i+1)*ChunkSize)
 		dst := p[pos-off : ce-off]
 		b := s.chunks[i]
-		from := pos - i*stageChunk
+		from := pos - i*ChunkSize
 		m := 0
 		if from < int64(len(b)) {
 			m = copy(dst, b[from:])
@@ -181,14 +186,14 @@ func (s *stageFile) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // Truncate sets the size; bytes past it are dropped, new ones read as zeros.
-func (s *stageFile) Truncate(size int64) error {
+func (s *StageFile) Truncate(size int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.file != nil {
 		return s.file.Truncate(size)
 	}
 	for i, b := range s.chunks {
-		switch start := i * stageChunk; {
+		switch start := i * ChunkSize; {
 		case start >= size:
 			s.dropLocked(i)
 		case start+int64(len(b)) > size:
@@ -199,21 +204,21 @@ func (s *stageFile) Truncate(size int64) error {
 	return nil
 }
 
-func (s *stageFile) dropLocked(i int64) {
+func (s *StageFile) dropLocked(i int64) {
 	s.held -= int64(cap(s.chunks[i]))
 	s.freeBuf(s.chunks[i])
 	delete(s.chunks, i)
 }
 
 // Punch frees the whole chunks inside [off, off+n) (they read as zeros).
-func (s *stageFile) Punch(off, n int64) {
+func (s *StageFile) Punch(off, n int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.file != nil {
 		punchHole(s.file, off, n)
 		return
 	}
-	for i := (off + stageChunk - 1) / stageChunk; (i+1)*stageChunk <= off+n; i++ {
+	for i := (off + ChunkSize - 1) / ChunkSize; (i+1)*ChunkSize <= off+n; i++ {
 		if _, ok := s.chunks[i]; ok {
 			s.dropLocked(i)
 		}
@@ -221,7 +226,7 @@ func (s *stageFile) Punch(off, n int64) {
 }
 
 // memHeld is the memory the file holds (0 once on disk, or while busy).
-func (s *stageFile) memHeld() int64 {
+func (s *StageFile) memHeld() int64 {
 	if !s.mu.TryLock() {
 		return 0
 	}
@@ -232,7 +237,7 @@ func (s *stageFile) memHeld() int64 {
 // trySpill moves the contents to disk unless the file is busy (its lock
 // held: the caller may be the one growing it) and returns the memory
 // freed; ok is false when nothing could be done.
-func (s *stageFile) trySpill() (freed int64, ok bool) {
+func (s *StageFile) trySpill() (freed int64, ok bool) {
 	if !s.mu.TryLock() {
 		return 0, false
 	}
@@ -249,7 +254,7 @@ func (s *stageFile) trySpill() (freed int64, ok bool) {
 
 // Keep moves the contents to a file named by name(dir, generated) and
 // returns its path: what a failed upload leaves for the user.
-func (s *stageFile) Keep(name func(tmp string) string) (string, error) {
+func (s *StageFile) Keep(name func(tmp string) string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.spillLocked(); err != nil {
@@ -270,7 +275,7 @@ func (s *stageFile) Keep(name func(tmp string) string) (string, error) {
 }
 
 // Name is the file's path on disk, or "" while it is in memory.
-func (s *stageFile) Name() string {
+func (s *StageFile) Name() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.file == nil {
@@ -280,7 +285,7 @@ func (s *stageFile) Name() string {
 }
 
 // Close releases the memory and closes the disk file (which stays on disk).
-func (s *stageFile) Close() error {
+func (s *StageFile) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := range s.chunks {
@@ -293,10 +298,16 @@ func (s *stageFile) Close() error {
 }
 
 // Remove closes the file and deletes it from disk.
-func (s *stageFile) Remove() {
+func (s *StageFile) Remove() {
 	name := s.Name()
 	s.Close()
 	if name != "" {
 		os.Remove(name)
 	}
+}
+
+// punchHole frees the disk blocks of [off, off+n) in f (best effort).
+func punchHole(f *os.File, off, n int64) {
+	const fallocPunchHole, fallocKeepSize = 0x02, 0x01
+	_ = syscall.Fallocate(int(f.Fd()), fallocPunchHole|fallocKeepSize, off, n)
 }

@@ -1,4 +1,4 @@
-package fs
+package engine
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 	"github.com/ossmount/ossmount/ossapi"
 )
 
-// stager owns the cache directory and its disk budget.
+// Stager owns the cache directory and its disk budget.
 //
 // Each mount stages in its own directory under the cache directory
 // ("ossmount-*"), which also holds
@@ -38,7 +38,7 @@ import (
 // buckets or endpoints to their own mounts. It removes the staging files of
 // the writes that were in progress (their close never succeeded), and
 // removes the directory once nothing is left in it but its lock.
-type stager struct {
+type Stager struct {
 	base   string
 	dir    string
 	id     StoreID
@@ -68,7 +68,7 @@ const (
 	keptInfoExt  = ".json"
 )
 
-func newStager(base string, limit int64, id StoreID, log stagerLog) (*stager, error) {
+func newStager(base string, limit int64, id StoreID, log stagerLog) (*Stager, error) {
 	if base == "" {
 		base = os.TempDir()
 	}
@@ -90,19 +90,34 @@ func newStager(base string, limit int64, id StoreID, log stagerLog) (*stager, er
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("cache directory: lock: %w", err)
 	}
-	return &stager{base: base, dir: dir, id: id, budget: cache.NewBudget(limit), log: log, lock: lock}, nil
+	return &Stager{base: base, dir: dir, id: id, budget: cache.NewBudget(limit), log: log, lock: lock}, nil
 }
 
-// cleanup removes the staging directory (after unmount) unless it holds
+// Cleanup removes the staging directory (after unmount) unless it holds
 // kept files or records of uploads still to abort, which the next mount
 // with this cache directory then finds.
-func (s *stager) cleanup() {
+func (s *Stager) Cleanup() {
 	entries, _ := os.ReadDir(s.dir)
 	if len(entries) == 1 && entries[0].Name() == lockName {
 		os.Remove(filepath.Join(s.dir, lockName))
 		os.Remove(s.dir)
 	}
 	s.lock.Close()
+}
+
+// Dir is the mount's own directory in the cache directory.
+func (s *Stager) Dir() string { return s.dir }
+
+// ID is the bucket the mount writes to.
+func (s *Stager) ID() StoreID { return s.id }
+
+// DiskBudget is the budget of bytes staged on disk (disk_budget).
+func (s *Stager) DiskBudget() *cache.Budget { return s.budget }
+
+// KeptName is the name a staging file (named tmp) is kept under after its
+// upload failed: a later mount cleaning up after a crash never removes it.
+func KeptName(tmp string) string {
+	return filepath.Join(filepath.Dir(tmp), keptPrefix+strings.TrimPrefix(filepath.Base(tmp), stagePrefix))
 }
 
 // UploadRecord is what a mount records in its directory about a multipart
@@ -121,17 +136,17 @@ func recordName(dir, id string) string {
 	return filepath.Join(dir, uploadPrefix+hex.EncodeToString(sum[:12]))
 }
 
-// noteUpload records a multipart upload in progress (best effort).
-func (s *stager) noteUpload(key, id string) {
+// NoteUpload records a multipart upload in progress (best effort).
+func (s *Stager) NoteUpload(key, id string) {
 	b, _ := json.Marshal(UploadRecord{StoreID: s.id, Key: key, UploadID: id, Started: time.Now().UTC()})
 	if err := os.WriteFile(recordName(s.dir, id), append(b, '\n'), 0o600); err != nil {
 		s.log.Warn("cannot record a multipart upload in the cache directory; if ossmount is killed it is not aborted", "key", key, "upload_id", id, "err", err)
 	}
 }
 
-// forgetUpload drops the record of an upload that was completed, aborted
+// ForgetUpload drops the record of an upload that was completed, aborted
 // or deliberately kept.
-func (s *stager) forgetUpload(id string) { os.Remove(recordName(s.dir, id)) }
+func (s *Stager) ForgetUpload(id string) { os.Remove(recordName(s.dir, id)) }
 
 // readRecord reads an upload record; ok is false for a file that is not
 // one (or a record of an older ossmount, which did not name its bucket).
@@ -145,8 +160,8 @@ func readRecord(path string) (UploadRecord, bool) {
 }
 
 // recoverAbandoned cleans up after mounts of this cache directory whose
-// process died without unmounting (see stager).
-func (s *stager) recoverAbandoned(ctx context.Context, store ossapi.ObjectStore) {
+// process died without unmounting (see Stager).
+func (s *Stager) recoverAbandoned(ctx context.Context, store ossapi.ObjectStore) {
 	dirs, _ := filepath.Glob(filepath.Join(s.base, "ossmount-*"))
 	aborted, others := 0, 0
 	for _, d := range dirs {
@@ -161,7 +176,7 @@ func (s *stager) recoverAbandoned(ctx context.Context, store ossapi.ObjectStore)
 // recoverDir cleans up the directory d of a dead mount and returns how
 // many uploads it aborted and how many records of other buckets or
 // endpoints it left.
-func (s *stager) recoverDir(ctx context.Context, store ossapi.ObjectStore, d string) (aborted, others int) {
+func (s *Stager) recoverDir(ctx context.Context, store ossapi.ObjectStore, d string) (aborted, others int) {
 	lock, err := os.OpenFile(filepath.Join(d, lockName), os.O_RDWR|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return // not a mount directory, or one being created
@@ -199,7 +214,7 @@ func (s *stager) recoverDir(ctx context.Context, store ossapi.ObjectStore, d str
 	}
 	for _, k := range readKept(d) {
 		if k.StoreID == s.id {
-			s.log.Error("data that could not be uploaded is kept", k.logAttrs()...)
+			s.log.Error("data that could not be uploaded is kept", k.LogAttrs()...)
 		}
 	}
 	if entries, _ := os.ReadDir(d); len(entries) == 1 && entries[0].Name() == lockName {
@@ -215,9 +230,11 @@ type Range struct {
 	End int64 `json:"end"`
 }
 
+// String writes r as "off-end".
 func (r Range) String() string { return fmt.Sprintf("%d-%d", r.Off, r.End) }
 
-func formatRanges(rs []Range) string {
+// FormatRanges writes ranges as the logs show them ("none" for none).
+func FormatRanges(rs []Range) string {
 	if len(rs) == 0 {
 		return "none"
 	}
@@ -249,19 +266,20 @@ type KeptFile struct {
 	InUpload []Range   `json:"in_upload,omitempty"`
 }
 
-func (k *KeptFile) logAttrs() []any {
-	a := []any{"key", k.Key, "kept", k.Path, "size", k.Size, "not_on_oss", formatRanges(k.Changed), "reason", k.Reason}
+// LogAttrs are the slog attributes that describe k.
+func (k *KeptFile) LogAttrs() []any {
+	a := []any{"key", k.Key, "kept", k.Path, "size", k.Size, "not_on_oss", FormatRanges(k.Changed), "reason", k.Reason}
 	if k.BaseETag != "" {
 		a = append(a, "other_bytes_from_etag", k.BaseETag)
 	}
 	if k.UploadID != "" {
-		a = append(a, "upload_id", k.UploadID, "only_in_upload", formatRanges(k.InUpload))
+		a = append(a, "upload_id", k.UploadID, "only_in_upload", FormatRanges(k.InUpload))
 	}
 	return a
 }
 
-// saveKept writes k's description next to its data.
-func (s *stager) saveKept(k *KeptFile) error {
+// SaveKept writes k's description next to its data.
+func (s *Stager) SaveKept(k *KeptFile) error {
 	b, err := json.MarshalIndent(k, "", "  ")
 	if err != nil {
 		return err
@@ -283,8 +301,8 @@ func readKept(dir string) []KeptFile {
 	return out
 }
 
-// keptFiles lists this mount's kept files (for the shutdown log).
-func (s *stager) keptFiles() []KeptFile { return readKept(s.dir) }
+// KeptFiles lists this mount's kept files.
+func (s *Stager) KeptFiles() []KeptFile { return readKept(s.dir) }
 
 // ListKept lists the kept files of every mount directory under the cache
 // directory base that belong to id (all of them when id is zero).

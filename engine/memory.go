@@ -1,4 +1,4 @@
-package fs
+package engine
 
 // The mount's memory: one Budget (memory_budget less what the FUSE layer
 // may hold) shared by read-ahead parts, cached blocks, staging files kept in
@@ -13,12 +13,12 @@ import (
 	"github.com/ossmount/ossmount/cache"
 )
 
-// bufPool keeps released buffers (read-ahead parts, staging chunks) for
+// BufPool keeps released buffers (read-ahead parts, staging chunks) for
 // reuse, by exact size. A pooled buffer stays charged to the budget (it
 // is memory the process holds); the reclaimer drops them first. Reuse
 // keeps the garbage collector's work, and so the memory the process holds
 // beyond the budget, small.
-type bufPool struct {
+type BufPool struct {
 	budget   *cache.Budget
 	maxBytes int64 // most bytes kept for reuse
 
@@ -27,13 +27,13 @@ type bufPool struct {
 	pooled int64              // GUARDED_BY(mu)
 }
 
-func newBufPool(b *cache.Budget, maxBytes int64) *bufPool {
-	return &bufPool{budget: b, maxBytes: maxBytes, free: map[int64][][]byte{}}
+func newBufPool(b *cache.Budget, maxBytes int64) *BufPool {
+	return &BufPool{budget: b, maxBytes: maxBytes, free: map[int64][][]byte{}}
 }
 
-// get returns a buffer of n bytes charged to the budget, or nil when the
+// Get returns a buffer of n bytes charged to the budget, or nil when the
 // budget has no room.
-func (p *bufPool) get(n int64) []byte {
+func (p *BufPool) Get(n int64) []byte {
 	p.mu.Lock()
 	if l := p.free[n]; len(l) > 0 {
 		b := l[len(l)-1]
@@ -49,8 +49,8 @@ func (p *bufPool) get(n int64) []byte {
 	return make([]byte, n)
 }
 
-// put takes back a buffer from get; its contents are dropped.
-func (p *bufPool) put(b []byte) {
+// Put takes back a buffer from Get; its contents are dropped.
+func (p *BufPool) Put(b []byte) {
 	n := int64(cap(b))
 	if n == 0 {
 		return
@@ -66,9 +66,17 @@ func (p *bufPool) put(b []byte) {
 	p.budget.Release(n)
 }
 
+// Pooled is how many bytes the pool keeps for reuse (charged to the
+// budget).
+func (p *BufPool) Pooled() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pooled
+}
+
 // reclaim drops pooled buffers until n bytes are freed (or none are left)
 // and returns the bytes freed.
-func (p *bufPool) reclaim(n int64) int64 {
+func (p *BufPool) reclaim(n int64) int64 {
 	var freed int64
 	p.mu.Lock()
 	for size, l := range p.free {
@@ -92,19 +100,19 @@ func (p *bufPool) reclaim(n int64) int64 {
 // memStages is the set of staging files, for the reclaimer.
 type memStages struct {
 	mu  sync.Mutex
-	set map[*stageFile]struct{} // GUARDED_BY(mu)
+	set map[*StageFile]struct{} // GUARDED_BY(mu)
 }
 
-func (m *memStages) add(s *stageFile) {
+func (m *memStages) add(s *StageFile) {
 	m.mu.Lock()
 	if m.set == nil {
-		m.set = map[*stageFile]struct{}{}
+		m.set = map[*StageFile]struct{}{}
 	}
 	m.set[s] = struct{}{}
 	m.mu.Unlock()
 }
 
-func (m *memStages) remove(s *stageFile) {
+func (m *memStages) remove(s *StageFile) {
 	m.mu.Lock()
 	delete(m.set, s)
 	m.mu.Unlock()
@@ -114,14 +122,14 @@ func (m *memStages) remove(s *stageFile) {
 // n bytes of budget are freed; files busy right now are skipped.
 func (m *memStages) spill(n int64) int64 {
 	m.mu.Lock()
-	files := make([]*stageFile, 0, len(m.set))
+	files := make([]*StageFile, 0, len(m.set))
 	for s := range m.set {
 		files = append(files, s)
 	}
 	m.mu.Unlock()
 	var freed int64
 	for freed < n {
-		var best *stageFile
+		var best *StageFile
 		var bestHeld int64
 		for _, s := range files {
 			if h := s.memHeld(); h > bestHeld {
@@ -141,7 +149,7 @@ func (m *memStages) spill(n int64) int64 {
 	return freed
 }
 
-func removeFile(files []*stageFile, s *stageFile) []*stageFile {
+func removeFile(files []*StageFile, s *StageFile) []*StageFile {
 	for i := range files {
 		if files[i] == s {
 			return append(files[:i], files[i+1:]...)
@@ -152,13 +160,13 @@ func removeFile(files []*stageFile, s *stageFile) []*stageFile {
 
 // reclaim frees at least n bytes of the budget if it can, cheapest first;
 // it is the budget's reclaimer and returns the bytes freed.
-func (f *FS) reclaim(n int64) int64 {
-	freed := f.bufs.reclaim(n)
+func (e *Engine) reclaim(n int64) int64 {
+	freed := e.bufs.reclaim(n)
 	if freed < n {
-		freed += f.blocks.Reclaim(n - freed)
+		freed += e.blocks.Reclaim(n - freed)
 	}
 	if freed < n {
-		freed += f.stages.spill(n - freed)
+		freed += e.stages.spill(n - freed)
 	}
 	return freed
 }

@@ -1,4 +1,4 @@
-package fs
+package engine
 
 import (
 	"bytes"
@@ -11,8 +11,8 @@ import (
 	"github.com/ossmount/ossmount/cache"
 )
 
-// model is what a stageFile must behave like: a plain sparse file.
-func checkSame(t *testing.T, s *stageFile, want []byte) {
+// model is what a StageFile must behave like: a plain sparse file.
+func checkSame(t *testing.T, s *StageFile, want []byte) {
 	t.Helper()
 	got := make([]byte, len(want)+10)
 	n, err := s.ReadAt(got, 0)
@@ -54,9 +54,9 @@ func TestStageFileMatchesAFile(t *testing.T) {
 					want = append(want, make([]byte, size-int64(len(want)))...)
 				}
 			case 3: // punch whole chunks: they read as zeros
-				off := r.Int64N(4) * stageChunk
-				s.Punch(off, stageChunk)
-				for j := off; j < min(off+stageChunk, int64(len(want))); j++ {
+				off := r.Int64N(4) * ChunkSize
+				s.Punch(off, ChunkSize)
+				for j := off; j < min(off+ChunkSize, int64(len(want))); j++ {
 					want[j] = 0
 				}
 			}

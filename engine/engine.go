@@ -1,0 +1,118 @@
+package engine
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/ossmount/ossmount/cache"
+	"github.com/ossmount/ossmount/ossapi"
+)
+
+// Config is what an Engine is made of (package fs fills it from its own
+// Config, defaults applied).
+type Config struct {
+	Store   ossapi.ObjectStore
+	StoreID StoreID // the bucket Store writes to, as upload records name it
+	Logger  *slog.Logger
+
+	// Memory is the budget of bytes for data: read-ahead, cached blocks,
+	// staging files in memory and pooled buffers.
+	Memory     int64
+	CacheDir   string // where the mount's staging directory is made ("": $TMPDIR)
+	DiskBudget int64  // bytes staged on disk
+	// ReadOnly: no uploads of killed mounts are recovered (aborted).
+	ReadOnly bool
+}
+
+// Engine is the state a mount's data path shares: the store, the logger,
+// the memory budget and what draws on it (cached blocks, pooled buffers,
+// staging files in memory), and the cache directory.
+type Engine struct {
+	store ossapi.ObjectStore
+	log   *slog.Logger
+
+	budget  *cache.Budget
+	blocks  *cache.BlockCache
+	bufs    *BufPool
+	stages  memStages
+	staging *Stager
+
+	recovered chan struct{} // closed once the cleanup after killed mounts is done
+}
+
+// New makes the engine of one mount: its memory budget, with its
+// reclaimer, and its staging directory under cfg.CacheDir. Unless the
+// mount is read-only it starts aborting, in the background, the uploads
+// that killed mounts of the same cache directory and bucket left
+// (Recovered tells when that is done).
+func New(cfg Config) (*Engine, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	e := &Engine{store: cfg.Store, log: cfg.Logger, budget: cache.NewBudget(cfg.Memory)}
+	e.blocks = cache.NewBlockCache(e.budget, e.budget.Limit()/2)
+	e.bufs = newBufPool(e.budget, e.budget.Limit()/8)
+	e.budget.SetReclaimer(e.reclaim)
+	st, err := newStager(cfg.CacheDir, cfg.DiskBudget, cfg.StoreID, e.log)
+	if err != nil {
+		return nil, err
+	}
+	e.staging = st
+	e.recovered = make(chan struct{})
+	if !cfg.ReadOnly {
+		// Abort the uploads of mounts of this cache_dir that were killed.
+		go func() {
+			defer close(e.recovered)
+			st.recoverAbandoned(context.Background(), e.store)
+		}()
+	} else {
+		close(e.recovered)
+	}
+	return e, nil
+}
+
+// Budget is the memory budget for data.
+func (e *Engine) Budget() *cache.Budget { return e.budget }
+
+// Blocks is the cache of random-read blocks (charged to Budget).
+func (e *Engine) Blocks() *cache.BlockCache { return e.blocks }
+
+// Bufs is the pool of part buffers (charged to Budget).
+func (e *Engine) Bufs() *BufPool { return e.bufs }
+
+// Staging is the mount's cache directory.
+func (e *Engine) Staging() *Stager { return e.staging }
+
+// Recovered is closed once the uploads of killed mounts are dealt with.
+func (e *Engine) Recovered() <-chan struct{} { return e.recovered }
+
+// NewStageFile makes an empty staging file in the mount's directory: its
+// memory comes from the budget (whole chunks from the buffer pool) and it
+// moves to disk when the budget needs the room, until CloseStageFile.
+func (e *Engine) NewStageFile() *StageFile {
+	s := newStageFile(e.staging.dir, stagePrefix, e.budget)
+	s.pool = e.bufs
+	e.stages.add(s)
+	return s
+}
+
+// CloseStageFile ends s: its memory is released, and its file on disk
+// removed, or kept when keep is set (the data of a failed upload).
+func (e *Engine) CloseStageFile(s *StageFile, keep bool) {
+	e.stages.remove(s)
+	if keep {
+		s.Close()
+	} else {
+		s.Remove()
+	}
+}
+
+// Close releases the engine's local resources (after unmount): the kept
+// files are logged once more, and the staging directory is removed unless
+// it holds kept files or records of uploads still to abort.
+func (e *Engine) Close() {
+	for _, k := range e.staging.KeptFiles() {
+		e.log.Error("data that could not be uploaded is kept", k.LogAttrs()...)
+	}
+	e.staging.Cleanup()
+}
