@@ -9,7 +9,7 @@
 //
 //   - engine.go: Engine, the state the mount's data path shares (its
 //     store, logger, memory budget, block cache, buffer pool, staging
-//     files and cache directory), and its Config.
+//     files, cache directory, multipart uploads), and its Config.
 //   - memory.go: the memory budget's reclaimer and the buffer pool
 //     (BufPool); staging files held in memory spill to disk when the
 //     budget runs short.
@@ -17,6 +17,12 @@
 //     file in the cache directory).
 //   - stager.go: Stager, the mount's cache directory: upload records,
 //     kept files (KeptFile), and the recovery after killed mounts.
+//   - upload.go: multipart uploads, recorded in the cache directory and
+//     counted from initiation to completion or abort; a completion whose
+//     answer is lost is checked on the server.
+//   - errors.go: Error, a failure the engine finds itself, with the errno
+//     it stands for (package fs maps every error to an errno in one
+//     place, fs/errno.go).
 //
 // Locks: a StageFile's lock is taken under the writer's (package fs); the
 // budgets, the block cache and the buffer pool have their own internal

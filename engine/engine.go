@@ -37,6 +37,8 @@ type Engine struct {
 	stages  memStages
 	staging *Stager
 
+	multiparts multiparts // upload.go
+
 	recovered chan struct{} // closed once the cleanup after killed mounts is done
 }
 

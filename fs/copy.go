@@ -40,7 +40,7 @@ func (f *FS) copyObject(ctx context.Context, info *ossapi.ObjectInfo, dst string
 		meta = info.Meta
 		hdr = info.Headers
 	}
-	id, err := f.initiateUpload(ctx, ossapi.InitiateRequest{Key: dst, Meta: meta, Headers: hdr})
+	id, err := f.eng.InitiateUpload(ctx, ossapi.InitiateRequest{Key: dst, Meta: meta, Headers: hdr})
 	if err != nil {
 		return "", err
 	}
@@ -67,13 +67,13 @@ func (f *FS) copyObject(ctx context.Context, info *ossapi.ObjectInfo, dst string
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
-			f.abortUpload(dst, id)
+			f.eng.AbortUpload(dst, id)
 			return "", err
 		}
 	}
-	res, err := f.completeUpload(ctx, ossapi.CompleteRequest{Key: dst, UploadID: id, Parts: parts})
+	res, err := f.eng.CompleteUpload(ctx, ossapi.CompleteRequest{Key: dst, UploadID: id, Parts: parts})
 	if err != nil {
-		f.abortUpload(dst, id)
+		f.eng.AbortUpload(dst, id)
 		return "", err
 	}
 	return res.ETag, nil

@@ -31,9 +31,9 @@
 //     files it holds whole.
 //   - writer.go: the write state machine (the rule: an object changes only
 //     at close or fsync; a failed upload keeps its data). stream.go: its
-//     streamed multipart uploads; upload.go: multipart operations recorded
-//     and verified. Their staging files (engine.StageFile) and the cache
-//     directory (engine.Stager) are the engine's.
+//     streamed multipart uploads. Multipart uploads (recorded, counted,
+//     a lost completion verified), the staging files (engine.StageFile)
+//     and the cache directory (engine.Stager) are the engine's.
 //   - upkeep.go: the once-a-second sweep of caches and the Go memory
 //     limit (the memory budget itself is the engine's).
 //   - xattr.go: object metadata as extended attributes (one path for files
@@ -43,7 +43,8 @@
 //   - access.go: permission checks (without default_permissions, and for
 //     sharing); names.go: which names and sizes OSS can hold.
 //   - errno.go: errors become errnos in exactly one place, toErrno (OSS
-//     error kinds, and fsError for failures fs finds itself).
+//     error kinds, and engine.Error for failures the file system finds
+//     itself).
 //     interrupt.go: request contexts (a dying caller cancels, a harmless
 //     signal does not). wakeup.go: waking the goroutines that wait for a
 //     change of state under a mutex.

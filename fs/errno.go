@@ -6,6 +6,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ossmount/ossmount/engine"
 	"github.com/ossmount/ossmount/ossapi"
 )
 
@@ -23,48 +24,17 @@ var kindErrno = map[ossapi.Kind]syscall.Errno{
 	ossapi.KindOther:        syscall.EIO,
 }
 
-// fsError is a failure fs finds itself in what OSS answered (a body cut
-// short, an object shorter than at open, a multipart upload gone) or in
-// what it would ask (more than 10,000 parts): the errno it stands for and
-// what happened. Its cause is for the log only (no Unwrap): a kind inside
-// it does not count.
-type fsError struct {
-	op, key string
-	errno   syscall.Errno
-	msg     string
-	cause   error
-}
-
-func (e *fsError) Error() string {
-	s := e.op
-	if e.key != "" {
-		s += " " + e.key
-	}
-	if e.msg != "" {
-		s += ": " + e.msg
-	}
-	if e.cause != nil {
-		s += ": " + e.cause.Error()
-	}
-	return s
-}
-
-// bodyCut is the error of a response body that ended early.
-func bodyCut(op, key string, cause error) error {
-	return &fsError{op: op, key: key, errno: syscall.EIO, msg: "response body cut short", cause: cause}
-}
-
 // toErrno maps an error to an errno, logging what is not a plain "not found".
 // It is the only place in fs that interprets errors from ossapi (and the
-// fsErrors of fs itself).
+// engine.Errors of the file system itself).
 func (f *FS) toErrno(op string, err error) syscall.Errno {
 	if err == nil {
 		return 0
 	}
-	var ferr *fsError
+	var ferr *engine.Error
 	if errors.As(err, &ferr) {
-		f.log.Warn("request failed", "op", op, "errno", ferr.errno.Error(), "err", err)
-		return ferr.errno
+		f.log.Warn("request failed", "op", op, "errno", ferr.Errno.Error(), "err", err)
+		return ferr.Errno
 	}
 	// An errno of our own (a local failure) stands; one deep inside an
 	// OSS error (ECONNREFUSED from the dialer) is only its cause: the

@@ -11,6 +11,7 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/ossmount/ossmount/engine"
 	"github.com/ossmount/ossmount/ossapi"
 )
 
@@ -440,7 +441,7 @@ func (n *fileNode) readTarget(ctx context.Context, key, etag string) ([]byte, er
 	defer res.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(res.Body, 4097))
 	if err != nil {
-		return nil, bodyCut("GetObject", key, err)
+		return nil, engine.BodyCut("GetObject", key, err)
 	}
 	return b, nil
 }

@@ -203,7 +203,6 @@ func New(cfg Config) (*FS, error) {
 		stopSave:  make(chan struct{}),
 		stop:      make(chan struct{}),
 	}
-	f.counters.multiparts = map[string]bool{}
 	f.pt.pending = map[<-chan struct{}]*fileHandle{}
 	f.pt.open = map[ptKey]*fileHandle{}
 	eng, err := engine.New(engine.Config{

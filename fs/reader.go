@@ -46,6 +46,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/ossmount/ossmount/cache"
+	"github.com/ossmount/ossmount/engine"
 	"github.com/ossmount/ossmount/ossapi"
 )
 
@@ -670,10 +671,10 @@ func (r *reader) fetchTimed(ctx context.Context, buf []byte, off int64, first fu
 			return n, ctx.Err()
 		}
 		if err == io.ErrUnexpectedEOF && int64(n)+off >= r.size {
-			return n, &fsError{op: "GetObject", key: key, errno: syscall.ESTALE, msg: "object shorter than at open"}
+			return n, &engine.Error{Op: "GetObject", Key: key, Errno: syscall.ESTALE, Msg: "object shorter than at open"}
 		}
 		if attempt >= 3 {
-			return n, bodyCut("GetObject", key, err)
+			return n, engine.BodyCut("GetObject", key, err)
 		}
 		r.fsys.log.Warn("read interrupted; resuming", "key", key, "offset", off+int64(n), "err", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ossmount/ossmount/engine"
 	"github.com/ossmount/ossmount/ossapi"
 )
 
@@ -153,7 +154,7 @@ func (f *FS) deleteSources(ctx context.Context, objs []ossapi.ObjectInfo, src, d
 		batch := keys[done:min(done+1000, len(keys))]
 		failed, err := f.store.DeleteMulti(ctx, batch)
 		if err == nil && len(failed) > 0 {
-			err = &fsError{op: "DeleteMultipleObjects", key: failed[0], errno: syscall.EIO, msg: "some deletes failed"}
+			err = &engine.Error{Op: "DeleteMultipleObjects", Key: failed[0], Errno: syscall.EIO, Msg: "some deletes failed"}
 		}
 		if err != nil {
 			f.forgetTree(src, dst)

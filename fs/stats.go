@@ -13,7 +13,6 @@ package fs
 import (
 	"context"
 	"os"
-	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -34,47 +33,6 @@ type counters struct {
 	uploadsDone   atomic.Int64 // file uploads (flush, fsync, close) that succeeded
 	uploadsFailed atomic.Int64 // files whose upload failed (their data kept)
 	putsActive    atomic.Int64 // single-request uploads (PUT) under way
-
-	mu         sync.Mutex
-	multiparts map[string]bool // GUARDED_BY(mu); upload id -> kept: started, not completed or aborted
-}
-
-// uploadStarted records a multipart upload this mount started.
-func (c *counters) uploadStarted(id string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.multiparts[id] = false // made by New
-}
-
-// uploadEnded records that a multipart upload was completed or aborted.
-func (c *counters) uploadEnded(id string) {
-	c.mu.Lock()
-	delete(c.multiparts, id)
-	c.mu.Unlock()
-}
-
-// uploadKept records that a multipart upload is left for the user after a
-// failure: incomplete, but no longer in flight.
-func (c *counters) uploadKept(id string) {
-	c.mu.Lock()
-	if _, ok := c.multiparts[id]; ok {
-		c.multiparts[id] = true
-	}
-	c.mu.Unlock()
-}
-
-// multipartCounts returns the incomplete multipart uploads and, of those,
-// the ones not kept.
-func (c *counters) multipartCounts() (incomplete, active int64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, kept := range c.multiparts {
-		incomplete++
-		if !kept {
-			active++
-		}
-	}
-	return incomplete, active
 }
 
 // Stats are the file system's numbers: counters since the mount, and state
@@ -127,7 +85,7 @@ func (f *FS) Stats() Stats {
 		s.DataCacheOn, s.DataCache = true, f.cfg.DataCache.Stats()
 	}
 	var active int64
-	s.IncompleteMultipartUploads, active = f.counters.multipartCounts()
+	s.IncompleteMultipartUploads, active = f.eng.MultipartCounts()
 	s.UploadsInFlight = f.counters.putsActive.Load() + active
 	for _, k := range f.eng.Staging().KeptFiles() {
 		if st, err := os.Stat(k.Path); err == nil {

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/ossmount/ossmount/engine"
 	"github.com/ossmount/ossmount/ossapi"
 )
 
@@ -104,8 +105,8 @@ func (w *writeState) pumpLocked(ctx context.Context) syscall.Errno {
 			// Without an explicit utimes the streamed object carries no
 			// mtime: its Last-Modified (the completion) is the right one.
 			req := w.initiateRequest(w.mtimeSet)
-			id, err := w.fsys.initiateUpload(ctx, req)
-			if isCanceled(err) {
+			id, err := w.fsys.eng.InitiateUpload(ctx, req)
+			if engine.IsCanceled(err) {
 				return 0
 			}
 			if err != nil {
@@ -189,7 +190,7 @@ func (w *writeState) truncateStreamLocked(size int64) syscall.Errno {
 	up := w.up
 	if size == 0 {
 		w.up = nil
-		w.fsys.abortUpload(w.key, up.id)
+		w.fsys.eng.AbortUpload(w.key, up.id)
 		w.cond.Broadcast()
 		return 0
 	}
@@ -220,7 +221,7 @@ func (w *writeState) finishStreamLocked(ctx context.Context) (string, error) {
 	if w.size == 0 {
 		// Truncated to nothing since: no part to complete.
 		w.up = nil
-		w.fsys.abortUpload(w.key, up.id)
+		w.fsys.eng.AbortUpload(w.key, up.id)
 		return w.uploadStagedLocked(ctx)
 	}
 	if err := w.layoutPartsLocked(up); err != nil {
@@ -235,7 +236,7 @@ func (w *writeState) finishStreamLocked(ctx context.Context) (string, error) {
 	for i, p := range up.parts {
 		parts[i] = p.part
 	}
-	res, err := w.fsys.completeUpload(ctx, w.completeRequest(up.id, parts))
+	res, err := w.fsys.eng.CompleteUpload(ctx, w.completeRequest(up.id, parts))
 	if err != nil {
 		return "", err
 	}
@@ -269,7 +270,7 @@ func (w *writeState) layoutPartsLocked(up *streamUpload) error {
 	for off := up.frontier(); off < w.size; {
 		n := len(up.parts) + 1
 		if n > 10000 {
-			return &fsError{op: "UploadPart", key: w.key, errno: syscall.EINVAL, msg: "more than 10,000 parts"}
+			return &engine.Error{Op: "UploadPart", Key: w.key, Errno: syscall.EINVAL, Msg: "more than 10,000 parts"}
 		}
 		p := &streamPart{off: off, size: min(w.partSizeFor(n), w.size-off)}
 		up.parts = append(up.parts, p)
@@ -294,7 +295,7 @@ func (w *writeState) sendPartsLocked(ctx context.Context, up *streamUpload) erro
 		}
 		if w.goneIn("upload", p.off, p.end()) {
 			wg.Wait()
-			return &fsError{op: "UploadPart", key: w.key, errno: syscall.EIO, msg: "a changed part's bytes were dropped from cache_dir"}
+			return &engine.Error{Op: "UploadPart", Key: w.key, Errno: syscall.EIO, Msg: "a changed part's bytes were dropped from cache_dir"}
 		}
 		sem <- struct{}{}
 		wg.Add(1)

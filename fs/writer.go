@@ -263,7 +263,7 @@ func (w *writeState) fetchChunkLocked(ctx context.Context, i int64) syscall.Errn
 		}
 		if err != nil && pos < off+n {
 			w.dropChunkLocked(i, chunkAbsent)
-			return w.fsys.toErrno("fetch", bodyCut("GetObject", w.key, err))
+			return w.fsys.toErrno("fetch", engine.BodyCut("GetObject", w.key, err))
 		}
 	}
 	return 0
@@ -382,7 +382,7 @@ func (w *writeState) uploadMeta(withMtime bool) map[string]string {
 // not reach OSS. A canceled request is not a failure: the data stays dirty
 // for the next flush, and the caller gets EINTR.
 func (w *writeState) failLocked(op string, err error) syscall.Errno {
-	if isCanceled(err) {
+	if engine.IsCanceled(err) {
 		return syscall.EINTR
 	}
 	errno := w.fsys.toErrno(op, err)
@@ -412,10 +412,9 @@ func (w *writeState) failLocked(op string, err error) syscall.Errno {
 			// upload is kept for the user (not aborted, even by a later
 			// mount), named in the log and the description.
 			k.UploadID, k.InUpload = w.up.id, gone
-			w.fsys.eng.Staging().ForgetUpload(w.up.id)
-			w.fsys.counters.uploadKept(w.up.id)
+			w.fsys.eng.KeepUpload(w.up.id)
 		} else {
-			w.fsys.abortUpload(w.key, w.up.id)
+			w.fsys.eng.AbortUpload(w.key, w.up.id)
 		}
 		w.up = nil
 	}
@@ -595,7 +594,7 @@ func (w *writeState) unlinkLocked() {
 	w.streaming = false
 	if up := w.up; up != nil {
 		w.up = nil
-		w.fsys.abortUpload(w.key, up.id)
+		w.fsys.eng.AbortUpload(w.key, up.id)
 		w.cond.Broadcast()
 	}
 }
@@ -634,7 +633,7 @@ func (w *writeState) renameReadyLocked(src, dst string) syscall.Errno {
 func (w *writeState) followRenameLocked(key, from, to string) {
 	if up := w.up; up != nil {
 		w.up = nil
-		w.fsys.abortUpload(w.key, up.id)
+		w.fsys.eng.AbortUpload(w.key, up.id)
 		w.cond.Broadcast()
 	}
 	w.key = key
@@ -722,7 +721,7 @@ func (w *writeState) uploadStagedLocked(ctx context.Context) (string, error) {
 		return w.putStagedLocked(ctx)
 	}
 	plan := w.planParts(ps)
-	id, err := w.fsys.initiateUpload(ctx, w.initiateRequest(true))
+	id, err := w.fsys.eng.InitiateUpload(ctx, w.initiateRequest(true))
 	if err != nil {
 		return "", err
 	}
@@ -731,19 +730,19 @@ func (w *writeState) uploadStagedLocked(ctx context.Context) (string, error) {
 	for _, pp := range plan {
 		if !pp.copy {
 			if errno := w.fetchAllLocked(ctx, pp.off, pp.off+pp.n); errno != 0 {
-				w.fsys.abortUpload(w.key, id)
+				w.fsys.eng.AbortUpload(w.key, id)
 				return "", errno // a local failure: toErrno keeps it
 			}
 		}
 	}
 	parts, err := w.sendStagedPartsLocked(ctx, id, plan)
 	if err != nil {
-		w.fsys.abortUpload(w.key, id)
+		w.fsys.eng.AbortUpload(w.key, id)
 		return "", err
 	}
-	res, err := w.fsys.completeUpload(ctx, w.completeRequest(id, parts))
+	res, err := w.fsys.eng.CompleteUpload(ctx, w.completeRequest(id, parts))
 	if err != nil {
-		w.fsys.abortUpload(w.key, id)
+		w.fsys.eng.AbortUpload(w.key, id)
 		return "", err
 	}
 	return res.ETag, nil
@@ -904,7 +903,7 @@ func (w *writeState) release() (last bool) {
 	failed := w.failed != nil
 	if up := w.up; up != nil {
 		w.up = nil
-		w.fsys.abortUpload(w.key, up.id)
+		w.fsys.eng.AbortUpload(w.key, up.id)
 	}
 	w.mu.Unlock()
 	if !failed {
