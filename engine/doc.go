@@ -20,12 +20,20 @@
 //   - upload.go: multipart uploads, recorded in the cache directory and
 //     counted from initiation to completion or abort; a completion whose
 //     answer is lost is checked on the server.
+//   - reader.go: Reader, the read path of one open handle: sequential
+//     streams prefetched ahead of the reads (sized by the bandwidth-delay
+//     product, within the memory budget), random reads by cached blocks,
+//     every GET guarded by If-Match; it answers with a ReadResult and
+//     follows its file's renames through Named. datacache.go: the
+//     persistent data cache as reads use it (and FillData, for pinning).
+//   - wakeup.go: Wakeup, waking the goroutines that wait for a change of
+//     state under a mutex.
 //   - errors.go: Error, a failure the engine finds itself, with the errno
 //     it stands for (package fs maps every error to an errno in one
 //     place, fs/errno.go).
 //
-// Locks: a StageFile's lock is taken under the writer's (package fs); the
-// budgets, the block cache and the buffer pool have their own internal
-// locks and are leaves (the budget's reclaimer only try-locks staging
-// files).
+// Locks: a StageFile's lock is taken under the writer's (package fs); a
+// Reader's lock is taken alone (a part's lock under it); the budgets, the
+// block cache and the buffer pool have their own internal locks and are
+// leaves (the budget's reclaimer only try-locks staging files).
 package engine

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/ossmount/ossmount/cache"
 	"github.com/ossmount/ossmount/ossapi"
@@ -22,12 +23,19 @@ type Config struct {
 	DiskBudget int64  // bytes staged on disk
 	// ReadOnly: no uploads of killed mounts are recovered (aborted).
 	ReadOnly bool
+
+	// The read path (reader.go; see fs.Config for each).
+	BlockSize, PartSize, MaxWindow, FirstRead int64
+	KernelRequests                            int
+	// DataCache is the persistent data cache (nil: off).
+	DataCache *cache.DataCache
 }
 
 // Engine is the state a mount's data path shares: the store, the logger,
 // the memory budget and what draws on it (cached blocks, pooled buffers,
 // staging files in memory), and the cache directory.
 type Engine struct {
+	cfg   Config
 	store ossapi.ObjectStore
 	log   *slog.Logger
 
@@ -38,6 +46,9 @@ type Engine struct {
 	staging *Stager
 
 	multiparts multiparts // upload.go
+
+	prefetched atomic.Int64 // bytes read ahead into a stream's parts
+	unread     atomic.Int64 // of those, bytes dropped without a read asking for them
 
 	recovered chan struct{} // closed once the cleanup after killed mounts is done
 }
@@ -51,7 +62,7 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	e := &Engine{store: cfg.Store, log: cfg.Logger, budget: cache.NewBudget(cfg.Memory)}
+	e := &Engine{cfg: cfg, store: cfg.Store, log: cfg.Logger, budget: cache.NewBudget(cfg.Memory)}
 	e.blocks = cache.NewBlockCache(e.budget, e.budget.Limit()/2)
 	e.bufs = newBufPool(e.budget, e.budget.Limit()/8)
 	e.budget.SetReclaimer(e.reclaim)
@@ -72,6 +83,13 @@ func New(cfg Config) (*Engine, error) {
 	}
 	return e, nil
 }
+
+// ReadAhead returns the bytes read ahead of sequential reads since the
+// mount, and of those the bytes dropped without a read asking for them.
+func (e *Engine) ReadAhead() (fetched, unread int64) { return e.prefetched.Load(), e.unread.Load() }
+
+// RoundUp is n rounded up to a multiple of m.
+func RoundUp(n, m int64) int64 { return (n + m - 1) / m * m }
 
 // Budget is the memory budget for data.
 func (e *Engine) Budget() *cache.Budget { return e.budget }

@@ -6,8 +6,10 @@ package engine
 import (
 	"bytes"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ossmount/ossmount/ossapi"
 	"github.com/ossmount/ossmount/ossapi/osstest"
@@ -71,8 +73,39 @@ func newTestEngine(t *testing.T, srv *osstest.Server, bucket, cacheDir string, c
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		// Every buffer handed out comes back (the readers are closed by
+		// now; a canceled part's fetch still fills the data cache, which
+		// the test closes after this).
+		if !waitFor(60*time.Second, func() bool { return e.budget.Used() == e.bufs.Pooled()+e.blocks.Bytes() }) {
+			t.Errorf("memory still held at the end: %d bytes, %d of them pooled, %d in cached blocks", e.budget.Used(), e.bufs.Pooled(), e.blocks.Bytes())
+		}
 		<-e.Recovered()
 		e.Close()
 	})
 	return e, log
+}
+
+// randData is n bytes of seeded noise.
+func randData(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, seed+1))
+	b := make([]byte, n)
+	for i := 0; i+8 <= n; i += 8 {
+		v := r.Uint64()
+		for j := 0; j < 8; j++ {
+			b[i+j] = byte(v >> (8 * j))
+		}
+	}
+	return b
+}
+
+// waitFor polls cond until it holds or the (generous) deadline passes.
+func waitFor(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
 }

@@ -16,7 +16,6 @@ package fs
 import (
 	"context"
 	"encoding/json"
-	"sync"
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -49,7 +48,7 @@ func (n *fileNode) cacheStatus(ctx context.Context, dest []byte) (uint32, syscal
 	}
 	key := n.key()
 	ans := answer{Key: key}
-	if st, ok := dc.Status(n.fsys.dataID(key)); ok {
+	if st, ok := dc.Status(n.fsys.eng.DataID(key)); ok {
 		ans.EntryStatus = st
 		ans.Current = st.ETag == a.etag
 	} else {
@@ -115,11 +114,11 @@ func (n *fileNode) cacheControl(ctx context.Context, value []byte) syscall.Errno
 	}
 	switch op {
 	case "drop":
-		dc.Drop(n.fsys.dataID(key))
+		dc.Drop(n.fsys.eng.DataID(key))
 		n.fsys.log.Info("data cache: dropped", "key", key, "uid", uid)
 		return 0
 	case "unpin":
-		if e := n.fsys.openData(key, a.etag, a.size); e != nil {
+		if e := n.fsys.eng.OpenData(key, a.etag, a.size); e != nil {
 			e.SetPinned(false)
 			e.Release()
 		}
@@ -128,7 +127,7 @@ func (n *fileNode) cacheControl(ctx context.Context, value []byte) syscall.Errno
 	if a.size == 0 {
 		return 0
 	}
-	e := n.fsys.openData(key, a.etag, a.size)
+	e := n.fsys.eng.OpenData(key, a.etag, a.size)
 	if e == nil {
 		n.fsys.log.Warn("data cache: cannot pin a file larger than the cache", "key", key, "size", a.size, "limit", dc.Limit())
 		return syscall.EFBIG
@@ -148,55 +147,8 @@ func (n *fileNode) cacheControl(ctx context.Context, value []byte) syscall.Errno
 	return 0
 }
 
-// prefetch fetches every range of the object the entry lacks, a few parts
-// at a time, into the cache.
+// prefetch fetches every range of the object the entry lacks into the
+// cache (engine.FillData).
 func (n *fileNode) prefetch(ctx context.Context, key string, a *attr, e *cache.DataEntry) syscall.Errno {
-	r := &reader{fsys: n.fsys, node: n, key: key, etag: a.etag, size: a.size, lastEnd: -1, dc: e}
-	part := n.fsys.cfg.PartSize
-	type job struct{ off, n int64 }
-	jobs := make(chan job)
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		failure syscall.Errno
-	)
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				if err := n.fsys.eng.Budget().Acquire(ctx, j.n); err != nil {
-					mu.Lock()
-					failure = syscall.EINTR
-					mu.Unlock()
-					continue
-				}
-				buf := make([]byte, j.n)
-				_, err := r.fetch(ctx, buf, j.off)
-				if err == nil {
-					r.fill(j.off, buf)
-				}
-				n.fsys.eng.Budget().Release(j.n)
-				if err != nil {
-					mu.Lock()
-					failure = n.fsys.toErrno("pin", err)
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for _, rg := range e.MissingRanges() {
-		for off := rg[0]; off < rg[1]; off += part {
-			mu.Lock()
-			failed := failure != 0
-			mu.Unlock()
-			if failed {
-				break
-			}
-			jobs <- job{off, min(part, rg[1]-off)}
-		}
-	}
-	close(jobs)
-	wg.Wait()
-	return failure
+	return n.fsys.toErrno("pin", n.fsys.eng.FillData(ctx, n, key, a.etag, a.size, e))
 }

@@ -7,9 +7,10 @@
 // caches of package cache. docs/ARCHITECTURE.md draws the whole picture.
 //
 // Data flows one way: kernel -> fs -> engine -> cache -> ossapi. Package
-// engine holds what needs no FUSE: the memory budget's reclaimer and the
-// buffer pool, staging files, and the cache directory (upload records,
-// kept files, crash recovery); FS reaches it through FS.eng. The files of
+// engine holds what needs no FUSE: the read path, the memory budget's
+// reclaimer and the buffer pool, staging files, the cache directory
+// (upload records, kept files, crash recovery) and multipart uploads; FS
+// reaches it through FS.eng. The files of
 // fs, by concern:
 //
 //   - fs.go: Config, FS (one mount) and New; attr (what is known of a key)
@@ -25,10 +26,12 @@
 //     rewrites. setattr.go: chmod, chown, utimes, truncate. special.go:
 //     mknod (FIFOs, sockets, devices). writers.go: the set of open writers,
 //     their lock order, FlushAll and Close.
-//   - reader.go: the read path of one open handle (sequential prefetch,
-//     random blocks). datacache.go: the persistent data cache (-o
-//     data_cache) as reads use it; passthrough.go: FUSE passthrough of
-//     files it holds whole.
+//   - The read path of an open handle (sequential prefetch, random
+//     blocks, the data cache as reads use it) is the engine's
+//     (engine.Reader); file.go hands its answer to go-fuse (fuseResult)
+//     and makes a fileNode the engine.Named whose renames a reader
+//     follows. passthrough.go: FUSE passthrough of files the data cache
+//     holds whole.
 //   - writer.go: the write state machine (the rule: an object changes only
 //     at close or fsync; a failed upload keeps its data). stream.go: its
 //     streamed multipart uploads. Multipart uploads (recorded, counted,
@@ -46,8 +49,7 @@
 //     error kinds, and engine.Error for failures the file system finds
 //     itself).
 //     interrupt.go: request contexts (a dying caller cancels, a harmless
-//     signal does not). wakeup.go: waking the goroutines that wait for a
-//     change of state under a mutex.
+//     signal does not).
 //
 // Lock order: fileNode.mu, then writeState.mu (two of them: lower seq
 // first; a directory rename takes those under its source in that order),

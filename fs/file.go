@@ -332,7 +332,7 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 		// because KEEP_CACHE is off).
 		n.NotifyContent(-1, 0)
 	}
-	h := &fileHandle{node: n, reader: newReader(n.fsys, n, key, a.etag, a.size), attr: a,
+	h := &fileHandle{node: n, reader: n.fsys.eng.NewReader(n, key, a.etag, a.size), attr: a,
 		trusted: trusted, delivered: fl&fuse.FOPEN_KEEP_CACHE != 0}
 	if errno := n.openReader(ctx, h, a.etag, req); errno != 0 {
 		h.reader.Close()
@@ -604,8 +604,8 @@ type fileHandle struct {
 
 	// Read-only handles: the reader of the version the handle reads.
 	vmu    sync.Mutex
-	reader *reader // GUARDED_BY(vmu) once the handle is open
-	attr   *attr   // the version it reads (as opened)
+	reader *engine.Reader // GUARDED_BY(vmu) once the handle is open
+	attr   *attr          // the version it reads (as opened)
 	// trusted: opened on what OSS said within open_fresh_ttl, without a
 	// HEAD. Should its first reads find the object replaced since
 	// (If-Match fails), the handle moves to the current version, as if
@@ -623,13 +623,13 @@ func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 	// Reads honour any interrupt (see interrupt.go).
 	if h.w != nil {
 		n, errno := h.w.readAt(ctx, dest, off)
-		return dataResult(dest[:n]), errno
+		return fuseResult{engine.BytesResult(dest[:n])}, errno
 	}
 	h.vmu.Lock()
 	r := h.reader
 	h.active++
 	h.vmu.Unlock()
-	res, errno := r.Read(ctx, dest, off)
+	res, errno := h.node.fsys.read(ctx, r, dest, off)
 	h.vmu.Lock()
 	defer h.vmu.Unlock()
 	h.active--
@@ -639,19 +639,47 @@ func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 		if nr := h.node.currentReader(ctx, r); nr != nil {
 			r.Close()
 			h.reader, h.trusted = nr, false
-			res, errno = nr.Read(ctx, dest, off)
+			res, errno = h.node.fsys.read(ctx, nr, dest, off)
 		}
 	}
 	if errno == 0 && res.Size() > 0 {
 		h.delivered = true
 	}
-	return res, errno
+	return fuseResult{res}, errno
+}
+
+// read reads through r, its error as an errno.
+func (f *FS) read(ctx context.Context, r *engine.Reader, dest []byte, off int64) (*engine.ReadResult, syscall.Errno) {
+	res, err := r.Read(ctx, dest, off)
+	return res, f.toErrno("read", err)
+}
+
+// fuseResult is the engine's answer to a read as go-fuse takes it: written
+// as a vector (Slices, one writev: go-fuse would first try to splice a
+// plain buffer, and log a failure for every reply larger than a pipe), and
+// Done once written.
+type fuseResult struct{ r *engine.ReadResult }
+
+func (f fuseResult) Slices() ([][]byte, fuse.Status) { return f.r.Slices(), fuse.OK }
+func (f fuseResult) Size() int                       { return f.r.Size() }
+func (f fuseResult) Done()                           { f.r.Done() }
+func (f fuseResult) Bytes(buf []byte) ([]byte, fuse.Status) {
+	return f.r.Bytes(buf), fuse.OK
+}
+
+// CurrentKey is the file's key now (engine.Named: a reader follows the
+// renames of its file); ok is false once the file has no name.
+func (n *fileNode) CurrentKey() (string, bool) {
+	if n.orphaned() {
+		return "", false
+	}
+	return n.key(), true
 }
 
 // currentReader asks OSS for the current version of the file r reads (a
 // handle opened on a version that turned out replaced) and returns a
 // reader of it, or nil if there is none other.
-func (n *fileNode) currentReader(ctx context.Context, r *reader) *reader {
+func (n *fileNode) currentReader(ctx context.Context, r *engine.Reader) *engine.Reader {
 	if n.orphaned() {
 		return nil
 	}
@@ -659,7 +687,7 @@ func (n *fileNode) currentReader(ctx context.Context, r *reader) *reader {
 	defer done()
 	key := n.key()
 	a, errno := n.fsys.headFile(ctx, key)
-	if errno != 0 || a.etag == r.etag || !n.sameType(a) {
+	if errno != 0 || a.etag == r.ETag() || !n.sameType(a) {
 		return nil
 	}
 	n.fsys.log.Info("file replaced between the listing and the open: reading the current version", "key", key)
@@ -670,7 +698,7 @@ func (n *fileNode) currentReader(ctx context.Context, r *reader) *reader {
 	// The kernel asks the new size again (pages: none kept, see
 	// delivered).
 	n.NotifyContent(-1, 0)
-	return newReader(n.fsys, n, key, a.etag, a.size)
+	return n.fsys.eng.NewReader(n, key, a.etag, a.size)
 }
 
 var _ = (gofs.FileWriter)((*fileHandle)(nil))

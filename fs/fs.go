@@ -213,6 +213,10 @@ func New(cfg Config) (*FS, error) {
 		CacheDir:   cfg.CacheDir,
 		DiskBudget: cfg.DiskBudget,
 		ReadOnly:   cfg.ReadOnly,
+
+		BlockSize: cfg.BlockSize, PartSize: cfg.PartSize, MaxWindow: cfg.MaxWindow, FirstRead: cfg.FirstRead,
+		KernelRequests: cfg.KernelRequests,
+		DataCache:      cfg.DataCache,
 	})
 	if err != nil {
 		return nil, err

@@ -225,7 +225,7 @@ func (n *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 		}
 	}
 	n.fsys.invalidate(key)
-	n.fsys.dropData(key)
+	n.fsys.eng.DropData(key)
 	n.fsys.neg.Put(key, struct{}{})
 	return 0
 }

@@ -46,6 +46,8 @@ import (
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/ossmount/ossmount/engine"
 )
 
 // ptState is a file node's open handles as the kernel counts them.
@@ -57,7 +59,7 @@ type ptState struct {
 	id     int32    // GUARDED_BY(mu); backing id registered (0: none yet)
 	file   *os.File // GUARDED_BY(mu); the cache file behind id
 	// idle is broadcast when pt drops to 0.
-	idle wakeup // GUARDED_BY(mu)
+	idle engine.Wakeup // GUARDED_BY(mu)
 }
 
 // releaseGrace bounds how long an open waits for the RELEASE of
@@ -69,7 +71,7 @@ const releaseGrace = 5 * time.Second
 func (np *ptState) dropLocked() {
 	np.pt--
 	if np.pt == 0 {
-		np.idle.broadcast()
+		np.idle.Broadcast()
 	}
 }
 
@@ -83,7 +85,7 @@ func (np *ptState) awaitLocked(ctx context.Context, busy func() bool) {
 	deadline := time.NewTimer(releaseGrace)
 	defer deadline.Stop()
 	for np.pt > 0 && busy() {
-		idle := np.idle.channel()
+		idle := np.idle.Channel()
 		np.mu.Unlock()
 		select {
 		case <-idle:
@@ -171,8 +173,8 @@ func (n *fileNode) openReader(ctx context.Context, h *fileHandle, etag string, r
 			return syscall.EBUSY
 		}
 		h.pt = true
-	} else if usable && np.cached == 0 && h.reader.dc != nil && h.reader.dc.Complete() {
-		file, ok := h.reader.dc.PassthroughFile()
+	} else if usable && np.cached == 0 && h.reader.DataEntry() != nil && h.reader.DataEntry().Complete() {
+		file, ok := h.reader.DataEntry().PassthroughFile()
 		if ok {
 			if np.file != nil { // left by a failed registration
 				np.file.Close()

@@ -236,8 +236,8 @@ func (f *FS) renameFileLocked(ctx context.Context, w *writeState, pending bool, 
 	}
 	f.invalidate(src)
 	f.invalidate(dst)
-	f.dropData(src)
-	f.dropData(dst)
+	f.eng.DropData(src)
+	f.eng.DropData(dst)
 	f.neg.Put(src, struct{}{})
 	if info != nil && carriesMtime(info) {
 		// The copy keeps the metadata: the new name has the same

@@ -27,9 +27,6 @@ const xattrStats = "user.oss.stats"
 // else in Stats is read from its owner (caches, budgets, the staging
 // directory) when asked.
 type counters struct {
-	prefetched atomic.Int64 // bytes read ahead into a stream's parts
-	unread     atomic.Int64 // of those, bytes dropped without a read asking for them
-
 	uploadsDone   atomic.Int64 // file uploads (flush, fsync, close) that succeeded
 	uploadsFailed atomic.Int64 // files whose upload failed (their data kept)
 	putsActive    atomic.Int64 // single-request uploads (PUT) under way
@@ -77,13 +74,13 @@ func (f *FS) Stats() Stats {
 	s := Stats{
 		AttrCache: f.stat.Stats(), NegativeCache: f.neg.Stats(), ListCache: f.lists.Stats(), BlockCache: f.eng.Blocks().Stats(),
 		Memory: f.eng.Budget().Stats(), Disk: f.eng.Staging().DiskBudget().Stats(),
-		ReadAheadBytes: f.counters.prefetched.Load(), ReadAheadUnreadBytes: f.counters.unread.Load(),
 		UploadsCompleted: f.counters.uploadsDone.Load(), UploadsFailed: f.counters.uploadsFailed.Load(),
 		Inodes: f.inodeCount(), ListedEntries: f.listedEntries(), MemoryLimit: f.mem.limit.Load(),
 	}
 	if f.cfg.DataCache != nil {
 		s.DataCacheOn, s.DataCache = true, f.cfg.DataCache.Stats()
 	}
+	s.ReadAheadBytes, s.ReadAheadUnreadBytes = f.eng.ReadAhead()
 	var active int64
 	s.IncompleteMultipartUploads, active = f.eng.MultipartCounts()
 	s.UploadsInFlight = f.counters.putsActive.Load() + active

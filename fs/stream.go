@@ -73,7 +73,7 @@ func (up *streamUpload) touchLocked(w *writeState, op string, off, end int64) sy
 // every 1000 parts so that 10,000 parts reach far beyond 10,000 x the
 // configured size.
 func (w *writeState) partSizeFor(n int) int64 {
-	base := roundUp(w.fsys.cfg.UploadPartSize, stageChunk)
+	base := engine.RoundUp(w.fsys.cfg.UploadPartSize, stageChunk)
 	return base << min((n-1)/1000, 20)
 }
 

@@ -349,8 +349,6 @@ func (w *writeState) write(ctx context.Context, data []byte, off int64) (uint32,
 	return uint32(len(data)), 0
 }
 
-func roundUp(n, m int64) int64 { return (n + m - 1) / m * m }
-
 func (w *writeState) initiateRequest(withMtime bool) ossapi.InitiateRequest {
 	return ossapi.InitiateRequest{Key: w.key, Meta: w.uploadMeta(withMtime), Headers: w.headers}
 }
@@ -704,7 +702,7 @@ func (w *writeState) flushLocked(ctx context.Context) syscall.Errno {
 		}
 	}
 	w.fsys.invalidate(w.key)
-	w.fsys.dropData(w.key)
+	w.fsys.eng.DropData(w.key)
 	w.fsys.noteUploaded(w.key, w.size, etag, w.mode, w.uid, w.gid, w.mtime)
 	w.fsys.counters.uploadsDone.Add(1)
 	if w.st != nil {
@@ -716,7 +714,7 @@ func (w *writeState) flushLocked(ctx context.Context) syscall.Errno {
 // uploadStagedLocked uploads the whole staged file: with one PUT when it
 // fits in a part, as a multipart upload of planned parts otherwise.
 func (w *writeState) uploadStagedLocked(ctx context.Context) (string, error) {
-	ps := max(roundUp(w.fsys.cfg.UploadPartSize, stageChunk), roundUp((w.size+9999)/10000, stageChunk))
+	ps := max(engine.RoundUp(w.fsys.cfg.UploadPartSize, stageChunk), engine.RoundUp((w.size+9999)/10000, stageChunk))
 	if w.size <= ps {
 		return w.putStagedLocked(ctx)
 	}

@@ -1,6 +1,6 @@
-package fs
+package engine
 
-// The read path: a reader serves one open handle's reads of one object
+// The read path: a Reader serves one open handle's reads of one object
 // version (key + ETag). Like mountpoint-s3's prefetcher it tells sequential
 // from random access:
 //
@@ -43,17 +43,23 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hanwen/go-fuse/v2/fuse"
-
 	"github.com/ossmount/ossmount/cache"
-	"github.com/ossmount/ossmount/engine"
 	"github.com/ossmount/ossmount/ossapi"
 )
 
-type reader struct {
-	fsys *FS
-	key  string    // the key at open: names the version in the block cache
-	node *fileNode // nil in tests; GETs follow the node's renames
+// Named is the file a Reader reads, as it is named now: a rename moves it
+// (package fs: its file node).
+type Named interface {
+	// CurrentKey is the file's key now; ok is false once it has none
+	// (unlinked, or renamed over).
+	CurrentKey() (key string, ok bool)
+}
+
+// Reader serves the reads of one open handle of one object version.
+type Reader struct {
+	e    *Engine
+	key  string // the key at open: names the version in the block cache
+	node Named  // nil in tests; GETs follow the file's renames
 	etag string
 	size int64
 	dc   *cache.DataEntry // the data cache's entry of this version, or nil (datacache.go)
@@ -111,13 +117,13 @@ type part struct {
 	ctx  context.Context  // the stream's: done once the stream is dropped
 	dc   *cache.DataEntry // the entry the fetch fills (held), or nil
 	refs atomic.Int32     // the stream's reference, the fetcher's, and readers'
-	f    *FS
+	e    *Engine
 	// The bytes at the start of buf that have arrived: a read waits for
 	// its own bytes only, not for the whole part (the first byte of a
 	// file is served as soon as it arrives).
 	mu   sync.Mutex
 	got  int64  // GUARDED_BY(mu)
-	wake wakeup // GUARDED_BY(mu); broadcast at each progress
+	wake Wakeup // GUARDED_BY(mu); broadcast at each progress
 	// served counts the bytes reads have asked of the part (guarded by
 	// the reader's mu); once it reaches len(buf) the stream drops it.
 	served int64
@@ -136,7 +142,7 @@ func (p *part) abandoned() bool { return p.ctx.Err() != nil }
 func (p *part) arrived(n int) {
 	p.mu.Lock()
 	p.got = int64(n)
-	p.wake.broadcast()
+	p.wake.Broadcast()
 	p.mu.Unlock()
 }
 
@@ -158,7 +164,7 @@ func (p *part) waitFor(ctx context.Context, end int64) (int64, error) {
 			return p.off + got, p.err
 		default:
 		}
-		w := p.wake.channel()
+		w := p.wake.Channel()
 		p.mu.Unlock()
 		select {
 		case <-w:
@@ -173,32 +179,46 @@ func (p *part) unref() {
 	if p.refs.Add(-1) == 0 {
 		// Dropped by the stream and fetched: what no read asked for
 		// was read ahead in vain.
-		p.f.counters.unread.Add(p.fetched - min(p.served, p.fetched))
-		p.f.eng.Bufs().Put(p.buf)
+		p.e.unread.Add(p.fetched - min(p.served, p.fetched))
+		p.e.bufs.Put(p.buf)
 		p.buf = nil
 	}
 }
 
-func newReader(f *FS, n *fileNode, key, etag string, size int64) *reader {
-	return &reader{fsys: f, node: n, key: key, etag: etag, size: size, lastEnd: -1, dc: f.openData(key, etag, size)}
+// NewReader makes the reader of one open handle: the version etag (of
+// size bytes) of the object at key, read at n's key as the file is
+// renamed (n may be nil: key stays).
+func (e *Engine) NewReader(n Named, key, etag string, size int64) *Reader {
+	return &Reader{e: e, node: n, key: key, etag: etag, size: size, lastEnd: -1, dc: e.OpenData(key, etag, size)}
 }
+
+// ETag is the version the reader reads.
+func (r *Reader) ETag() string { return r.etag }
+
+// DataEntry is the data cache's entry of the version read (nil without a
+// data cache).
+func (r *Reader) DataEntry() *cache.DataEntry { return r.dc }
 
 // objectKey is where the version being read is now: the file's current key
 // when it was renamed since the open (a server-side copy keeps the ETag of
 // an object copied whole), else the key at open. If-Match still guards
 // every GET: a copy made part by part has another ETag, and reads then
 // fail with ESTALE.
-func (r *reader) objectKey() string {
-	if r.node != nil && !r.node.orphaned() {
-		return r.node.key()
+func (r *Reader) objectKey() string {
+	if r.node != nil {
+		if key, ok := r.node.CurrentKey(); ok {
+			return key
+		}
 	}
 	return r.key
 }
 
-// Read answers a FUSE read. A read wholly inside the prefetched parts of the
-// stream is answered with the parts' own memory (no copy), held until go-fuse
-// has written the reply; anything else is read into dest.
-func (r *reader) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+// Read answers a read of the file (a FUSE read). A read wholly inside the
+// prefetched parts of the stream is answered with the parts' own memory (no
+// copy), held until the result's Done (once the reply is written); anything
+// else is read into dest. The result is never nil; an error comes with
+// what was read before it.
+func (r *Reader) Read(ctx context.Context, dest []byte, off int64) (*ReadResult, error) {
 	r.mu.Lock()
 	r.reading++
 	r.mu.Unlock()
@@ -218,26 +238,26 @@ func (r *reader) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 		}
 		r.mu.Unlock()
 		if parts != nil {
-			if res, errno, ok := r.sliceParts(ctx, parts, off, end); ok {
+			if res, err, ok := r.sliceParts(ctx, parts, off, end); ok {
 				r.cacheMiss()
-				return res, errno
+				return res, err
 			}
 		}
 	}
 	// Prefetched memory first (a first read fills the cache behind the
 	// stream), then the data cache, then OSS.
 	if n, ok := r.cacheRead(dest, off); ok {
-		return dataResult(dest[:n]), 0
+		return BytesResult(dest[:n]), nil
 	}
-	n, errno := r.ReadAt(ctx, dest, off)
-	return dataResult(dest[:n]), errno
+	n, err := r.ReadAt(ctx, dest, off)
+	return BytesResult(dest[:n]), err
 }
 
 // sliceParts waits for parts and returns a reply made of their bytes for
 // [off, end). ok is false (and the references dropped) when they do not
 // cover the range; the caller then reads the ordinary way.
-func (r *reader) sliceParts(ctx context.Context, parts []*part, off, end int64) (fuse.ReadResult, syscall.Errno, bool) {
-	res := &partsResult{parts: parts}
+func (r *Reader) sliceParts(ctx context.Context, parts []*part, off, end int64) (*ReadResult, error, bool) {
+	res := &ReadResult{parts: parts}
 	pos := off
 	for _, p := range parts {
 		if pos == end || p.off > pos {
@@ -246,17 +266,17 @@ func (r *reader) sliceParts(ctx context.Context, parts []*part, off, end int64) 
 		upto, err := p.waitFor(ctx, end)
 		if ctx.Err() != nil {
 			res.Done()
-			return nil, syscall.EINTR, true
+			return BytesResult(nil), syscall.EINTR, true
 		}
 		if upto < min(end, p.end()) {
 			res.Done()
 			if p.abandoned() {
-				return nil, 0, false // read the ordinary way
+				return nil, nil, false // read the ordinary way
 			}
 			r.mu.Lock()
 			r.resetLocked()
 			r.mu.Unlock()
-			return nil, r.fsys.toErrno("read", err), true
+			return BytesResult(nil), err, true
 		}
 		b := p.buf[pos-p.off : min(end, p.end())-p.off]
 		res.slices = append(res.slices, b)
@@ -265,37 +285,36 @@ func (r *reader) sliceParts(ctx context.Context, parts []*part, off, end int64) 
 	}
 	if pos != end {
 		res.Done()
-		return nil, 0, false
+		return nil, nil, false
 	}
-	return res, 0, true
+	return res, nil, true
 }
 
-// dataResult is a read reply in a plain buffer. Unlike fuse.ReadResultData
-// it is written with one writev: go-fuse would first try to splice it and
-// log a failure for every reply larger than a pipe.
-type dataResult []byte
-
-func (d dataResult) Slices() ([][]byte, fuse.Status) { return [][]byte{d}, fuse.OK }
-func (d dataResult) Size() int                       { return len(d) }
-func (d dataResult) Done()                           {}
-func (d dataResult) Bytes(buf []byte) ([]byte, fuse.Status) {
-	return d, fuse.OK
-}
-
-// partsResult is a read reply made of prefetched parts' memory. go-fuse
-// writes it as a vector (Slices) and calls Done once the reply is written;
-// only then are the parts' references dropped.
-type partsResult struct {
+// ReadResult is a read's answer: its bytes, as slices of memory to write
+// in order. One made of prefetched parts' memory holds their references
+// until Done, which the caller calls once the reply is written. (Package
+// fs hands it to go-fuse as a fuse.ReadResult, written with one writev.)
+type ReadResult struct {
 	parts  []*part
 	slices [][]byte
 	n      int
 }
 
-func (p *partsResult) Slices() ([][]byte, fuse.Status) { return p.slices, fuse.OK }
-func (p *partsResult) Size() int                       { return p.n }
+// BytesResult is a read's answer in a plain buffer.
+func BytesResult(b []byte) *ReadResult { return &ReadResult{slices: [][]byte{b}, n: len(b)} }
 
-// Bytes copies the reply into buf (go-fuse's fallback).
-func (p *partsResult) Bytes(buf []byte) ([]byte, fuse.Status) {
+// Slices are the answer's bytes, in order.
+func (p *ReadResult) Slices() [][]byte { return p.slices }
+
+// Size is the answer's length in bytes.
+func (p *ReadResult) Size() int { return p.n }
+
+// Bytes is the answer in one buffer: its own memory when it is one slice,
+// else a copy into buf (grown when too small).
+func (p *ReadResult) Bytes(buf []byte) []byte {
+	if len(p.slices) == 1 && p.parts == nil {
+		return p.slices[0]
+	}
 	if len(buf) < p.n {
 		buf = make([]byte, p.n)
 	}
@@ -303,10 +322,11 @@ func (p *partsResult) Bytes(buf []byte) ([]byte, fuse.Status) {
 	for _, s := range p.slices {
 		n += copy(buf[n:], s)
 	}
-	return buf[:n], fuse.OK
+	return buf[:n]
 }
 
-func (p *partsResult) Done() {
+// Done releases the memory the answer holds (call it once written).
+func (p *ReadResult) Done() {
 	for _, pt := range p.parts {
 		pt.unref()
 	}
@@ -315,9 +335,9 @@ func (p *partsResult) Done() {
 
 // ReadAt fills dest from offset off and returns the number of bytes read
 // (short only at the end of the object).
-func (r *reader) ReadAt(ctx context.Context, dest []byte, off int64) (int, syscall.Errno) {
+func (r *Reader) ReadAt(ctx context.Context, dest []byte, off int64) (int, error) {
 	if off >= r.size || len(dest) == 0 {
-		return 0, 0
+		return 0, nil
 	}
 	end := min(off+int64(len(dest)), r.size)
 	dest = dest[:end-off]
@@ -334,7 +354,7 @@ func (r *reader) ReadAt(ctx context.Context, dest []byte, off int64) (int, sysca
 		r.resetLocked()
 		r.startLocked(off)
 		s, inStream = r.stream, true
-	} else if !inStream && s != nil && off < s.parts0() && off >= s.parts0()-r.fsys.cfg.MaxWindow {
+	} else if !inStream && s != nil && off < s.parts0() && off >= s.parts0()-r.e.cfg.MaxWindow {
 		// Behind the stream (reordered read-ahead, or a page read
 		// again): its blocks, and the stream goes on.
 		behind = true
@@ -358,14 +378,14 @@ func (r *reader) ReadAt(ctx context.Context, dest []byte, off int64) (int, sysca
 	}
 
 	if parts != nil {
-		n, errno := r.copyFromParts(ctx, parts, dest, off)
-		if errno != 0 || n == len(dest) {
-			return n, errno
+		n, err := r.copyFromParts(ctx, parts, dest, off)
+		if err != nil || n == len(dest) {
+			return n, err
 		}
 		// The stream could not cover the read (budget exhausted):
 		// fetch the rest directly.
-		m, errno := r.fetchInto(ctx, dest[n:], off+int64(n))
-		return n + m, errno
+		m, err := r.fetchInto(ctx, dest[n:], off+int64(n))
+		return n + m, err
 	}
 	return r.readBlocks(ctx, dest, off)
 }
@@ -377,11 +397,11 @@ func (r *reader) ReadAt(ctx context.Context, dest []byte, off int64) (int, sysca
 // reads' length beyond the stream (within MaxWindow). Dropping the stream
 // for it would cancel the parts the others wait for, and fetch them again.
 // A lone read has no slack: a seek drops the stream.
-func (r *reader) aheadLocked(n int) int64 {
+func (r *Reader) aheadLocked(n int) int64 {
 	if r.reading < 2 {
 		return 0
 	}
-	cfg := &r.fsys.cfg
+	cfg := &r.e.cfg
 	return min(int64(cfg.KernelRequests)*int64(n), cfg.MaxWindow)
 }
 
@@ -392,13 +412,13 @@ func (s *stream) parts0() int64 {
 	return s.parts[0].off
 }
 
-func (r *reader) startLocked(off int64) {
+func (r *Reader) startLocked(off int64) {
 	ctx, cancel := context.WithCancel(context.Background())
-	r.stream = &stream{ctx: ctx, cancel: cancel, next: off, hi: off, window: 2 * r.fsys.cfg.FirstRead}
+	r.stream = &stream{ctx: ctx, cancel: cancel, next: off, hi: off, window: 2 * r.e.cfg.FirstRead}
 }
 
 // resetLocked drops the stream and its prefetched data.
-func (r *reader) resetLocked() {
+func (r *Reader) resetLocked() {
 	s := r.stream
 	if s == nil {
 		return
@@ -412,9 +432,9 @@ func (r *reader) resetLocked() {
 
 // collectLocked schedules parts up to the window and returns the parts
 // covering [off, end), each with a reference the caller must drop.
-func (r *reader) collectLocked(off, end int64) []*part {
+func (r *Reader) collectLocked(off, end int64) []*part {
 	s := r.stream
-	cfg := &r.fsys.cfg
+	cfg := &r.e.cfg
 	if end > s.hi {
 		s.hi = end
 	}
@@ -442,12 +462,12 @@ func (r *reader) collectLocked(off, end int64) []*part {
 		// stores whole chunks, and a chunk split between two parts
 		// would be stored by neither. (On 256 KiB boundaries: parts
 		// of a few sizes reuse each other's buffers.)
-		n = min(roundUp(s.next+n, r.fsys.partAlign()), r.size) - s.next
-		buf := r.fsys.eng.Bufs().Get(n)
+		n = min(RoundUp(s.next+n, r.e.partAlign()), r.size) - s.next
+		buf := r.e.bufs.Get(n)
 		if buf == nil {
 			break // the budget is used up: read-ahead stops growing
 		}
-		p := &part{off: s.next, buf: buf, done: make(chan struct{}), f: r.fsys, ctx: s.ctx, dc: r.dc}
+		p := &part{off: s.next, buf: buf, done: make(chan struct{}), e: r.e, ctx: s.ctx, dc: r.dc}
 		p.refs.Store(2)
 		if p.dc != nil {
 			// The fetch fills the data cache even if the file is
@@ -469,7 +489,7 @@ func (r *reader) collectLocked(off, end int64) []*part {
 	return out
 }
 
-func (r *reader) fetchPart(s *stream, p *part) {
+func (r *Reader) fetchPart(s *stream, p *part) {
 	defer p.unref()
 	start := time.Now()
 	var ttfb time.Duration
@@ -481,7 +501,7 @@ func (r *reader) fetchPart(s *stream, p *part) {
 		r.mu.Unlock()
 	}
 	p.fetched = int64(n)
-	r.fsys.counters.prefetched.Add(int64(n))
+	r.e.prefetched.Add(int64(n))
 	p.err = err
 	close(p.done)
 	// What arrived is stored even when the GET did not finish (the stream
@@ -500,10 +520,10 @@ func (r *reader) fetchPart(s *stream, p *part) {
 
 // partAlign is where sequential parts end: on 256 KiB boundaries, or the
 // data cache's chunk boundaries if they do not divide that.
-func (f *FS) partAlign() int64 {
+func (e *Engine) partAlign() int64 {
 	const a = 256 << 10
-	if f.cfg.DataCache != nil {
-		if c := f.cfg.DataCache.ChunkSize(); a%c != 0 {
+	if e.cfg.DataCache != nil {
+		if c := e.cfg.DataCache.ChunkSize(); a%c != 0 {
 			return c
 		}
 	}
@@ -512,7 +532,7 @@ func (f *FS) partAlign() int64 {
 
 // copyFromParts copies what the parts hold of [off, off+len(dest)) into
 // dest, stopping at the first gap.
-func (r *reader) copyFromParts(ctx context.Context, parts []*part, dest []byte, off int64) (int, syscall.Errno) {
+func (r *Reader) copyFromParts(ctx context.Context, parts []*part, dest []byte, off int64) (int, error) {
 	defer func() {
 		for _, p := range parts {
 			p.unref()
@@ -536,16 +556,16 @@ func (r *reader) copyFromParts(ctx context.Context, parts []*part, dest []byte, 
 				if upto > pos {
 					n += copy(dest[n:], p.buf[pos-p.off:upto-p.off])
 				}
-				return n, 0
+				return n, nil
 			}
 			r.mu.Lock()
 			r.resetLocked()
 			r.mu.Unlock()
-			return n, r.fsys.toErrno("read", err)
+			return n, err
 		}
 		n += copy(dest[n:], p.buf[pos-p.off:upto-p.off])
 	}
-	return n, 0
+	return n, nil
 }
 
 // readBlocks serves a random read from aligned blocks in the block cache.
@@ -554,13 +574,13 @@ func (r *reader) copyFromParts(ctx context.Context, parts []*part, dest []byte, 
 // fetched again rather than split the read into several round trips), so a
 // read costs one GET whatever its size: a 4 KiB read one block, a 1 MiB read
 // one 1 MiB range.
-func (r *reader) readBlocks(ctx context.Context, dest []byte, off int64) (int, syscall.Errno) {
-	bs := r.fsys.cfg.BlockSize
+func (r *Reader) readBlocks(ctx context.Context, dest []byte, off int64) (int, error) {
+	bs := r.e.cfg.BlockSize
 	first, last := off/bs, (off+int64(len(dest))-1)/bs
 	blocks := make([][]byte, last-first+1)
 	lo, hi := int64(-1), int64(-1) // the missing span
 	for i := first; i <= last; i++ {
-		if b, ok := r.fsys.eng.Blocks().Get(cache.BlockKey{Key: r.key, ETag: r.etag, Index: i}); ok {
+		if b, ok := r.e.blocks.Get(cache.BlockKey{Key: r.key, ETag: r.etag, Index: i}); ok {
 			blocks[i-first] = b
 			continue
 		}
@@ -576,12 +596,12 @@ func (r *reader) readBlocks(ctx context.Context, dest []byte, off int64) (int, s
 			span[i] = make([]byte, min(bs, r.size-start))
 		}
 		if err := r.fetchBlocks(ctx, span, lo*bs); err != nil {
-			return 0, r.fsys.toErrno("read", err)
+			return 0, err
 		}
 		for i, b := range span {
 			start := (lo + int64(i)) * bs
 			r.fill(start, b)
-			r.fsys.eng.Blocks().Put(cache.BlockKey{Key: r.key, ETag: r.etag, Index: lo + int64(i)}, b)
+			r.e.blocks.Put(cache.BlockKey{Key: r.key, ETag: r.etag, Index: lo + int64(i)}, b)
 		}
 	}
 	n := 0
@@ -589,19 +609,19 @@ func (r *reader) readBlocks(ctx context.Context, dest []byte, off int64) (int, s
 		pos := off + int64(n)
 		n += copy(dest[n:], b[pos-(first+int64(i))*bs:])
 	}
-	return n, 0
+	return n, nil
 }
 
 // fetchBlocks fills consecutive blocks starting at off with one ranged GET;
 // should the body be cut short, the blocks not yet filled are fetched one
 // by one (fetch resumes within each).
-func (r *reader) fetchBlocks(ctx context.Context, blocks [][]byte, off int64) error {
+func (r *Reader) fetchBlocks(ctx context.Context, blocks [][]byte, off int64) error {
 	total := int64(0)
 	for _, b := range blocks {
 		total += int64(len(b))
 	}
 	key := r.objectKey()
-	res, err := r.fsys.store.GetRange(ctx, ossapi.GetRequest{Key: key, Offset: off, Length: total, IfMatch: r.etag})
+	res, err := r.e.store.GetRange(ctx, ossapi.GetRequest{Key: key, Offset: off, Length: total, IfMatch: r.etag})
 	if err != nil {
 		return err
 	}
@@ -612,7 +632,7 @@ func (r *reader) fetchBlocks(ctx context.Context, blocks [][]byte, off int64) er
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			r.fsys.log.Warn("read interrupted; resuming", "key", key, "offset", pos, "err", err)
+			r.e.log.Warn("read interrupted; resuming", "key", key, "offset", pos, "err", err)
 			for _, rest := range blocks[i:] {
 				if _, err := r.fetch(ctx, rest, pos); err != nil {
 					return err
@@ -627,29 +647,26 @@ func (r *reader) fetchBlocks(ctx context.Context, blocks [][]byte, off int64) er
 }
 
 // fetchInto reads straight into dest (no caching, no budget).
-func (r *reader) fetchInto(ctx context.Context, dest []byte, off int64) (int, syscall.Errno) {
+func (r *Reader) fetchInto(ctx context.Context, dest []byte, off int64) (int, error) {
 	n, err := r.fetch(ctx, dest, off)
 	r.fill(off, dest[:n]) // what arrived, as fetchPart does
-	if err != nil {
-		return n, r.fsys.toErrno("read", err)
-	}
-	return n, 0
+	return n, err
 }
 
 // fetch fills buf from offset off with ranged GETs carrying If-Match,
 // resuming after a connection dropped mid-body (up to 3 times).
-func (r *reader) fetch(ctx context.Context, buf []byte, off int64) (int, error) {
+func (r *Reader) fetch(ctx context.Context, buf []byte, off int64) (int, error) {
 	return r.fetchTimed(ctx, buf, off, nil, nil)
 }
 
 // fetchTimed is fetch, calling first (if not nil) when the first answer
 // arrives, and progress (if not nil) with the bytes of buf filled so far as
 // they arrive.
-func (r *reader) fetchTimed(ctx context.Context, buf []byte, off int64, first func(), progress func(int)) (int, error) {
+func (r *Reader) fetchTimed(ctx context.Context, buf []byte, off int64, first func(), progress func(int)) (int, error) {
 	n := 0
 	key := r.objectKey()
 	for attempt := 0; ; attempt++ {
-		res, err := r.fsys.store.GetRange(ctx, ossapi.GetRequest{Key: key, Offset: off + int64(n), Length: int64(len(buf) - n), IfMatch: r.etag})
+		res, err := r.e.store.GetRange(ctx, ossapi.GetRequest{Key: key, Offset: off + int64(n), Length: int64(len(buf) - n), IfMatch: r.etag})
 		if err != nil {
 			return n, err
 		}
@@ -671,12 +688,12 @@ func (r *reader) fetchTimed(ctx context.Context, buf []byte, off int64, first fu
 			return n, ctx.Err()
 		}
 		if err == io.ErrUnexpectedEOF && int64(n)+off >= r.size {
-			return n, &engine.Error{Op: "GetObject", Key: key, Errno: syscall.ESTALE, Msg: "object shorter than at open"}
+			return n, &Error{Op: "GetObject", Key: key, Errno: syscall.ESTALE, Msg: "object shorter than at open"}
 		}
 		if attempt >= 3 {
-			return n, engine.BodyCut("GetObject", key, err)
+			return n, BodyCut("GetObject", key, err)
 		}
-		r.fsys.log.Warn("read interrupted; resuming", "key", key, "offset", off+int64(n), "err", err)
+		r.e.log.Warn("read interrupted; resuming", "key", key, "offset", off+int64(n), "err", err)
 	}
 }
 
@@ -704,7 +721,7 @@ func readProgress(body io.Reader, buf []byte, progress func(int)) (int, error) {
 }
 
 // Close drops prefetched data.
-func (r *reader) Close() {
+func (r *Reader) Close() {
 	r.mu.Lock()
 	was := r.closed
 	r.closed = true
