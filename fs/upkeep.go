@@ -59,6 +59,7 @@ type memoryWatch struct {
 
 	// Upkeep goroutine only.
 	settled    int64         // metadata bytes when memory was last given back
+	peak       int64         // the most metadata bytes since then
 	last       int64         // metadata bytes at the previous tick
 	moved      time.Time     // when the metadata last moved between two ticks
 	again      time.Time     // when to give memory back once more after a shrink (zero: not)
@@ -163,6 +164,8 @@ func (f *FS) returnMemory(now time.Time) {
 // dueReturn notes the metadata's size cur at the tick now and reports
 // whether freed memory is to be given back: the size has moved by
 // returnAfter or more (and a returnShare of itself) since the last return,
+// or fallen that much from its peak since then (a listing forgotten
+// before it was ever still: back where it was, but its memory freed),
 // and has been still for returnQuiet. The kernel forgets inodes in
 // batches, slowly on a busy machine: a return in a pause of that trickle
 // leaves the rest to a later one, so the least change is small enough
@@ -170,7 +173,8 @@ func (f *FS) returnMemory(now time.Time) {
 func (m *memoryWatch) dueReturn(cur int64, now time.Time) bool {
 	prev := m.last
 	m.last = cur
-	change := abs(cur - m.settled)
+	m.peak = max(m.peak, cur)
+	change := max(abs(cur-m.settled), m.peak-cur)
 	if abs(cur-prev) > change/16 {
 		m.moved = now
 	}
@@ -191,7 +195,7 @@ func (m *memoryWatch) dueReturn(cur int64, now time.Time) bool {
 	if now.Sub(m.moved) < returnQuiet || now.Sub(m.returned) < returnEvery {
 		return false // still moving, or too soon
 	}
-	if cur < m.settled {
+	if cur < m.peak {
 		// What the metadata pointed to may be let go of later than the
 		// counts fall (requests in flight, go-fuse's own tables), and an
 		// idle daemon would not collect it for minutes: a few times
@@ -199,7 +203,7 @@ func (m *memoryWatch) dueReturn(cur int64, now time.Time) bool {
 		m.againGap = returnEvery
 		m.again = now.Add(m.againGap)
 	}
-	m.settled, m.returned = cur, now
+	m.settled, m.peak, m.returned = cur, cur, now
 	return true
 }
 

@@ -205,3 +205,34 @@ func TestMemoryReturnedAfterTrickle(t *testing.T) {
 		t.Fatalf("small moves returned memory: %v", returns[n:])
 	}
 }
+
+// A listing of a large directory that the kernel forgets before it was
+// ever still (ls -l, then drop_caches or memory pressure within seconds):
+// the metadata is back where it was, but what it held was freed, and is
+// given back. The old code compared the size with the last return's only,
+// found no change, and kept the freed memory (a third of the listing's
+// RSS, for minutes: TestForgetReleasesEntries's "not yet explained").
+func TestMemoryReturnedAfterQuickForget(t *testing.T) {
+	const mib = 1 << 20
+	var m memoryWatch
+	t0 := time.Unix(1_000_000, 0)
+	var returns []int64
+	tick := func(sec int, cur int64) {
+		if m.dueReturn(cur, t0.Add(time.Duration(sec)*time.Second)) {
+			returns = append(returns, cur)
+		}
+	}
+	sec := 0
+	for ; sec < 10; sec++ { // idle
+		tick(sec, 0)
+	}
+	for ; sec < 12; sec++ { // the listing: 40 MiB held, for less than returnQuiet
+		tick(sec, 40*mib)
+	}
+	for ; sec < 60; sec++ { // forgotten
+		tick(sec, 0)
+	}
+	if len(returns) == 0 {
+		t.Fatal("a 40 MiB listing forgotten within 2 s: its memory never given back")
+	}
+}

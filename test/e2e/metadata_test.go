@@ -64,17 +64,17 @@ func TestForgetReleasesEntries(t *testing.T) {
 	}) {
 		t.Fatalf("2 minutes after drop_caches the mount still holds %d inodes and %d listed entries", md.Inodes, md.ListedEntries)
 	}
-	// Most runs give back all but a few MiB within seconds. In about one
-	// run in three on a loaded machine about a third (20 MiB of ~60, some
-	// 158,000 objects) stays live in the Go heap after every collection,
-	// though no inode or listing entry is held: not yet explained, so the
-	// bound here is half, what every run meets.
+	// All but a few MiB come back within seconds (4-9% of the growth
+	// measured). Before the upkeep compared the metadata with its peak, a
+	// listing forgotten before it was ever still (this test, when the RSS
+	// settled quickly) was not seen as a change, and about a third stayed
+	// held for minutes; the bound is a quarter.
 	var rss int64
 	if !waitFor(2*time.Minute, func() bool {
 		rss = procStatus(pid, "VmRSS")
-		return rss-before < growth/2
+		return rss-before < growth/4
 	}) {
-		t.Errorf("RSS %d MiB 2 minutes after the kernel forgot the entries: %d%% of the %d MiB they took is still held, want under half",
+		t.Errorf("RSS %d MiB 2 minutes after the kernel forgot the entries: %d%% of the %d MiB they took is still held, want under a quarter",
 			rss>>20, 100*(rss-before)/growth, growth>>20)
 	}
 	// The statistics say so in words too.
