@@ -20,6 +20,8 @@
 //   - upload.go: multipart uploads, recorded in the cache directory and
 //     counted from initiation to completion or abort; a completion whose
 //     answer is lost is checked on the server.
+//   - copy.go: server-side copies (CopyObject, part by part above
+//     CopyLimit) and metadata rewrites in place (RewriteMeta).
 //   - reader.go: Reader, the read path of one open handle: sequential
 //     streams prefetched ahead of the reads (sized by the bandwidth-delay
 //     product, within the memory budget), random reads by cached blocks,

@@ -22,10 +22,12 @@
 //   - ops.go: namespace operations (create, mkdir, rmdir, unlink, symlink).
 //     rename.go: the rename of a file and the checks of every rename;
 //     renamedir.go: the rename of a directory (copy every object, then
-//     delete; undone on failure). copy.go: server-side copies and metadata
-//     rewrites. setattr.go: chmod, chown, utimes, truncate. special.go:
-//     mknod (FIFOs, sockets, devices). writers.go: the set of open writers,
-//     their lock order, FlushAll and Close.
+//     delete; undone on failure). Their server-side copies and metadata
+//     rewrites are the engine's (engine.CopyObject, RewriteMeta; fs.go's
+//     rewriteMeta also forgets the cached attributes). setattr.go: chmod,
+//     chown, utimes, truncate. special.go: mknod (FIFOs, sockets,
+//     devices). writers.go: the set of open writers, their lock order,
+//     FlushAll and Close.
 //   - The read path of an open handle (sequential prefetch, random
 //     blocks, the data cache as reads use it) is the engine's
 //     (engine.Reader); file.go hands its answer to go-fuse (fuseResult)

@@ -693,6 +693,16 @@ func (f *FS) invalidate(key string) {
 	}
 }
 
+// rewriteMeta replaces an object's user metadata and standard headers in
+// place (engine.RewriteMeta) and forgets what was cached of it.
+func (f *FS) rewriteMeta(ctx context.Context, key string, size int64, etag string, meta map[string]string, hdr ossapi.StdHeaders) (string, error) {
+	newETag, err := f.eng.RewriteMeta(ctx, key, size, etag, meta, hdr)
+	if err == nil {
+		f.invalidate(key)
+	}
+	return newETag, err
+}
+
 // noteEmptyDir records that dirKey was just created empty by this mount, so
 // lookups of new names inside it need no request.
 func (f *FS) noteEmptyDir(dirKey string) {

@@ -11,6 +11,7 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 
+	"github.com/ossmount/ossmount/engine"
 	"github.com/ossmount/ossmount/ossapi"
 )
 
@@ -219,7 +220,7 @@ func (f *FS) renameFileLocked(ctx context.Context, w *writeState, pending bool, 
 	}
 	var from, to string
 	if info != nil {
-		etag, err := f.copyObject(ctx, info, dst, ossapi.MetadataCopy, nil, info.Headers)
+		etag, err := f.eng.CopyObject(ctx, info, dst, ossapi.MetadataCopy, nil, info.Headers)
 		if err != nil {
 			return false, f.toErrno("rename", err)
 		}
@@ -239,7 +240,7 @@ func (f *FS) renameFileLocked(ctx context.Context, w *writeState, pending bool, 
 	f.eng.DropData(src)
 	f.eng.DropData(dst)
 	f.neg.Put(src, struct{}{})
-	if info != nil && carriesMtime(info) {
+	if info != nil && engine.CarriesMtime(info) {
 		// The copy keeps the metadata: the new name has the same
 		// attributes (unless its mtime was Last-Modified, which the copy
 		// moved).

@@ -172,11 +172,11 @@ func (f *FS) deleteSources(ctx context.Context, objs []ossapi.ObjectInfo, src, d
 // (the copies keep their metadata).
 func (f *FS) carryAttrs(objs []ossapi.ObjectInfo, src, dst string, hasMarker bool, newETags map[string]string) {
 	carried := map[string]*attr{}
-	if a, _, ok := f.stat.Peek(strings.TrimSuffix(src, "/")); ok && a.known && a.dir && (hasMarker && carriesMtime(a.facts()) || a.implicit && !hasMarker && len(objs) > 0) {
+	if a, _, ok := f.stat.Peek(strings.TrimSuffix(src, "/")); ok && a.known && a.dir && (hasMarker && engine.CarriesMtime(a.facts()) || a.implicit && !hasMarker && len(objs) > 0) {
 		carried[strings.TrimSuffix(dst, "/")] = a
 	}
 	for _, o := range objs {
-		if a, _, ok := f.stat.Peek(o.Key); ok && a.known && !a.dir && newETags[o.Key] != "" && carriesMtime(a.facts()) {
+		if a, _, ok := f.stat.Peek(o.Key); ok && a.known && !a.dir && newETags[o.Key] != "" && engine.CarriesMtime(a.facts()) {
 			carried[dst+strings.TrimPrefix(o.Key, src)] = a.movedTo(newETags[o.Key])
 		}
 	}
@@ -217,7 +217,7 @@ func (f *FS) copyTree(ctx context.Context, objs []ossapi.ObjectInfo, src, dst st
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			info := o
-			if o.Size > copyLimit {
+			if o.Size > engine.CopyLimit {
 				full, err := f.store.Head(cctx, o.Key, ossapi.HeadOptions{})
 				if err != nil && ossapi.KindOf(err) != ossapi.KindNotExist {
 					f.failCopy(&mu, &firstErr, stop, err)
@@ -227,7 +227,7 @@ func (f *FS) copyTree(ctx context.Context, objs []ossapi.ObjectInfo, src, dst st
 					info = full
 				}
 			}
-			etag, err := f.copyObject(cctx, info, to, ossapi.MetadataCopy, nil, info.Headers)
+			etag, err := f.eng.CopyObject(cctx, info, to, ossapi.MetadataCopy, nil, info.Headers)
 			if err != nil {
 				f.failCopy(&mu, &firstErr, stop, err)
 				return

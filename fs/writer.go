@@ -817,7 +817,7 @@ type stagedPart struct {
 }
 
 // planParts splits the file into parts along runs of unchanged base
-// chunks (copied with UploadPartCopy, up to copyPartSize each) and runs of
+// chunks (copied with UploadPartCopy, up to engine.CopyPartSize each) and runs of
 // changed or new chunks (uploaded, ps each), so that a small change costs
 // one small part. Runs are whole chunks, so every part but the last is at
 // least 1 MiB (OSS wants 100 KB). When that would take more than 10,000
@@ -834,7 +834,7 @@ func (w *writeState) planParts(ps int64) []stagedPart {
 		}
 		limit := ps
 		if c {
-			limit = max(ps, copyPartSize)
+			limit = max(ps, engine.CopyPartSize)
 		}
 		for off, end := i*stageChunk, min(j*stageChunk, w.size); off < end; off += limit {
 			plan = append(plan, stagedPart{off: off, n: min(limit, end-off), copy: c})
