@@ -1,15 +1,15 @@
 // Package engine is the part of ossmount's file system that knows nothing
 // of FUSE: it imports neither go-fuse nor package fs, answers with Go
 // values and errors, and is tested against osstest without a mount.
-// Package fs is the go-fuse adapter over it (and still holds the rest of
-// the file-system logic; docs/ARCHITECTURE.md, "What is not apart yet",
-// says what has moved and what has not).
+// Package fs is the go-fuse adapter over it (and still holds the
+// namespace: docs/ARCHITECTURE.md, "What is not apart yet", says what has
+// moved and what has not).
 //
 // What it holds, by file:
 //
 //   - engine.go: Engine, the state the mount's data path shares (its
 //     store, logger, memory budget, block cache, buffer pool, staging
-//     files, cache directory, multipart uploads), and its Config.
+//     files, cache directory, open writers, counters), and its Config.
 //   - memory.go: the memory budget's reclaimer and the buffer pool
 //     (BufPool); staging files held in memory spill to disk when the
 //     budget runs short.
@@ -20,6 +20,14 @@
 //   - upload.go: multipart uploads, recorded in the cache directory and
 //     counted from initiation to completion or abort; a completion whose
 //     answer is lost is checked on the server.
+//   - writer.go: Writer, the write state machine of one file open for
+//     writing (the rule: the object at a key changes only at close or
+//     fsync, when the application's data is complete; a failed upload
+//     keeps its data). stream.go: its streamed multipart upload.
+//     writers.go: the set of open writers, their lock order (LockOrder),
+//     FlushAll, and the methods package fs calls under a writer's lock.
+//   - meta.go: ossfs's metadata (mode, owner, mtime) and the changes
+//     chmod, chown and utimes make.
 //   - copy.go: server-side copies (CopyObject, part by part above
 //     CopyLimit) and metadata rewrites in place (RewriteMeta).
 //   - reader.go: Reader, the read path of one open handle: sequential
@@ -34,8 +42,10 @@
 //     it stands for (package fs maps every error to an errno in one
 //     place, fs/errno.go).
 //
-// Locks: a StageFile's lock is taken under the writer's (package fs); a
-// Reader's lock is taken alone (a part's lock under it); the budgets, the
-// block cache and the buffer pool have their own internal locks and are
-// leaves (the budget's reclaimer only try-locks staging files).
+// Locks: package fs's file lock, then a Writer's (two Writers: lower seq
+// first, LockOrder), then its StageFile's; a Reader's lock is taken alone
+// (a part's lock under it); the budgets, the block cache, the buffer pool
+// and the set of open writers have their own internal locks and are
+// leaves (the budget's reclaimer only try-locks staging files, and
+// reserveDisk only try-locks other writers).
 package engine

@@ -24,6 +24,11 @@ type Config struct {
 	// ReadOnly: no uploads of killed mounts are recovered (aborted).
 	ReadOnly bool
 
+	// The write path (writer.go, stream.go; see fs.Config for each).
+	FileMode, UID, GID uint32 // a new file's mode bits and owner
+	UploadPartSize     int64
+	UploadConcurrency  int
+
 	// The read path (reader.go; see fs.Config for each).
 	BlockSize, PartSize, MaxWindow, FirstRead int64
 	KernelRequests                            int
@@ -46,6 +51,13 @@ type Engine struct {
 	staging *Stager
 
 	multiparts multiparts // upload.go
+
+	writers   writers       // writers.go
+	writerSeq atomic.Uint64 // numbers Writers (their lock order)
+
+	uploadsDone   atomic.Int64 // file uploads (flush, fsync, close) that succeeded
+	uploadsFailed atomic.Int64 // files whose upload failed (their data kept)
+	putsActive    atomic.Int64 // single-request uploads (PUT) under way
 
 	prefetched atomic.Int64 // bytes read ahead into a stream's parts
 	unread     atomic.Int64 // of those, bytes dropped without a read asking for them
@@ -87,6 +99,14 @@ func New(cfg Config) (*Engine, error) {
 // ReadAhead returns the bytes read ahead of sequential reads since the
 // mount, and of those the bytes dropped without a read asking for them.
 func (e *Engine) ReadAhead() (fetched, unread int64) { return e.prefetched.Load(), e.unread.Load() }
+
+// Uploads returns the file uploads that succeeded and failed since the
+// mount, and the uploads under way (a PUT, or a multipart upload started
+// and not yet completed, aborted or kept).
+func (e *Engine) Uploads() (done, failed, inFlight int64) {
+	_, active := e.MultipartCounts()
+	return e.uploadsDone.Load(), e.uploadsFailed.Load(), e.putsActive.Load() + active
+}
 
 // RoundUp is n rounded up to a multiple of m.
 func RoundUp(n, m int64) int64 { return (n + m - 1) / m * m }

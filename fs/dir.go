@@ -176,7 +176,7 @@ func (n *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 				// Being written here (perhaps not on the server yet, or
 				// renamed there while written): its writer's view is the
 				// file.
-				f.fillEntry(out, w.attrView(), parent)
+				f.fillEntry(out, attrOf(w.Attr()), parent)
 				return ch, 0
 			}
 		}

@@ -7,14 +7,15 @@
 // caches of package cache. docs/ARCHITECTURE.md draws the whole picture.
 //
 // Data flows one way: kernel -> fs -> engine -> cache -> ossapi. Package
-// engine holds what needs no FUSE: the read path, the memory budget's
+// engine holds what needs no FUSE: the read path (engine.Reader), the write
+// state machine and its uploads (engine.Writer), the memory budget's
 // reclaimer and the buffer pool, staging files, the cache directory
-// (upload records, kept files, crash recovery) and multipart uploads; FS
-// reaches it through FS.eng. The files of
+// (upload records, kept files, crash recovery), server-side copies; FS
+// reaches it through FS.eng, and maps its errors to errnos (errno.go). The files of
 // fs, by concern:
 //
-//   - fs.go: Config, FS (one mount) and New; attr (what is known of a key)
-//     and the lookups that fill the stat cache.
+//   - fs.go: Config, FS (one mount), New and Close; attr (what is known of
+//     a key) and the lookups that fill the stat cache.
 //   - dir.go: dirNode (a directory): lookup, readdir, its attributes.
 //     listing.go: directory listings and how their guesses are made exact.
 //   - file.go: fileNode (a file or symlink) and fileHandle (an open file):
@@ -26,19 +27,19 @@
 //     rewrites are the engine's (engine.CopyObject, RewriteMeta; fs.go's
 //     rewriteMeta also forgets the cached attributes). setattr.go: chmod,
 //     chown, utimes, truncate. special.go: mknod (FIFOs, sockets,
-//     devices). writers.go: the set of open writers, their lock order,
-//     FlushAll and Close.
+//     devices).
 //   - The read path of an open handle (sequential prefetch, random
 //     blocks, the data cache as reads use it) is the engine's
 //     (engine.Reader); file.go hands its answer to go-fuse (fuseResult)
 //     and makes a fileNode the engine.Named whose renames a reader
 //     follows. passthrough.go: FUSE passthrough of files the data cache
 //     holds whole.
-//   - writer.go: the write state machine (the rule: an object changes only
-//     at close or fsync; a failed upload keeps its data). stream.go: its
-//     streamed multipart uploads. Multipart uploads (recorded, counted,
-//     a lost completion verified), the staging files (engine.StageFile)
-//     and the cache directory (engine.Stager) are the engine's.
+//   - The write path of a file (the rule: an object changes only at close
+//     or fsync; a failed upload keeps its data) is the engine's
+//     (engine.Writer, its streamed and multipart uploads, its staging
+//     file); file.go attaches one writer to a file and hands it the
+//     writes, fs.go's newWriter makes it and noteUploaded keeps the
+//     caches in step with its uploads.
 //   - upkeep.go: the once-a-second sweep of caches and the Go memory
 //     limit (the memory budget itself is the engine's).
 //   - xattr.go: object metadata as extended attributes (one path for files
@@ -53,9 +54,10 @@
 //     interrupt.go: request contexts (a dying caller cancels, a harmless
 //     signal does not).
 //
-// Lock order: fileNode.mu, then writeState.mu (two of them: lower seq
-// first; a directory rename takes those under its source in that order),
-// then the engine.StageFile's lock; FS-level caches, the budgets and the
-// buffer pool have their own internal locks and are leaves (the budget's
-// reclaimer only try-locks staging files).
+// Lock order: fileNode.mu, then an engine.Writer's lock (two of them:
+// lower seq first, engine.LockOrder; a directory rename takes those under
+// its source in that order), then the engine.StageFile's lock; FS-level
+// caches, the budgets, the buffer pool and the set of open writers have
+// their own internal locks and are leaves (the budget's reclaimer only
+// try-locks staging files).
 package fs

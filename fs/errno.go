@@ -31,6 +31,14 @@ func (f *FS) toErrno(op string, err error) syscall.Errno {
 	if err == nil {
 		return 0
 	}
+	var uerr *engine.UploadError
+	if errors.As(err, &uerr) {
+		// The upload of a file being written: never "no such file".
+		if e := f.toErrno(uerr.Op, uerr.Err); e != syscall.ENOENT {
+			return e
+		}
+		return syscall.EIO
+	}
 	var ferr *engine.Error
 	if errors.As(err, &ferr) {
 		f.log.Warn("request failed", "op", op, "errno", ferr.Errno.Error(), "err", err)

@@ -29,10 +29,10 @@ type fileNode struct {
 
 // fileState is the state of a file that has been opened.
 type fileState struct {
-	keepETag string      // GUARDED_BY(fileNode.mu); version the kernel page cache may hold, or writtenHere
-	ws       *writeState // GUARDED_BY(fileNode.mu); shared state of the writing handles, if any
-	pending  bool        // GUARDED_BY(fileNode.mu); created here (see pendingLocked)
-	pt       ptState     // open handles, passthrough or not (passthrough.go)
+	keepETag string         // GUARDED_BY(fileNode.mu); version the kernel page cache may hold, or writtenHere
+	ws       *engine.Writer // GUARDED_BY(fileNode.mu); shared state of the writing handles, if any
+	pending  bool           // GUARDED_BY(fileNode.mu); created here (see pendingLocked)
+	pt       ptState        // open handles, passthrough or not (passthrough.go)
 
 	// onServer is set by the first upload of a file created here: from
 	// then on the object exists, even before the release detaches the
@@ -56,7 +56,7 @@ func (n *fileNode) state() *fileState {
 }
 
 // writerLocked is the write state attached to the node, if any.
-func (n *fileNode) writerLocked() *writeState {
+func (n *fileNode) writerLocked() *engine.Writer {
 	if s := n.st.Load(); s != nil {
 		return s.ws
 	}
@@ -134,8 +134,8 @@ func (n *fileNode) orphaned() bool { return n.Path(nil) == "" }
 // liveWriterLocked is the node's write state unless its upload failed: the
 // handles of a failed upload keep their sticky state, but the file is
 // otherwise the server's version again (unless it never got there).
-func (n *fileNode) liveWriterLocked() *writeState {
-	if w := n.writerLocked(); w != nil && (n.pendingLocked() || !w.isFailed()) {
+func (n *fileNode) liveWriterLocked() *engine.Writer {
+	if w := n.writerLocked(); w != nil && (n.pendingLocked() || !w.IsFailed()) {
 		return w
 	}
 	return nil
@@ -163,7 +163,7 @@ func (n *fileNode) currentAttr(ctx context.Context) (*attr, syscall.Errno) {
 	pending := n.pendingLocked()
 	n.mu.Unlock()
 	if w != nil {
-		return w.attrView(), 0
+		return attrOf(w.Attr()), 0
 	}
 	if pending {
 		return a, 0
@@ -222,7 +222,7 @@ func (n *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.At
 		live := n.liveWriterLocked() == h.w
 		n.mu.Unlock()
 		if orphaned := n.orphaned(); live || orphaned {
-			h.w.attrView().fill(&out.Attr)
+			attrOf(h.w.Attr()).fill(&out.Attr)
 			if orphaned {
 				out.Nlink = 0
 			}
@@ -237,7 +237,7 @@ func (n *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.At
 		a, w := n.attr, n.writerLocked()
 		n.mu.Unlock()
 		if w != nil {
-			a = w.attrView()
+			a = attrOf(w.Attr())
 		} else if a == nil && h != nil {
 			a = h.attr
 		}
@@ -349,7 +349,7 @@ func (n *fileNode) openWriting(ctx context.Context, flags uint32) (*fileHandle, 
 	n.mu.Lock()
 	if w := n.liveWriterLocked(); w != nil {
 		n.mu.Unlock()
-		if errno := n.openAllowed(ctx, flags, w.attrView()); errno != 0 {
+		if errno := n.openAllowed(ctx, flags, attrOf(w.Attr())); errno != 0 {
 			return nil, errno
 		}
 		n.mu.Lock()
@@ -362,9 +362,7 @@ func (n *fileNode) openWriting(ctx context.Context, flags uint32) (*fileHandle, 
 	if errno := n.openCached(ctx, false); errno != 0 {
 		return nil, errno
 	}
-	w.mu.Lock()
-	w.refs++
-	w.mu.Unlock()
+	w.Ref()
 	return &fileHandle{node: n, w: w, readOnly: true}, 0
 }
 
@@ -458,7 +456,7 @@ func (n *fileNode) openWrite(ctx context.Context, flags uint32) (gofs.FileHandle
 		return nil, 0, errno
 	}
 	if flags&syscall.O_TRUNC != 0 {
-		if errno := w.truncate(ctx, 0); errno != 0 {
+		if errno := n.fsys.toErrno("truncate", w.Truncate(ctx, 0)); errno != 0 {
 			n.releaseWrite(ctx, w)
 			n.releaseHandle(&fileHandle{})
 			return nil, 0, errno
@@ -487,14 +485,12 @@ func writeOpenFlags(flags uint32) uint32 {
 
 // acquireWriter returns the node's write state with one more reference,
 // creating it over the current object.
-func (n *fileNode) acquireWriter(ctx context.Context, truncate bool) (*writeState, syscall.Errno) {
+func (n *fileNode) acquireWriter(ctx context.Context, truncate bool) (*engine.Writer, syscall.Errno) {
 	n.mu.Lock()
 	st := n.state()
 	if w := st.ws; w != nil {
-		if !w.isFailed() {
-			w.mu.Lock()
-			w.refs++
-			w.mu.Unlock()
+		if !w.IsFailed() {
+			w.Ref()
 			n.mu.Unlock()
 			return w, 0
 		}
@@ -505,14 +501,17 @@ func (n *fileNode) acquireWriter(ctx context.Context, truncate bool) (*writeStat
 		st.ws = nil
 		if n.pendingLocked() {
 			defer n.mu.Unlock()
-			nw, err := n.fsys.newWriteState(n.state(), n.key(), nil, true, callerOf(ctx))
+			own := &engine.Owner{UID: n.fsys.cfg.UID, GID: n.fsys.cfg.GID, Mode: w.Attr().Mode}
+			if c := callerOf(ctx); c != nil {
+				own.UID, own.GID = c.uid, c.gid
+			}
+			nw, err := n.fsys.newWriter(n.state(), n.key(), nil, true, own)
 			if err != nil {
 				return nil, n.fsys.toErrno("open", err)
 			}
-			nw.mode = w.attrView().mode
-			nw.refs = 1
+			nw.Ref()
 			st.ws = nw
-			n.fsys.trackWriter(nw, true)
+			n.fsys.eng.Track(nw, true)
 			return nw, 0
 		}
 	}
@@ -538,51 +537,46 @@ func (n *fileNode) acquireWriter(ctx context.Context, truncate bool) (*writeStat
 	if a.isSymlink() {
 		return nil, syscall.ELOOP
 	}
-	w, err := n.fsys.newWriteState(n.state(), key, a, truncate, nil)
+	w, err := n.fsys.newWriter(n.state(), key, a, truncate, nil)
 	if err != nil {
 		return nil, n.fsys.toErrno("open", err)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if st.ws != nil { // lost a race with another opener
-		w.discard()
+		w.Discard()
 		w = st.ws
 	} else {
 		st.ws = w
-		n.fsys.trackWriter(w, true)
+		n.fsys.eng.Track(w, true)
 	}
-	w.mu.Lock()
-	w.refs++
-	w.mu.Unlock()
+	w.Ref()
 	return w, 0
 }
 
 // releaseWrite drops a reference; the last one uploads what is left (the
 // error can only be logged here: close reported it through flush) and
 // detaches the state from the node.
-func (n *fileNode) releaseWrite(ctx context.Context, w *writeState) {
+func (n *fileNode) releaseWrite(ctx context.Context, w *engine.Writer) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	w.mu.Lock()
-	last := w.refs == 1
-	w.mu.Unlock()
-	if last {
+	if w.LastRef() {
 		// The last release uploads what is left even when the caller is
 		// dying (its close was interrupted): nothing else would.
-		if errno := w.flush(context.WithoutCancel(ctx)); errno != 0 {
-			n.fsys.log.Error("upload at release failed", "key", w.key, "errno", errno.Error())
+		if err := w.Flush(context.WithoutCancel(ctx)); err != nil {
+			n.fsys.log.Error("upload at release failed", "key", w.Key(), "errno", n.fsys.toErrno("release", err).Error())
 		}
 	}
-	if w.release() {
-		n.fsys.trackWriter(w, false)
+	if w.Release() {
+		n.fsys.eng.Track(w, false)
 		if st := n.state(); st.ws == w {
 			st.ws = nil
 			st.pending = false
-			w.mu.Lock()
-			if w.failed == nil && !w.unlinked {
-				n.attr = w.attrViewLocked()
+			w.Lock()
+			if a, ok := w.LiveAttrLocked(); ok {
+				n.attr = attrOf(a)
 			}
-			w.mu.Unlock()
+			w.Unlock()
 		}
 	}
 }
@@ -596,7 +590,7 @@ const writtenHere = "\x00written"
 // nobody writes, else a reference to the node's shared write state.
 type fileHandle struct {
 	node       *fileNode
-	w          *writeState // writing handle (or reading a file being written)
+	w          *engine.Writer // writing handle (or reading a file being written)
 	appendMode bool
 	readOnly   bool
 	pt         bool  // read by the kernel from the cache file (GUARDED_BY(node.st.pt.mu))
@@ -622,8 +616,8 @@ var _ = (gofs.FileReader)((*fileHandle)(nil))
 func (h *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	// Reads honour any interrupt (see interrupt.go).
 	if h.w != nil {
-		n, errno := h.w.readAt(ctx, dest, off)
-		return fuseResult{engine.BytesResult(dest[:n])}, errno
+		n, err := h.w.ReadAt(ctx, dest, off)
+		return fuseResult{engine.BytesResult(dest[:n])}, h.node.fsys.toErrno("read", err)
 	}
 	h.vmu.Lock()
 	r := h.reader
@@ -710,12 +704,14 @@ func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32,
 	ctx, done := requestContext(ctx)
 	defer done()
 	if h.appendMode {
-		off = h.w.attrView().size
+		off = h.w.Attr().Size
 	}
 	if errno := sizeErrno(uint64(off) + uint64(len(data))); errno != 0 {
 		return 0, errno
 	}
-	return h.w.write(ctx, data, off)
+	c := callerOf(ctx)
+	n, err := h.w.Write(ctx, data, off, c != nil && c.uid != 0)
+	return n, h.node.fsys.toErrno("write", err)
 }
 
 var _ = (gofs.FileFlusher)((*fileHandle)(nil))
@@ -737,7 +733,7 @@ var _ = (gofs.FileFlusher)((*fileHandle)(nil))
 // then would publish a half-written file and hold up the child (as
 // mountpoint-s3 does, the opener's close, or the release, uploads).
 func (h *fileHandle) Flush(ctx context.Context) syscall.Errno {
-	if h.w == nil || h.readOnly || h.w.untouched() {
+	if h.w == nil || h.readOnly || h.w.Untouched() {
 		return 0
 	}
 	if closedByOther(ctx, h.opener) {
@@ -749,7 +745,7 @@ func (h *fileHandle) Flush(ctx context.Context) syscall.Errno {
 	}
 	ctx, done := flushContext(ctx)
 	defer done()
-	return h.w.flush(ctx)
+	return h.node.fsys.toErrno("flush", h.w.Flush(ctx))
 }
 
 var _ = (gofs.FileFsyncer)((*fileHandle)(nil))
@@ -762,7 +758,7 @@ func (h *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 	}
 	ctx, done := requestContext(ctx)
 	defer done()
-	return h.w.flush(ctx)
+	return h.node.fsys.toErrno("fsync", h.w.Flush(ctx))
 }
 
 var _ = (gofs.FileReleaser)((*fileHandle)(nil))

@@ -164,21 +164,15 @@ type FS struct {
 	stop      chan struct{} // closed by Close: stops the upkeep
 	mem       memoryWatch   // upkeep.go
 
-	expiredLogged atomic.Int64  // unix nanoseconds of the last "expired" log line
-	writerSeq     atomic.Uint64 // numbers writeStates (their lock order)
-	counters      counters      // events counted for Stats (stats.go)
-	pt            passthrough   // passthrough.go
-	probes        shareProbes   // share.go
-	staleOpens    staleOpens    // file.go
+	expiredLogged atomic.Int64 // unix nanoseconds of the last "expired" log line
+	pt            passthrough  // passthrough.go
+	probes        shareProbes  // share.go
+	staleOpens    staleOpens   // file.go
 
 	// renameSlot serializes directory renames (each holds the locks of
 	// the open writers under its source while it runs): a rename holds its
 	// one place, and one waiting for it gives up when its caller dies.
 	renameSlot chan struct{}
-
-	// Open write handles, to flush them at shutdown.
-	mu      sync.Mutex
-	writers map[*writeState]struct{} // GUARDED_BY(mu)
 
 	root *dirNode
 }
@@ -195,7 +189,6 @@ func New(cfg Config) (*FS, error) {
 		// A listing holds its entries' attributes (for stat_ttl) and
 		// speaks for the directory's names (for list_ttl).
 		lists:      cache.NewTTL[*listing](cfg.ListCacheSize, max(cfg.ListTTL, cfg.StatTTL)),
-		writers:    map[*writeState]struct{}{},
 		renameSlot: make(chan struct{}, 1),
 
 		mountTime: time.Now(),
@@ -213,6 +206,9 @@ func New(cfg Config) (*FS, error) {
 		CacheDir:   cfg.CacheDir,
 		DiskBudget: cfg.DiskBudget,
 		ReadOnly:   cfg.ReadOnly,
+
+		FileMode: cfg.FileMode, UID: cfg.UID, GID: cfg.GID,
+		UploadPartSize: cfg.UploadPartSize, UploadConcurrency: cfg.UploadConcurrency,
 
 		BlockSize: cfg.BlockSize, PartSize: cfg.PartSize, MaxWindow: cfg.MaxWindow, FirstRead: cfg.FirstRead,
 		KernelRequests: cfg.KernelRequests,
@@ -411,7 +407,7 @@ func (f *FS) applyOssfsMeta(a *attr, meta map[string]string) {
 			a.gid = uint32(n)
 		}
 	}
-	if t, ok := parseMtime(meta["mtime"]); ok {
+	if t, ok := engine.ParseMtime(meta["mtime"]); ok {
 		a.setMtime(t)
 	}
 	if v, ok := meta["rdev"]; ok && (a.mode&syscall.S_IFMT == syscall.S_IFCHR || a.mode&syscall.S_IFMT == syscall.S_IFBLK) {
@@ -419,38 +415,6 @@ func (f *FS) applyOssfsMeta(a *attr, meta map[string]string) {
 			a.rdev = uint32(n)
 		}
 	}
-}
-
-// parseMtime reads ossfs's x-oss-meta-mtime: epoch seconds, optionally
-// "sec.nnnnnnnnn".
-func parseMtime(v string) (time.Time, bool) {
-	if v == "" {
-		return time.Time{}, false
-	}
-	sec, frac, _ := strings.Cut(v, ".")
-	s, err := strconv.ParseInt(sec, 10, 64)
-	if err != nil {
-		return time.Time{}, false
-	}
-	var ns int64
-	if frac != "" {
-		if len(frac) > 9 {
-			frac = frac[:9]
-		}
-		frac += strings.Repeat("0", 9-len(frac))
-		if ns, err = strconv.ParseInt(frac, 10, 64); err != nil {
-			return time.Time{}, false
-		}
-	}
-	return time.Unix(s, ns), true
-}
-
-// formatMtime writes t the way ossfs does (seconds; nanoseconds when set).
-func formatMtime(t time.Time) string {
-	if t.Nanosecond() == 0 {
-		return strconv.FormatInt(t.Unix(), 10)
-	}
-	return strconv.FormatInt(t.Unix(), 10) + "." + strconv.FormatInt(int64(t.Nanosecond())+1e9, 10)[1:]
 }
 
 // implicitDir is a directory known to have no marker: the mount's defaults,
@@ -718,9 +682,58 @@ func parentKey(key string) string {
 	return ""
 }
 
-// noteUploaded records what an upload produced.
-func (f *FS) noteUploaded(key string, size int64, etag string, mode, uid, gid uint32, mtime time.Time) {
-	a := &attr{known: true, size: size, etag: etag, mode: mode, uid: uid, gid: gid, answered: time.Now().UnixNano()}
-	a.setMtime(mtime)
+// noteUploaded records what an upload of the file whose state is st
+// produced at key: the caches forget what they knew of key and hold a,
+// and the file has an object from then on.
+func (f *FS) noteUploaded(st *fileState, key string, ea engine.Attr) {
+	f.invalidate(key)
+	f.eng.DropData(key)
+	a := attrOf(ea)
+	a.answered = time.Now().UnixNano()
 	f.stat.Put(key, a)
+	if st != nil {
+		st.onServer.Store(true)
+	}
+}
+
+// attrOf is what stat shows of a file being written.
+func attrOf(ea engine.Attr) *attr {
+	a := &attr{known: true, size: ea.Size, etag: ea.ETag, mode: ea.Mode, uid: ea.UID, gid: ea.GID}
+	a.setMtime(ea.Mtime)
+	return a
+}
+
+// newWriter stages key for writing, for the file whose state is st (see
+// engine.NewWriter); base is the current object (nil or a directory: a
+// new file).
+func (f *FS) newWriter(st *fileState, key string, base *attr, truncate bool, owner *engine.Owner) (*engine.Writer, error) {
+	var b *engine.Base
+	if base != nil && !base.dir {
+		b = &engine.Base{Attr: engine.Attr{Size: base.size, ETag: base.etag, Mode: base.mode, UID: base.uid, GID: base.gid, Mtime: base.mtime()}, Info: base.info}
+	}
+	return f.eng.NewWriter(key, b, truncate, owner, func(key string, a engine.Attr) { f.noteUploaded(st, key, a) })
+}
+
+// ownerOf is the owner a new file of caller gets (nil: the mount's).
+func ownerOf(caller *who) *engine.Owner {
+	if caller == nil {
+		return nil
+	}
+	return &engine.Owner{UID: caller.uid, GID: caller.gid}
+}
+
+// FlushAll uploads every open file that has changes (at unmount) and
+// returns how many uploads failed.
+func (f *FS) FlushAll(ctx context.Context) int { return f.eng.FlushAll(ctx) }
+
+// Close releases the mount's local resources (after unmount).
+func (f *FS) Close() {
+	close(f.stop)
+	if st := f.cfg.AttrStore; st != nil {
+		close(f.stopSave)
+		if err := st.Save(); err != nil {
+			f.log.Warn("cannot save the attribute store", "path", st.Path(), "err", err)
+		}
+	}
+	f.eng.Close()
 }

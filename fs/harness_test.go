@@ -17,6 +17,7 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/ossmount/ossmount/engine"
 	"github.com/ossmount/ossmount/ossapi"
 	"github.com/ossmount/ossmount/ossapi/osstest"
 )
@@ -271,9 +272,9 @@ func (tf *testFS) object(key string) []byte {
 }
 
 // onlyWriter returns the file system's one open write state.
-func (tf *testFS) onlyWriter() *writeState {
+func (tf *testFS) onlyWriter() *engine.Writer {
 	tf.t.Helper()
-	ws := tf.fs.openWriters()
+	ws := tf.fs.eng.OpenWriters()
 	if len(ws) != 1 {
 		tf.t.Fatalf("%d open writers, want 1", len(ws))
 	}

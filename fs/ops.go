@@ -2,7 +2,7 @@ package fs
 
 // Namespace operations: create, mkdir, rmdir, unlink, symlink, link,
 // statfs. Each changes the server before it returns, except that a file
-// created here publishes nothing before its close (writer.go). Renames are
+// created here publishes nothing before its close (engine/writer.go). Renames are
 // in rename.go and renamedir.go, setattr in setattr.go.
 
 import (
@@ -15,18 +15,9 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/ossmount/ossmount/engine"
 	"github.com/ossmount/ossmount/ossapi"
 )
-
-// ossfsMeta is the metadata ossfs keeps for mode, owner and mtime.
-func ossfsMeta(mode, uid, gid uint32, mtime time.Time) map[string]string {
-	return map[string]string{
-		"mode":  strconv.FormatUint(uint64(mode), 10),
-		"uid":   strconv.FormatUint(uint64(uid), 10),
-		"gid":   strconv.FormatUint(uint64(gid), 10),
-		"mtime": formatMtime(mtime),
-	}
-}
 
 func (f *FS) checkWritable() syscall.Errno {
 	if f.cfg.ReadOnly {
@@ -66,17 +57,15 @@ func (n *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 	fn := &fileNode{fsys: n.fsys}
 	fst := fn.state()
 	fst.pending = true
-	w, err := n.fsys.newWriteState(fst, key, nil, true, who)
+	w, err := n.fsys.newWriter(fst, key, nil, true, &engine.Owner{UID: uid, GID: gid, Mode: syscall.S_IFREG | m})
 	if err != nil {
 		return nil, nil, 0, n.fsys.toErrno("create", err)
 	}
-	w.mode = syscall.S_IFREG | m
-	w.uid, w.gid = uid, gid
-	w.refs = 1
+	w.Ref()
 	fst.ws = w
-	fn.attr = w.attrView()
+	fn.attr = attrOf(w.Attr())
 	fst.pt.cached = 1 // the handle returned
-	n.fsys.trackWriter(w, true)
+	n.fsys.eng.Track(w, true)
 	n.fsys.invalidate(key)
 	n.fsys.mem.inodes.Add(1) // until OnForget
 	ch := n.NewInode(ctx, fn, gofs.StableAttr{Mode: syscall.S_IFREG})
@@ -110,7 +99,7 @@ func (n *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 // attributes.
 func (f *FS) putEmpty(ctx context.Context, key string, mode, uid, gid, rdev uint32, contentType string) (*attr, syscall.Errno) {
 	now := time.Now()
-	meta := ossfsMeta(mode, uid, gid, now)
+	meta := engine.OssfsMeta(mode, uid, gid, now)
 	if rdev != 0 {
 		meta["rdev"] = strconv.FormatUint(uint64(rdev), 10)
 	}
@@ -181,7 +170,7 @@ func (d *dirNode) childAttr(ctx context.Context, name string) (*attr, syscall.Er
 	if ch := d.GetChild(name); ch != nil {
 		if fn, ok := ch.Operations().(*fileNode); ok {
 			if w := fn.writer(); w != nil {
-				return w.attrView(), 0
+				return attrOf(w.Attr()), 0
 			}
 		}
 	}
@@ -231,7 +220,7 @@ func (n *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 }
 
 // writer returns the node's write state, if any (nil for a nil node).
-func (n *fileNode) writer() *writeState {
+func (n *fileNode) writer() *engine.Writer {
 	if n == nil {
 		return nil
 	}
@@ -252,10 +241,10 @@ func (n *fileNode) markUnlinked() bool {
 		return false
 	}
 	if w := st.ws; w != nil {
-		w.mu.Lock()
-		w.unlinkLocked()
-		pending = pending && !w.published
-		w.mu.Unlock()
+		w.Lock()
+		w.UnlinkLocked()
+		pending = pending && !w.PublishedLocked()
+		w.Unlock()
 	}
 	st.pending = false
 	return pending
@@ -272,7 +261,7 @@ func (n *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.En
 	}
 	uid, gid, _ := n.fsys.newOwner(who, pa, 0, false)
 	now := time.Now()
-	meta := ossfsMeta(syscall.S_IFLNK|0o777, uid, gid, now)
+	meta := engine.OssfsMeta(syscall.S_IFLNK|0o777, uid, gid, now)
 	res, err := n.fsys.store.Put(ctx, ossapi.PutRequest{Key: key, Body: strings.NewReader(target), Size: int64(len(target)), Meta: meta,
 		Headers: ossapi.StdHeaders{ContentType: "application/octet-stream"}})
 	if err != nil {

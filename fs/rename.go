@@ -66,7 +66,7 @@ func (n *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 	var da *attr
 	dstObject := false // an object is at dst on the server
 	if vw := victim.writer(); vw != nil {
-		da, dstObject = vw.attrView(), !victim.localOnly()
+		da, dstObject = attrOf(vw.Attr()), !victim.localOnly()
 	} else if da, errno = f.lookupKey(ctx, np.key(), newName); errno != 0 && errno != syscall.ENOENT {
 		return errno
 	} else {
@@ -106,7 +106,7 @@ func (f *FS) renameSource(ctx context.Context, n, np *dirNode, name string, fn *
 	if w := fn.writer(); w != nil {
 		// Open for writing, perhaps not on the server yet: its writer's
 		// view is the file.
-		sa = w.attrView()
+		sa = attrOf(w.Attr())
 	} else if sa, errno = f.lookupKey(ctx, n.key(), name); errno != 0 {
 		return nil, errno
 	}
@@ -172,13 +172,13 @@ func (f *FS) emptyDirErrno(ctx context.Context, op, key string) syscall.Errno {
 // delete. A file open for writing publishes nothing: what the server has
 // of it (its base, the object it was opened over or last uploaded) moves
 // like the object of a file nobody writes, and the writer follows with its
-// pending bytes, uploaded at dst by the close (followRenameLocked). A file
+// pending bytes, uploaded at dst by the close (engine.Writer.FollowRenameLocked). A file
 // not on the server yet only changes its name: no request but the abort of
 // its streamed upload. The writer of the file at dst (vw), if any, is held
 // for the whole rename (its close waits) and made nameless before it is
 // released, so that it never completes an upload over the object renamed
 // in. replaced says an object is at dst.
-func (f *FS) renameFile(ctx context.Context, fn *fileNode, src, dst string, vw *writeState, replaced bool) syscall.Errno {
+func (f *FS) renameFile(ctx context.Context, fn *fileNode, src, dst string, vw *engine.Writer, replaced bool) syscall.Errno {
 	w := fn.writer()
 	pending := fn.isPending()
 	local, errno := f.renameFileLocked(ctx, w, pending, src, dst, vw)
@@ -192,19 +192,19 @@ func (f *FS) renameFile(ctx context.Context, fn *fileNode, src, dst string, vw *
 
 // renameFileLocked is renameFile under the writers' locks; local reports
 // that w's file had no object on the server (only its name moved).
-func (f *FS) renameFileLocked(ctx context.Context, w *writeState, pending bool, src, dst string, vw *writeState) (local bool, errno syscall.Errno) {
-	for _, l := range lockOrder(w, vw) {
-		l.mu.Lock()
-		defer l.mu.Unlock()
+func (f *FS) renameFileLocked(ctx context.Context, w *engine.Writer, pending bool, src, dst string, vw *engine.Writer) (local bool, errno syscall.Errno) {
+	for _, l := range engine.LockOrder(w, vw) {
+		l.Lock()
+		defer l.Unlock()
 	}
 	if w != nil {
-		if w.failed != nil {
+		if w.FailedLocked() {
 			return false, syscall.EIO // sticky: its data is kept under the old name
 		}
-		if errno := w.renameReadyLocked(src, dst); errno != 0 {
+		if errno := f.toErrno("rename", w.RenameReadyLocked(src, dst)); errno != 0 {
 			return false, errno
 		}
-		local = pending && !w.published
+		local = pending && !w.PublishedLocked()
 	}
 	var info *ossapi.ObjectInfo
 	if !local {
@@ -230,10 +230,10 @@ func (f *FS) renameFileLocked(ctx context.Context, w *writeState, pending bool, 
 		from, to = info.ETag, etag
 	}
 	if w != nil {
-		w.followRenameLocked(dst, from, to)
+		w.FollowRenameLocked(dst, from, to)
 	}
 	if vw != nil {
-		vw.unlinkLocked()
+		vw.UnlinkLocked()
 	}
 	f.invalidate(src)
 	f.invalidate(dst)
@@ -259,9 +259,9 @@ func (n *fileNode) localOnly() bool {
 		return false
 	}
 	if w := st.ws; st.pending && w != nil {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		return !w.published
+		w.Lock()
+		defer w.Unlock()
+		return !w.PublishedLocked()
 	}
 	return st.pending
 }

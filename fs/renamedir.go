@@ -34,7 +34,7 @@ const undoTimeout = 2 * time.Minute
 //
 // Files open for writing under src publish nothing: they are held (their
 // writes wait) until the move is done, then follow it to their new keys
-// (followRenameLocked), where their closes upload them. dstExisted says
+// (engine.Writer.FollowRenameLocked), where their closes upload them. dstExisted says
 // dst was an existing (empty) directory.
 func (f *FS) renameDir(ctx context.Context, src, dst string, dstExisted bool) syscall.Errno {
 	select {
@@ -46,14 +46,14 @@ func (f *FS) renameDir(ctx context.Context, src, dst string, dstExisted bool) sy
 	open := f.holdWritersUnder(src)
 	defer func() {
 		for _, w := range open {
-			w.mu.Unlock()
+			w.Unlock()
 		}
 	}()
 	for _, w := range open {
-		if w.failed != nil {
+		if w.FailedLocked() {
 			continue // never uploaded again; its data is kept locally
 		}
-		if errno := w.renameReadyLocked(src, dst); errno != 0 {
+		if errno := f.toErrno("rename", w.RenameReadyLocked(src, dst)); errno != 0 {
 			return errno
 		}
 	}
@@ -91,8 +91,8 @@ func (f *FS) renameDir(ctx context.Context, src, dst string, dstExisted bool) sy
 		oldETags[o.Key] = o.ETag
 	}
 	for _, w := range open {
-		old := w.key
-		w.followRenameLocked(dst+strings.TrimPrefix(old, src), oldETags[old], newETags[old])
+		old := w.KeyLocked()
+		w.FollowRenameLocked(dst+strings.TrimPrefix(old, src), oldETags[old], newETags[old])
 	}
 	f.carryAttrs(objs, src, dst, hasMarker, newETags)
 	return 0
@@ -100,15 +100,15 @@ func (f *FS) renameDir(ctx context.Context, src, dst string, dstExisted bool) sy
 
 // holdWritersUnder locks (in lock order) and returns the open writers
 // whose keys are under src; the others are left unlocked.
-func (f *FS) holdWritersUnder(src string) []*writeState {
-	var open []*writeState
-	for _, w := range lockOrder(f.openWriters()...) {
-		w.mu.Lock()
-		if strings.HasPrefix(w.key, src) {
+func (f *FS) holdWritersUnder(src string) []*engine.Writer {
+	var open []*engine.Writer
+	for _, w := range engine.LockOrder(f.eng.OpenWriters()...) {
+		w.Lock()
+		if strings.HasPrefix(w.KeyLocked(), src) {
 			open = append(open, w)
 			continue // stays locked until the move is done
 		}
-		w.mu.Unlock()
+		w.Unlock()
 	}
 	return open
 }

@@ -13,6 +13,7 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/ossmount/ossmount/engine"
 	"github.com/ossmount/ossmount/ossapi"
 )
 
@@ -32,20 +33,20 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 			return errno
 		}
 	}
-	if errno := f.setattrAllowed(ctx, &n.Inode, n.exactAttr, fh, in, c.mode); errno != 0 {
+	if errno := f.setattrAllowed(ctx, &n.Inode, n.exactAttr, fh, in, c.Mode); errno != 0 {
 		return errno
 	}
-	if in.Valid&fuse.FATTR_KILL_SUIDGID != 0 && c.mode == nil {
+	if in.Valid&fuse.FATTR_KILL_SUIDGID != 0 && c.Mode == nil {
 		// A truncate or chown by an unprivileged caller: the mount clears
 		// set-user-ID/set-group-ID (FUSE_HANDLE_KILLPRIV_V2).
 		var cur fuse.AttrOut
 		if errno := n.Getattr(ctx, fh, &cur); errno == 0 {
-			if m, ok := suidKilled(cur.Mode & 0o7777); ok {
-				c.mode = &m
+			if m, ok := engine.SUIDKilled(cur.Mode & 0o7777); ok {
+				c.Mode = &m
 			}
 		}
 	}
-	if !hasSize && c.none() {
+	if !hasSize && c.None() {
 		return n.Getattr(ctx, fh, out)
 	}
 	w, temp, errno := n.writerFor(ctx, hasSize)
@@ -65,7 +66,7 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 		}
 		a := *n.attr
 		t := a.mtime()
-		c.apply(&a.mode, &a.uid, &a.gid, &t)
+		c.Apply(&a.mode, &a.uid, &a.gid, &t)
 		a.setMtime(t)
 		n.attr = &a
 		a.fill(&out.Attr)
@@ -84,33 +85,33 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 
 // setattrWriter makes a setattr's changes through the file's writer w
 // (temp: one made for a truncate, flushed and released here).
-func (n *fileNode) setattrWriter(ctx context.Context, fh gofs.FileHandle, w *writeState, temp bool, c attrChange, size uint64, hasSize bool, out *fuse.AttrOut) syscall.Errno {
+func (n *fileNode) setattrWriter(ctx context.Context, fh gofs.FileHandle, w *engine.Writer, temp bool, c engine.AttrChange, size uint64, hasSize bool, out *fuse.AttrOut) syscall.Errno {
 	// A change by path (no handle) while the file's writer has nothing
 	// left to upload (its last close already uploaded it; the release is
 	// still on its way, or a descriptor is open but idle) is made on the
 	// server before returning, like one with no writer at all. Not a
 	// truncate to 0: open(O_TRUNC) sends that without a handle too, and
 	// the file is then about to be written.
-	byPathClean := !temp && fh == nil && !(hasSize && size == 0) && w.isClean()
+	byPathClean := !temp && fh == nil && !(hasSize && size == 0) && w.IsClean()
 	if byPathClean && !hasSize {
 		if errno, done := n.setattrCleanWriter(ctx, w, c, out); done {
 			return errno
 		}
 	}
 	if hasSize {
-		if errno := w.truncate(ctx, int64(size)); errno != 0 {
+		if errno := n.fsys.toErrno("truncate", w.Truncate(ctx, int64(size))); errno != 0 {
 			if temp {
 				n.releaseWrite(ctx, w)
 			}
 			return errno
 		}
 	}
-	w.setMeta(c)
+	w.SetMeta(c)
 	if !temp && !byPathClean {
-		w.attrView().fill(&out.Attr)
+		attrOf(w.Attr()).fill(&out.Attr)
 		return 0
 	}
-	errno := w.flush(ctx)
+	errno := n.fsys.toErrno("setattr", w.Flush(ctx))
 	if temp {
 		n.releaseWrite(ctx, w)
 	}
@@ -118,7 +119,7 @@ func (n *fileNode) setattrWriter(ctx context.Context, fh gofs.FileHandle, w *wri
 		return errno
 	}
 	if byPathClean {
-		w.attrView().fill(&out.Attr)
+		attrOf(w.Attr()).fill(&out.Attr)
 		return 0
 	}
 	return n.Getattr(ctx, nil, out)
@@ -147,32 +148,19 @@ func (f *FS) setattrAllowed(ctx context.Context, in *gofs.Inode, attrs func(cont
 // whose writer has nothing to upload, and gives the writer the new
 // metadata and version. done is false when the writer has changes after
 // all (they are then applied with its upload).
-func (n *fileNode) setattrCleanWriter(ctx context.Context, w *writeState, c attrChange, out *fuse.AttrOut) (syscall.Errno, bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.cleanLocked() {
+func (n *fileNode) setattrCleanWriter(ctx context.Context, w *engine.Writer, c engine.AttrChange, out *fuse.AttrOut) (syscall.Errno, bool) {
+	w.Lock()
+	defer w.Unlock()
+	if !w.CleanLocked() {
 		return 0, false
 	}
 	a, meta, errno := n.rewriteAttrs(ctx, c)
 	if errno != 0 {
 		return errno, true
 	}
-	w.mode, w.uid, w.gid, w.mtime = a.mode, a.uid, a.gid, a.mtime()
-	w.mtimeSet = w.mtimeSet || c.mtime != nil
-	w.meta = map[string]string{}
-	for k, v := range meta {
-		switch k {
-		case "mode", "uid", "gid", "mtime":
-		default:
-			w.meta[k] = v
-		}
-	}
-	w.baseETag = a.etag
-	if a.info != nil {
-		w.info = a.info
-		w.headers = a.info.Headers
-	}
-	n.fsys.stat.Put(w.key, a)
+	w.RebaseLocked(engine.Base{Attr: engine.Attr{Size: a.size, ETag: a.etag, Mode: a.mode, UID: a.uid, GID: a.gid, Mtime: a.mtime()}, Info: a.info},
+		meta, c.Mtime != nil)
+	n.fsys.stat.Put(w.KeyLocked(), a)
 	a.fill(&out.Attr)
 	return 0, true
 }
@@ -180,7 +168,7 @@ func (n *fileNode) setattrCleanWriter(ctx context.Context, w *writeState, c attr
 // rewriteAttrs applies mode, owner and mtime changes to the object in place
 // (a self-copy keeping all other metadata and headers) and returns its new
 // attributes and metadata.
-func (n *fileNode) rewriteAttrs(ctx context.Context, c attrChange) (*attr, map[string]string, syscall.Errno) {
+func (n *fileNode) rewriteAttrs(ctx context.Context, c engine.AttrChange) (*attr, map[string]string, syscall.Errno) {
 	f := n.fsys
 	a, errno := f.headFile(ctx, n.key())
 	if errno != 0 {
@@ -191,8 +179,8 @@ func (n *fileNode) rewriteAttrs(ctx context.Context, c attrChange) (*attr, map[s
 		meta[k] = v
 	}
 	m, u, g, t := a.mode, a.uid, a.gid, a.mtime()
-	c.apply(&m, &u, &g, &t)
-	for k, v := range ossfsMeta(m, u, g, t) {
+	c.Apply(&m, &u, &g, &t)
+	for k, v := range engine.OssfsMeta(m, u, g, t) {
 		meta[k] = v
 	}
 	if _, err := f.rewriteMeta(ctx, n.key(), a.size, a.etag, meta, a.info.Headers); err != nil {
@@ -205,56 +193,27 @@ func (n *fileNode) rewriteAttrs(ctx context.Context, c attrChange) (*attr, map[s
 	return a2, meta, 0
 }
 
-// attrChange is what a chmod, chown or utimes changes: a nil field stays
-// as it is.
-type attrChange struct {
-	mode     *uint32 // its permission bits (07777); the file type stays
-	uid, gid *uint32
-	mtime    *time.Time
-}
-
 // setattrChange is what a SETATTR asks to change (the size apart).
-func setattrChange(in *fuse.SetAttrIn) attrChange {
-	var c attrChange
+func setattrChange(in *fuse.SetAttrIn) engine.AttrChange {
+	var c engine.AttrChange
 	if m, ok := in.GetMode(); ok {
-		c.mode = &m
+		c.Mode = &m
 	}
 	if u, ok := in.GetUID(); ok {
-		c.uid = &u
+		c.UID = &u
 	}
 	if g, ok := in.GetGID(); ok {
-		c.gid = &g
+		c.GID = &g
 	}
 	if t, ok := in.GetMTime(); ok {
-		c.mtime = &t
+		c.Mtime = &t
 	}
 	return c
 }
 
-// none reports whether c changes nothing.
-func (c attrChange) none() bool {
-	return c.mode == nil && c.uid == nil && c.gid == nil && c.mtime == nil
-}
-
-// apply makes c's changes to a mode, owner and mtime.
-func (c attrChange) apply(mode, uid, gid *uint32, mtime *time.Time) {
-	if c.mode != nil {
-		*mode = *mode&syscall.S_IFMT | *c.mode&0o7777
-	}
-	if c.uid != nil {
-		*uid = *c.uid
-	}
-	if c.gid != nil {
-		*gid = *c.gid
-	}
-	if c.mtime != nil {
-		*mtime = *c.mtime
-	}
-}
-
 // writerFor returns the node's open writer, or when create is set a
 // temporary one (temp) that the caller flushes and releases.
-func (n *fileNode) writerFor(ctx context.Context, create bool) (w *writeState, temp bool, errno syscall.Errno) {
+func (n *fileNode) writerFor(ctx context.Context, create bool) (w *engine.Writer, temp bool, errno syscall.Errno) {
 	if w = n.writer(); w != nil {
 		return w, false, 0
 	}
@@ -277,7 +236,7 @@ func (n *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetA
 	ctx, done := requestContext(ctx)
 	defer done()
 	c := setattrChange(in)
-	if c.none() {
+	if c.None() {
 		return n.Getattr(ctx, fh, out)
 	}
 	if n.IsRoot() {
@@ -292,12 +251,12 @@ func (n *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetA
 		return errno
 	}
 	have := func(context.Context) (*attr, syscall.Errno) { return a, 0 }
-	if errno := f.setattrAllowed(ctx, &n.Inode, have, fh, in, c.mode); errno != 0 {
+	if errno := f.setattrAllowed(ctx, &n.Inode, have, fh, in, c.Mode); errno != 0 {
 		return errno
 	}
 	m, u, g, t := a.mode, a.uid, a.gid, a.mtime()
-	c.apply(&m, &u, &g, &t)
-	etag, meta, hdr, err := f.writeMarkerMeta(ctx, key, ossfsMeta(m, u, g, t))
+	c.Apply(&m, &u, &g, &t)
+	etag, meta, hdr, err := f.writeMarkerMeta(ctx, key, engine.OssfsMeta(m, u, g, t))
 	if err != nil {
 		return f.toErrno("setattr", err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/ossmount/ossmount/engine"
 	"github.com/ossmount/ossmount/ossapi"
 )
 
@@ -71,7 +72,7 @@ func TestSetattrFileOnServer(t *testing.T) {
 	if info.Meta["mode"] != "33152" { // S_IFREG|0600
 		t.Errorf("x-oss-meta-mode = %q, want 33152", info.Meta["mode"])
 	}
-	if got, ok := parseMtime(info.Meta["mtime"]); !ok || !got.Equal(mt) {
+	if got, ok := engine.ParseMtime(info.Meta["mtime"]); !ok || !got.Equal(mt) {
 		t.Errorf("x-oss-meta-mtime = %q, want %v", info.Meta["mtime"], mt)
 	}
 	if got := string(tf.object("f")); got != "hello" {

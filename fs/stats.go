@@ -13,7 +13,6 @@ package fs
 import (
 	"context"
 	"os"
-	"sync/atomic"
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -23,17 +22,9 @@ import (
 
 const xattrStats = "user.oss.stats"
 
-// counters are events the file system counts as they happen. Everything
-// else in Stats is read from its owner (caches, budgets, the staging
-// directory) when asked.
-type counters struct {
-	uploadsDone   atomic.Int64 // file uploads (flush, fsync, close) that succeeded
-	uploadsFailed atomic.Int64 // files whose upload failed (their data kept)
-	putsActive    atomic.Int64 // single-request uploads (PUT) under way
-}
-
 // Stats are the file system's numbers: counters since the mount, and state
-// now.
+// now, each read from its owner (caches, budgets, the engine's counters,
+// the staging directory) when asked.
 type Stats struct {
 	AttrCache, NegativeCache, ListCache, BlockCache cache.Stats
 	Memory, Disk                                    cache.BudgetStats
@@ -74,16 +65,14 @@ func (f *FS) Stats() Stats {
 	s := Stats{
 		AttrCache: f.stat.Stats(), NegativeCache: f.neg.Stats(), ListCache: f.lists.Stats(), BlockCache: f.eng.Blocks().Stats(),
 		Memory: f.eng.Budget().Stats(), Disk: f.eng.Staging().DiskBudget().Stats(),
-		UploadsCompleted: f.counters.uploadsDone.Load(), UploadsFailed: f.counters.uploadsFailed.Load(),
 		Inodes: f.inodeCount(), ListedEntries: f.listedEntries(), MemoryLimit: f.mem.limit.Load(),
 	}
 	if f.cfg.DataCache != nil {
 		s.DataCacheOn, s.DataCache = true, f.cfg.DataCache.Stats()
 	}
 	s.ReadAheadBytes, s.ReadAheadUnreadBytes = f.eng.ReadAhead()
-	var active int64
-	s.IncompleteMultipartUploads, active = f.eng.MultipartCounts()
-	s.UploadsInFlight = f.counters.putsActive.Load() + active
+	s.IncompleteMultipartUploads, _ = f.eng.MultipartCounts()
+	s.UploadsCompleted, s.UploadsFailed, s.UploadsInFlight = f.eng.Uploads()
 	for _, k := range f.eng.Staging().KeptFiles() {
 		if st, err := os.Stat(k.Path); err == nil {
 			s.KeptFiles++

@@ -238,12 +238,12 @@ func TestWriteCanceledIsNotFailure(t *testing.T) {
 			h.writeAll(data[:1<<20], 0)
 		}
 		w := tf.onlyWriter()
-		w.mu.Lock()
-		errno := w.flushLocked(canceled)
-		failed, dirty := w.failed, w.dirty
-		w.mu.Unlock()
-		if errno != syscall.EINTR || failed != nil || !dirty {
-			t.Errorf("%s: canceled flush = %v, failed %v, dirty %v; want EINTR, not failed, dirty", tc.name, errno, failed, dirty)
+		w.Lock()
+		err := w.FlushLocked(canceled)
+		failed, dirty := w.FailedLocked(), w.DirtyLocked()
+		w.Unlock()
+		if errno := tf.fs.toErrno("flush", err); errno != syscall.EINTR || failed || !dirty {
+			t.Errorf("%s: canceled flush = %v, failed %v, dirty %v; want EINTR, not failed, dirty", tc.name, err, failed, dirty)
 		}
 		if b := tf.object(tc.name); b != nil {
 			t.Errorf("%s: a canceled flush published %d bytes", tc.name, len(b))
@@ -360,7 +360,7 @@ func TestMemoryBudgetSharedByWritersAndReaders(t *testing.T) {
 	w.writeAll(randData(12<<20, 13), 0) // held in memory (parts sent stay for readers)
 	w.writeAll([]byte("x"), 30<<20)
 	ws := tf.onlyWriter()
-	if ws.file.Name() != "" {
+	if ws.StageName() != "" {
 		t.Fatalf("the staging file went to disk before any pressure")
 	}
 	held := tf.fs.eng.Budget().Used()
@@ -370,7 +370,7 @@ func TestMemoryBudgetSharedByWritersAndReaders(t *testing.T) {
 			t.Fatalf("read at %d differs", off)
 		}
 	}
-	if ws.file.Name() == "" {
+	if ws.StageName() == "" {
 		t.Errorf("the writer kept %d MiB of the %d MiB budget in memory while a reader needed it", held>>20, tf.fs.eng.Budget().Limit()>>20)
 	}
 	if n := tf.srv.Count("GetObject"); n > 40 {
@@ -431,11 +431,11 @@ func TestWriteCanceledThenMoreWrites(t *testing.T) {
 	h := tf.create("grow.bin")
 	h.writeAll(data, 0)
 	w := tf.onlyWriter()
-	w.mu.Lock()
-	errno := w.flushLocked(canceled)
-	w.mu.Unlock()
-	if errno != syscall.EINTR {
-		t.Fatalf("canceled flush: %v", errno)
+	w.Lock()
+	err := w.FlushLocked(canceled)
+	w.Unlock()
+	if err != syscall.EINTR {
+		t.Fatalf("canceled flush: %v", err)
 	}
 	more := randData(2<<20, 16)
 	h.writeAll(more, int64(len(data)))
@@ -445,26 +445,5 @@ func TestWriteCanceledThenMoreWrites(t *testing.T) {
 	}
 	if got := tf.object("grow.bin"); !bytes.Equal(got, data) {
 		t.Errorf("object: %d bytes, want %d", len(got), len(data))
-	}
-}
-
-// Streamed parts in flight cannot leave the staging file: with a small
-// disk_budget fewer than upload_concurrency are sent at once, so that a
-// write past them finds room (with 8 parts of 1 MiB in flight a 6 MiB
-// budget failed writes with ENOSPC).
-func TestStreamInFlightWithinDiskBudget(t *testing.T) {
-	for _, c := range []struct {
-		budget, part int64
-		conc, want   int
-	}{
-		{10 << 30, 8 << 20, 8, 8},
-		{6 << 20, 1 << 20, 8, 3},
-		{6 << 20, 8 << 20, 8, 1},
-		{64 << 20, 8 << 20, 4, 4},
-	} {
-		w := &writeState{fsys: &FS{cfg: Config{DiskBudget: c.budget, UploadConcurrency: c.conc}}}
-		if got := w.inflightLimit(c.part); got != c.want {
-			t.Errorf("disk_budget %d, parts of %d, upload_concurrency %d: %d in flight, want %d", c.budget, c.part, c.conc, got, c.want)
-		}
 	}
 }

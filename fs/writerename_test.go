@@ -56,11 +56,9 @@ func TestWriteRenameNewFile(t *testing.T) {
 				// The parts in flight finish first: the counts below are
 				// the rename's own.
 				w := tf.onlyWriter()
-				w.mu.Lock()
-				for w.up != nil && w.up.inflight > 0 {
-					w.cond.Wait()
-				}
-				w.mu.Unlock()
+				w.Lock()
+				w.WaitPartsLocked()
+				w.Unlock()
 			}
 			before := tf.srv.Counts()
 			if errno := tf.rename("x.tmp", "x.bin"); errno != 0 {

@@ -25,6 +25,7 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 
+	"github.com/ossmount/ossmount/engine"
 	"github.com/ossmount/ossmount/ossapi"
 )
 
@@ -259,7 +260,7 @@ func checkSize(meta map[string]string) syscall.Errno {
 // without x-oss-meta-mtime shows its Last-Modified, which the copy changes.
 func keepMtime(meta map[string]string, info *ossapi.ObjectInfo) {
 	if _, ok := meta["mtime"]; !ok && !info.LastModified.IsZero() {
-		meta["mtime"] = formatMtime(info.LastModified)
+		meta["mtime"] = engine.FormatMtime(info.LastModified)
 	}
 }
 
@@ -294,13 +295,10 @@ func copyXattrList(dest []byte, names []string) (uint32, syscall.Errno) {
 }
 
 // writerView is the metadata a file being written will be uploaded with.
-// Call with w.mu held.
-func (w *writeState) writerView() *metaView {
-	v := &metaView{meta: make(map[string]string, len(w.meta)), headers: w.headers}
-	for k, val := range w.meta {
-		v.meta[k] = val
-	}
-	return v
+// Call with w locked.
+func writerView(w *engine.Writer) *metaView {
+	meta, hdr := w.UploadMetaLocked()
+	return &metaView{meta: meta, headers: hdr}
 }
 
 // fileView returns a file's metadata: the pending upload's while a writer
@@ -311,9 +309,9 @@ func (n *fileNode) fileView(ctx context.Context, listedFact string) (*metaView, 
 	orphaned := n.orphaned()
 	n.mu.Lock()
 	if w := n.liveWriterLocked(); w != nil {
-		w.mu.Lock()
-		v := w.writerView()
-		w.mu.Unlock()
+		w.Lock()
+		v := writerView(w)
+		w.Unlock()
 		n.mu.Unlock()
 		return v, 0
 	}
@@ -413,36 +411,37 @@ func (n *fileNode) changePending(ctx context.Context, kind xkind, k string, valu
 		n.mu.Unlock()
 		return false, 0
 	}
-	// Holding w.mu keeps the writer attached: its last release takes
-	// n.mu then w.mu before it uploads and detaches.
-	w.mu.Lock()
+	// Holding w's lock keeps the writer attached: its last release
+	// takes n.mu then w's lock before it uploads and detaches.
+	w.Lock()
 	n.mu.Unlock()
-	defer w.mu.Unlock()
-	if w.failed != nil {
+	defer w.Unlock()
+	if w.FailedLocked() {
 		return true, syscall.EIO
 	}
-	v := w.writerView()
+	v := writerView(w)
 	if errno := v.apply(kind, k, value, flags); errno != 0 {
 		return true, errno
 	}
-	if w.dirty || w.up != nil || w.baseETag == "" {
+	if w.UploadPendingLocked() {
 		// Size as uploaded: with ossfs's mode, uid, gid and mtime.
 		sized := make(map[string]string, len(v.meta)+4)
 		for key, val := range v.meta {
 			sized[key] = val
 		}
-		for key, val := range ossfsMeta(w.mode, w.uid, w.gid, w.mtime) {
+		wa := w.AttrLocked()
+		for key, val := range engine.OssfsMeta(wa.Mode, wa.UID, wa.GID, wa.Mtime) {
 			sized[key] = val
 		}
 		if errno := checkSize(sized); errno != 0 {
 			return true, errno
 		}
-		w.meta, w.headers, w.dirty = v.meta, v.headers, true
+		w.SetUploadMetaLocked(v.meta, v.headers)
 		return true, 0
 	}
 	// Nothing to upload: change the object itself, from a fresh HEAD of
 	// the version the writer holds.
-	info, err := n.fsys.store.Head(ctx, w.key, ossapi.HeadOptions{IfMatch: w.baseETag})
+	info, err := n.fsys.store.Head(ctx, w.KeyLocked(), ossapi.HeadOptions{IfMatch: w.BaseETagLocked()})
 	if err != nil {
 		return true, n.fsys.toErrno("setxattr", err)
 	}
@@ -450,7 +449,7 @@ func (n *fileNode) changePending(ctx context.Context, kind xkind, k string, valu
 	if errno != 0 {
 		return true, errno
 	}
-	w.meta, w.headers, w.baseETag = nv.meta, nv.headers, etag
+	w.RebaseMetaLocked(nv.meta, nv.headers, etag)
 	return true, 0
 }
 
@@ -524,7 +523,7 @@ func (n *dirNode) applyXattr(ctx context.Context, kind xkind, k string, value []
 	if mt.IsZero() {
 		mt = time.Now()
 	}
-	v := &metaView{meta: ossfsMeta(a.mode, a.uid, a.gid, mt), headers: ossapi.StdHeaders{ContentType: "application/x-directory"}}
+	v := &metaView{meta: engine.OssfsMeta(a.mode, a.uid, a.gid, mt), headers: ossapi.StdHeaders{ContentType: "application/x-directory"}}
 	if errno := v.apply(kind, k, value, flags); errno != 0 {
 		return errno
 	}

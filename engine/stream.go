@@ -1,4 +1,4 @@
-package fs
+package engine
 
 // Streamed uploads: a new or emptied file written sequentially is sent as
 // the parts of one multipart upload while the application writes, and
@@ -14,7 +14,6 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/ossmount/ossmount/engine"
 	"github.com/ossmount/ossmount/ossapi"
 )
 
@@ -53,7 +52,7 @@ func (up *streamUpload) frontier() int64 {
 // touchLocked records a change of [off, end) before the frontier: the parts
 // it overlaps are sent again. Parts whose bytes were dropped (see
 // chunkGone) cannot be sent again: the change is refused with ENODATA.
-func (up *streamUpload) touchLocked(w *writeState, op string, off, end int64) syscall.Errno {
+func (up *streamUpload) touchLocked(w *Writer, op string, off, end int64) error {
 	var touched []*streamPart
 	for _, p := range up.parts {
 		if p.off < end && p.end() > off {
@@ -66,14 +65,14 @@ func (up *streamUpload) touchLocked(w *writeState, op string, off, end int64) sy
 	for _, p := range touched {
 		p.gen++
 	}
-	return 0
+	return nil
 }
 
 // partSizeFor is the size of streamed part number n (1-based): it doubles
 // every 1000 parts so that 10,000 parts reach far beyond 10,000 x the
 // configured size.
-func (w *writeState) partSizeFor(n int) int64 {
-	base := engine.RoundUp(w.fsys.cfg.UploadPartSize, stageChunk)
+func (w *Writer) partSizeFor(n int) int64 {
+	base := RoundUp(w.e.cfg.UploadPartSize, stageChunk)
 	return base << min((n-1)/1000, 20)
 }
 
@@ -81,15 +80,15 @@ func (w *writeState) partSizeFor(n int) int64 {
 // once: UploadConcurrency, fewer when that many would take more than half
 // of disk_budget (parts in flight cannot leave the staging file; the rest
 // of the budget is for the writes that follow them), at least one.
-func (w *writeState) inflightLimit(ps int64) int {
-	return max(1, min(w.fsys.cfg.UploadConcurrency, int(w.fsys.cfg.DiskBudget/2/ps)))
+func (w *Writer) inflightLimit(ps int64) int {
+	return max(1, min(w.e.cfg.UploadConcurrency, int(w.e.cfg.DiskBudget/2/ps)))
 }
 
 // pumpLocked uploads every whole part written past the frontier, waiting
 // (back-pressure) while inflightLimit parts are in flight. A canceled
 // initiation is not a failure: the write succeeded locally, and a later
 // write (or the close) starts the upload.
-func (w *writeState) pumpLocked(ctx context.Context) syscall.Errno {
+func (w *Writer) pumpLocked(ctx context.Context) error {
 	for {
 		var frontier int64
 		n := 1
@@ -99,15 +98,15 @@ func (w *writeState) pumpLocked(ctx context.Context) syscall.Errno {
 		}
 		ps := w.partSizeFor(n)
 		if w.size-frontier < ps || n > 10000 {
-			return 0
+			return nil
 		}
 		if w.up == nil {
 			// Without an explicit utimes the streamed object carries no
 			// mtime: its Last-Modified (the completion) is the right one.
 			req := w.initiateRequest(w.mtimeSet)
-			id, err := w.fsys.eng.InitiateUpload(ctx, req)
-			if engine.IsCanceled(err) {
-				return 0
+			id, err := w.e.InitiateUpload(ctx, req)
+			if IsCanceled(err) {
+				return nil
 			}
 			if err != nil {
 				return w.failLocked("initiate upload", err)
@@ -121,7 +120,7 @@ func (w *writeState) pumpLocked(ctx context.Context) syscall.Errno {
 			}
 		}
 		if w.up != up {
-			return 0 // aborted meanwhile (unlinked, truncated)
+			return nil // aborted meanwhile (unlinked, truncated)
 		}
 		if up.err != nil {
 			return w.failLocked("upload part", up.err)
@@ -134,8 +133,8 @@ func (w *writeState) pumpLocked(ctx context.Context) syscall.Errno {
 }
 
 // sendStreamPart uploads part n in the background.
-func (w *writeState) sendStreamPart(up *streamUpload, n int, p *streamPart, gen int) {
-	res, err := w.fsys.store.UploadPart(context.Background(), ossapi.UploadPartRequest{
+func (w *Writer) sendStreamPart(up *streamUpload, n int, p *streamPart, gen int) {
+	res, err := w.e.store.UploadPart(context.Background(), ossapi.UploadPartRequest{
 		Key: w.key, UploadID: up.id, PartNumber: n, Body: io.NewSectionReader(w.file, p.off, p.size), Size: p.size})
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -158,7 +157,7 @@ func (w *writeState) sendStreamPart(up *streamUpload, n int, p *streamPart, gen 
 
 // waitStreamLocked waits for the background part uploads. It returns
 // ctx's error, leaving the upload as it is, if ctx ends first.
-func (w *writeState) waitStreamLocked(ctx context.Context, up *streamUpload) error {
+func (w *Writer) waitStreamLocked(ctx context.Context, up *streamUpload) error {
 	for up.inflight > 0 {
 		if err := w.waitLocked(ctx); err != nil {
 			return err
@@ -169,7 +168,7 @@ func (w *writeState) waitStreamLocked(ctx context.Context, up *streamUpload) err
 
 // waitLocked waits for w.cond, or until ctx is done (its error then): a
 // dying caller does not wait for uploads in flight.
-func (w *writeState) waitLocked(ctx context.Context) error {
+func (w *Writer) waitLocked(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -186,16 +185,16 @@ func (w *writeState) waitLocked(ctx context.Context) error {
 // truncateStreamLocked applies a truncate to size to the streamed upload:
 // to 0 it is aborted (the file starts afresh); below the frontier the part
 // holding the new end and every part after it change.
-func (w *writeState) truncateStreamLocked(size int64) syscall.Errno {
+func (w *Writer) truncateStreamLocked(size int64) error {
 	up := w.up
 	if size == 0 {
 		w.up = nil
-		w.fsys.eng.AbortUpload(w.key, up.id)
+		w.e.AbortUpload(w.key, up.id)
 		w.cond.Broadcast()
-		return 0
+		return nil
 	}
 	if size >= up.frontier() {
-		return 0
+		return nil
 	}
 	for _, p := range up.parts {
 		if p.end() <= size {
@@ -206,14 +205,14 @@ func (w *writeState) truncateStreamLocked(size int64) syscall.Errno {
 		}
 		p.gen++ // cut (left out of the completion unless written again)
 	}
-	return 0
+	return nil
 }
 
 // finishStreamLocked completes the streamed upload with the file as it is:
 // the parts the truncates cut away are left out, changed parts are sent
 // again, the bytes past the frontier are sent as the last parts, and the
 // completion makes the object (the one moment it changes).
-func (w *writeState) finishStreamLocked(ctx context.Context) (string, error) {
+func (w *Writer) finishStreamLocked(ctx context.Context) (string, error) {
 	up := w.up
 	if err := w.waitStreamLocked(ctx, up); err != nil {
 		return "", err
@@ -221,7 +220,7 @@ func (w *writeState) finishStreamLocked(ctx context.Context) (string, error) {
 	if w.size == 0 {
 		// Truncated to nothing since: no part to complete.
 		w.up = nil
-		w.fsys.eng.AbortUpload(w.key, up.id)
+		w.e.AbortUpload(w.key, up.id)
 		return w.uploadStagedLocked(ctx)
 	}
 	if err := w.layoutPartsLocked(up); err != nil {
@@ -236,7 +235,7 @@ func (w *writeState) finishStreamLocked(ctx context.Context) (string, error) {
 	for i, p := range up.parts {
 		parts[i] = p.part
 	}
-	res, err := w.fsys.eng.CompleteUpload(ctx, w.completeRequest(up.id, parts))
+	res, err := w.e.CompleteUpload(ctx, w.completeRequest(up.id, parts))
 	if err != nil {
 		return "", err
 	}
@@ -246,7 +245,7 @@ func (w *writeState) finishStreamLocked(ctx context.Context) (string, error) {
 	// setxattr made while the file was streaming is applied with one
 	// self-copy.
 	if final := w.uploadMeta(w.mtimeSet); !maps.Equal(final, up.initMeta) || w.headers != up.initHdr {
-		etag, err = w.fsys.rewriteMeta(ctx, w.key, w.size, etag, final, w.headers)
+		etag, err = w.e.RewriteMeta(ctx, w.key, w.size, etag, final, w.headers)
 		if err != nil {
 			return "", err
 		}
@@ -257,7 +256,7 @@ func (w *writeState) finishStreamLocked(ctx context.Context) (string, error) {
 // layoutPartsLocked lays the parts out over the file as it is now: the
 // parts past its end dropped, the one it ends in cut, the last grown, new
 // ones up to its end.
-func (w *writeState) layoutPartsLocked(up *streamUpload) error {
+func (w *Writer) layoutPartsLocked(up *streamUpload) error {
 	for len(up.parts) > 0 && up.parts[len(up.parts)-1].off >= w.size {
 		up.parts = up.parts[:len(up.parts)-1]
 	}
@@ -270,7 +269,7 @@ func (w *writeState) layoutPartsLocked(up *streamUpload) error {
 	for off := up.frontier(); off < w.size; {
 		n := len(up.parts) + 1
 		if n > 10000 {
-			return &engine.Error{Op: "UploadPart", Key: w.key, Errno: syscall.EINVAL, Msg: "more than 10,000 parts"}
+			return &Error{Op: "UploadPart", Key: w.key, Errno: syscall.EINVAL, Msg: "more than 10,000 parts"}
 		}
 		p := &streamPart{off: off, size: min(w.partSizeFor(n), w.size-off)}
 		up.parts = append(up.parts, p)
@@ -282,8 +281,8 @@ func (w *writeState) layoutPartsLocked(up *streamUpload) error {
 // sendPartsLocked sends the parts the server does not have (or has in an
 // older generation), UploadConcurrency at a time, and returns the first
 // error.
-func (w *writeState) sendPartsLocked(ctx context.Context, up *streamUpload) error {
-	sem := make(chan struct{}, w.fsys.cfg.UploadConcurrency)
+func (w *Writer) sendPartsLocked(ctx context.Context, up *streamUpload) error {
+	sem := make(chan struct{}, w.e.cfg.UploadConcurrency)
 	var (
 		wg       sync.WaitGroup
 		errMu    sync.Mutex
@@ -295,13 +294,13 @@ func (w *writeState) sendPartsLocked(ctx context.Context, up *streamUpload) erro
 		}
 		if w.goneIn("upload", p.off, p.end()) {
 			wg.Wait()
-			return &engine.Error{Op: "UploadPart", Key: w.key, Errno: syscall.EIO, Msg: "a changed part's bytes were dropped from cache_dir"}
+			return &Error{Op: "UploadPart", Key: w.key, Errno: syscall.EIO, Msg: "a changed part's bytes were dropped from cache_dir"}
 		}
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			res, err := w.fsys.store.UploadPart(ctx, ossapi.UploadPartRequest{Key: w.key, UploadID: up.id, PartNumber: i + 1,
+			res, err := w.e.store.UploadPart(ctx, ossapi.UploadPartRequest{Key: w.key, UploadID: up.id, PartNumber: i + 1,
 				Body: io.NewSectionReader(w.file, p.off, p.size), Size: p.size})
 			errMu.Lock()
 			defer errMu.Unlock()
@@ -322,7 +321,7 @@ func (w *writeState) sendPartsLocked(ctx context.Context, up *streamUpload) erro
 // growLastLocked extends a last part shorter than its nominal size (cut by
 // a truncate, or the tail of a completion that was canceled) as the file
 // grows past it: only the last part may be small.
-func (w *writeState) growLastLocked(up *streamUpload) {
+func (w *Writer) growLastLocked(up *streamUpload) {
 	n := len(up.parts)
 	if n == 0 {
 		return
@@ -337,7 +336,7 @@ func (w *writeState) growLastLocked(up *streamUpload) {
 // dropSentLocked frees the disk space of the oldest parts the server
 // already has (see chunkGone), at least n bytes if it can; it reports
 // whether it freed anything.
-func (w *writeState) dropSentLocked(n int64) bool {
+func (w *Writer) dropSentLocked(n int64) bool {
 	up := w.up
 	if up == nil {
 		return false
@@ -361,7 +360,7 @@ func (w *writeState) dropSentLocked(n int64) bool {
 		}
 	}
 	if freed > 0 {
-		w.fsys.log.Warn("disk_budget reached: parts already sent dropped from cache_dir; they can be read again once the file is complete",
+		w.e.log.Warn("disk_budget reached: parts already sent dropped from cache_dir; they can be read again once the file is complete",
 			"key", w.key, "bytes", freed)
 	}
 	return freed > 0

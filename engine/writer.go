@@ -1,6 +1,6 @@
-package fs
+package engine
 
-// The write path. Every file open for writing has one writeState, shared by
+// The write path. Every file open for writing has one Writer, shared by
 // all its writing handles (and by the read-only handles opened while it
 // exists: they read the same bytes). Its bytes live in a sparse staging
 // file (engine/stagefile.go: in memory, or in the cache directory), divided into
@@ -35,7 +35,7 @@ package fs
 // unchanged base ranges with UploadPartCopy.
 //
 // A failed upload makes the state sticky-failed: every later write, flush,
-// fsync and close returns EIO, and the staging file is kept on disk, with
+// fsync and close fails (EIO; the upload's own failure is an UploadError), and the staging file is kept on disk, with
 // its key and the ranges that did not reach OSS logged and described next
 // to it (KeptFile). A canceled upload (the caller is dying) is not a
 // failure: the data stays dirty and the next flush (the last release at
@@ -44,10 +44,15 @@ package fs
 // A file unlinked, or renamed over, while open is never uploaded: its
 // streamed upload is aborted at once, and nothing completes at any key. A
 // file renamed while open publishes nothing either: it follows its new
-// name (followRenameLocked) and is uploaded there at close.
+// name (FollowRenameLocked) and is uploaded there at close.
 //
-// Lock order: fileNode.mu, then writeState.mu (two writeStates: lower seq
-// first), then the engine.StageFile's lock; the budgets are leaves.
+// Lock order: the file's lock in package fs (fileNode.mu), then Writer.mu
+// (two Writers: lower seq first, see LockOrder), then the StageFile's
+// lock; the budgets are leaves.
+//
+// Errors: the Writer's methods return Go errors; package fs maps them to
+// errnos (fs/errno.go). Local refusals are syscall.Errno values (ENOSPC,
+// ENODATA, EBUSY, EINTR, EIO for a writer failed earlier).
 
 import (
 	"context"
@@ -61,13 +66,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ossmount/ossmount/engine"
 	"github.com/ossmount/ossmount/ossapi"
 )
 
 // stageChunk is the unit of a writer's chunk states (and of its staging
 // file's memory).
-const stageChunk = engine.ChunkSize
+const stageChunk = ChunkSize
 
 const (
 	chunkAbsent uint8 = iota
@@ -76,18 +80,44 @@ const (
 	chunkGone
 )
 
-// writeState is the shared state of a file open for writing.
-type writeState struct {
-	fsys *FS
-	// st is the file's state kept with its node: the first upload sets
-	// its onServer (from then on the file has an object).
-	st  *fileState
-	seq uint64 // creation order: the lock order between two writeStates
+// Attr is what stat shows of a file being written, and what an upload of
+// it made.
+type Attr struct {
+	Size     int64
+	ETag     string // "" when there is no base object
+	Mode     uint32 // full st_mode
+	UID, GID uint32
+	Mtime    time.Time
+}
+
+// Base is the object a Writer starts from: its attributes and its own
+// description (metadata and headers; nil when not known).
+type Base struct {
+	Attr
+	Info *ossapi.ObjectInfo
+}
+
+// Owner is the owner and mode a new file is created with. A zero Mode is
+// a regular file with the mount's file mode; a nil Owner is the mount's
+// owner.
+type Owner struct {
+	UID, GID uint32
+	Mode     uint32
+}
+
+// Writer is the shared state of a file open for writing.
+type Writer struct {
+	e *Engine
+	// uploaded is told what each upload of the file made (at its key
+	// then): package fs updates its caches, and the file has an object
+	// from then on.
+	uploaded func(key string, a Attr)
+	seq      uint64 // creation order: the lock order between two Writers
 
 	mu        sync.Mutex
-	cond      *sync.Cond        // signalled when a streamed part finishes
-	key       string            // GUARDED_BY(mu)
-	file      *engine.StageFile // GUARDED_BY(mu)
+	cond      *sync.Cond // signalled when a streamed part finishes
+	key       string     // GUARDED_BY(mu)
+	file      *StageFile // GUARDED_BY(mu)
 	path      string
 	size      int64              // GUARDED_BY(mu)
 	chunks    []uint8            // GUARDED_BY(mu); state of each chunk
@@ -111,28 +141,29 @@ type writeState struct {
 	wrote     bool               // GUARDED_BY(mu); written, truncated (not to 0) or chmod/chown/utimes'd since opened
 }
 
-// newWriteState stages key for the file whose state is st. base is the
-// current object (nil for a new one, owned by caller when there is one);
-// truncate drops its content.
-func (f *FS) newWriteState(st *fileState, key string, base *attr, truncate bool, caller *who) (*writeState, error) {
-	file := f.eng.NewStageFile()
-	w := &writeState{fsys: f, st: st, seq: f.writerSeq.Add(1), key: key, file: file, meta: map[string]string{}}
+// NewWriter stages key for writing. base is the current object (nil for a
+// new one, made with owner); truncate drops its content. uploaded (may be
+// nil) is told what each upload made. The writer starts with no
+// reference (Ref) and is not among the open writers (Track).
+func (e *Engine) NewWriter(key string, base *Base, truncate bool, owner *Owner, uploaded func(key string, a Attr)) (*Writer, error) {
+	file := e.NewStageFile()
+	w := &Writer{e: e, uploaded: uploaded, seq: e.writerSeq.Add(1), key: key, file: file, meta: map[string]string{}}
 	w.cond = sync.NewCond(&w.mu)
 	now := time.Now()
-	if base != nil && !base.dir {
-		w.info = base.info
-		w.mode, w.uid, w.gid, w.mtime = base.mode, base.uid, base.gid, base.mtime()
-		if base.info != nil {
-			for k, v := range base.info.Meta {
+	if base != nil {
+		w.info = base.Info
+		w.mode, w.uid, w.gid, w.mtime = base.Mode, base.UID, base.GID, base.Mtime
+		if base.Info != nil {
+			for k, v := range base.Info.Meta {
 				w.meta[k] = v
 			}
-			w.headers = base.info.Headers
+			w.headers = base.Info.Headers
 		}
 		if !truncate {
-			w.baseETag, w.baseLimit, w.size = base.etag, base.size, base.size
-			w.chunks = make([]uint8, chunksFor(base.size))
-			if err := file.Truncate(base.size); err != nil {
-				w.discard()
+			w.baseETag, w.baseLimit, w.size = base.ETag, base.Size, base.Size
+			w.chunks = make([]uint8, chunksFor(base.Size))
+			if err := file.Truncate(base.Size); err != nil {
+				w.Discard()
 				return nil, err
 			}
 		} else {
@@ -141,10 +172,13 @@ func (f *FS) newWriteState(st *fileState, key string, base *attr, truncate bool,
 			w.streaming = true
 		}
 	} else {
-		w.mode = syscall.S_IFREG | f.cfg.FileMode
-		w.uid, w.gid = f.cfg.UID, f.cfg.GID
-		if caller != nil {
-			w.uid, w.gid = caller.uid, caller.gid
+		w.mode = syscall.S_IFREG | e.cfg.FileMode
+		w.uid, w.gid = e.cfg.UID, e.cfg.GID
+		if owner != nil {
+			w.uid, w.gid = owner.UID, owner.GID
+			if owner.Mode != 0 {
+				w.mode = owner.Mode
+			}
 		}
 		w.mtime = now
 		w.dirty = true
@@ -160,48 +194,46 @@ func (f *FS) newWriteState(st *fileState, key string, base *attr, truncate bool,
 
 func chunksFor(size int64) int64 { return (size + stageChunk - 1) / stageChunk }
 
-// attrView is what stat shows while the file is being written.
-func (w *writeState) attrView() *attr {
+// Attr is what stat shows while the file is being written.
+func (w *Writer) Attr() Attr {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.attrViewLocked()
+	return w.AttrLocked()
 }
 
-// attrViewLocked is attrView with w.mu held.
-func (w *writeState) attrViewLocked() *attr {
-	a := &attr{known: true, size: w.size, etag: w.baseETag, mode: w.mode, uid: w.uid, gid: w.gid}
-	a.setMtime(w.mtime)
-	return a
+// AttrLocked is Attr with the writer locked.
+func (w *Writer) AttrLocked() Attr {
+	return Attr{Size: w.size, ETag: w.baseETag, Mode: w.mode, UID: w.uid, GID: w.gid, Mtime: w.mtime}
 }
 
-func (w *writeState) chunkState(i int64) uint8 {
+func (w *Writer) chunkState(i int64) uint8 {
 	if i < int64(len(w.chunks)) {
 		return w.chunks[i]
 	}
 	return chunkAbsent
 }
 
-func (w *writeState) setChunk(i int64, s uint8) syscall.Errno {
+func (w *Writer) setChunk(i int64, s uint8) error {
 	for int64(len(w.chunks)) <= i {
 		w.chunks = append(w.chunks, chunkAbsent)
 	}
 	if (w.chunks[i] == chunkAbsent || w.chunks[i] == chunkGone) && s != chunkAbsent && s != chunkGone {
-		if !w.fsys.reserveDisk(w) {
-			w.fsys.log.Error("staging disk budget exhausted", "key", w.key, "dir", w.fsys.eng.Staging().Dir())
+		if !w.e.reserveDisk(w) {
+			w.e.log.Error("staging disk budget exhausted", "key", w.key, "dir", w.e.staging.Dir())
 			return syscall.ENOSPC
 		}
 		w.onDisk += stageChunk
 	}
 	w.chunks[i] = s
-	return 0
+	return nil
 }
 
 // dropChunkLocked frees chunk i's disk space; it then reads as absent, or
 // as gone (s).
-func (w *writeState) dropChunkLocked(i int64, s uint8) {
+func (w *Writer) dropChunkLocked(i int64, s uint8) {
 	if c := w.chunkState(i); c != chunkAbsent && c != chunkGone {
 		w.onDisk -= stageChunk
-		w.fsys.eng.Staging().DiskBudget().Release(stageChunk)
+		w.e.staging.budget.Release(stageChunk)
 	}
 	if i < int64(len(w.chunks)) {
 		w.chunks[i] = s
@@ -211,15 +243,15 @@ func (w *writeState) dropChunkLocked(i int64, s uint8) {
 // reserveDisk takes one chunk of the disk budget for w (locked), dropping
 // the bytes of parts already sent by streamed uploads when the budget is
 // used up: w's own first, then other writers' (those not busy now).
-func (f *FS) reserveDisk(w *writeState) bool {
-	b := f.eng.Staging().DiskBudget()
+func (e *Engine) reserveDisk(w *Writer) bool {
+	b := e.staging.budget
 	if b.TryAcquire(stageChunk) {
 		return true
 	}
 	if w.dropSentLocked(stageChunk) && b.TryAcquire(stageChunk) {
 		return true
 	}
-	for _, o := range f.openWriters() {
+	for _, o := range e.OpenWriters() {
 		if o == w || !o.mu.TryLock() {
 			continue
 		}
@@ -233,21 +265,21 @@ func (f *FS) reserveDisk(w *writeState) bool {
 }
 
 // needsBase reports whether chunk i holds base bytes not yet on disk.
-func (w *writeState) needsBase(i int64) bool {
+func (w *Writer) needsBase(i int64) bool {
 	return w.chunkState(i) == chunkAbsent && i*stageChunk < w.baseLimit
 }
 
 // fetchChunkLocked copies chunk i's base bytes into the staging file.
-func (w *writeState) fetchChunkLocked(ctx context.Context, i int64) syscall.Errno {
+func (w *Writer) fetchChunkLocked(ctx context.Context, i int64) error {
 	off := i * stageChunk
 	n := min(stageChunk, w.baseLimit-off)
-	res, err := w.fsys.store.GetRange(ctx, ossapi.GetRequest{Key: w.key, Offset: off, Length: n, IfMatch: w.baseETag})
+	res, err := w.e.store.GetRange(ctx, ossapi.GetRequest{Key: w.key, Offset: off, Length: n, IfMatch: w.baseETag})
 	if err != nil {
-		return w.fsys.toErrno("fetch", err)
+		return err
 	}
 	defer res.Body.Close()
-	if errno := w.setChunk(i, chunkClean); errno != 0 {
-		return errno
+	if err := w.setChunk(i, chunkClean); err != nil {
+		return err
 	}
 	// Straight into the staging file, a small buffer at a time: no
 	// chunk-sized garbage per fetch.
@@ -263,27 +295,27 @@ func (w *writeState) fetchChunkLocked(ctx context.Context, i int64) syscall.Errn
 		}
 		if err != nil && pos < off+n {
 			w.dropChunkLocked(i, chunkAbsent)
-			return w.fsys.toErrno("fetch", engine.BodyCut("GetObject", w.key, err))
+			return BodyCut("GetObject", w.key, err)
 		}
 	}
-	return 0
+	return nil
 }
 
 // goneIn reports whether a chunk of [off, end) left the staging file (see
 // chunkGone), logging the refusal of op.
-func (w *writeState) goneIn(op string, off, end int64) bool {
+func (w *Writer) goneIn(op string, off, end int64) bool {
 	for i := off / stageChunk; i*stageChunk < end; i++ {
 		if w.chunkState(i) == chunkGone {
-			w.fsys.log.Warn("range sent as a part and dropped from cache_dir (disk_budget); it can be read once the file is complete (closed)",
-				"op", op, "key", w.key, "range", engine.Range{Off: i * stageChunk, End: min((i+1)*stageChunk, w.size)}.String())
+			w.e.log.Warn("range sent as a part and dropped from cache_dir (disk_budget); it can be read once the file is complete (closed)",
+				"op", op, "key", w.key, "range", Range{Off: i * stageChunk, End: min((i+1)*stageChunk, w.size)}.String())
 			return true
 		}
 	}
 	return false
 }
 
-func (w *writeState) localErr(what string, err error) syscall.Errno {
-	w.fsys.log.Error("staging failed", "op", what, "file", w.file.Name(), "err", err)
+func (w *Writer) localErr(what string, err error) error {
+	w.e.log.Error("staging failed", "op", what, "file", w.file.Name(), "err", err)
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
 		return errno
@@ -291,33 +323,34 @@ func (w *writeState) localErr(what string, err error) syscall.Errno {
 	return syscall.EIO
 }
 
-// write stores data at off.
-func (w *writeState) write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+// Write stores data at off. killSUID (a write by an unprivileged caller)
+// clears set-user-ID and set-group-ID (see killSUIDLocked).
+func (w *Writer) Write(ctx context.Context, data []byte, off int64, killSUID bool) (uint32, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.failed != nil {
 		return 0, syscall.EIO
 	}
 	if len(data) == 0 {
-		return 0, 0
+		return 0, nil
 	}
 	if w.up == nil && w.streaming && !w.unlinked {
 		// After a rename took the streamed upload away (see
-		// followRenameLocked), the parts written so far are sent again
+		// FollowRenameLocked), the parts written so far are sent again
 		// under the new key before more is staged: once sent, their bytes
 		// may leave the staging file when disk_budget needs the room.
-		if errno := w.pumpLocked(ctx); errno != 0 {
-			return 0, errno
+		if err := w.pumpLocked(ctx); err != nil {
+			return 0, err
 		}
 	}
-	if c := callerOf(ctx); c != nil && c.uid != 0 {
+	if killSUID {
 		w.killSUIDLocked()
 	}
 	end := off + int64(len(data))
 	if w.up != nil && off < w.up.frontier() {
 		// A change to parts already sent: they are sent again.
-		if errno := w.up.touchLocked(w, "write", off, end); errno != 0 {
-			return 0, errno
+		if err := w.up.touchLocked(w, "write", off, end); err != nil {
+			return 0, err
 		}
 	}
 	if w.streaming && off != w.size {
@@ -326,12 +359,12 @@ func (w *writeState) write(ctx context.Context, data []byte, off int64) (uint32,
 	for i := off / stageChunk; i*stageChunk < end; i++ {
 		cs, ce := i*stageChunk, (i+1)*stageChunk
 		if w.needsBase(i) && !(off <= cs && end >= min(ce, w.baseLimit)) {
-			if errno := w.fetchChunkLocked(ctx, i); errno != 0 {
-				return 0, errno
+			if err := w.fetchChunkLocked(ctx, i); err != nil {
+				return 0, err
 			}
 		}
-		if errno := w.setChunk(i, chunkDirty); errno != 0 {
-			return 0, errno
+		if err := w.setChunk(i, chunkDirty); err != nil {
+			return 0, err
 		}
 	}
 	if _, err := w.file.WriteAt(data, off); err != nil {
@@ -342,24 +375,24 @@ func (w *writeState) write(ctx context.Context, data []byte, off int64) (uint32,
 	w.wrote = true
 	w.mtime = time.Now()
 	if w.streaming && !w.unlinked {
-		if errno := w.pumpLocked(ctx); errno != 0 {
-			return 0, errno
+		if err := w.pumpLocked(ctx); err != nil {
+			return 0, err
 		}
 	}
-	return uint32(len(data)), 0
+	return uint32(len(data)), nil
 }
 
-func (w *writeState) initiateRequest(withMtime bool) ossapi.InitiateRequest {
+func (w *Writer) initiateRequest(withMtime bool) ossapi.InitiateRequest {
 	return ossapi.InitiateRequest{Key: w.key, Meta: w.uploadMeta(withMtime), Headers: w.headers}
 }
 
-func (w *writeState) completeRequest(id string, parts []ossapi.Part) ossapi.CompleteRequest {
+func (w *Writer) completeRequest(id string, parts []ossapi.Part) ossapi.CompleteRequest {
 	return ossapi.CompleteRequest{Key: w.key, UploadID: id, Parts: parts}
 }
 
 // uploadMeta is the user metadata sent with the object: the base's, plus
 // ossfs's mode/uid/gid/mtime.
-func (w *writeState) uploadMeta(withMtime bool) map[string]string {
+func (w *Writer) uploadMeta(withMtime bool) map[string]string {
 	m := make(map[string]string, len(w.meta)+4)
 	for k, v := range w.meta {
 		m[k] = v
@@ -368,38 +401,46 @@ func (w *writeState) uploadMeta(withMtime bool) map[string]string {
 	m["uid"] = strconv.FormatUint(uint64(w.uid), 10)
 	m["gid"] = strconv.FormatUint(uint64(w.gid), 10)
 	if withMtime {
-		m["mtime"] = formatMtime(w.mtime)
+		m["mtime"] = FormatMtime(w.mtime)
 	} else {
 		delete(m, "mtime")
 	}
 	return m
 }
 
+// UploadError is the failure of the upload of a file being written (op:
+// what failed). Package fs maps Err to an errno, and never to "no such
+// file" for the file being written (fs/errno.go).
+type UploadError struct {
+	Op  string
+	Err error
+}
+
+func (e *UploadError) Error() string { return e.Op + ": " + e.Err.Error() }
+
 // failLocked makes the state sticky-failed and keeps the staging file,
 // described (KeptFile) and logged with the key and the ranges that did
-// not reach OSS. A canceled request is not a failure: the data stays dirty
-// for the next flush, and the caller gets EINTR.
-func (w *writeState) failLocked(op string, err error) syscall.Errno {
-	if engine.IsCanceled(err) {
+// not reach OSS; it returns err as an UploadError. A canceled request is
+// not a failure: the data stays dirty for the next flush, and the caller
+// gets EINTR.
+func (w *Writer) failLocked(op string, err error) error {
+	if IsCanceled(err) {
 		return syscall.EINTR
 	}
-	errno := w.fsys.toErrno(op, err)
-	if errno == syscall.ENOENT {
-		errno = syscall.EIO // never "no such file" for the file being written
-	}
+	uerr := &UploadError{Op: op, Err: err}
 	if w.failed != nil {
-		return errno
+		return uerr
 	}
 	w.failed = err
-	w.fsys.counters.uploadsFailed.Add(1)
+	w.e.uploadsFailed.Add(1)
 	// Mark the staging file as kept: it is never removed, not even by a
 	// later mount cleaning up after a crash.
-	kept, kerr := w.file.Keep(engine.KeptName)
+	kept, kerr := w.file.Keep(KeptName)
 	if kerr != nil {
-		w.fsys.log.Error("could not keep the failed upload's data on disk", "key", w.key, "err", kerr)
+		w.e.log.Error("could not keep the failed upload's data on disk", "key", w.key, "err", kerr)
 	}
 	w.path = kept
-	k := &engine.KeptFile{StoreID: w.fsys.eng.Staging().ID(), Key: w.key, Path: kept, Size: w.size, Reason: fmt.Sprintf("%s: %v", op, err),
+	k := &KeptFile{StoreID: w.e.staging.ID(), Key: w.key, Path: kept, Size: w.size, Reason: fmt.Sprintf("%s: %v", op, err),
 		Time: time.Now().UTC(), Changed: w.rangesLocked(w.changedLocked)}
 	if w.baseETag != "" && w.baseLimit > 0 {
 		k.BaseETag = w.baseETag
@@ -410,30 +451,30 @@ func (w *writeState) failLocked(op string, err error) syscall.Errno {
 			// upload is kept for the user (not aborted, even by a later
 			// mount), named in the log and the description.
 			k.UploadID, k.InUpload = w.up.id, gone
-			w.fsys.eng.KeepUpload(w.up.id)
+			w.e.KeepUpload(w.up.id)
 		} else {
-			w.fsys.eng.AbortUpload(w.key, w.up.id)
+			w.e.AbortUpload(w.key, w.up.id)
 		}
 		w.up = nil
 	}
 	if kept != "" {
-		if err := w.fsys.eng.Staging().SaveKept(k); err != nil {
-			w.fsys.log.Error("could not describe the kept data", "key", w.key, "err", err)
+		if err := w.e.staging.SaveKept(k); err != nil {
+			w.e.log.Error("could not describe the kept data", "key", w.key, "err", err)
 		}
 	}
-	w.fsys.log.Error("upload failed; the data is kept in cache_dir", k.LogAttrs()...)
-	return errno
+	w.e.log.Error("upload failed; the data is kept in cache_dir", k.LogAttrs()...)
+	return uerr
 }
 
 // rangesLocked lists the byte ranges (merged, clipped to the size) of the
 // chunks for which in holds.
-func (w *writeState) rangesLocked(in func(i int64) bool) []engine.Range {
-	var out []engine.Range
+func (w *Writer) rangesLocked(in func(i int64) bool) []Range {
+	var out []Range
 	for i := int64(0); i*stageChunk < w.size; i++ {
 		if !in(i) {
 			continue
 		}
-		r := engine.Range{Off: i * stageChunk, End: min((i+1)*stageChunk, w.size)}
+		r := Range{Off: i * stageChunk, End: min((i+1)*stageChunk, w.size)}
 		if n := len(out); n > 0 && out[n-1].End == r.Off {
 			out[n-1].End = r.End
 		} else {
@@ -446,17 +487,17 @@ func (w *writeState) rangesLocked(in func(i int64) bool) []engine.Range {
 // changedLocked reports whether chunk i holds bytes the server's object
 // does not: written (or dropped after it was sent), or past the base
 // object's end (zeros), or any chunk of a file without a base.
-func (w *writeState) changedLocked(i int64) bool {
+func (w *Writer) changedLocked(i int64) bool {
 	c := w.chunkState(i)
 	return c == chunkDirty || c == chunkGone || w.baseETag == "" || min((i+1)*stageChunk, w.size) > w.baseLimit
 }
 
-// readAt reads the staged bytes (fetching base chunks as needed).
-func (w *writeState) readAt(ctx context.Context, dest []byte, off int64) (int, syscall.Errno) {
+// ReadAt reads the staged bytes (fetching base chunks as needed).
+func (w *Writer) ReadAt(ctx context.Context, dest []byte, off int64) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if off >= w.size {
-		return 0, 0
+		return 0, nil
 	}
 	end := min(off+int64(len(dest)), w.size)
 	if w.goneIn("read", off, end) {
@@ -464,8 +505,8 @@ func (w *writeState) readAt(ctx context.Context, dest []byte, off int64) (int, s
 	}
 	for i := off / stageChunk; i*stageChunk < end; i++ {
 		if w.needsBase(i) {
-			if errno := w.fetchChunkLocked(ctx, i); errno != 0 {
-				return 0, errno
+			if err := w.fetchChunkLocked(ctx, i); err != nil {
+				return 0, err
 			}
 		}
 	}
@@ -473,22 +514,22 @@ func (w *writeState) readAt(ctx context.Context, dest []byte, off int64) (int, s
 	if err != nil && err != io.EOF {
 		return n, w.localErr("read staging file", err)
 	}
-	return n, 0
+	return n, nil
 }
 
-// truncate sets the size.
-func (w *writeState) truncate(ctx context.Context, size int64) syscall.Errno {
+// Truncate sets the size.
+func (w *Writer) Truncate(ctx context.Context, size int64) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.failed != nil {
 		return syscall.EIO
 	}
 	if size == w.size {
-		return 0
+		return nil
 	}
 	if w.up != nil {
-		if errno := w.truncateStreamLocked(size); errno != 0 {
-			return errno
+		if err := w.truncateStreamLocked(size); err != nil {
+			return err
 		}
 	}
 	// Emptied, the file starts afresh: sequential writes from 0 stream
@@ -496,8 +537,8 @@ func (w *writeState) truncate(ctx context.Context, size int64) syscall.Errno {
 	w.streaming = size == 0
 	if size < w.baseLimit {
 		if i := size / stageChunk; size%stageChunk != 0 && w.needsBase(i) {
-			if errno := w.fetchChunkLocked(ctx, i); errno != 0 {
-				return errno
+			if err := w.fetchChunkLocked(ctx, i); err != nil {
+				return err
 			}
 		}
 		w.baseLimit = size
@@ -519,12 +560,12 @@ func (w *writeState) truncate(ctx context.Context, size int64) syscall.Errno {
 			continue
 		}
 		if w.needsBase(i) {
-			if errno := w.fetchChunkLocked(ctx, i); errno != 0 {
-				return errno
+			if err := w.fetchChunkLocked(ctx, i); err != nil {
+				return err
 			}
 		}
-		if errno := w.setChunk(i, chunkDirty); errno != 0 {
-			return errno
+		if err := w.setChunk(i, chunkDirty); err != nil {
+			return err
 		}
 	}
 	w.size = size
@@ -536,18 +577,18 @@ func (w *writeState) truncate(ctx context.Context, size int64) syscall.Errno {
 	// close (release) uploads it if nothing else did.
 	w.wrote = w.wrote || size != 0
 	w.mtime = time.Now()
-	return 0
+	return nil
 }
 
-// setMeta applies chmod/chown/utimes to the pending upload.
-func (w *writeState) setMeta(c attrChange) {
-	if c.none() {
+// SetMeta applies chmod/chown/utimes to the pending upload.
+func (w *Writer) SetMeta(c AttrChange) {
+	if c.None() {
 		return
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	c.apply(&w.mode, &w.uid, &w.gid, &w.mtime)
-	w.mtimeSet = w.mtimeSet || c.mtime != nil
+	c.Apply(&w.mode, &w.uid, &w.gid, &w.mtime)
+	w.mtimeSet = w.mtimeSet || c.Mtime != nil
 	w.dirty = true
 	w.wrote = true
 }
@@ -556,50 +597,41 @@ func (w *writeState) setMeta(c attrChange) {
 // file, as a write or truncate by an unprivileged caller must. The kernel
 // leaves this to the mount (FUSE_HANDLE_KILLPRIV_V2, which in exchange stops
 // asking for security.capability before every write).
-func (w *writeState) killSUIDLocked() {
-	if m, ok := suidKilled(w.mode); ok {
+func (w *Writer) killSUIDLocked() {
+	if m, ok := SUIDKilled(w.mode); ok {
 		w.mode = m
 		w.dirty = true
 		w.wrote = true
 	}
 }
 
-// suidKilled is mode without set-user-ID, and without set-group-ID when the
-// file is group-executable; ok says whether that changed anything.
-func suidKilled(mode uint32) (uint32, bool) {
-	kill := uint32(syscall.S_ISUID)
-	if mode&syscall.S_IXGRP != 0 {
-		kill |= syscall.S_ISGID
-	}
-	return mode &^ kill, mode&kill != 0
-}
-
-// isClean reports whether the writer has nothing to upload (and works).
-func (w *writeState) isClean() bool {
+// IsClean reports whether the writer has nothing to upload (and works).
+func (w *Writer) IsClean() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.cleanLocked()
+	return w.CleanLocked()
 }
 
-func (w *writeState) cleanLocked() bool {
+// CleanLocked is IsClean with the writer locked.
+func (w *Writer) CleanLocked() bool {
 	return w.failed == nil && !w.dirty && w.up == nil && !w.unlinked
 }
 
-// unlinkLocked makes the file nameless: it is never uploaded, and its
+// UnlinkLocked makes the file nameless: it is never uploaded, and its
 // streamed upload (whose parts nothing will complete) is aborted now.
-func (w *writeState) unlinkLocked() {
+func (w *Writer) UnlinkLocked() {
 	w.unlinked = true
 	w.streaming = false
 	if up := w.up; up != nil {
 		w.up = nil
-		w.fsys.eng.AbortUpload(w.key, up.id)
+		w.e.AbortUpload(w.key, up.id)
 		w.cond.Broadcast()
 	}
 }
 
 // Renames of a file being written follow the rule: the object at a key
 // changes only at close or fsync. A rename moves what the server has of
-// the file (its last complete version, if any: see renameFile, renameDir)
+// the file (its last complete version, if any: see package fs: renameFile, renameDir)
 // and the writer goes on with its pending bytes under the new key. A
 // streamed upload belongs to its key: it is aborted when the file moves,
 // and its parts are sent again under the new key from the staging file
@@ -607,31 +639,36 @@ func (w *writeState) unlinkLocked() {
 // dropped from the staging file (disk_budget), only the old key's upload
 // holds them, and the rename is refused (EBUSY) before anything changes.
 
-// renameReadyLocked readies the writer for a rename of its file: it waits
+// RenameReadyLocked readies the writer for a rename of its file: it waits
 // for the streamed parts in flight (none may land after the upload is
 // aborted), then refuses with EBUSY, logged, when bytes written exist only
 // in the streamed upload. It changes nothing.
-func (w *writeState) renameReadyLocked(src, dst string) syscall.Errno {
+func (w *Writer) RenameReadyLocked(src, dst string) error {
+	w.WaitPartsLocked()
+	if gone := w.rangesLocked(func(i int64) bool { return w.chunkState(i) == chunkGone }); len(gone) > 0 {
+		w.e.log.Error("rename refused (EBUSY): parts of the file being written were dropped from cache_dir (disk_budget) after they were sent, "+
+			"and only the multipart upload at the old name holds them; rename it after close, or raise disk_budget",
+			"key", w.key, "src", src, "dst", dst, "only_in_upload", FormatRanges(gone))
+		return syscall.EBUSY
+	}
+	return nil
+}
+
+// WaitPartsLocked waits for the streamed parts in flight, if any.
+func (w *Writer) WaitPartsLocked() {
 	for w.up != nil && w.up.inflight > 0 {
 		w.cond.Wait()
 	}
-	if gone := w.rangesLocked(func(i int64) bool { return w.chunkState(i) == chunkGone }); len(gone) > 0 {
-		w.fsys.log.Error("rename refused (EBUSY): parts of the file being written were dropped from cache_dir (disk_budget) after they were sent, "+
-			"and only the multipart upload at the old name holds them; rename it after close, or raise disk_budget",
-			"key", w.key, "src", src, "dst", dst, "only_in_upload", engine.FormatRanges(gone))
-		return syscall.EBUSY
-	}
-	return 0
 }
 
-// followRenameLocked gives the writer the key its file was renamed to (see
-// renameReadyLocked). from and to are the ETags of the object the rename
+// FollowRenameLocked gives the writer the key its file was renamed to (see
+// RenameReadyLocked). from and to are the ETags of the object the rename
 // moved from the old key to key ("" when none): when that is the writer's
 // base, its unchanged bytes are read and copied from the new version.
-func (w *writeState) followRenameLocked(key, from, to string) {
+func (w *Writer) FollowRenameLocked(key, from, to string) {
 	if up := w.up; up != nil {
 		w.up = nil
-		w.fsys.eng.AbortUpload(w.key, up.id)
+		w.e.AbortUpload(w.key, up.id)
 		w.cond.Broadcast()
 	}
 	w.key = key
@@ -640,34 +677,38 @@ func (w *writeState) followRenameLocked(key, from, to string) {
 	}
 }
 
-// isFailed reports whether an upload failed (the state is sticky).
-func (w *writeState) isFailed() bool {
+// IsFailed reports whether an upload failed (the state is sticky).
+func (w *Writer) IsFailed() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.failed != nil
 }
 
-// untouched reports whether nothing was written to the file (no byte, no
+// FailedLocked is IsFailed with the writer locked.
+func (w *Writer) FailedLocked() bool { return w.failed != nil }
+
+// Untouched reports whether nothing was written to the file (no byte, no
 // truncate, no chmod/chown/utimes) since it was opened.
-func (w *writeState) untouched() bool {
+func (w *Writer) Untouched() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return !w.wrote
 }
 
-// flush uploads the file if it changed and returns the result.
-func (w *writeState) flush(ctx context.Context) syscall.Errno {
+// Flush uploads the file if it changed and returns the result.
+func (w *Writer) Flush(ctx context.Context) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.flushLocked(ctx)
+	return w.FlushLocked(ctx)
 }
 
-func (w *writeState) flushLocked(ctx context.Context) syscall.Errno {
+// FlushLocked is Flush with the writer locked.
+func (w *Writer) FlushLocked(ctx context.Context) error {
 	if w.failed != nil {
 		return syscall.EIO
 	}
 	if !w.dirty || w.unlinked {
-		return 0
+		return nil
 	}
 	if ctx.Err() != nil {
 		// The caller is dying (the close of a killed process's files):
@@ -701,25 +742,22 @@ func (w *writeState) flushLocked(ctx context.Context) syscall.Errno {
 			w.chunks[i] = chunkAbsent
 		}
 	}
-	w.fsys.invalidate(w.key)
-	w.fsys.eng.DropData(w.key)
-	w.fsys.noteUploaded(w.key, w.size, etag, w.mode, w.uid, w.gid, w.mtime)
-	w.fsys.counters.uploadsDone.Add(1)
-	if w.st != nil {
-		w.st.onServer.Store(true)
+	w.e.uploadsDone.Add(1)
+	if w.uploaded != nil {
+		w.uploaded(w.key, Attr{Size: w.size, ETag: etag, Mode: w.mode, UID: w.uid, GID: w.gid, Mtime: w.mtime})
 	}
-	return 0
+	return nil
 }
 
 // uploadStagedLocked uploads the whole staged file: with one PUT when it
 // fits in a part, as a multipart upload of planned parts otherwise.
-func (w *writeState) uploadStagedLocked(ctx context.Context) (string, error) {
-	ps := max(engine.RoundUp(w.fsys.cfg.UploadPartSize, stageChunk), engine.RoundUp((w.size+9999)/10000, stageChunk))
+func (w *Writer) uploadStagedLocked(ctx context.Context) (string, error) {
+	ps := max(RoundUp(w.e.cfg.UploadPartSize, stageChunk), RoundUp((w.size+9999)/10000, stageChunk))
 	if w.size <= ps {
 		return w.putStagedLocked(ctx)
 	}
 	plan := w.planParts(ps)
-	id, err := w.fsys.eng.InitiateUpload(ctx, w.initiateRequest(true))
+	id, err := w.e.InitiateUpload(ctx, w.initiateRequest(true))
 	if err != nil {
 		return "", err
 	}
@@ -727,34 +765,34 @@ func (w *writeState) uploadStagedLocked(ctx context.Context) (string, error) {
 	// upload the parts concurrently.
 	for _, pp := range plan {
 		if !pp.copy {
-			if errno := w.fetchAllLocked(ctx, pp.off, pp.off+pp.n); errno != 0 {
-				w.fsys.eng.AbortUpload(w.key, id)
-				return "", errno // a local failure: toErrno keeps it
+			if err := w.fetchAllLocked(ctx, pp.off, pp.off+pp.n); err != nil {
+				w.e.AbortUpload(w.key, id)
+				return "", err
 			}
 		}
 	}
 	parts, err := w.sendStagedPartsLocked(ctx, id, plan)
 	if err != nil {
-		w.fsys.eng.AbortUpload(w.key, id)
+		w.e.AbortUpload(w.key, id)
 		return "", err
 	}
-	res, err := w.fsys.eng.CompleteUpload(ctx, w.completeRequest(id, parts))
+	res, err := w.e.CompleteUpload(ctx, w.completeRequest(id, parts))
 	if err != nil {
-		w.fsys.eng.AbortUpload(w.key, id)
+		w.e.AbortUpload(w.key, id)
 		return "", err
 	}
 	return res.ETag, nil
 }
 
 // putStagedLocked uploads the whole staged file with one PUT.
-func (w *writeState) putStagedLocked(ctx context.Context) (string, error) {
-	if errno := w.fetchAllLocked(ctx, 0, w.size); errno != 0 {
-		return "", errno // a local failure: toErrno keeps it
+func (w *Writer) putStagedLocked(ctx context.Context) (string, error) {
+	if err := w.fetchAllLocked(ctx, 0, w.size); err != nil {
+		return "", err
 	}
-	w.fsys.counters.putsActive.Add(1)
-	res, err := w.fsys.store.Put(ctx, ossapi.PutRequest{Key: w.key, Body: io.NewSectionReader(w.file, 0, w.size),
+	w.e.putsActive.Add(1)
+	res, err := w.e.store.Put(ctx, ossapi.PutRequest{Key: w.key, Body: io.NewSectionReader(w.file, 0, w.size),
 		Size: w.size, Meta: w.uploadMeta(true), Headers: w.headers})
-	w.fsys.counters.putsActive.Add(-1)
+	w.e.putsActive.Add(-1)
 	if err != nil {
 		return "", err
 	}
@@ -765,9 +803,9 @@ func (w *writeState) putStagedLocked(ctx context.Context) (string, error) {
 // UploadConcurrency at a time (copies of the base object's unchanged runs
 // on the server, the rest from the staging file), starting no more after
 // the first failure, which it returns.
-func (w *writeState) sendStagedPartsLocked(ctx context.Context, id string, plan []stagedPart) ([]ossapi.Part, error) {
+func (w *Writer) sendStagedPartsLocked(ctx context.Context, id string, plan []stagedPart) ([]ossapi.Part, error) {
 	parts := make([]ossapi.Part, len(plan))
-	sem := make(chan struct{}, w.fsys.cfg.UploadConcurrency)
+	sem := make(chan struct{}, w.e.cfg.UploadConcurrency)
 	var (
 		wg       sync.WaitGroup
 		errMu    sync.Mutex
@@ -788,10 +826,10 @@ func (w *writeState) sendStagedPartsLocked(ctx context.Context, id string, plan 
 			var p *ossapi.Part
 			var err error
 			if pp.copy {
-				p, err = w.fsys.store.UploadPartCopy(ctx, ossapi.UploadPartCopyRequest{Key: w.key, UploadID: id, PartNumber: i + 1,
+				p, err = w.e.store.UploadPartCopy(ctx, ossapi.UploadPartCopyRequest{Key: w.key, UploadID: id, PartNumber: i + 1,
 					SourceKey: w.key, SourceOffset: pp.off, SourceLength: pp.n, SourceIfMatch: w.baseETag})
 			} else {
-				p, err = w.fsys.store.UploadPart(ctx, ossapi.UploadPartRequest{Key: w.key, UploadID: id, PartNumber: i + 1,
+				p, err = w.e.store.UploadPart(ctx, ossapi.UploadPartRequest{Key: w.key, UploadID: id, PartNumber: i + 1,
 					Body: io.NewSectionReader(w.file, pp.off, pp.n), Size: pp.n})
 			}
 			if err != nil {
@@ -817,13 +855,13 @@ type stagedPart struct {
 }
 
 // planParts splits the file into parts along runs of unchanged base
-// chunks (copied with UploadPartCopy, up to engine.CopyPartSize each) and runs of
+// chunks (copied with UploadPartCopy, up to CopyPartSize each) and runs of
 // changed or new chunks (uploaded, ps each), so that a small change costs
 // one small part. Runs are whole chunks, so every part but the last is at
 // least 1 MiB (OSS wants 100 KB). When that would take more than 10,000
 // parts, the file is cut in equal parts of ps, each copied when it is all
 // unchanged.
-func (w *writeState) planParts(ps int64) []stagedPart {
+func (w *Writer) planParts(ps int64) []stagedPart {
 	var plan []stagedPart
 	nch := chunksFor(w.size)
 	for i := int64(0); i < nch && len(plan) <= 10000; {
@@ -834,7 +872,7 @@ func (w *writeState) planParts(ps int64) []stagedPart {
 		}
 		limit := ps
 		if c {
-			limit = max(ps, engine.CopyPartSize)
+			limit = max(ps, CopyPartSize)
 		}
 		for off, end := i*stageChunk, min(j*stageChunk, w.size); off < end; off += limit {
 			plan = append(plan, stagedPart{off: off, n: min(limit, end-off), copy: c})
@@ -854,12 +892,12 @@ func (w *writeState) planParts(ps int64) []stagedPart {
 
 // chunkCopyable reports whether chunk i (up to the end of the file) is
 // unchanged base content.
-func (w *writeState) chunkCopyable(i int64) bool {
+func (w *Writer) chunkCopyable(i int64) bool {
 	return w.baseETag != "" && w.chunkState(i) != chunkDirty && min((i+1)*stageChunk, w.size) <= w.baseLimit
 }
 
 // cleanRange reports whether [off, end) is unchanged base content.
-func (w *writeState) cleanRange(off, end int64) bool {
+func (w *Writer) cleanRange(off, end int64) bool {
 	if w.baseETag == "" || end > w.baseLimit {
 		return false
 	}
@@ -872,21 +910,35 @@ func (w *writeState) cleanRange(off, end int64) bool {
 }
 
 // fetchAllLocked makes [off, end) present on disk.
-func (w *writeState) fetchAllLocked(ctx context.Context, off, end int64) syscall.Errno {
+func (w *Writer) fetchAllLocked(ctx context.Context, off, end int64) error {
 	for i := off / stageChunk; i*stageChunk < end; i++ {
 		if w.needsBase(i) {
-			if errno := w.fetchChunkLocked(ctx, i); errno != 0 {
-				return errno
+			if err := w.fetchChunkLocked(ctx, i); err != nil {
+				return err
 			}
 		}
 	}
-	return 0
+	return nil
 }
 
-// release drops one handle; the last one removes the staging file unless it
+// Ref adds a reference (an open handle).
+func (w *Writer) Ref() {
+	w.mu.Lock()
+	w.refs++
+	w.mu.Unlock()
+}
+
+// LastRef reports whether one reference is left (the last handle).
+func (w *Writer) LastRef() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.refs == 1
+}
+
+// Release drops one handle; the last one removes the staging file unless it
 // holds data that could not be uploaded, and aborts a streamed upload that
 // nothing will complete.
-func (w *writeState) release() (last bool) {
+func (w *Writer) Release() (last bool) {
 	w.mu.Lock()
 	w.refs--
 	if w.refs > 0 {
@@ -901,21 +953,24 @@ func (w *writeState) release() (last bool) {
 	failed := w.failed != nil
 	if up := w.up; up != nil {
 		w.up = nil
-		w.fsys.eng.AbortUpload(w.key, up.id)
+		w.e.AbortUpload(w.key, up.id)
 	}
 	w.mu.Unlock()
 	if !failed {
-		w.discard()
+		w.Discard()
 	} else {
-		w.fsys.eng.CloseStageFile(w.file, true)
+		w.e.CloseStageFile(w.file, true)
 	}
 	return true
 }
 
-func (w *writeState) discard() {
-	w.fsys.eng.CloseStageFile(w.file, false)
+// Discard drops a writer that no handle uses (one that lost a race to be
+// the file's writer, or whose last handle is gone): its staging file is
+// removed.
+func (w *Writer) Discard() {
+	w.e.CloseStageFile(w.file, false)
 	if w.onDisk > 0 {
-		w.fsys.eng.Staging().DiskBudget().Release(w.onDisk)
+		w.e.staging.budget.Release(w.onDisk)
 		w.onDisk = 0
 	}
 }

@@ -1,0 +1,92 @@
+package engine
+
+// ossfs's metadata (x-oss-meta-mode, uid, gid, mtime) as the file system
+// writes it, and the changes chmod, chown and utimes make to it.
+
+import (
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// OssfsMeta is the metadata ossfs keeps for mode, owner and mtime.
+func OssfsMeta(mode, uid, gid uint32, mtime time.Time) map[string]string {
+	return map[string]string{
+		"mode":  strconv.FormatUint(uint64(mode), 10),
+		"uid":   strconv.FormatUint(uint64(uid), 10),
+		"gid":   strconv.FormatUint(uint64(gid), 10),
+		"mtime": FormatMtime(mtime),
+	}
+}
+
+// ParseMtime reads ossfs's x-oss-meta-mtime: epoch seconds, optionally
+// "sec.nnnnnnnnn".
+func ParseMtime(v string) (time.Time, bool) {
+	if v == "" {
+		return time.Time{}, false
+	}
+	sec, frac, _ := strings.Cut(v, ".")
+	s, err := strconv.ParseInt(sec, 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	var ns int64
+	if frac != "" {
+		if len(frac) > 9 {
+			frac = frac[:9]
+		}
+		frac += strings.Repeat("0", 9-len(frac))
+		if ns, err = strconv.ParseInt(frac, 10, 64); err != nil {
+			return time.Time{}, false
+		}
+	}
+	return time.Unix(s, ns), true
+}
+
+// FormatMtime writes t the way ossfs does (seconds; nanoseconds when set).
+func FormatMtime(t time.Time) string {
+	if t.Nanosecond() == 0 {
+		return strconv.FormatInt(t.Unix(), 10)
+	}
+	return strconv.FormatInt(t.Unix(), 10) + "." + strconv.FormatInt(int64(t.Nanosecond())+1e9, 10)[1:]
+}
+
+// AttrChange is what a chmod, chown or utimes changes: a nil field stays
+// as it is.
+type AttrChange struct {
+	Mode     *uint32 // its permission bits (07777); the file type stays
+	UID, GID *uint32
+	Mtime    *time.Time
+}
+
+// None reports whether c changes nothing.
+func (c AttrChange) None() bool {
+	return c.Mode == nil && c.UID == nil && c.GID == nil && c.Mtime == nil
+}
+
+// Apply makes c's changes to a mode, owner and mtime.
+func (c AttrChange) Apply(mode, uid, gid *uint32, mtime *time.Time) {
+	if c.Mode != nil {
+		*mode = *mode&syscall.S_IFMT | *c.Mode&0o7777
+	}
+	if c.UID != nil {
+		*uid = *c.UID
+	}
+	if c.GID != nil {
+		*gid = *c.GID
+	}
+	if c.Mtime != nil {
+		*mtime = *c.Mtime
+	}
+}
+
+// SUIDKilled is mode without set-user-ID, and without set-group-ID when
+// the file is group-executable; ok says whether that changed anything.
+func SUIDKilled(mode uint32) (uint32, bool) {
+	kill := uint32(syscall.S_ISUID)
+	if mode&syscall.S_IXGRP != 0 {
+		kill |= syscall.S_ISGID
+	}
+	return mode &^ kill, mode&kill != 0
+}
