@@ -28,6 +28,10 @@
 //     FlushAll, and the methods package fs calls under a writer's lock.
 //   - meta.go: ossfs's metadata (mode, owner, mtime) and the changes
 //     chmod, chown and utimes make.
+//   - renamedir.go: RenameDir, the rename of a directory: every object
+//     copied, then the sources deleted; undone on a failed copy; the open
+//     writers under it held, then following it (package fs's caches are
+//     told through TreeCaches).
 //   - copy.go: server-side copies (CopyObject, part by part above
 //     CopyLimit) and metadata rewrites in place (RewriteMeta).
 //   - reader.go: Reader, the read path of one open handle: sequential

@@ -28,6 +28,7 @@ type Config struct {
 	FileMode, UID, GID uint32 // a new file's mode bits and owner
 	UploadPartSize     int64
 	UploadConcurrency  int
+	MaxRenameObjects   int // most objects one directory rename may move
 
 	// The read path (reader.go; see fs.Config for each).
 	BlockSize, PartSize, MaxWindow, FirstRead int64
@@ -52,6 +53,11 @@ type Engine struct {
 
 	multiparts multiparts // upload.go
 
+	// renameSlot serializes directory renames (each holds the locks of
+	// the open writers under its source while it runs): a rename holds its
+	// one place, and one waiting for it gives up when its caller dies.
+	renameSlot chan struct{}
+
 	writers   writers       // writers.go
 	writerSeq atomic.Uint64 // numbers Writers (their lock order)
 
@@ -74,7 +80,7 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	e := &Engine{cfg: cfg, store: cfg.Store, log: cfg.Logger, budget: cache.NewBudget(cfg.Memory)}
+	e := &Engine{cfg: cfg, store: cfg.Store, log: cfg.Logger, budget: cache.NewBudget(cfg.Memory), renameSlot: make(chan struct{}, 1)}
 	e.blocks = cache.NewBlockCache(e.budget, e.budget.Limit()/2)
 	e.bufs = newBufPool(e.budget, e.budget.Limit()/8)
 	e.budget.SetReclaimer(e.reclaim)

@@ -631,7 +631,7 @@ func (w *Writer) UnlinkLocked() {
 
 // Renames of a file being written follow the rule: the object at a key
 // changes only at close or fsync. A rename moves what the server has of
-// the file (its last complete version, if any: see package fs: renameFile, renameDir)
+// the file (its last complete version, if any: see package fs: renameFile; RenameDir)
 // and the writer goes on with its pending bytes under the new key. A
 // streamed upload belongs to its key: it is aborted when the file moves,
 // and its parts are sent again under the new key from the staging file

@@ -22,9 +22,10 @@
 //     open, read, write, flush, fsync, release, readlink.
 //   - ops.go: namespace operations (create, mkdir, rmdir, unlink, symlink).
 //     rename.go: the rename of a file and the checks of every rename;
-//     renamedir.go: the rename of a directory (copy every object, then
-//     delete; undone on failure). Their server-side copies and metadata
-//     rewrites are the engine's (engine.CopyObject, RewriteMeta; fs.go's
+//     renamedir.go: the caches around the rename of a directory, whose
+//     objects the engine moves (engine.RenameDir: copy every object, then
+//     delete; undone on failure). Server-side copies and metadata rewrites
+//     are the engine's too (engine.CopyObject, RewriteMeta; fs.go's
 //     rewriteMeta also forgets the cached attributes). setattr.go: chmod,
 //     chown, utimes, truncate. special.go: mknod (FIFOs, sockets,
 //     devices).

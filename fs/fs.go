@@ -169,11 +169,6 @@ type FS struct {
 	probes        shareProbes  // share.go
 	staleOpens    staleOpens   // file.go
 
-	// renameSlot serializes directory renames (each holds the locks of
-	// the open writers under its source while it runs): a rename holds its
-	// one place, and one waiting for it gives up when its caller dies.
-	renameSlot chan struct{}
-
 	root *dirNode
 }
 
@@ -188,8 +183,7 @@ func New(cfg Config) (*FS, error) {
 		neg:   cache.NewTTL[struct{}](cfg.NegCacheSize, cfg.NegTTL),
 		// A listing holds its entries' attributes (for stat_ttl) and
 		// speaks for the directory's names (for list_ttl).
-		lists:      cache.NewTTL[*listing](cfg.ListCacheSize, max(cfg.ListTTL, cfg.StatTTL)),
-		renameSlot: make(chan struct{}, 1),
+		lists: cache.NewTTL[*listing](cfg.ListCacheSize, max(cfg.ListTTL, cfg.StatTTL)),
 
 		mountTime: time.Now(),
 		headSem:   make(chan struct{}, cfg.HeadConcurrency),
@@ -209,6 +203,7 @@ func New(cfg Config) (*FS, error) {
 
 		FileMode: cfg.FileMode, UID: cfg.UID, GID: cfg.GID,
 		UploadPartSize: cfg.UploadPartSize, UploadConcurrency: cfg.UploadConcurrency,
+		MaxRenameObjects: cfg.MaxRenameObjects,
 
 		BlockSize: cfg.BlockSize, PartSize: cfg.PartSize, MaxWindow: cfg.MaxWindow, FirstRead: cfg.FirstRead,
 		KernelRequests: cfg.KernelRequests,

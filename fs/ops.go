@@ -2,8 +2,9 @@ package fs
 
 // Namespace operations: create, mkdir, rmdir, unlink, symlink, link,
 // statfs. Each changes the server before it returns, except that a file
-// created here publishes nothing before its close (engine/writer.go). Renames are
-// in rename.go and renamedir.go, setattr in setattr.go.
+// created here publishes nothing before its close (engine/writer.go).
+// Renames are in rename.go and renamedir.go (and engine.RenameDir),
+// setattr in setattr.go.
 
 import (
 	"context"

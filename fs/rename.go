@@ -1,7 +1,8 @@
 package fs
 
 // Renames of a file, and the checks every rename makes (a directory's
-// objects are moved by renamedir.go). A file open for writing publishes
+// objects are moved by the engine, engine.RenameDir; renamedir.go keeps
+// the caches in step). A file open for writing publishes
 // nothing: what the server has of it moves, and its writer follows.
 
 import (

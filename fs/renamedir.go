@@ -1,170 +1,27 @@
 package fs
 
+// A directory rename as the caches see it: the objects are moved by the
+// engine (engine.RenameDir); what was known of them follows here.
+
 import (
 	"context"
 	"strings"
-	"sync"
 	"syscall"
-	"time"
 
 	"github.com/ossmount/ossmount/engine"
 	"github.com/ossmount/ossmount/ossapi"
 )
 
-// renameCopies is how many objects a directory rename copies at once.
-const renameCopies = 16
-
-// undoTimeout bounds the removal of a failed directory rename's copies
-// when its caller is gone (nobody waits for it then).
-const undoTimeout = 2 * time.Minute
-
-// renameDir moves every object under src to dst: copies first (bounded
-// concurrency), then deletes the sources. It is not atomic, but it fails
-// fast and leaves a known state:
-//
-//   - A copy that fails (after its own retries) stops the rename: no new
-//     copy starts, those in flight are canceled, and the copies made so far
-//     are removed again, so the source is whole and the destination as it
-//     was (an existing empty destination keeps its marker). EIO.
-//   - A dying caller stops it the same way (EINTR); the removal of the
-//     copies then goes on without it, bounded by undoTimeout.
-//   - Once every object is copied, a failed delete leaves the destination
-//     complete and part of the source still there. EIO, and the log says
-//     how many sources are left.
-//
-// Files open for writing under src publish nothing: they are held (their
-// writes wait) until the move is done, then follow it to their new keys
-// (engine.Writer.FollowRenameLocked), where their closes upload them. dstExisted says
-// dst was an existing (empty) directory.
+// renameDir moves every object under src to dst (engine.RenameDir), the
+// cached attributes following them.
 func (f *FS) renameDir(ctx context.Context, src, dst string, dstExisted bool) syscall.Errno {
-	select {
-	case f.renameSlot <- struct{}{}:
-	case <-ctx.Done():
-		return syscall.EINTR // the caller is dying; another rename is running
-	}
-	defer func() { <-f.renameSlot }()
-	open := f.holdWritersUnder(src)
-	defer func() {
-		for _, w := range open {
-			w.Unlock()
-		}
-	}()
-	for _, w := range open {
-		if w.FailedLocked() {
-			continue // never uploaded again; its data is kept locally
-		}
-		if errno := f.toErrno("rename", w.RenameReadyLocked(src, dst)); errno != 0 {
-			return errno
-		}
-	}
-	objs, errno := f.listTree(ctx, src, dst)
-	if errno != 0 {
-		return errno
-	}
-	hasMarker := false
-	for _, o := range objs {
-		if o.Key == src {
-			hasMarker = true
-		}
-	}
-	newETags, attempted, err := f.copyTree(ctx, objs, src, dst)
-	if err != nil {
-		f.undoCopies(ctx, src, dst, attempted, dstExisted, err)
-		return f.toErrno("rename", err)
-	}
-	if !hasMarker && len(objs) == 0 {
-		// Keep the destination a directory even if src was implicit and
-		// empty (known only from a stale listing); an implicit directory
-		// with children stays implicit, as it was.
-		if _, err := f.store.Put(ctx, ossapi.PutRequest{Key: dst, Body: strings.NewReader(""), Headers: ossapi.StdHeaders{ContentType: "application/x-directory"}}); err != nil {
-			return f.toErrno("rename", err)
-		}
-	}
-	if errno := f.deleteSources(ctx, objs, src, dst); errno != 0 {
-		return errno
-	}
-	// Open writers follow their files, publishing nothing (their objects,
-	// if any, moved with the others); a file still unlinked-but-open keeps
-	// a key nobody sees: it is never uploaded.
-	oldETags := make(map[string]string, len(objs))
-	for _, o := range objs {
-		oldETags[o.Key] = o.ETag
-	}
-	for _, w := range open {
-		old := w.KeyLocked()
-		w.FollowRenameLocked(dst+strings.TrimPrefix(old, src), oldETags[old], newETags[old])
-	}
-	f.carryAttrs(objs, src, dst, hasMarker, newETags)
-	return 0
-}
-
-// holdWritersUnder locks (in lock order) and returns the open writers
-// whose keys are under src; the others are left unlocked.
-func (f *FS) holdWritersUnder(src string) []*engine.Writer {
-	var open []*engine.Writer
-	for _, w := range engine.LockOrder(f.eng.OpenWriters()...) {
-		w.Lock()
-		if strings.HasPrefix(w.KeyLocked(), src) {
-			open = append(open, w)
-			continue // stays locked until the move is done
-		}
-		w.Unlock()
-	}
-	return open
-}
-
-// listTree lists every object under src, refusing (before anything is
-// copied) a tree with a key that would be too long under dst or with more
-// objects than max_rename_objects.
-func (f *FS) listTree(ctx context.Context, src, dst string) ([]ossapi.ObjectInfo, syscall.Errno) {
-	var objs []ossapi.ObjectInfo
-	token := ""
-	for {
-		page, err := f.store.List(ctx, ossapi.ListRequest{Prefix: src, ContinuationToken: token, MaxKeys: 1000})
-		if err != nil {
-			return nil, f.toErrno("rename", err)
-		}
-		for _, o := range page.Objects {
-			if len(dst)+len(o.Key)-len(src) > ossapi.MaxKeyLen {
-				f.log.Error("directory rename refused: a key would be longer than OSS allows", "dir", src, "key", o.Key)
-				return nil, syscall.ENAMETOOLONG
-			}
-		}
-		objs = append(objs, page.Objects...)
-		if len(objs) > f.cfg.MaxRenameObjects {
-			f.log.Error("directory rename refused: too many objects (max_rename_objects)", "dir", src, "limit", f.cfg.MaxRenameObjects)
-			return nil, syscall.EXDEV
-		}
-		if !page.IsTruncated || page.NextContinuationToken == "" {
-			return objs, 0
-		}
-		token = page.NextContinuationToken
-	}
-}
-
-// deleteSources deletes the sources of a directory rename once every one
-// is copied, 1000 a request. A failure leaves the destination complete and
-// part of the source there: the log says how much.
-func (f *FS) deleteSources(ctx context.Context, objs []ossapi.ObjectInfo, src, dst string) syscall.Errno {
-	keys := make([]string, len(objs))
-	for i := range objs {
-		keys[i] = objs[i].Key
-	}
-	for done := 0; done < len(keys); {
-		batch := keys[done:min(done+1000, len(keys))]
-		failed, err := f.store.DeleteMulti(ctx, batch)
-		if err == nil && len(failed) > 0 {
-			err = &engine.Error{Op: "DeleteMultipleObjects", Key: failed[0], Errno: syscall.EIO, Msg: "some deletes failed"}
-		}
-		if err != nil {
-			f.forgetTree(src, dst)
-			f.log.Error("directory rename: every object was copied, but deleting the sources failed; the destination is complete, remove what is left of the source",
-				"src", src, "dst", dst, "sources_left", len(keys)-done, "objects", len(keys), "err", err)
-			return f.toErrno("rename", err)
-		}
-		done += len(batch)
-	}
-	return 0
+	err := f.eng.RenameDir(ctx, src, dst, dstExisted, engine.TreeCaches{
+		Forget: func() { f.forgetTree(src, dst) },
+		Carry: func(objs []ossapi.ObjectInfo, hasMarker bool, newETags map[string]string) {
+			f.carryAttrs(objs, src, dst, hasMarker, newETags)
+		},
+	})
+	return f.toErrno("rename", err)
 }
 
 // carryAttrs forgets what was cached under src and dst, keeping what was
@@ -184,121 +41,6 @@ func (f *FS) carryAttrs(objs []ossapi.ObjectInfo, src, dst string, hasMarker boo
 	for k, a := range carried {
 		f.stat.Put(k, a)
 	}
-}
-
-// copyTree copies objs from under src to under dst, renameCopies at a
-// time, and stops at the first failure (or when ctx ends): it starts no
-// more copies and cancels those in flight. It returns the new ETags by
-// source key, the destination keys it tried to copy to (whether or not
-// the copy took effect), and the first error.
-func (f *FS) copyTree(ctx context.Context, objs []ossapi.ObjectInfo, src, dst string) (map[string]string, []string, error) {
-	cctx, stop := context.WithCancel(ctx)
-	defer stop()
-	var (
-		wg        sync.WaitGroup
-		mu        sync.Mutex
-		firstErr  error // GUARDED_BY(mu)
-		sem       = make(chan struct{}, renameCopies)
-		newETags  = make(map[string]string, len(objs)) // GUARDED_BY(mu)
-		attempted []string
-	)
-	for i := range objs {
-		o := &objs[i]
-		select {
-		case sem <- struct{}{}:
-		case <-cctx.Done():
-		}
-		if cctx.Err() != nil {
-			break
-		}
-		to := dst + strings.TrimPrefix(o.Key, src)
-		attempted = append(attempted, to)
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			info := o
-			if o.Size > engine.CopyLimit {
-				full, err := f.store.Head(cctx, o.Key, ossapi.HeadOptions{})
-				if err != nil && ossapi.KindOf(err) != ossapi.KindNotExist {
-					f.failCopy(&mu, &firstErr, stop, err)
-					return
-				}
-				if err == nil {
-					info = full
-				}
-			}
-			etag, err := f.eng.CopyObject(cctx, info, to, ossapi.MetadataCopy, nil, info.Headers)
-			if err != nil {
-				f.failCopy(&mu, &firstErr, stop, err)
-				return
-			}
-			mu.Lock()
-			newETags[o.Key] = etag
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	mu.Lock()
-	defer mu.Unlock()
-	if firstErr == nil && ctx.Err() != nil {
-		firstErr = context.Cause(ctx)
-	}
-	return newETags, attempted, firstErr
-}
-
-// failCopy records a copy's failure as the first one (unless there was an
-// earlier one) and stops the other copies.
-func (f *FS) failCopy(mu *sync.Mutex, firstErr *error, stop func(), err error) {
-	mu.Lock()
-	if *firstErr == nil {
-		*firstErr = err
-	}
-	mu.Unlock()
-	stop()
-}
-
-// undoCopies removes the copies a failed directory rename made (every key
-// in attempted: the destination held none of them before, except its own
-// marker when it existed). With the caller gone (ctx done) the removal
-// goes on in the background, bounded by undoTimeout; otherwise the caller
-// waits for it. What cannot be removed is logged.
-func (f *FS) undoCopies(ctx context.Context, src, dst string, attempted []string, dstExisted bool, cause error) {
-	keys := attempted[:0:0]
-	for _, k := range attempted {
-		if !(dstExisted && k == dst) {
-			keys = append(keys, k)
-		}
-	}
-	undo := func(ctx context.Context) {
-		defer f.forgetTree(src, dst)
-		left := 0
-		var lastErr error
-		for done := 0; done < len(keys); done += 1000 {
-			batch := keys[done:min(done+1000, len(keys))]
-			failed, err := f.store.DeleteMulti(ctx, batch)
-			if err != nil {
-				left += len(keys) - done
-				lastErr = err
-				break
-			}
-			left += len(failed)
-		}
-		if left > 0 {
-			f.log.Error("directory rename failed; the source is whole, but copies it made could not be removed from the destination: remove them (rm -r the destination)",
-				"src", src, "dst", dst, "copies_left", left, "err", cause, "undo_err", lastErr)
-			return
-		}
-		f.log.Error("directory rename failed; nothing was moved (the copies made were removed)", "src", src, "dst", dst, "err", cause)
-	}
-	if ctx.Err() == nil {
-		undo(ctx)
-		return
-	}
-	go func() {
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
-		defer cancel()
-		undo(uctx)
-	}()
 }
 
 // forgetTree drops what the caches know under src and dst.
