@@ -43,8 +43,8 @@
 //   - wakeup.go: Wakeup, waking the goroutines that wait for a change of
 //     state under a mutex.
 //   - errors.go: Error, a failure the engine finds itself, with the errno
-//     it stands for (package fs maps every error to an errno in one
-//     place, fs/errno.go).
+//     it stands for, and UploadError, the failure of a file's upload
+//     (package fs maps every error to an errno in one place, fs/errno.go).
 //
 // Locks: package fs's file lock, then a Writer's (two Writers: lower seq
 // first, LockOrder), then its StageFile's; a Reader's lock is taken alone

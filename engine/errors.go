@@ -33,3 +33,13 @@ func (e *Error) Error() string {
 func BodyCut(op, key string, cause error) error {
 	return &Error{Op: op, Key: key, Errno: syscall.EIO, Msg: "response body cut short", Cause: cause}
 }
+
+// UploadError is the failure of the upload of a file being written (op:
+// what failed). Package fs maps Err to an errno, and never to "no such
+// file" for the file being written (fs/errno.go).
+type UploadError struct {
+	Op  string
+	Err error
+}
+
+func (e *UploadError) Error() string { return e.Op + ": " + e.Err.Error() }

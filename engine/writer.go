@@ -408,16 +408,6 @@ func (w *Writer) uploadMeta(withMtime bool) map[string]string {
 	return m
 }
 
-// UploadError is the failure of the upload of a file being written (op:
-// what failed). Package fs maps Err to an errno, and never to "no such
-// file" for the file being written (fs/errno.go).
-type UploadError struct {
-	Op  string
-	Err error
-}
-
-func (e *UploadError) Error() string { return e.Op + ": " + e.Err.Error() }
-
 // failLocked makes the state sticky-failed and keeps the staging file,
 // described (KeptFile) and logged with the key and the ranges that did
 // not reach OSS; it returns err as an UploadError. A canceled request is

@@ -7,12 +7,13 @@
 // caches of package cache. docs/ARCHITECTURE.md draws the whole picture.
 //
 // Data flows one way: kernel -> fs -> engine -> cache -> ossapi. Package
-// engine holds what needs no FUSE: the read path (engine.Reader), the write
-// state machine and its uploads (engine.Writer), the memory budget's
-// reclaimer and the buffer pool, staging files, the cache directory
-// (upload records, kept files, crash recovery), server-side copies; FS
-// reaches it through FS.eng, and maps its errors to errnos (errno.go). The files of
-// fs, by concern:
+// engine holds what needs no FUSE: the read path (engine.Reader), the
+// write state machine and its uploads (engine.Writer), the memory
+// budget's reclaimer and the buffer pool, staging files, the cache
+// directory (upload records, kept files, crash recovery), server-side
+// copies, the moving of a directory's objects (engine.RenameDir); FS
+// reaches it through FS.eng, and maps its errors to errnos (errno.go).
+// The files of fs, by concern:
 //
 //   - fs.go: Config, FS (one mount), New and Close; attr (what is known of
 //     a key) and the lookups that fill the stat cache.
@@ -46,12 +47,12 @@
 //   - xattr.go: object metadata as extended attributes (one path for files
 //     and directories); share.go: presigned URLs and POST policies as
 //     virtual attributes; cachexattr.go: user.oss.cache (the data cache's
-//     status, pin, unpin, drop); stats.go: counters and user.oss.stats.
+//     status, pin, unpin, drop); stats.go: Stats and user.oss.stats.
 //   - access.go: permission checks (without default_permissions, and for
 //     sharing); names.go: which names and sizes OSS can hold.
 //   - errno.go: errors become errnos in exactly one place, toErrno (OSS
-//     error kinds, and engine.Error for failures the file system finds
-//     itself).
+//     error kinds, engine.Error for failures the file system finds
+//     itself, engine.UploadError for a failed upload).
 //     interrupt.go: request contexts (a dying caller cancels, a harmless
 //     signal does not).
 //

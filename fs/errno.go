@@ -26,7 +26,8 @@ var kindErrno = map[ossapi.Kind]syscall.Errno{
 
 // toErrno maps an error to an errno, logging what is not a plain "not found".
 // It is the only place in fs that interprets errors from ossapi (and the
-// engine.Errors of the file system itself).
+// engine's: Error, the failures the file system finds itself, and
+// UploadError, a failed upload of a file being written).
 func (f *FS) toErrno(op string, err error) syscall.Errno {
 	if err == nil {
 		return 0
