@@ -337,8 +337,9 @@ func TestWriterStreamChanges(t *testing.T) {
 	mode := uint32(0o4755)
 	w.SetMeta(AttrChange{Mode: &mode})
 	wt.write(w, data, 0)
-	if n := wt.srv.Count("UploadPart"); n < 4 {
-		t.Fatalf("not streamed: %d parts", n)
+	// The parts go in the background: wait for them.
+	if !waitFor(30*time.Second, func() bool { return wt.srv.Count("UploadPart") >= 4 }) {
+		t.Fatalf("not streamed: %d parts", wt.srv.Count("UploadPart"))
 	}
 	copy(data[1<<20+5:], "rewritten")
 	wt.write(w, []byte("rewritten"), 1<<20+5)
