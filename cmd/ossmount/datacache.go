@@ -3,7 +3,7 @@ package main
 // The persistent data cache: opening it for a mount (-o data_cache=DIR),
 // and `ossmount cache`, which shows, pins and drops entries through the
 // mount's control channel (the virtual attribute user.oss.cache, see
-// fs/datacache.go), with the daemon checking that the caller may read the
+// fs/cachexattr.go), with the daemon checking that the caller may read the
 // file.
 
 import (
