@@ -4,58 +4,24 @@ package engine
 // signatures checked, with no mount and no kernel (and under -race).
 
 import (
-	"bytes"
 	"log/slog"
-	"math/rand/v2"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/ossmount/ossmount/internal/testenv"
 	"github.com/ossmount/ossmount/ossapi"
 	"github.com/ossmount/ossmount/ossapi/osstest"
 )
 
-const (
-	testAK = "LTAItestaccesskey"
-	testSK = "test-secret-key-0123456789"
-)
-
-// logBuf collects an engine's log.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// logBuf collects a log (internal/testenv).
+type logBuf = testenv.LogBuf
 
 func newTestServer(t *testing.T, buckets ...string) *osstest.Server {
-	t.Helper()
-	srv, err := osstest.NewServer(osstest.Options{Buckets: buckets, Credentials: map[string]string{testAK: testSK}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	return srv
+	return testenv.Server(t, buckets...)
 }
 
 func testStore(t *testing.T, srv *osstest.Server, bucket string) ossapi.ObjectStore {
-	t.Helper()
-	c, err := ossapi.New(ossapi.Config{Bucket: bucket, Region: "cn-hangzhou", Endpoint: srv.URL(), RetryMax: 2,
-		Credentials: ossapi.StaticCredentials{AccessKeyID: testAK, AccessKeySecret: testSK}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return testenv.Store(t, srv, bucket, 2)
 }
 
 // newTestEngine makes an engine on bucket of srv staging in cacheDir; cfg
@@ -86,26 +52,7 @@ func newTestEngine(t *testing.T, srv *osstest.Server, bucket, cacheDir string, c
 }
 
 // randData is n bytes of seeded noise.
-func randData(n int, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, seed+1))
-	b := make([]byte, n)
-	for i := 0; i+8 <= n; i += 8 {
-		v := r.Uint64()
-		for j := 0; j < 8; j++ {
-			b[i+j] = byte(v >> (8 * j))
-		}
-	}
-	return b
-}
+func randData(n int, seed uint64) []byte { return testenv.RandData(n, seed) }
 
 // waitFor polls cond until it holds or the (generous) deadline passes.
-func waitFor(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return true
-}
+func waitFor(timeout time.Duration, cond func() bool) bool { return testenv.WaitFor(timeout, cond) }

@@ -35,6 +35,29 @@ func newReaderTest(t *testing.T, cfg func(*Config)) *readerTest {
 	return &readerTest{srv: srv, e: e}
 }
 
+// put stores data as key and returns the object's ETag.
+func (tf *readerTest) put(t *testing.T, key string, data []byte) string {
+	t.Helper()
+	tf.srv.PutObject("test", key, data, nil)
+	h, _, err := tf.srv.StatObject("test", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h.Get("ETag")
+}
+
+// newDataCache is a data cache of 1 GiB in a temporary directory, closed
+// at the end of the test.
+func newDataCache(t *testing.T) *cache.DataCache {
+	t.Helper()
+	dc, err := cache.OpenDataCache(cache.DataCacheConfig{Dir: t.TempDir(), Limit: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dc.Close)
+	return dc
+}
+
 // TestStreamFollowsBDP: a stream's parts and window follow the measured
 // bandwidth-delay product of one connection: with 50 ms to the first byte
 // and 100 MiB/s (5 MiB in one round trip) parts are as large as PartSize
@@ -43,14 +66,10 @@ func newReaderTest(t *testing.T, cfg func(*Config)) *readerTest {
 func TestStreamFollowsBDP(t *testing.T) {
 	tf := newReaderTest(t, nil)
 	const size = 256 << 20
-	tf.srv.PutObject("test", "big.bin", make([]byte, size), nil)
-	h, _, err := tf.srv.StatObject("test", "big.bin")
-	if err != nil {
-		t.Fatal(err)
-	}
+	etag := tf.put(t, "big.bin", make([]byte, size))
 	cfg := tf.e.cfg
 	schedule := func(latency time.Duration, rate float64) (window int64, first int64) {
-		r := tf.e.NewReader(nil, "big.bin", h.Get("ETag"), size)
+		r := tf.e.NewReader(nil, "big.bin", etag, size)
 		defer r.Close()
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -102,11 +121,7 @@ func TestStreamObserve(t *testing.T) {
 // split between two parts was stored by neither, so a file read once
 // never became whole in the cache.
 func TestStreamPartsEndOnChunks(t *testing.T) {
-	dc, err := cache.OpenDataCache(cache.DataCacheConfig{Dir: t.TempDir(), Limit: 1 << 30})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(dc.Close)
+	dc := newDataCache(t)
 	tf := newReaderTest(t, func(c *Config) { c.DataCache = dc })
 	// No such object: the parts' GETs fail, nothing is written into the
 	// cache behind the test's back; only the schedule is looked at.
@@ -152,13 +167,9 @@ func TestStreamPartsEndOnChunks(t *testing.T) {
 func TestFirstBytesBeforeWholePart(t *testing.T) {
 	tf := newReaderTest(t, func(c *Config) { c.FirstRead = 512 << 10 })
 	data := randData(512<<10, 9)
-	tf.srv.PutObject("test", "slow.bin", data, nil)
-	h, _, err := tf.srv.StatObject("test", "slow.bin")
-	if err != nil {
-		t.Fatal(err)
-	}
+	etag := tf.put(t, "slow.bin", data)
 	tf.srv.AddFault(osstest.Fault{Op: "GetObject", Key: "slow.bin", Times: 1, StallAfter: 64 << 10})
-	r := tf.e.NewReader(nil, "slow.bin", h.Get("ETag"), int64(len(data)))
+	r := tf.e.NewReader(nil, "slow.bin", etag, int64(len(data)))
 	// A generous bound: the bytes are there at once; the old code waited
 	// for the whole part, that is for ever.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -226,7 +237,7 @@ func TestFirstBytesBeforeWholePart(t *testing.T) {
 	}
 	r.Close() // ends the stalled GET
 	// The next reader reads the whole file (the fault fired once).
-	r = tf.e.NewReader(nil, "slow.bin", h.Get("ETag"), int64(len(data)))
+	r = tf.e.NewReader(nil, "slow.bin", etag, int64(len(data)))
 	defer r.Close()
 	whole := make([]byte, len(data))
 	for off := 0; off < len(data); off += 128 << 10 {
@@ -247,14 +258,10 @@ func TestFirstBytesBeforeWholePart(t *testing.T) {
 func TestStreamResumesCutPart(t *testing.T) {
 	tf := newReaderTest(t, func(c *Config) { c.FirstRead = 512 << 10 })
 	data := randData(512<<10, 10)
-	tf.srv.PutObject("test", "cut.bin", data, nil)
-	h, _, err := tf.srv.StatObject("test", "cut.bin")
-	if err != nil {
-		t.Fatal(err)
-	}
+	etag := tf.put(t, "cut.bin", data)
 	tf.srv.AddFault(osstest.Fault{Op: "GetObject", Key: "cut.bin", Times: 1, ResetAfter: 100 << 10})
 	tf.srv.ResetCounts()
-	r := tf.e.NewReader(nil, "cut.bin", h.Get("ETag"), int64(len(data)))
+	r := tf.e.NewReader(nil, "cut.bin", etag, int64(len(data)))
 	defer r.Close()
 	var got []byte
 	for off := 0; off < len(data); off += 4096 {
@@ -283,23 +290,15 @@ func TestStreamResumesCutPart(t *testing.T) {
 // part, and the file never became whole (never served by passthrough):
 // the kill -9 test's "never cached whole".
 func TestReadBytesAreCachedWhenTheirPartIsCanceled(t *testing.T) {
-	dc, err := cache.OpenDataCache(cache.DataCacheConfig{Dir: t.TempDir(), Limit: 1 << 30})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(dc.Close)
+	dc := newDataCache(t)
 	tf := newReaderTest(t, func(c *Config) { c.DataCache = dc; c.FirstRead = 512 << 10 })
 	const size = 4 << 20
 	data := randData(size, 11)
-	tf.srv.PutObject("test", "f.bin", data, nil)
-	h, _, err := tf.srv.StatObject("test", "f.bin")
-	if err != nil {
-		t.Fatal(err)
-	}
+	etag := tf.put(t, "f.bin", data)
 	// The first GETs (the parts of the first window, 1.5 MiB from offset
 	// 0) send 256 KiB each and stall.
 	tf.srv.AddFault(osstest.Fault{Op: "GetObject", Key: "f.bin", Times: 3, StallAfter: 256 << 10})
-	r := tf.e.NewReader(nil, "f.bin", h.Get("ETag"), size)
+	r := tf.e.NewReader(nil, "f.bin", etag, size)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	got := make([]byte, size)
@@ -327,7 +326,7 @@ func TestReadBytesAreCachedWhenTheirPartIsCanceled(t *testing.T) {
 	}
 	id := tf.e.DataID("f.bin")
 	if !waitFor(30*time.Second, func() bool { st, _ := dc.Status(id); return st.Cached == size }) {
-		e := dc.Open(id, h.Get("ETag"), size)
+		e := dc.Open(id, etag, size)
 		missing := e.MissingRanges()
 		e.Release()
 		t.Fatalf("every byte was read once, but the data cache lacks %v", missing)
@@ -342,13 +341,9 @@ func stalledStream(t *testing.T, tf *readerTest) (*Reader, []byte, chan readAnsw
 	t.Helper()
 	const size = 4 << 20
 	data := randData(size, 12)
-	tf.srv.PutObject("test", "f.bin", data, nil)
-	h, _, err := tf.srv.StatObject("test", "f.bin")
-	if err != nil {
-		t.Fatal(err)
-	}
+	etag := tf.put(t, "f.bin", data)
 	tf.srv.AddFault(osstest.Fault{Op: "GetObject", Key: "f.bin", Times: 3, StallAfter: 64 << 10})
-	r := tf.e.NewReader(nil, "f.bin", h.Get("ETag"), size)
+	r := tf.e.NewReader(nil, "f.bin", etag, size)
 	t.Cleanup(r.Close)
 	ch := make(chan readAnswer, 1)
 	go func() {
@@ -463,20 +458,12 @@ func TestReadAheadOutOfOrderKeepsStream(t *testing.T) {
 // page with a GET of its own and stored none of them (the cache keeps
 // whole 16 KiB chunks), so a file read that way never became whole.
 func TestPageReadsBehindStreamFetchBlocks(t *testing.T) {
-	dc, err := cache.OpenDataCache(cache.DataCacheConfig{Dir: t.TempDir(), Limit: 1 << 30})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(dc.Close)
+	dc := newDataCache(t)
 	tf := newReaderTest(t, func(c *Config) { c.DataCache = dc; c.FirstRead = 512 << 10 })
 	const size = 4 << 20
 	data := randData(size, 13)
-	tf.srv.PutObject("test", "f.bin", data, nil)
-	h, _, err := tf.srv.StatObject("test", "f.bin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := tf.e.NewReader(nil, "f.bin", h.Get("ETag"), size)
+	etag := tf.put(t, "f.bin", data)
+	r := tf.e.NewReader(nil, "f.bin", etag, size)
 	defer r.Close()
 	// The stream's own bytes are kept out of the cache: only what the
 	// reads behind it fetch may reach it.

@@ -6,10 +6,7 @@ package fs
 // no kernel: these tests run anywhere, under -race.
 
 import (
-	"bytes"
 	"log/slog"
-	"math/rand/v2"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,32 +15,13 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/ossmount/ossmount/engine"
+	"github.com/ossmount/ossmount/internal/testenv"
 	"github.com/ossmount/ossmount/ossapi"
 	"github.com/ossmount/ossmount/ossapi/osstest"
 )
 
-const (
-	testAK = "LTAItestaccesskey"
-	testSK = "test-secret-key-0123456789"
-)
-
-// logBuf collects a file system's log.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// logBuf collects a log (internal/testenv).
+type logBuf = testenv.LogBuf
 
 // testFS is a file system on an emulated bucket, driven like the kernel.
 type testFS struct {
@@ -56,30 +34,11 @@ type testFS struct {
 }
 
 func newTestServer(t *testing.T, buckets ...string) *osstest.Server {
-	t.Helper()
-	if len(buckets) == 0 {
-		buckets = []string{"test"}
-	}
-	srv, err := osstest.NewServer(osstest.Options{Buckets: buckets, Credentials: map[string]string{testAK: testSK}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	return srv
+	return testenv.Server(t, buckets...)
 }
 
-// testStore is a client of bucket on srv making at most attempts tries of
-// each request. (The SDK's retry of an upload whose error answer came
-// before its body was sent reads the body while the first attempt's
-// transport goroutine still does: tests that fail uploads make one try.)
 func testStore(t *testing.T, srv *osstest.Server, bucket string, attempts int) ossapi.ObjectStore {
-	t.Helper()
-	c, err := ossapi.New(ossapi.Config{Bucket: bucket, Region: "cn-hangzhou", Endpoint: srv.URL(), RetryMax: attempts,
-		Credentials: ossapi.StaticCredentials{AccessKeyID: testAK, AccessKeySecret: testSK}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return testenv.Store(t, srv, bucket, attempts)
 }
 
 // newTestFS makes a file system on bucket "test" of srv (a new server when
@@ -281,26 +240,7 @@ func (tf *testFS) onlyWriter() *engine.Writer {
 	return ws[0]
 }
 
-func randData(n int, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, seed+1))
-	b := make([]byte, n)
-	for i := 0; i+8 <= n; i += 8 {
-		v := r.Uint64()
-		for j := 0; j < 8; j++ {
-			b[i+j] = byte(v >> (8 * j))
-		}
-	}
-	return b
-}
+func randData(n int, seed uint64) []byte { return testenv.RandData(n, seed) }
 
 // waitFor polls cond until it holds or the (generous) deadline passes.
-func waitFor(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return true
-}
+func waitFor(timeout time.Duration, cond func() bool) bool { return testenv.WaitFor(timeout, cond) }

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/ossmount/ossmount/auth/authtest"
+	"github.com/ossmount/ossmount/internal/testenv"
 	"github.com/ossmount/ossmount/ossapi/osstest"
 )
 
@@ -1014,12 +1015,5 @@ func TestCredOsslocal(t *testing.T) {
 
 // credWait polls cond every 50 ms until it holds or timeout passes.
 func credWait(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return true
+	return testenv.Poll(timeout, 50*time.Millisecond, cond)
 }

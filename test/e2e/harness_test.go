@@ -4,7 +4,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ossmount/ossmount/internal/testenv"
 	"github.com/ossmount/ossmount/ossapi/osstest"
 )
 
@@ -121,23 +121,8 @@ func newServer(t testing.TB, buckets ...string) *osstest.Server {
 	return srv
 }
 
-// syncBuffer is a bytes.Buffer safe for a subprocess's writes and our reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer is a buffer safe for a subprocess's writes and our reads.
+type syncBuffer = testenv.LogBuf
 
 // mount is a running ossmount process.
 type mount struct {

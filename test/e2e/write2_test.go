@@ -27,6 +27,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/posixtest"
 	"golang.org/x/sys/unix"
 
+	"github.com/ossmount/ossmount/internal/testenv"
 	"github.com/ossmount/ossmount/ossapi/osstest"
 )
 
@@ -60,14 +61,7 @@ func vmHWM(t *testing.T, pid int) int64 {
 
 // waitFor polls cond every 20 ms until it holds or timeout passes.
 func waitFor(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return true
+	return testenv.Poll(timeout, 20*time.Millisecond, cond)
 }
 
 func sha(b []byte) [32]byte { return sha256.Sum256(b) }
