@@ -33,11 +33,13 @@ type TreeCaches struct {
 // atomic, but it fails fast and leaves a known state:
 //
 //   - A copy that fails (after its own retries) stops the rename: no new
-//     copy starts, those in flight are canceled, and the copies made so far
-//     are removed again, so the source is whole and the destination as it
+//     copy starts, those in flight are waited for (OSS finishes a copy its
+//     client gave up, which would land after the undo), and the copies
+//     made are removed again, so the source is whole and the destination as it
 //     was (an existing empty destination keeps its marker). The copy's
 //     error.
-//   - A dying caller stops it the same way (its context's error); the removal of the
+//   - A dying caller stops it the same way (its context's error), except
+//     that the copies in flight are given up at once; the removal of the
 //     copies then goes on without it, bounded by undoTimeout.
 //   - Once every object is copied, a failed delete leaves the destination
 //     complete and part of the source still there. An Error (EIO) or the
@@ -184,13 +186,17 @@ func (e *Engine) deleteSources(ctx context.Context, objs []ossapi.ObjectInfo, sr
 }
 
 // copyTree copies objs from under src to under dst, renameCopies at a
-// time, and stops at the first failure (or when ctx ends): it starts no
-// more copies and cancels those in flight. It returns the new ETags by
-// source key, the destination keys it tried to copy to (whether or not
-// the copy took effect), and the first error.
+// time, and stops at the first failure: it starts no more copies and
+// waits for those in flight, so that every copy that will take effect has
+// when it returns (a copy given up by the client may still be made by
+// OSS, after the undo). When ctx ends (the caller dies) those in flight
+// are given up at once. It returns the new ETags by source key, the
+// destination keys it tried to copy to (whether or not the copy took
+// effect), and the first error.
 func (e *Engine) copyTree(ctx context.Context, objs []ossapi.ObjectInfo, src, dst string) (map[string]string, []string, error) {
-	cctx, stop := context.WithCancel(ctx)
-	defer stop()
+	halt := make(chan struct{})
+	var haltOnce sync.Once
+	stop := func() { haltOnce.Do(func() { close(halt) }) }
 	var (
 		wg        sync.WaitGroup
 		mu        sync.Mutex
@@ -203,9 +209,10 @@ func (e *Engine) copyTree(ctx context.Context, objs []ossapi.ObjectInfo, src, ds
 		o := &objs[i]
 		select {
 		case sem <- struct{}{}:
-		case <-cctx.Done():
+		case <-halt:
+		case <-ctx.Done():
 		}
-		if cctx.Err() != nil {
+		if halted(halt) || ctx.Err() != nil {
 			break
 		}
 		to := dst + strings.TrimPrefix(o.Key, src)
@@ -215,7 +222,7 @@ func (e *Engine) copyTree(ctx context.Context, objs []ossapi.ObjectInfo, src, ds
 			defer func() { <-sem; wg.Done() }()
 			info := o
 			if o.Size > CopyLimit {
-				full, err := e.store.Head(cctx, o.Key, ossapi.HeadOptions{})
+				full, err := e.store.Head(ctx, o.Key, ossapi.HeadOptions{})
 				if err != nil && ossapi.KindOf(err) != ossapi.KindNotExist {
 					failCopy(&mu, &firstErr, stop, err)
 					return
@@ -224,7 +231,7 @@ func (e *Engine) copyTree(ctx context.Context, objs []ossapi.ObjectInfo, src, ds
 					info = full
 				}
 			}
-			etag, err := e.CopyObject(cctx, info, to, ossapi.MetadataCopy, nil, info.Headers)
+			etag, err := e.CopyObject(ctx, info, to, ossapi.MetadataCopy, nil, info.Headers)
 			if err != nil {
 				failCopy(&mu, &firstErr, stop, err)
 				return
@@ -243,8 +250,18 @@ func (e *Engine) copyTree(ctx context.Context, objs []ossapi.ObjectInfo, src, ds
 	return newETags, attempted, firstErr
 }
 
+// halted reports whether halt is closed.
+func halted(halt <-chan struct{}) bool {
+	select {
+	case <-halt:
+		return true
+	default:
+		return false
+	}
+}
+
 // failCopy records a copy's failure as the first one (unless there was an
-// earlier one) and stops the other copies.
+// earlier one) and stops the copies not started yet.
 func failCopy(mu *sync.Mutex, firstErr *error, stop func(), err error) {
 	mu.Lock()
 	if *firstErr == nil {

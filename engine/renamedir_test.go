@@ -147,3 +147,25 @@ func TestRenameDirFailedDelete(t *testing.T) {
 		t.Errorf("forgot %d; log:\n%s", c.forgot.Load(), wt.log.String())
 	}
 }
+
+// A failed directory rename waits for the copies in flight before it
+// removes what they made: OSS finishes a copy whose client gave up, so a
+// copy cancelled at the first failure could be made after the undo had
+// deleted the copies, and stayed at the destination. (Here the copy to
+// e/b takes effect 1.5 s after it is asked, whether or not the client
+// waits; the copy to e/c is refused at once.)
+func TestRenameDirUndoWaitsForCopiesInFlight(t *testing.T) {
+	wt := newWriterTest(t, func(c *Config) { c.MaxRenameObjects = 100 })
+	putTree(wt, "d/a", "d/b", "d/c", "d/d")
+	wt.srv.AddFault(osstest.Fault{Op: "CopyObject", Key: "e/b", Slow: 1500 * time.Millisecond})
+	wt.srv.AddFault(osstest.Fault{Op: "CopyObject", Key: "e/c", Status: 403, Code: "AccessDenied", Latency: 200 * time.Millisecond})
+	var c caches
+	err := wt.e.RenameDir(context.Background(), "d/", "e/", false, c.hooks())
+	if ossapi.KindOf(err) != ossapi.KindPermission {
+		t.Fatalf("rename with a refused copy: %v, want the refusal", err)
+	}
+	time.Sleep(2 * time.Second) // past the slow copy's effect
+	if keys := strings.Join(wt.srv.Keys("test"), " "); keys != "d/a d/b d/c d/d" {
+		t.Errorf("keys 2 s after the failed rename: %s (a copy in flight was made after the undo)", keys)
+	}
+}

@@ -423,6 +423,10 @@ type Fault struct {
 	// connection without an answer: the client cannot tell whether it
 	// was applied (a response lost on the way back).
 	LoseResponse bool
+	// Slow delays the request's effect by this long even when the client
+	// goes away meanwhile: OSS finishes what it started (a CopyObject
+	// whose client gave up still makes its copy).
+	Slow time.Duration
 }
 
 type faultState struct {
@@ -478,6 +482,13 @@ func (rc *reqCtx) applyFaults() bool {
 			case <-time.After(f.Latency):
 			case <-rc.r.Context().Done():
 				return true
+			case <-s.closed:
+				return true
+			}
+		}
+		if f.Slow > 0 {
+			select {
+			case <-time.After(f.Slow):
 			case <-s.closed:
 				return true
 			}

@@ -727,6 +727,34 @@ func TestFaultLoseResponse(t *testing.T) {
 	}
 }
 
+// TestFaultSlow: a request slowed by Slow takes effect even though its
+// client gave up meanwhile (OSS finishes what it started).
+func TestFaultSlow(t *testing.T) {
+	srv := newTestServer(t, Options{})
+	c := newClient(srv, clientOpt{})
+	srv.PutObject("test", "src", []byte("data"), nil)
+	srv.AddFault(Fault{Op: "CopyObject", Slow: 300 * time.Millisecond, Times: 1})
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	_, err := c.CopyObject(short, &oss.CopyObjectRequest{Bucket: oss.Ptr("test"), Key: oss.Ptr("dst"), SourceKey: oss.Ptr("src")})
+	if err == nil {
+		t.Fatal("the client did not give up on the slow copy")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if got, _, err := srv.GetObject("test", "dst"); err == nil {
+			if string(got) != "data" {
+				t.Fatalf("the copy holds %q", got)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the copy whose client gave up was never made")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // postForm uploads with a hand-built V4 PostObject form.
 func postForm(t *testing.T, srv *Server, key string, data []byte, cond []any, extra map[string]string) (int, string) {
 	t.Helper()
