@@ -68,7 +68,8 @@ type Reader struct {
 	stream  *stream // GUARDED_BY(mu); nil when not streaming
 	lastEnd int64   // GUARDED_BY(mu); end of the previous read, -1 before any
 	closed  bool    // GUARDED_BY(mu)
-	reading int     // GUARDED_BY(mu); reads under way (see aheadLocked)
+
+	reading atomic.Int32 // reads under way (see aheadLocked)
 }
 
 type stream struct {
@@ -219,14 +220,8 @@ func (r *Reader) objectKey() string {
 // else is read into dest. The result is never nil; an error comes with
 // what was read before it.
 func (r *Reader) Read(ctx context.Context, dest []byte, off int64) (*ReadResult, error) {
-	r.mu.Lock()
-	r.reading++
-	r.mu.Unlock()
-	defer func() {
-		r.mu.Lock()
-		r.reading--
-		r.mu.Unlock()
-	}()
+	r.reading.Add(1)
+	defer r.reading.Add(-1)
 	if off < r.size && len(dest) > 0 {
 		end := min(off+int64(len(dest)), r.size)
 		r.mu.Lock()
@@ -398,7 +393,7 @@ func (r *Reader) ReadAt(ctx context.Context, dest []byte, off int64) (int, error
 // for it would cancel the parts the others wait for, and fetch them again.
 // A lone read has no slack: a seek drops the stream.
 func (r *Reader) aheadLocked(n int) int64 {
-	if r.reading < 2 {
+	if r.reading.Load() < 2 {
 		return 0
 	}
 	cfg := &r.e.cfg

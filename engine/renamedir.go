@@ -194,9 +194,8 @@ func (e *Engine) deleteSources(ctx context.Context, objs []ossapi.ObjectInfo, sr
 // destination keys it tried to copy to (whether or not the copy took
 // effect), and the first error.
 func (e *Engine) copyTree(ctx context.Context, objs []ossapi.ObjectInfo, src, dst string) (map[string]string, []string, error) {
-	halt := make(chan struct{})
-	var haltOnce sync.Once
-	stop := func() { haltOnce.Do(func() { close(halt) }) }
+	halt, stop := context.WithCancel(context.Background()) // no new copy: not the copies' context
+	defer stop()
 	var (
 		wg        sync.WaitGroup
 		mu        sync.Mutex
@@ -209,10 +208,10 @@ func (e *Engine) copyTree(ctx context.Context, objs []ossapi.ObjectInfo, src, ds
 		o := &objs[i]
 		select {
 		case sem <- struct{}{}:
-		case <-halt:
+		case <-halt.Done():
 		case <-ctx.Done():
 		}
-		if halted(halt) || ctx.Err() != nil {
+		if halt.Err() != nil || ctx.Err() != nil {
 			break
 		}
 		to := dst + strings.TrimPrefix(o.Key, src)
@@ -248,16 +247,6 @@ func (e *Engine) copyTree(ctx context.Context, objs []ossapi.ObjectInfo, src, ds
 		firstErr = context.Cause(ctx)
 	}
 	return newETags, attempted, firstErr
-}
-
-// halted reports whether halt is closed.
-func halted(halt <-chan struct{}) bool {
-	select {
-	case <-halt:
-		return true
-	default:
-		return false
-	}
 }
 
 // failCopy records a copy's failure as the first one (unless there was an
