@@ -107,6 +107,22 @@ func (tf *testFS) create(name string) *handle {
 	return tf.createIn(fuse.FUSE_ROOT_ID, name)
 }
 
+// writeFile creates name holding data (uploaded at the close) and
+// returns its node.
+func (tf *testFS) writeFile(name string, data []byte) uint64 {
+	tf.t.Helper()
+	h := tf.create(name)
+	h.writeAll(data, 0)
+	if errno := h.close(); errno != 0 {
+		tf.t.Fatalf("close %s: %v", name, errno)
+	}
+	node, errno := tf.lookup(name)
+	if errno != 0 {
+		tf.t.Fatalf("lookup %s: %v", name, errno)
+	}
+	return node
+}
+
 // createIn creates name in directory dir, open for reading and writing.
 func (tf *testFS) createIn(dir uint64, name string) *handle {
 	tf.t.Helper()

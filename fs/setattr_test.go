@@ -54,12 +54,7 @@ func (tf *testFS) head(key string) *ossapi.ObjectInfo {
 // self-copy) before SETATTR returns, keeping the data and other metadata.
 func TestSetattrFileOnServer(t *testing.T) {
 	tf := newTestFS(t, nil, nil)
-	h := tf.create("f")
-	h.writeAll([]byte("hello"), 0)
-	if errno := h.close(); errno != 0 {
-		t.Fatalf("close: %v", errno)
-	}
-	node, _ := tf.lookup("f")
+	node := tf.writeFile("f", []byte("hello"))
 	mt := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
 	out, errno := tf.setattr(chmodIn(node, 0, 0o600, &mt))
 	if errno != 0 {
@@ -186,12 +181,7 @@ func (tf *testFS) removexattr(node uint64, name string) syscall.Errno {
 // when the call returns; the cache attribute cannot be set on a directory.
 func TestXattrFileAndDirectory(t *testing.T) {
 	tf := newTestFS(t, nil, nil)
-	h := tf.create("f")
-	h.writeAll([]byte("abc"), 0)
-	if errno := h.close(); errno != 0 {
-		t.Fatalf("close: %v", errno)
-	}
-	file, _ := tf.lookup("f")
+	file := tf.writeFile("f", []byte("abc"))
 	dir := tf.mkdir("d")
 	for _, c := range []struct {
 		name string
