@@ -26,6 +26,9 @@
 //     keeps its data). stream.go: its streamed multipart upload.
 //     writers.go: the set of open writers, their lock order (LockOrder),
 //     FlushAll, and the methods package fs calls under a writer's lock.
+//   - stat.go: Stat, what the mount knows of one key (its attributes and
+//     the version they describe), and the compact codes a listing's
+//     entries keep of a storage class and an object type.
 //   - meta.go: ossfs's metadata (mode, owner, mtime) and the changes
 //     chmod, chown and utimes make.
 //   - renamedir.go: RenameDir, the rename of a directory: every object

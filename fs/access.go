@@ -26,6 +26,8 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/ossmount/ossmount/engine"
 )
 
 // Access wanted, as in access(2).
@@ -108,21 +110,21 @@ func supplementaryGroups(pid uint32) []uint32 {
 
 // may reports whether w may access an object with attributes a for all of
 // want (permRead, permWrite, permExec), as generic_permission decides.
-func (w *who) may(a *attr, want uint32) bool {
+func (w *who) may(a *engine.Stat, want uint32) bool {
 	if w == nil {
 		return true
 	}
-	mode := a.mode
+	mode := a.Mode
 	if w.uid == 0 {
 		// Root reads, writes and searches anything; it executes a file
 		// only when someone may.
-		return want&permExec == 0 || a.dir || mode&0o111 != 0
+		return want&permExec == 0 || a.Dir || mode&0o111 != 0
 	}
 	var bits uint32
 	switch {
-	case w.uid == a.uid:
+	case w.uid == a.UID:
 		bits = mode >> 6
-	case w.inGroup(a.gid):
+	case w.inGroup(a.GID):
 		bits = mode >> 3
 	default:
 		bits = mode
@@ -132,12 +134,12 @@ func (w *who) may(a *attr, want uint32) bool {
 
 // owns reports whether w may act as the owner of a (chmod, utimes to a
 // given time): it is the owner, or root.
-func (w *who) owns(a *attr) bool { return w.root() || w.uid == a.uid }
+func (w *who) owns(a *engine.Stat) bool { return w.root() || w.uid == a.UID }
 
 // sticky reports whether the sticky bit of dir keeps w from removing or
 // replacing victim: only the owner of either, or root, may.
-func (w *who) sticky(dir, victim *attr) bool {
-	return dir.mode&syscall.S_ISVTX != 0 && !w.root() && w.uid != dir.uid && w.uid != victim.uid
+func (w *who) sticky(dir, victim *engine.Stat) bool {
+	return dir.Mode&syscall.S_ISVTX != 0 && !w.root() && w.uid != dir.UID && w.uid != victim.UID
 }
 
 // enforcing reports whether the file system checks permissions itself
@@ -187,7 +189,7 @@ func (f *FS) pathErrno(ctx context.Context, in *gofs.Inode) syscall.Errno {
 // dirWriteErrno checks, when the mount enforces permissions, that the
 // caller may add or remove names in d: search on the path, write and
 // search on d. It returns the caller and d's attributes for further rules.
-func (f *FS) dirWriteErrno(ctx context.Context, d *dirNode) (*who, *attr, syscall.Errno) {
+func (f *FS) dirWriteErrno(ctx context.Context, d *dirNode) (*who, *engine.Stat, syscall.Errno) {
 	w := callerOf(ctx)
 	a, errno := d.attrs(ctx)
 	if errno != 0 {
@@ -230,23 +232,23 @@ func openWant(flags uint32) uint32 {
 // came through an open descriptor (ftruncate needs no permission: the
 // descriptor's mode was checked at open). It may clear S_ISGID from *mode
 // (chmod by a caller outside the file's group), as the kernel does.
-func (w *who) setattrErrno(a *attr, in *fuse.SetAttrIn, mode *uint32, withHandle bool) syscall.Errno {
+func (w *who) setattrErrno(a *engine.Stat, in *fuse.SetAttrIn, mode *uint32, withHandle bool) syscall.Errno {
 	if w.root() {
 		return 0
 	}
-	owner := w.uid == a.uid
-	if uid, ok := in.GetUID(); ok && !(owner && uid == a.uid) {
+	owner := w.uid == a.UID
+	if uid, ok := in.GetUID(); ok && !(owner && uid == a.UID) {
 		return syscall.EPERM // only root gives a file away
 	}
 	gid, hasGID := in.GetGID()
-	if hasGID && !(owner && (gid == a.gid || w.inGroup(gid))) {
+	if hasGID && !(owner && (gid == a.GID || w.inGroup(gid))) {
 		return syscall.EPERM // the owner may pick only one of its groups
 	}
 	if mode != nil {
 		if !owner {
 			return syscall.EPERM
 		}
-		g := a.gid
+		g := a.GID
 		if hasGID {
 			g = gid
 		}
@@ -274,14 +276,14 @@ func (w *who) setattrErrno(a *attr, in *fuse.SetAttrIn, mode *uint32, withHandle
 // newOwner is the owner, group and extra mode bits of a new object made by
 // w in a directory with attributes parent: the caller's uid and gid, or the
 // directory's gid when it is set-group-ID (which a new directory inherits).
-func (f *FS) newOwner(w *who, parent *attr, mode uint32, dir bool) (uid, gid, outMode uint32) {
+func (f *FS) newOwner(w *who, parent *engine.Stat, mode uint32, dir bool) (uid, gid, outMode uint32) {
 	uid, gid = f.cfg.UID, f.cfg.GID
 	if w != nil {
 		uid, gid = w.uid, w.gid
 	}
 	outMode = mode
-	if parent != nil && parent.mode&syscall.S_ISGID != 0 {
-		gid = parent.gid
+	if parent != nil && parent.Mode&syscall.S_ISGID != 0 {
+		gid = parent.GID
 		if dir {
 			outMode |= syscall.S_ISGID
 		}
@@ -297,7 +299,7 @@ func (f *FS) newOwner(w *who, parent *attr, mode uint32, dir bool) (uid, gid, ou
 // attributes of a node with exact attributes a: search on the path, then
 // read or write permission, and on a sticky directory only its owner (or
 // root) changes them.
-func (f *FS) xattrErrno(ctx context.Context, in *gofs.Inode, a *attr, write bool) syscall.Errno {
+func (f *FS) xattrErrno(ctx context.Context, in *gofs.Inode, a *engine.Stat, write bool) syscall.Errno {
 	if !f.enforcing() {
 		return 0
 	}
@@ -305,7 +307,7 @@ func (f *FS) xattrErrno(ctx context.Context, in *gofs.Inode, a *attr, write bool
 	if errno := f.searchErrno(ctx, w, parentDir(in)); errno != 0 {
 		return errno
 	}
-	if write && a.dir && a.mode&syscall.S_ISVTX != 0 && !w.owns(a) {
+	if write && a.Dir && a.Mode&syscall.S_ISVTX != 0 && !w.owns(a) {
 		return syscall.EPERM
 	}
 	want := uint32(permRead)
@@ -320,7 +322,7 @@ func (f *FS) xattrErrno(ctx context.Context, in *gofs.Inode, a *attr, write bool
 
 // nodeErrno checks, when the mount enforces permissions, that the caller
 // may search the path to in and access it (attributes a) for want.
-func (f *FS) nodeErrno(ctx context.Context, in *gofs.Inode, a *attr, want uint32) syscall.Errno {
+func (f *FS) nodeErrno(ctx context.Context, in *gofs.Inode, a *engine.Stat, want uint32) syscall.Errno {
 	if !f.enforcing() {
 		return 0
 	}
@@ -333,7 +335,7 @@ func (f *FS) nodeErrno(ctx context.Context, in *gofs.Inode, a *attr, want uint32
 // default_permissions, and the sharing requests, of which the kernel knows
 // nothing: a presigned URL wants read, a POST policy write and search, on
 // exact attributes.
-func (f *FS) mayErrno(ctx context.Context, in *gofs.Inode, a *attr, want uint32) syscall.Errno {
+func (f *FS) mayErrno(ctx context.Context, in *gofs.Inode, a *engine.Stat, want uint32) syscall.Errno {
 	w := callerOf(ctx)
 	if errno := f.searchErrno(ctx, w, parentDir(in)); errno != 0 {
 		return errno
@@ -349,12 +351,14 @@ type permNode interface {
 	gofs.InodeEmbedder
 	// permAttr is the attributes a permission decision takes (exact
 	// ones for a file).
-	permAttr(ctx context.Context) (*attr, syscall.Errno)
+	permAttr(ctx context.Context) (*engine.Stat, syscall.Errno)
 }
 
-func (n *fileNode) permAttr(ctx context.Context) (*attr, syscall.Errno) { return n.exactAttr(ctx) }
+func (n *fileNode) permAttr(ctx context.Context) (*engine.Stat, syscall.Errno) {
+	return n.exactAttr(ctx)
+}
 
-func (n *dirNode) permAttr(ctx context.Context) (*attr, syscall.Errno) { return n.attrs(ctx) }
+func (n *dirNode) permAttr(ctx context.Context) (*engine.Stat, syscall.Errno) { return n.attrs(ctx) }
 
 // access answers access(2) on n (sent only without default_permissions).
 func (f *FS) access(ctx context.Context, n permNode, mask uint32) syscall.Errno {

@@ -21,6 +21,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/ossmount/ossmount/cache"
+	"github.com/ossmount/ossmount/engine"
 )
 
 const xattrCache = "user.oss.cache"
@@ -50,10 +51,10 @@ func (n *fileNode) cacheStatus(ctx context.Context, dest []byte) (uint32, syscal
 	ans := answer{Key: key}
 	if st, ok := dc.Status(n.fsys.eng.DataID(key)); ok {
 		ans.EntryStatus = st
-		ans.Current = st.ETag == a.etag
+		ans.Current = st.ETag == a.ETag
 	} else {
-		ans.Size = a.size
-		ans.ETag = a.etag
+		ans.Size = a.Size
+		ans.ETag = a.ETag
 	}
 	return answerShare(ctx, n.fsys, n.StableAttr().Ino, xattrCache, dest, func() (string, syscall.Errno) {
 		b, _ := json.Marshal(ans)
@@ -102,7 +103,7 @@ func (n *fileNode) cacheControl(ctx context.Context, value []byte) syscall.Errno
 	if errno != 0 {
 		return errno
 	}
-	if a.isSymlink() {
+	if a.IsSymlink() {
 		return syscall.EINVAL
 	}
 	if errno := n.fsys.mayErrno(ctx, &n.Inode, a, permRead); errno != 0 {
@@ -118,18 +119,18 @@ func (n *fileNode) cacheControl(ctx context.Context, value []byte) syscall.Errno
 		n.fsys.log.Info("data cache: dropped", "key", key, "uid", uid)
 		return 0
 	case "unpin":
-		if e := n.fsys.eng.OpenData(key, a.etag, a.size); e != nil {
+		if e := n.fsys.eng.OpenData(key, a.ETag, a.Size); e != nil {
 			e.SetPinned(false)
 			e.Release()
 		}
 		return 0
 	}
-	if a.size == 0 {
+	if a.Size == 0 {
 		return 0
 	}
-	e := n.fsys.eng.OpenData(key, a.etag, a.size)
+	e := n.fsys.eng.OpenData(key, a.ETag, a.Size)
 	if e == nil {
-		n.fsys.log.Warn("data cache: cannot pin a file larger than the cache", "key", key, "size", a.size, "limit", dc.Limit())
+		n.fsys.log.Warn("data cache: cannot pin a file larger than the cache", "key", key, "size", a.Size, "limit", dc.Limit())
 		return syscall.EFBIG
 	}
 	defer e.Release()
@@ -140,15 +141,15 @@ func (n *fileNode) cacheControl(ctx context.Context, value []byte) syscall.Errno
 	}
 	if !e.Complete() {
 		e.SetPinned(false)
-		n.fsys.log.Warn("data cache: no room to pin", "key", key, "size", a.size)
+		n.fsys.log.Warn("data cache: no room to pin", "key", key, "size", a.Size)
 		return syscall.ENOSPC
 	}
-	n.fsys.log.Info("data cache: pinned", "key", key, "size", a.size, "uid", uid)
+	n.fsys.log.Info("data cache: pinned", "key", key, "size", a.Size, "uid", uid)
 	return 0
 }
 
 // prefetch fetches every range of the object the entry lacks into the
 // cache (engine.FillData).
-func (n *fileNode) prefetch(ctx context.Context, key string, a *attr, e *cache.DataEntry) syscall.Errno {
-	return n.fsys.toErrno("pin", n.fsys.eng.FillData(ctx, n, key, a.etag, a.size, e))
+func (n *fileNode) prefetch(ctx context.Context, key string, a *engine.Stat, e *cache.DataEntry) syscall.Errno {
+	return n.fsys.toErrno("pin", n.fsys.eng.FillData(ctx, n, key, a.ETag, a.Size, e))
 }

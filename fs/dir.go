@@ -10,6 +10,7 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/ossmount/ossmount/engine"
 	"github.com/ossmount/ossmount/ossapi"
 )
 
@@ -17,8 +18,8 @@ import (
 type dirNode struct {
 	gofs.Inode
 	fsys    *FS
-	last    atomic.Pointer[attr]   // the attributes last known: kept when it has no name, or OSS cannot be asked
-	listKey atomic.Pointer[string] // the key its last listing is cached under
+	last    atomic.Pointer[engine.Stat] // the attributes last known: kept when it has no name, or OSS cannot be asked
+	listKey atomic.Pointer[string]      // the key its last listing is cached under
 }
 
 var _ = (gofs.NodeOnForgetter)((*dirNode)(nil))
@@ -61,7 +62,7 @@ func (n *dirNode) childKey(name string) string { return n.key() + name }
 // fresh, else its marker's (one HEAD; no marker: the mount's defaults).
 // Known attributes are never replaced by defaults: if OSS cannot be asked,
 // the last known ones are used.
-func (n *dirNode) attrs(ctx context.Context) (*attr, syscall.Errno) {
+func (n *dirNode) attrs(ctx context.Context) (*engine.Stat, syscall.Errno) {
 	f := n.fsys
 	if n.IsRoot() {
 		return f.rootAttr, 0
@@ -73,13 +74,13 @@ func (n *dirNode) attrs(ctx context.Context) (*attr, syscall.Errno) {
 		return f.implicitDir(), 0
 	}
 	name := strings.TrimSuffix(n.key(), "/")
-	if a, ok := f.cachedAttr(name); ok && a.dir && a.known {
+	if a, ok := f.cachedAttr(name); ok && a.Dir && a.Known {
 		n.last.Store(a)
 		return a, 0
 	}
 	a, errno := f.headDir(ctx, name)
 	if errno != 0 {
-		if last := n.last.Load(); last != nil && last.known {
+		if last := n.last.Load(); last != nil && last.Known {
 			f.log.Warn("directory attributes not refreshed: showing the last known", "dir", name, "errno", errno.Error())
 			return last, 0
 		}
@@ -91,16 +92,16 @@ func (n *dirNode) attrs(ctx context.Context) (*attr, syscall.Errno) {
 
 // headDir learns a directory's attributes from its marker (name + "/"):
 // its metadata, or the mount's defaults when it has none.
-func (f *FS) headDir(ctx context.Context, name string) (*attr, syscall.Errno) {
+func (f *FS) headDir(ctx context.Context, name string) (*engine.Stat, syscall.Errno) {
 	info, err := f.store.Head(ctx, name+"/", ossapi.HeadOptions{})
-	var a *attr
+	var a *engine.Stat
 	switch {
 	case err == nil:
 		a = f.attrFromInfo(info, true)
 	case ossapi.KindOf(err) == ossapi.KindNotExist:
 		a = f.implicitDir()
-		if old, _, ok := f.stat.Peek(name); ok && old.dir && old.implicit && old.known {
-			a.mtimeSec, a.mtimeNsec = old.mtimeSec, old.mtimeNsec // stable while it stays implicit
+		if old, _, ok := f.stat.Peek(name); ok && old.Dir && old.Implicit && old.Known {
+			a.MtimeSec, a.MtimeNsec = old.MtimeSec, old.MtimeNsec // stable while it stays implicit
 		}
 	default:
 		return nil, f.toErrno("getattr", err)
@@ -123,11 +124,11 @@ func (n *dirNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.Att
 	if errno != 0 {
 		return errno
 	}
-	a.fill(&out.Attr)
+	fillAttr(&out.Attr, a)
 	if n.orphaned() {
 		out.Nlink = 0
 	}
-	if !a.known {
+	if !a.Known {
 		out.SetTimeout(n.fsys.guessTimeout())
 	}
 	return 0
@@ -137,10 +138,10 @@ func (n *dirNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.Att
 // guess a listing or a lookup's LIST gave while it is fresh, as for a file
 // (no HEAD of the marker: `ls -l dir` costs its LISTs alone); else, and
 // for every permission decision, attrs.
-func (n *dirNode) shownAttrs(ctx context.Context) (*attr, syscall.Errno) {
+func (n *dirNode) shownAttrs(ctx context.Context) (*engine.Stat, syscall.Errno) {
 	f := n.fsys
 	if f.cfg.FastListing && !n.IsRoot() && !n.orphaned() {
-		if a, ok := f.cachedAttr(strings.TrimSuffix(n.key(), "/")); ok && a.dir {
+		if a, ok := f.cachedAttr(strings.TrimSuffix(n.key(), "/")); ok && a.Dir {
 			return a, 0
 		}
 	}
@@ -193,7 +194,7 @@ func (n *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 // searchable checks, when the mount enforces permissions, that the caller
 // may search n, and returns n's attributes (nil when it does not enforce:
 // fillEntry then needs none).
-func (n *dirNode) searchable(ctx context.Context) (*attr, syscall.Errno) {
+func (n *dirNode) searchable(ctx context.Context) (*engine.Stat, syscall.Errno) {
 	f := n.fsys
 	if !f.enforcing() {
 		return nil, 0
@@ -216,12 +217,12 @@ func (n *dirNode) searchable(ctx context.Context) (*attr, syscall.Errno) {
 //
 // A listing's guess (shown with fast_listing) is kept by the kernel no
 // longer than the listing it came from.
-func (f *FS) fillEntry(out *fuse.EntryOut, a, parent *attr) {
-	a.fill(&out.Attr)
-	if f.enforcing() && parent != nil && parent.mode&0o111 != 0o111 {
+func (f *FS) fillEntry(out *fuse.EntryOut, a, parent *engine.Stat) {
+	fillAttr(&out.Attr, a)
+	if f.enforcing() && parent != nil && parent.Mode&0o111 != 0o111 {
 		out.SetEntryTimeout(time.Nanosecond)
 	}
-	if !a.known {
+	if !a.Known {
 		out.SetAttrTimeout(f.guessTimeout())
 	}
 }
@@ -234,8 +235,8 @@ func (f *FS) guessTimeout() time.Duration {
 
 // childInode returns the inode for name, reusing the existing one when its
 // type still matches, and updates its attributes.
-func (n *dirNode) childInode(ctx context.Context, name string, a *attr) *gofs.Inode {
-	mode := a.mode & syscall.S_IFMT
+func (n *dirNode) childInode(ctx context.Context, name string, a *engine.Stat) *gofs.Inode {
+	mode := a.Mode & syscall.S_IFMT
 	if ch := n.GetChild(name); ch != nil && ch.StableAttr().Mode == mode {
 		switch c := ch.Operations().(type) {
 		case *fileNode:
@@ -247,7 +248,7 @@ func (n *dirNode) childInode(ctx context.Context, name string, a *attr) *gofs.In
 	}
 	var node gofs.InodeEmbedder
 	n.fsys.mem.inodes.Add(1) // until OnForget
-	if a.dir {
+	if a.Dir {
 		dn := &dirNode{fsys: n.fsys}
 		dn.last.Store(a)
 		node = dn
@@ -337,7 +338,7 @@ func (h *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 	if keyErrno(name, key, false) != 0 {
 		return nil, syscall.ENOENT
 	}
-	var parent *attr
+	var parent *engine.Stat
 	if f.enforcing() {
 		// Only the permission checks may ask OSS: a listing of a
 		// million entries makes no request context for each.
@@ -438,14 +439,14 @@ func (s *listStream) Close() {}
 // known, a directory for a common prefix, else unknown (DT_UNKNOWN: the
 // object may be a file, a symlink or a special file; programs that care
 // stat it), or a regular file with fast_listing.
-func (f *FS) direntType(a *attr) uint32 {
+func (f *FS) direntType(a *engine.Stat) uint32 {
 	switch {
 	case a == nil:
 		return 0
-	case a.dir:
+	case a.Dir:
 		return syscall.S_IFDIR
-	case a.known:
-		return a.mode & syscall.S_IFMT
+	case a.Known:
+		return a.Mode & syscall.S_IFMT
 	case f.cfg.FastListing:
 		return syscall.S_IFREG
 	}

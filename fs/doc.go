@@ -15,8 +15,9 @@
 // reaches it through FS.eng, and maps its errors to errnos (errno.go).
 // The files of fs, by concern:
 //
-//   - fs.go: Config, FS (one mount), New and Close; attr (what is known of
-//     a key) and the lookups that fill the stat cache.
+//   - fs.go: Config, FS (one mount), New and Close; the lookups that fill
+//     the stat cache with engine.Stat values (what is known of a key), and
+//     fillAttr, which shows one to the kernel.
 //   - dir.go: dirNode (a directory): lookup, readdir, its attributes.
 //     listing.go: directory listings and how their guesses are made exact.
 //   - file.go: fileNode (a file or symlink) and fileHandle (an open file):

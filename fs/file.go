@@ -23,7 +23,7 @@ type fileNode struct {
 	fsys *FS
 
 	mu   sync.Mutex
-	attr *attr                     // GUARDED_BY(mu)
+	attr *engine.Stat              // GUARDED_BY(mu)
 	st   atomic.Pointer[fileState] // nil until the file is opened or created here
 }
 
@@ -74,8 +74,8 @@ func (n *fileNode) key() string { return n.fsys.cfg.Prefix + n.Path(nil) }
 
 // sameType reports whether a (the object at the node's key) is of the
 // node's kind (file or symlink).
-func (n *fileNode) sameType(a *attr) bool {
-	return !a.dir && a.mode&syscall.S_IFMT == n.StableAttr().Mode&syscall.S_IFMT
+func (n *fileNode) sameType(a *engine.Stat) bool {
+	return !a.Dir && a.Mode&syscall.S_IFMT == n.StableAttr().Mode&syscall.S_IFMT
 }
 
 // staleOpens remembers when an open last found a key holding another kind
@@ -114,7 +114,7 @@ func (s *staleOpens) again(key string) bool {
 // again and retry the open once on what is there now. Should the retry
 // find the name changed again (it is being replaced over and over), the
 // answer is ENOENT rather than an ESTALE the caller would not expect.
-func (n *fileNode) typeChanged(key string, a *attr) syscall.Errno {
+func (n *fileNode) typeChanged(key string, a *engine.Stat) syscall.Errno {
 	if n.sameType(a) {
 		return 0
 	}
@@ -141,7 +141,7 @@ func (n *fileNode) liveWriterLocked() *engine.Writer {
 	return nil
 }
 
-func (n *fileNode) setAttr(a *attr) {
+func (n *fileNode) setAttr(a *engine.Stat) {
 	n.mu.Lock()
 	if n.liveWriterLocked() == nil && !n.pendingLocked() {
 		n.attr = a
@@ -157,7 +157,7 @@ func (n *fileNode) isPending() bool {
 
 // currentAttr returns the attributes to show: the writer's view while a
 // write handle is open, else the cache's, refreshed with a HEAD when stale.
-func (n *fileNode) currentAttr(ctx context.Context) (*attr, syscall.Errno) {
+func (n *fileNode) currentAttr(ctx context.Context) (*engine.Stat, syscall.Errno) {
 	n.mu.Lock()
 	w, a := n.liveWriterLocked(), n.attr
 	pending := n.pendingLocked()
@@ -175,7 +175,7 @@ func (n *fileNode) currentAttr(ctx context.Context) (*attr, syscall.Errno) {
 		return a, 0
 	}
 	key := n.key()
-	if c, ok := n.fsys.cachedAttr(key); ok && !c.dir && n.fsys.showable(c) {
+	if c, ok := n.fsys.cachedAttr(key); ok && !c.Dir && n.fsys.showable(c) {
 		n.setAttr(c)
 		return c, 0
 	}
@@ -189,9 +189,9 @@ func (n *fileNode) currentAttr(ctx context.Context) (*attr, syscall.Errno) {
 
 // exactAttr is currentAttr, verified with a HEAD when it is a listing's
 // guess (fast_listing): what permission decisions use.
-func (n *fileNode) exactAttr(ctx context.Context) (*attr, syscall.Errno) {
+func (n *fileNode) exactAttr(ctx context.Context) (*engine.Stat, syscall.Errno) {
 	a, errno := n.currentAttr(ctx)
-	if errno != 0 || a.known || n.orphaned() {
+	if errno != 0 || a.Known || n.orphaned() {
 		return a, errno
 	}
 	fresh, errno := n.fsys.headFile(ctx, n.key())
@@ -222,7 +222,7 @@ func (n *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.At
 		live := n.liveWriterLocked() == h.w
 		n.mu.Unlock()
 		if orphaned := n.orphaned(); live || orphaned {
-			attrOf(h.w.Attr()).fill(&out.Attr)
+			fillAttr(&out.Attr, attrOf(h.w.Attr()))
 			if orphaned {
 				out.Nlink = 0
 			}
@@ -244,7 +244,7 @@ func (n *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.At
 		if a == nil {
 			return syscall.ENOENT
 		}
-		a.fill(&out.Attr)
+		fillAttr(&out.Attr, a)
 		out.Nlink = 0
 		return 0
 	}
@@ -255,7 +255,7 @@ func (n *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.At
 	}
 	a, errno := n.currentAttr(ctx)
 	if h != nil && h.attr != nil && (errno == syscall.ENOENT ||
-		errno == 0 && a.mode&syscall.S_IFMT != h.attr.mode&syscall.S_IFMT) {
+		errno == 0 && a.Mode&syscall.S_IFMT != h.attr.Mode&syscall.S_IFMT) {
 		// The object went away (or became something else) on the server
 		// while this handle is open: fstat shows the version it reads.
 		a, errno = h.attr, 0
@@ -263,8 +263,8 @@ func (n *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.At
 	if errno != 0 {
 		return errno
 	}
-	a.fill(&out.Attr)
-	if !a.known {
+	fillAttr(&out.Attr, a)
+	if !a.Known {
 		out.SetTimeout(n.fsys.guessTimeout())
 	}
 	return 0
@@ -298,7 +298,7 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	// upload). Permission decisions take exact attributes only.
 	key := n.key()
 	a, trusted := n.fsys.freshAttr(key)
-	if !trusted || !a.known && n.fsys.checksOpen(ctx, flags) {
+	if !trusted || !a.Known && n.fsys.checksOpen(ctx, flags) {
 		var errno syscall.Errno
 		if a, errno = n.fsys.headFile(ctx, key); errno != 0 {
 			return nil, 0, errno
@@ -312,7 +312,7 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 		return nil, 0, errno
 	}
 	n.mu.Lock()
-	if old := n.attr; old != nil && (old.mode != a.mode || old.uid != a.uid || old.gid != a.gid || !old.mtime().Equal(a.mtime())) {
+	if old := n.attr; old != nil && (old.Mode != a.Mode || old.UID != a.UID || old.GID != a.GID || !old.Mtime().Equal(a.Mtime())) {
 		// The kernel may hold other attributes (a guess shown with
 		// fast_listing, or a change by another client): drop them.
 		defer n.NotifyContent(-1, 0)
@@ -320,11 +320,11 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	n.attr = a
 	var fl uint32
 	st := n.state()
-	changed := st.keepETag != "" && st.keepETag != a.etag
-	if st.keepETag == a.etag {
+	changed := st.keepETag != "" && st.keepETag != a.ETag
+	if st.keepETag == a.ETag {
 		fl |= fuse.FOPEN_KEEP_CACHE
 	}
-	st.keepETag = a.etag
+	st.keepETag = a.ETag
 	n.mu.Unlock()
 	if changed {
 		// Someone replaced the object (or wrote it here): drop the
@@ -332,9 +332,9 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 		// because KEEP_CACHE is off).
 		n.NotifyContent(-1, 0)
 	}
-	h := &fileHandle{node: n, reader: n.fsys.eng.NewReader(n, key, a.etag, a.size), attr: a,
+	h := &fileHandle{node: n, reader: n.fsys.eng.NewReader(n, key, a.ETag, a.Size), attr: a,
 		trusted: trusted, delivered: fl&fuse.FOPEN_KEEP_CACHE != 0}
-	if errno := n.openReader(ctx, h, a.etag, req); errno != 0 {
+	if errno := n.openReader(ctx, h, a.ETag, req); errno != 0 {
 		h.reader.Close()
 		return nil, 0, errno
 	}
@@ -375,7 +375,7 @@ func (f *FS) checksOpen(ctx context.Context, flags uint32) bool {
 // openAllowed checks, when the mount enforces permissions, that the caller
 // may search the path to the file and open it with flags. a is the file's
 // exact attributes (nil: learn them).
-func (n *fileNode) openAllowed(ctx context.Context, flags uint32, a *attr) syscall.Errno {
+func (n *fileNode) openAllowed(ctx context.Context, flags uint32, a *engine.Stat) syscall.Errno {
 	f := n.fsys
 	if !f.checksOpen(ctx, flags) {
 		return 0
@@ -410,13 +410,13 @@ func (n *fileNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 		if errno != 0 {
 			return nil, errno
 		}
-		if !a.isSymlink() {
+		if !a.IsSymlink() {
 			return nil, syscall.EINVAL
 		}
-		if a.size > 4096 {
+		if a.Size > 4096 {
 			return nil, syscall.ENAMETOOLONG
 		}
-		b, err := n.readTarget(ctx, key, a.etag)
+		b, err := n.readTarget(ctx, key, a.ETag)
 		if err == nil {
 			return b, 0
 		}
@@ -525,7 +525,7 @@ func (n *fileNode) acquireWriter(ctx context.Context, truncate bool) (*engine.Wr
 	}
 	key := n.key()
 	a, ok := n.fsys.stat.Get(key)
-	if !ok || !a.full() {
+	if !ok || !a.Full() {
 		var errno syscall.Errno
 		if a, errno = n.fsys.headFile(ctx, key); errno != 0 {
 			return nil, errno
@@ -534,7 +534,7 @@ func (n *fileNode) acquireWriter(ctx context.Context, truncate bool) (*engine.Wr
 	if errno := n.typeChanged(key, a); errno != 0 {
 		return nil, errno
 	}
-	if a.isSymlink() {
+	if a.IsSymlink() {
 		return nil, syscall.ELOOP
 	}
 	w, err := n.fsys.newWriter(n.state(), key, a, truncate, nil)
@@ -599,7 +599,7 @@ type fileHandle struct {
 	// Read-only handles: the reader of the version the handle reads.
 	vmu    sync.Mutex
 	reader *engine.Reader // GUARDED_BY(vmu) once the handle is open
-	attr   *attr          // the version it reads (as opened)
+	attr   *engine.Stat   // the version it reads (as opened)
 	// trusted: opened on what OSS said within open_fresh_ttl, without a
 	// HEAD. Should its first reads find the object replaced since
 	// (If-Match fails), the handle moves to the current version, as if
@@ -681,18 +681,18 @@ func (n *fileNode) currentReader(ctx context.Context, r *engine.Reader) *engine.
 	defer done()
 	key := n.key()
 	a, errno := n.fsys.headFile(ctx, key)
-	if errno != 0 || a.etag == r.ETag() || !n.sameType(a) {
+	if errno != 0 || a.ETag == r.ETag() || !n.sameType(a) {
 		return nil
 	}
 	n.fsys.log.Info("file replaced between the listing and the open: reading the current version", "key", key)
 	n.setAttr(a)
 	n.mu.Lock()
-	n.state().keepETag = a.etag
+	n.state().keepETag = a.ETag
 	n.mu.Unlock()
 	// The kernel asks the new size again (pages: none kept, see
 	// delivered).
 	n.NotifyContent(-1, 0)
-	return n.fsys.eng.NewReader(n, key, a.etag, a.size)
+	return n.fsys.eng.NewReader(n, key, a.ETag, a.Size)
 }
 
 var _ = (gofs.FileWriter)((*fileHandle)(nil))

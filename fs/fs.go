@@ -3,7 +3,6 @@ package fs
 import (
 	"context"
 	"log/slog"
-	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -153,12 +152,12 @@ type FS struct {
 
 	// Caches, each internally locked. Keys are object keys; directories
 	// end in "/".
-	stat  *cache.TTL[*attr]
+	stat  *cache.TTL[*engine.Stat]
 	neg   *cache.TTL[struct{}]
 	lists *cache.TTL[*listing]
 
 	mountTime time.Time     // shown as the mtime of directories without a marker
-	rootAttr  *attr         // the mount root's attributes
+	rootAttr  *engine.Stat  // the mount root's attributes
 	headSem   chan struct{} // bounds the HEADs verifying listed entries
 	stopSave  chan struct{} // closed by Close: stops saving the attribute store
 	stop      chan struct{} // closed by Close: stops the upkeep
@@ -179,7 +178,7 @@ func New(cfg Config) (*FS, error) {
 		cfg:   cfg,
 		store: cfg.Store,
 		log:   cfg.Logger,
-		stat:  cache.NewTTL[*attr](cfg.StatCacheSize, cfg.StatTTL),
+		stat:  cache.NewTTL[*engine.Stat](cfg.StatCacheSize, cfg.StatTTL),
 		neg:   cache.NewTTL[struct{}](cfg.NegCacheSize, cfg.NegTTL),
 		// A listing holds its entries' attributes (for stat_ttl) and
 		// speaks for the directory's names (for list_ttl).
@@ -241,140 +240,49 @@ func (f *FS) Options() *gofs.Options {
 	}
 }
 
-// attr is what the cache knows of one key. One is kept for every entry of
-// a cached listing and every inode the kernel holds (the same one when
-// both), so it is kept small: a listing's entry holds no ObjectInfo, only
-// the facts a LIST gives (fromList, lastMod, class, otype).
-type attr struct {
-	size     int64
-	mtimeSec int64 // the mtime (see mtime): seconds since the epoch
-	etag     string
-	// info is the object's own description from a HEAD (or from what this
-	// mount wrote); nil for implicit directories and a listing's entries.
-	info *ossapi.ObjectInfo
-	// answered is when the server's answer giving size and ETag arrived
-	// (unix nanoseconds; 0: not from an answer), for opens (freshAttr).
-	answered int64
-	lastMod  uint32 // Last-Modified of the version described, Unix seconds (0: unknown)
-	mode     uint32 // full st_mode
-	uid      uint32
-	gid      uint32
-	rdev     uint32 // device number of a character or block device
-	// mtimeNsec are the mtime's nanoseconds (a time.Time would take twice
-	// the room of mtimeSec and mtimeNsec).
-	mtimeNsec uint32
-
-	dir      bool
-	implicit bool // a directory with no marker object
-	listed   bool // implicit only as far as a listing's common prefix tells: a marker may exist
-	// known: mode, uid, gid, mtime and rdev are the object's own (from a
-	// HEAD, from the attribute store for the same version, from what this
-	// mount wrote, or the defaults of a directory known to have no
-	// marker). Otherwise they are a listing's guess (mount defaults and
-	// Last-Modified), shown only with fast_listing and never used to grant
-	// access.
-	known bool
-	// fromList: a LIST entry of an object; its storage class and object
-	// type are class and otype (listing.go).
-	fromList     bool
-	class, otype uint8
-}
-
-// mtime is the modification time shown.
-func (a *attr) mtime() time.Time { return time.Unix(a.mtimeSec, int64(a.mtimeNsec)) }
-
-// setMtime sets the modification time shown.
-func (a *attr) setMtime(t time.Time) { a.mtimeSec, a.mtimeNsec = t.Unix(), uint32(t.Nanosecond()) }
-
-// full reports whether the attributes came from a HEAD (all metadata known).
-func (a *attr) full() bool { return a.info != nil && a.info.Full }
-
-// facts is what is known of the object's own description: a HEAD's, a
-// listing entry's (key, size, ETag, Last-Modified, storage class, object
-// type; no metadata), or nil.
-func (a *attr) facts() *ossapi.ObjectInfo {
-	if a.info != nil || !a.fromList {
-		return a.info
-	}
-	info := &ossapi.ObjectInfo{Size: a.size, ETag: a.etag, StorageClass: storageClassName(a.class), ObjectType: objectTypeName(a.otype)}
-	if a.lastMod != 0 {
-		info.LastModified = time.Unix(int64(a.lastMod), 0).UTC()
-	}
-	return info
-}
-
-// movedTo is a copy of a describing the object copied (with its metadata)
-// to a new key, whose ETag is etag: the copy has its own Last-Modified
-// and description, not known here.
-func (a *attr) movedTo(etag string) *attr {
-	na := *a
-	na.etag, na.info, na.lastMod, na.fromList = etag, nil, 0, false
-	return &na
-}
-
-func (a *attr) isSymlink() bool { return a.mode&syscall.S_IFMT == syscall.S_IFLNK }
-
-// special reports whether a is a FIFO, socket or device node.
-func (a *attr) special() bool {
-	switch a.mode & syscall.S_IFMT {
-	case syscall.S_IFIFO, syscall.S_IFSOCK, syscall.S_IFCHR, syscall.S_IFBLK:
-		return true
-	}
-	return false
-}
-
 // fill copies a into a FUSE attribute.
-func (a *attr) fill(out *fuse.Attr) {
-	out.Mode = a.mode
-	out.Size = uint64(a.size)
-	if a.dir {
+func fillAttr(out *fuse.Attr, a *engine.Stat) {
+	out.Mode = a.Mode
+	out.Size = uint64(a.Size)
+	if a.Dir {
 		out.Size = 4096
 		out.Nlink = 2
 	} else {
 		out.Nlink = 1
 	}
-	out.Blocks = (uint64(a.size) + 511) / 512
+	out.Blocks = (uint64(a.Size) + 511) / 512
 	out.Blksize = 1 << 20
-	out.Uid, out.Gid = a.uid, a.gid
-	out.Rdev = a.rdev
-	t := a.mtime()
+	out.Uid, out.Gid = a.UID, a.GID
+	out.Rdev = a.Rdev
+	t := a.Mtime()
 	out.SetTimes(&t, &t, &t)
 }
 
 // attrFromInfo builds attributes from an object's info, honouring ossfs
 // metadata (x-oss-meta-mode/uid/gid/mtime/rdev) when present. They are
 // known when info came from a HEAD (or a write).
-func (f *FS) attrFromInfo(info *ossapi.ObjectInfo, dir bool) *attr {
-	a := &attr{dir: dir, size: info.Size, etag: info.ETag, info: info,
-		uid: f.cfg.UID, gid: f.cfg.GID, known: info.Full, lastMod: unixOrZero(info.LastModified), answered: time.Now().UnixNano()}
+func (f *FS) attrFromInfo(info *ossapi.ObjectInfo, dir bool) *engine.Stat {
+	a := &engine.Stat{Dir: dir, Size: info.Size, ETag: info.ETag, Info: info,
+		UID: f.cfg.UID, GID: f.cfg.GID, Known: info.Full, LastMod: engine.UnixOrZero(info.LastModified), Answered: time.Now().UnixNano()}
 	if dir {
-		a.mode = syscall.S_IFDIR | f.cfg.DirMode
-		a.size = 0
+		a.Mode = syscall.S_IFDIR | f.cfg.DirMode
+		a.Size = 0
 	} else {
-		a.mode = syscall.S_IFREG | f.cfg.FileMode
+		a.Mode = syscall.S_IFREG | f.cfg.FileMode
 	}
 	if info.LastModified.IsZero() {
-		a.setMtime(f.mountTime)
+		a.SetMtime(f.mountTime)
 	} else {
-		a.setMtime(info.LastModified)
+		a.SetMtime(info.LastModified)
 	}
 	f.applyOssfsMeta(a, info.Meta)
 	return a
 }
 
-// unixOrZero is t in Unix seconds, 0 for the zero time (and for a time
-// before 1970 or after 2105, which no Last-Modified is).
-func unixOrZero(t time.Time) uint32 {
-	if s := t.Unix(); !t.IsZero() && s > 0 && s <= math.MaxUint32 {
-		return uint32(s)
-	}
-	return 0
-}
-
 // applyOssfsMeta sets a's mode, owner, mtime and rdev from ossfs metadata.
 // A mode with neither a file type nor permission bits ("0") says nothing
 // and is ignored; a typed mode of 000 (chmod 000) is honoured.
-func (f *FS) applyOssfsMeta(a *attr, meta map[string]string) {
+func (f *FS) applyOssfsMeta(a *engine.Stat, meta map[string]string) {
 	if meta == nil {
 		return
 	}
@@ -382,56 +290,56 @@ func (f *FS) applyOssfsMeta(a *attr, meta map[string]string) {
 		if m, err := strconv.ParseUint(v, 10, 32); err == nil && m&(syscall.S_IFMT|0o7777) != 0 {
 			m32 := uint32(m)
 			switch typ := m32 & syscall.S_IFMT; {
-			case a.dir:
+			case a.Dir:
 				m32 = syscall.S_IFDIR | m32&0o7777
 			case typ == syscall.S_IFLNK, typ == syscall.S_IFIFO, typ == syscall.S_IFSOCK,
 				typ == syscall.S_IFCHR, typ == syscall.S_IFBLK:
 			default:
 				m32 = syscall.S_IFREG | m32&0o7777
 			}
-			a.mode = m32
+			a.Mode = m32
 		}
 	}
 	if v, ok := meta["uid"]; ok {
 		if n, err := strconv.ParseUint(v, 10, 32); err == nil {
-			a.uid = uint32(n)
+			a.UID = uint32(n)
 		}
 	}
 	if v, ok := meta["gid"]; ok {
 		if n, err := strconv.ParseUint(v, 10, 32); err == nil {
-			a.gid = uint32(n)
+			a.GID = uint32(n)
 		}
 	}
 	if t, ok := engine.ParseMtime(meta["mtime"]); ok {
-		a.setMtime(t)
+		a.SetMtime(t)
 	}
-	if v, ok := meta["rdev"]; ok && (a.mode&syscall.S_IFMT == syscall.S_IFCHR || a.mode&syscall.S_IFMT == syscall.S_IFBLK) {
+	if v, ok := meta["rdev"]; ok && (a.Mode&syscall.S_IFMT == syscall.S_IFCHR || a.Mode&syscall.S_IFMT == syscall.S_IFBLK) {
 		if n, err := strconv.ParseUint(v, 10, 32); err == nil {
-			a.rdev = uint32(n)
+			a.Rdev = uint32(n)
 		}
 	}
 }
 
 // implicitDir is a directory known to have no marker: the mount's defaults,
 // with the mount time as its mtime.
-func (f *FS) implicitDir() *attr {
-	a := &attr{dir: true, implicit: true, known: true, mode: syscall.S_IFDIR | f.cfg.DirMode,
-		uid: f.cfg.UID, gid: f.cfg.GID}
-	a.setMtime(f.mountTime)
+func (f *FS) implicitDir() *engine.Stat {
+	a := &engine.Stat{Dir: true, Implicit: true, Known: true, Mode: syscall.S_IFDIR | f.cfg.DirMode,
+		UID: f.cfg.UID, GID: f.cfg.GID}
+	a.SetMtime(f.mountTime)
 	return a
 }
 
 // listedDir is a directory seen as a listing's common prefix: it exists,
 // but whether it has a marker (and its attributes) is not known.
-func (f *FS) listedDir() *attr {
+func (f *FS) listedDir() *engine.Stat {
 	a := f.implicitDir()
-	a.listed, a.known = true, false
+	a.Listed, a.Known = true, false
 	return a
 }
 
 // showable reports whether a may be shown to a program: exact attributes
 // always, a listing's guess only with fast_listing.
-func (f *FS) showable(a *attr) bool { return a.known || f.cfg.FastListing }
+func (f *FS) showable(a *engine.Stat) bool { return a.Known || f.cfg.FastListing }
 
 // lookupKey finds what key (a file) or key+"/" (a directory) is, from the
 // caches or with one HEAD and one LIST in parallel (with fast_listing: one
@@ -439,7 +347,7 @@ func (f *FS) showable(a *attr) bool { return a.known || f.cfg.FastListing }
 // It returns ENOENT (cached) when neither exists.
 // The attributes it returns may be shown (see showable): a listing's guess
 // is verified first unless the mount uses fast_listing.
-func (f *FS) lookupKey(ctx context.Context, parentKey, name string) (*attr, syscall.Errno) {
+func (f *FS) lookupKey(ctx context.Context, parentKey, name string) (*engine.Stat, syscall.Errno) {
 	key := parentKey + name
 	if a, ok := f.stat.Get(key); ok && f.showable(a) {
 		return a, 0
@@ -527,7 +435,7 @@ const lookupListMax = 16
 // its exact attributes (the mount's defaults); one with a marker is HEADed
 // for them when the mount checks permissions (a permission decision never
 // takes a guess), else shown as a listing's guess.
-func (f *FS) lookupByList(ctx context.Context, key string) (*attr, syscall.Errno) {
+func (f *FS) lookupByList(ctx context.Context, key string) (*engine.Stat, syscall.Errno) {
 	page, err := f.store.List(ctx, ossapi.ListRequest{Prefix: key, MaxKeys: lookupListMax})
 	if err != nil {
 		return nil, f.toErrno("lookup", err)
@@ -556,7 +464,7 @@ func (f *FS) lookupByList(ctx context.Context, key string) (*attr, syscall.Errno
 			first = &more.Objects[0]
 		}
 	}
-	var a *attr
+	var a *engine.Stat
 	switch {
 	case first != nil && first.Key == dirPrefix && f.enforcing():
 		// A marker: its metadata (ossfs mode, uid, gid, mtime).
@@ -576,7 +484,7 @@ func (f *FS) lookupByList(ctx context.Context, key string) (*attr, syscall.Errno
 }
 
 // headFile refreshes a file's attributes with a HEAD.
-func (f *FS) headFile(ctx context.Context, key string) (*attr, syscall.Errno) {
+func (f *FS) headFile(ctx context.Context, key string) (*engine.Stat, syscall.Errno) {
 	info, err := f.store.Head(ctx, key, ossapi.HeadOptions{})
 	if err != nil {
 		if ossapi.KindOf(err) == ossapi.KindNotExist {
@@ -594,11 +502,11 @@ func (f *FS) headFile(ctx context.Context, key string) (*attr, syscall.Errno) {
 // directory, or a file of the same version) whose own attributes are known:
 // a listing never replaces known attributes with less informed ones (it
 // only tells that they still stand, when).
-func (f *FS) putAttr(key string, a *attr) {
-	if !a.known {
-		if old, _, ok := f.stat.Peek(key); ok && old.known && old.dir == a.dir && (a.dir || sameVersion(old, a)) {
-			if !a.dir && a.answered > old.answered {
-				f.stat.Put(key, old.reanswered(a.answered))
+func (f *FS) putAttr(key string, a *engine.Stat) {
+	if !a.Known {
+		if old, _, ok := f.stat.Peek(key); ok && old.Known && old.Dir == a.Dir && (a.Dir || engine.SameVersion(old, a)) {
+			if !a.Dir && a.Answered > old.Answered {
+				f.stat.Put(key, old.Reanswered(a.Answered))
 			}
 			return
 		}
@@ -606,39 +514,20 @@ func (f *FS) putAttr(key string, a *attr) {
 	f.stat.Put(key, a)
 }
 
-// reanswered is a copy of a that the server confirmed at t (unix
-// nanoseconds).
-func (a *attr) reanswered(t int64) *attr {
-	c := *a
-	c.answered = t
-	return &c
-}
-
 // freshAttr returns the cached attributes of the file at key when an
 // answer of the server gave them less than OpenFreshTTL ago: an open may
 // take their ETag and size as the current version without a HEAD.
-func (f *FS) freshAttr(key string) (*attr, bool) {
+func (f *FS) freshAttr(key string) (*engine.Stat, bool) {
 	ttl := f.cfg.OpenFreshTTL
 	if ttl <= 0 {
 		return nil, false
 	}
 	a, ok := f.cachedAttr(key)
-	if !ok || a.dir || a.etag == "" || a.answered == 0 {
+	if !ok || a.Dir || a.ETag == "" || a.Answered == 0 {
 		return nil, false
 	}
-	age := time.Duration(time.Now().UnixNano() - a.answered)
+	age := time.Duration(time.Now().UnixNano() - a.Answered)
 	return a, age >= 0 && age < ttl
-}
-
-// sameVersion reports whether old and a describe the same version of an
-// object: same ETag and Last-Modified (a metadata change by a self-copy
-// keeps the ETag but not Last-Modified). Attributes this mount uploaded
-// carry no Last-Modified; their ETag alone is compared.
-func sameVersion(old, a *attr) bool {
-	if old.etag == "" || old.etag != a.etag {
-		return false
-	}
-	return old.lastMod == 0 || old.lastMod == a.lastMod
 }
 
 // invalidate forgets cached knowledge of key; its parent's listing stops
@@ -684,7 +573,7 @@ func (f *FS) noteUploaded(st *fileState, key string, ea engine.Attr) {
 	f.invalidate(key)
 	f.eng.DropData(key)
 	a := attrOf(ea)
-	a.answered = time.Now().UnixNano()
+	a.Answered = time.Now().UnixNano()
 	f.stat.Put(key, a)
 	if st != nil {
 		st.onServer.Store(true)
@@ -692,19 +581,19 @@ func (f *FS) noteUploaded(st *fileState, key string, ea engine.Attr) {
 }
 
 // attrOf is what stat shows of a file being written.
-func attrOf(ea engine.Attr) *attr {
-	a := &attr{known: true, size: ea.Size, etag: ea.ETag, mode: ea.Mode, uid: ea.UID, gid: ea.GID}
-	a.setMtime(ea.Mtime)
+func attrOf(ea engine.Attr) *engine.Stat {
+	a := &engine.Stat{Known: true, Size: ea.Size, ETag: ea.ETag, Mode: ea.Mode, UID: ea.UID, GID: ea.GID}
+	a.SetMtime(ea.Mtime)
 	return a
 }
 
 // newWriter stages key for writing, for the file whose state is st (see
 // engine.NewWriter); base is the current object (nil or a directory: a
 // new file).
-func (f *FS) newWriter(st *fileState, key string, base *attr, truncate bool, owner *engine.Owner) (*engine.Writer, error) {
+func (f *FS) newWriter(st *fileState, key string, base *engine.Stat, truncate bool, owner *engine.Owner) (*engine.Writer, error) {
 	var b *engine.Base
-	if base != nil && !base.dir {
-		b = &engine.Base{Attr: engine.Attr{Size: base.size, ETag: base.etag, Mode: base.mode, UID: base.uid, GID: base.gid, Mtime: base.mtime()}, Info: base.info}
+	if base != nil && !base.Dir {
+		b = &engine.Base{Attr: engine.Attr{Size: base.Size, ETag: base.ETag, Mode: base.Mode, UID: base.UID, GID: base.GID, Mtime: base.Mtime()}, Info: base.Info}
 	}
 	return f.eng.NewWriter(key, b, truncate, owner, func(key string, a engine.Attr) { f.noteUploaded(st, key, a) })
 }

@@ -31,6 +31,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ossmount/ossmount/engine"
 	"github.com/ossmount/ossmount/ossapi"
 )
 
@@ -60,13 +61,13 @@ type listing struct {
 // listEntry is one child of a listing.
 type listEntry struct {
 	name string
-	a    *attr
+	a    *engine.Stat
 }
 
 // verification is one entry's HEAD in flight.
 type verification struct {
 	done  chan struct{}
-	a     *attr
+	a     *engine.Stat
 	errno syscall.Errno
 }
 
@@ -82,7 +83,7 @@ func (l *listing) find(name string) int {
 }
 
 // entry returns the attributes of name.
-func (l *listing) entry(name string) (*attr, bool) {
+func (l *listing) entry(name string) (*engine.Stat, bool) {
 	i := l.find(name)
 	if i < 0 {
 		return nil, false
@@ -133,7 +134,7 @@ func (f *FS) liveListing(dirKey string) (*listing, bool) {
 // they are as fresh as the stat cache's would be (stat_ttl from the
 // listing) and the listing still speaks for the name. A listing's entries
 // are not copied into the stat cache: the listing is their one home.
-func (f *FS) listedAttr(key string) (*attr, bool) {
+func (f *FS) listedAttr(key string) (*engine.Stat, bool) {
 	pk := parentKey(key)
 	l, _, ok := f.lists.Peek(pk)
 	if !ok || time.Since(l.made) >= f.cfg.StatTTL {
@@ -148,7 +149,7 @@ func (f *FS) listedAttr(key string) (*attr, bool) {
 
 // cachedAttr returns what the caches know of key while fresh: the stat
 // cache's entry, else the parent listing's.
-func (f *FS) cachedAttr(key string) (*attr, bool) {
+func (f *FS) cachedAttr(key string) (*engine.Stat, bool) {
 	if a, ok := f.stat.Get(key); ok {
 		return a, true
 	}
@@ -244,9 +245,9 @@ func (f *FS) listDir(ctx context.Context, dirKey string, owner *dirNode) (*listi
 // listedDirAttr is what a listing's common prefix tells of the directory
 // at key: the attributes known of it, however old (a listing does not see
 // markers, so it cannot have newer ones), else a guess.
-func (f *FS) listedDirAttr(key string) *attr {
+func (f *FS) listedDirAttr(key string) *engine.Stat {
 	if old, _, ok := f.stat.Peek(key); ok {
-		if old.dir && old.known {
+		if old.Dir && old.Known {
 			return old
 		}
 		f.stat.Remove(key) // the listing speaks for it now
@@ -258,17 +259,17 @@ func (f *FS) listedDirAttr(key string) *attr {
 // the same version when this mount or the attribute store has them, else a
 // guess. The stat cache keeps what it knows of the same version; anything
 // else it held of key is dropped (the listing speaks for it now).
-func (f *FS) mergeListed(key string, o *ossapi.ObjectInfo, dir bool) *attr {
+func (f *FS) mergeListed(key string, o *ossapi.ObjectInfo, dir bool) *engine.Stat {
 	a := f.attrFromListed(o, dir)
 	if old, _, ok := f.stat.Peek(key); ok {
-		if old.known && old.dir == dir && sameVersion(old, a) {
-			return old.reanswered(a.answered)
+		if old.Known && old.Dir == dir && engine.SameVersion(old, a) {
+			return old.Reanswered(a.Answered)
 		}
 		f.stat.Remove(key)
 	}
 	if !dir && f.cfg.AttrStore != nil {
 		if meta, ok := f.cfg.AttrStore.Get(key, o.ETag, o.LastModified); ok {
-			a.known = true
+			a.Known = true
 			f.applyOssfsMeta(a, meta)
 		}
 	}
@@ -277,90 +278,18 @@ func (f *FS) mergeListed(key string, o *ossapi.ObjectInfo, dir bool) *attr {
 
 // attrFromListed builds a listing entry's attributes: attrFromInfo's,
 // keeping of the ObjectInfo only what a LIST tells (see attr.facts).
-func (f *FS) attrFromListed(o *ossapi.ObjectInfo, dir bool) *attr {
+func (f *FS) attrFromListed(o *ossapi.ObjectInfo, dir bool) *engine.Stat {
 	a := f.attrFromInfo(o, dir)
-	class, otype := storageClassCode(o.StorageClass), objectTypeCode(o.ObjectType)
-	if class != otherValue && otype != otherValue {
-		a.info, a.fromList, a.class, a.otype = nil, true, class, otype
+	class, otype := engine.StorageClassCode(o.StorageClass), engine.ObjectTypeCode(o.ObjectType)
+	if class != engine.CodeOther && otype != engine.CodeOther {
+		a.Info, a.FromList, a.Class, a.OType = nil, true, class, otype
 	}
 	return a
 }
 
-// otherValue is the code of a storage class or object type that has no
-// code of its own: the entry then keeps its ObjectInfo.
-const otherValue = 255
-
-// storageClassCode and storageClassName map OSS's storage classes to a
-// byte and back ("" is 0).
-func storageClassCode(s string) uint8 {
-	switch s {
-	case "":
-		return 0
-	case "Standard":
-		return 1
-	case "IA":
-		return 2
-	case "Archive":
-		return 3
-	case "ColdArchive":
-		return 4
-	case "DeepColdArchive":
-		return 5
-	}
-	return otherValue
-}
-
-func storageClassName(c uint8) string {
-	switch c {
-	case 1:
-		return "Standard"
-	case 2:
-		return "IA"
-	case 3:
-		return "Archive"
-	case 4:
-		return "ColdArchive"
-	case 5:
-		return "DeepColdArchive"
-	}
-	return ""
-}
-
-// objectTypeCode and objectTypeName map OSS's object types to a byte and
-// back ("" is 0).
-func objectTypeCode(s string) uint8 {
-	switch s {
-	case "":
-		return 0
-	case "Normal":
-		return 1
-	case "Multipart":
-		return 2
-	case "Appendable":
-		return 3
-	case "Symlink":
-		return 4
-	}
-	return otherValue
-}
-
-func objectTypeName(c uint8) string {
-	switch c {
-	case 1:
-		return "Normal"
-	case 2:
-		return "Multipart"
-	case 3:
-		return "Appendable"
-	case 4:
-		return "Symlink"
-	}
-	return ""
-}
-
 // verifyListed returns exact attributes for name, a guessed entry of l,
 // verifying it and, ahead of the lookups to come, the entries after it.
-func (f *FS) verifyListed(ctx context.Context, l *listing, dirKey, name string) (*attr, syscall.Errno) {
+func (f *FS) verifyListed(ctx context.Context, l *listing, dirKey, name string) (*engine.Stat, syscall.Errno) {
 	i := l.find(name)
 	if i < 0 {
 		return nil, syscall.ENOENT
@@ -370,7 +299,7 @@ func (f *FS) verifyListed(ctx context.Context, l *listing, dirKey, name string) 
 	window := 1 << min(l.asked-1, 10)
 	for j := i; j < len(l.entries) && j < i+window; j++ {
 		nm, a := l.entries[j].name, l.entries[j].a
-		if a.known || l.pending[nm] != nil || l.changed[nm] {
+		if a.Known || l.pending[nm] != nil || l.changed[nm] {
 			continue
 		}
 		v := &verification{done: make(chan struct{})}
@@ -397,13 +326,13 @@ func (f *FS) verifyListed(ctx context.Context, l *listing, dirKey, name string) 
 // verifyEntry learns the attributes of a guessed listing entry: the
 // object's HEAD, or for a directory its marker's (none: an implicit
 // directory).
-func (f *FS) verifyEntry(l *listing, dirKey, name string, guess *attr, v *verification) {
+func (f *FS) verifyEntry(l *listing, dirKey, name string, guess *engine.Stat, v *verification) {
 	f.headSem <- struct{}{}
 	defer func() { <-f.headSem }()
 	ctx := context.Background()
 	key := dirKey + name
-	var a *attr
-	if guess.dir {
+	var a *engine.Stat
+	if guess.Dir {
 		info, err := f.store.Head(ctx, key+"/", ossapi.HeadOptions{})
 		switch {
 		case err == nil:

@@ -30,7 +30,7 @@ func (f *FS) checkWritable() syscall.Errno {
 // newEntry checks that the caller may create name in n (a writable mount,
 // a name OSS can hold, write permission on n) and returns the new entry's
 // key, the caller and n's attributes.
-func (n *dirNode) newEntry(ctx context.Context, name string, dir bool) (string, *who, *attr, syscall.Errno) {
+func (n *dirNode) newEntry(ctx context.Context, name string, dir bool) (string, *who, *engine.Stat, syscall.Errno) {
 	if errno := n.fsys.checkWritable(); errno != 0 {
 		return "", nil, nil, errno
 	}
@@ -98,7 +98,7 @@ func (n *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 // putEmpty creates the zero-byte object at key that stands for a directory
 // (key ends in '/') or a special file, with ossfs metadata, and returns its
 // attributes.
-func (f *FS) putEmpty(ctx context.Context, key string, mode, uid, gid, rdev uint32, contentType string) (*attr, syscall.Errno) {
+func (f *FS) putEmpty(ctx context.Context, key string, mode, uid, gid, rdev uint32, contentType string) (*engine.Stat, syscall.Errno) {
 	now := time.Now()
 	meta := engine.OssfsMeta(mode, uid, gid, now)
 	if rdev != 0 {
@@ -152,7 +152,7 @@ func (f *FS) removeErrno(ctx context.Context, d *dirNode, name string) syscall.E
 		return 0
 	}
 	who, da, errno := f.dirWriteErrno(ctx, d)
-	if errno != 0 || da.mode&syscall.S_ISVTX == 0 || who.root() {
+	if errno != 0 || da.Mode&syscall.S_ISVTX == 0 || who.root() {
 		return errno
 	}
 	victim, errno := d.childAttr(ctx, name)
@@ -167,7 +167,7 @@ func (f *FS) removeErrno(ctx context.Context, d *dirNode, name string) syscall.E
 
 // childAttr returns the exact attributes of the child called name: its
 // writer's while it is being written, else what OSS has.
-func (d *dirNode) childAttr(ctx context.Context, name string) (*attr, syscall.Errno) {
+func (d *dirNode) childAttr(ctx context.Context, name string) (*engine.Stat, syscall.Errno) {
 	if ch := d.GetChild(name); ch != nil {
 		if fn, ok := ch.Operations().(*fileNode); ok {
 			if w := fn.writer(); w != nil {
@@ -184,11 +184,11 @@ func (d *dirNode) childAttr(ctx context.Context, name string) (*attr, syscall.Er
 
 // exact returns a itself when its attributes are known, else the object's
 // own (a HEAD of the file, or of the directory's marker).
-func (f *FS) exact(ctx context.Context, key string, a *attr) (*attr, syscall.Errno) {
-	if a.known {
+func (f *FS) exact(ctx context.Context, key string, a *engine.Stat) (*engine.Stat, syscall.Errno) {
+	if a.Known {
 		return a, 0
 	}
-	if a.dir {
+	if a.Dir {
 		return f.headDir(ctx, key)
 	}
 	return f.headFile(ctx, key)

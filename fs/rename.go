@@ -64,7 +64,7 @@ func (n *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 		}
 	}
 	f.neg.Remove(dst)
-	var da *attr
+	var da *engine.Stat
 	dstObject := false // an object is at dst on the server
 	if vw := victim.writer(); vw != nil {
 		da, dstObject = attrOf(vw.Attr()), !victim.localOnly()
@@ -81,7 +81,7 @@ func (n *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 			return errno
 		}
 	}
-	if sa.dir {
+	if sa.Dir {
 		if strings.HasPrefix(dst+"/", src+"/") {
 			return syscall.EINVAL
 		}
@@ -101,8 +101,8 @@ func (n *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 // renameSource returns the attributes of the entry name of n to be moved
 // into np (an open writer's view when it is open for writing) and, when
 // the mount enforces permissions, checks that the caller may move it.
-func (f *FS) renameSource(ctx context.Context, n, np *dirNode, name string, fn *fileNode, who *who, srcDir *attr) (*attr, syscall.Errno) {
-	var sa *attr
+func (f *FS) renameSource(ctx context.Context, n, np *dirNode, name string, fn *fileNode, who *who, srcDir *engine.Stat) (*engine.Stat, syscall.Errno) {
+	var sa *engine.Stat
 	var errno syscall.Errno
 	if w := fn.writer(); w != nil {
 		// Open for writing, perhaps not on the server yet: its writer's
@@ -122,7 +122,7 @@ func (f *FS) renameSource(ctx context.Context, n, np *dirNode, name string, fn *
 	}
 	// Moving a directory elsewhere rewrites its "..": it needs write
 	// permission on the directory itself.
-	if sa.dir && np != n && !who.may(sa, permWrite) {
+	if sa.Dir && np != n && !who.may(sa, permWrite) {
 		return nil, syscall.EACCES
 	}
 	return sa, 0
@@ -130,8 +130,8 @@ func (f *FS) renameSource(ctx context.Context, n, np *dirNode, name string, fn *
 
 // replaceErrno checks that the entry sa may replace da at dst: the sticky
 // bit of dst's directory, the kinds of both, an empty directory.
-func (f *FS) replaceErrno(ctx context.Context, sa, da *attr, dst string, who *who, dstDir *attr) syscall.Errno {
-	if f.enforcing() && dstDir.mode&syscall.S_ISVTX != 0 && !who.root() {
+func (f *FS) replaceErrno(ctx context.Context, sa, da *engine.Stat, dst string, who *who, dstDir *engine.Stat) syscall.Errno {
+	if f.enforcing() && dstDir.Mode&syscall.S_ISVTX != 0 && !who.root() {
 		var errno syscall.Errno
 		if da, errno = f.exact(ctx, dst, da); errno != 0 {
 			return errno
@@ -141,11 +141,11 @@ func (f *FS) replaceErrno(ctx context.Context, sa, da *attr, dst string, who *wh
 		}
 	}
 	switch {
-	case sa.dir && !da.dir:
+	case sa.Dir && !da.Dir:
 		return syscall.ENOTDIR
-	case !sa.dir && da.dir:
+	case !sa.Dir && da.Dir:
 		return syscall.EISDIR
-	case da.dir:
+	case da.Dir:
 		return f.emptyDirErrno(ctx, "rename", dst+"/")
 	}
 	return 0
@@ -245,7 +245,7 @@ func (f *FS) renameFileLocked(ctx context.Context, w *engine.Writer, pending boo
 		// The copy keeps the metadata: the new name has the same
 		// attributes (unless its mtime was Last-Modified, which the copy
 		// moved).
-		f.stat.Put(dst, f.attrFromInfo(info, false).movedTo(to))
+		f.stat.Put(dst, f.attrFromInfo(info, false).MovedTo(to))
 	}
 	return local, 0
 }

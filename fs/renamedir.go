@@ -28,13 +28,13 @@ func (f *FS) renameDir(ctx context.Context, src, dst string, dstExisted bool) sy
 // known of the directory and of the files under it for their new names
 // (the copies keep their metadata).
 func (f *FS) carryAttrs(objs []ossapi.ObjectInfo, src, dst string, hasMarker bool, newETags map[string]string) {
-	carried := map[string]*attr{}
-	if a, _, ok := f.stat.Peek(strings.TrimSuffix(src, "/")); ok && a.known && a.dir && (hasMarker && engine.CarriesMtime(a.facts()) || a.implicit && !hasMarker && len(objs) > 0) {
+	carried := map[string]*engine.Stat{}
+	if a, _, ok := f.stat.Peek(strings.TrimSuffix(src, "/")); ok && a.Known && a.Dir && (hasMarker && engine.CarriesMtime(a.Facts()) || a.Implicit && !hasMarker && len(objs) > 0) {
 		carried[strings.TrimSuffix(dst, "/")] = a
 	}
 	for _, o := range objs {
-		if a, _, ok := f.stat.Peek(o.Key); ok && a.known && !a.dir && newETags[o.Key] != "" && engine.CarriesMtime(a.facts()) {
-			carried[dst+strings.TrimPrefix(o.Key, src)] = a.movedTo(newETags[o.Key])
+		if a, _, ok := f.stat.Peek(o.Key); ok && a.Known && !a.Dir && newETags[o.Key] != "" && engine.CarriesMtime(a.Facts()) {
+			carried[dst+strings.TrimPrefix(o.Key, src)] = a.MovedTo(newETags[o.Key])
 		}
 	}
 	f.forgetTree(src, dst)

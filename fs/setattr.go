@@ -65,11 +65,11 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 			return syscall.ENOENT
 		}
 		a := *n.attr
-		t := a.mtime()
-		c.Apply(&a.mode, &a.uid, &a.gid, &t)
-		a.setMtime(t)
+		t := a.Mtime()
+		c.Apply(&a.Mode, &a.UID, &a.GID, &t)
+		a.SetMtime(t)
 		n.attr = &a
-		a.fill(&out.Attr)
+		fillAttr(&out.Attr, &a)
 		out.Nlink = 0
 		return 0
 	}
@@ -79,7 +79,7 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 		return errno
 	}
 	n.setAttr(a2)
-	a2.fill(&out.Attr)
+	fillAttr(&out.Attr, a2)
 	return 0
 }
 
@@ -108,7 +108,7 @@ func (n *fileNode) setattrWriter(ctx context.Context, fh gofs.FileHandle, w *eng
 	}
 	w.SetMeta(c)
 	if !temp && !byPathClean {
-		attrOf(w.Attr()).fill(&out.Attr)
+		fillAttr(&out.Attr, attrOf(w.Attr()))
 		return 0
 	}
 	errno := n.fsys.toErrno("setattr", w.Flush(ctx))
@@ -119,7 +119,7 @@ func (n *fileNode) setattrWriter(ctx context.Context, fh gofs.FileHandle, w *eng
 		return errno
 	}
 	if byPathClean {
-		attrOf(w.Attr()).fill(&out.Attr)
+		fillAttr(&out.Attr, attrOf(w.Attr()))
 		return 0
 	}
 	return n.Getattr(ctx, nil, out)
@@ -128,7 +128,7 @@ func (n *fileNode) setattrWriter(ctx context.Context, fh gofs.FileHandle, w *eng
 // setattrAllowed applies, when the mount enforces permissions, the rules
 // of chmod, chown, utimes and truncate to the caller (it may clear S_ISGID
 // from *mode); attrs gives the node's attributes, asked only then.
-func (f *FS) setattrAllowed(ctx context.Context, in *gofs.Inode, attrs func(context.Context) (*attr, syscall.Errno), fh gofs.FileHandle, sin *fuse.SetAttrIn, mode *uint32) syscall.Errno {
+func (f *FS) setattrAllowed(ctx context.Context, in *gofs.Inode, attrs func(context.Context) (*engine.Stat, syscall.Errno), fh gofs.FileHandle, sin *fuse.SetAttrIn, mode *uint32) syscall.Errno {
 	if !f.enforcing() || callerOf(ctx).root() {
 		return 0
 	}
@@ -158,32 +158,32 @@ func (n *fileNode) setattrCleanWriter(ctx context.Context, w *engine.Writer, c e
 	if errno != 0 {
 		return errno, true
 	}
-	w.RebaseLocked(engine.Base{Attr: engine.Attr{Size: a.size, ETag: a.etag, Mode: a.mode, UID: a.uid, GID: a.gid, Mtime: a.mtime()}, Info: a.info},
+	w.RebaseLocked(engine.Base{Attr: engine.Attr{Size: a.Size, ETag: a.ETag, Mode: a.Mode, UID: a.UID, GID: a.GID, Mtime: a.Mtime()}, Info: a.Info},
 		meta, c.Mtime != nil)
 	n.fsys.stat.Put(w.KeyLocked(), a)
-	a.fill(&out.Attr)
+	fillAttr(&out.Attr, a)
 	return 0, true
 }
 
 // rewriteAttrs applies mode, owner and mtime changes to the object in place
 // (a self-copy keeping all other metadata and headers) and returns its new
 // attributes and metadata.
-func (n *fileNode) rewriteAttrs(ctx context.Context, c engine.AttrChange) (*attr, map[string]string, syscall.Errno) {
+func (n *fileNode) rewriteAttrs(ctx context.Context, c engine.AttrChange) (*engine.Stat, map[string]string, syscall.Errno) {
 	f := n.fsys
 	a, errno := f.headFile(ctx, n.key())
 	if errno != 0 {
 		return nil, nil, errno
 	}
 	meta := map[string]string{}
-	for k, v := range a.info.Meta {
+	for k, v := range a.Info.Meta {
 		meta[k] = v
 	}
-	m, u, g, t := a.mode, a.uid, a.gid, a.mtime()
+	m, u, g, t := a.Mode, a.UID, a.GID, a.Mtime()
 	c.Apply(&m, &u, &g, &t)
 	for k, v := range engine.OssfsMeta(m, u, g, t) {
 		meta[k] = v
 	}
-	if _, err := f.rewriteMeta(ctx, n.key(), a.size, a.etag, meta, a.info.Headers); err != nil {
+	if _, err := f.rewriteMeta(ctx, n.key(), a.Size, a.ETag, meta, a.Info.Headers); err != nil {
 		return nil, nil, f.toErrno("setattr", err)
 	}
 	a2, errno := f.headFile(ctx, n.key())
@@ -250,11 +250,11 @@ func (n *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetA
 	if errno != 0 {
 		return errno
 	}
-	have := func(context.Context) (*attr, syscall.Errno) { return a, 0 }
+	have := func(context.Context) (*engine.Stat, syscall.Errno) { return a, 0 }
 	if errno := f.setattrAllowed(ctx, &n.Inode, have, fh, in, c.Mode); errno != 0 {
 		return errno
 	}
-	m, u, g, t := a.mode, a.uid, a.gid, a.mtime()
+	m, u, g, t := a.Mode, a.UID, a.GID, a.Mtime()
 	c.Apply(&m, &u, &g, &t)
 	etag, meta, hdr, err := f.writeMarkerMeta(ctx, key, engine.OssfsMeta(m, u, g, t))
 	if err != nil {
@@ -264,8 +264,8 @@ func (n *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetA
 	f.invalidate(strings.TrimSuffix(key, "/"))
 	f.stat.Put(strings.TrimSuffix(key, "/"), na)
 	n.last.Store(na)
-	na.fill(&out.Attr)
-	if f.enforcing() && na.mode&0o111 != 0o111 {
+	fillAttr(&out.Attr, na)
+	if f.enforcing() && na.Mode&0o111 != 0o111 {
 		// Names the kernel keeps under the directory would let callers
 		// past its new mode without asking: drop them.
 		go func() {

@@ -241,7 +241,7 @@ func (n *fileNode) shareXattr(ctx context.Context, name string, dest []byte) (ui
 	if errno != 0 {
 		return 0, errno
 	}
-	if a.isSymlink() || a.dir || a.special() {
+	if a.IsSymlink() || a.Dir || a.Special() {
 		return 0, syscall.EINVAL
 	}
 	if errno := n.fsys.mayErrno(ctx, &n.Inode, a, permRead); errno != 0 {

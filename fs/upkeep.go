@@ -21,6 +21,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ossmount/ossmount/engine"
 )
 
 const (
@@ -117,7 +119,7 @@ func (f *FS) tidy(now time.Time) {
 		f.neg.Expire(nil)
 	}
 	if due(&m.sweptStat, now, f.cfg.StatTTL) {
-		f.stat.Expire(func(a *attr) bool { return a.known })
+		f.stat.Expire(func(a *engine.Stat) bool { return a.Known })
 	}
 	if due(&m.sweptLists, now, max(f.cfg.ListTTL, f.cfg.StatTTL)) {
 		f.lists.Expire(nil)

@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/ossmount/ossmount/engine"
 )
 
 // liveHeap is the heap in use once garbage is collected.
@@ -116,7 +118,7 @@ func TestEntryStructsSmall(t *testing.T) {
 	if s := unsafe.Sizeof(fileNode{}); s > 160 {
 		t.Errorf("fileNode is %d bytes, want at most 160 (go-fuse's Inode is 128 of them)", s)
 	}
-	if s := unsafe.Sizeof(attr{}); s > 80 {
+	if s := unsafe.Sizeof(engine.Stat{}); s > 80 {
 		t.Errorf("attr is %d bytes, want at most 80", s)
 	}
 	if s := unsafe.Sizeof(listEntry{}); s > 24 {

@@ -320,21 +320,21 @@ func (n *fileNode) fileView(ctx context.Context, listedFact string) (*metaView, 
 	if orphaned {
 		// Unlinked (or renamed over) while open: its key names nothing
 		// of its own any more; show what was known of it.
-		if a == nil || a.facts() == nil {
+		if a == nil || a.Facts() == nil {
 			return &metaView{meta: map[string]string{}}, 0
 		}
-		return viewOf(a.facts()), 0
+		return viewOf(a.Facts()), 0
 	}
 	key := n.key()
 	a, ok := n.fsys.cachedAttr(key)
-	if !ok || a.dir || a.facts() == nil || !(a.full() || listedFact != "" && hasFact(a.facts(), listedFact)) {
+	if !ok || a.Dir || a.Facts() == nil || !(a.Full() || listedFact != "" && hasFact(a.Facts(), listedFact)) {
 		var errno syscall.Errno
 		if a, errno = n.fsys.headFile(ctx, key); errno != 0 {
 			return nil, errno
 		}
 		n.setAttr(a)
 	}
-	return viewOf(a.facts()), 0
+	return viewOf(a.Facts()), 0
 }
 
 func hasFact(info *ossapi.ObjectInfo, k string) bool {
@@ -394,7 +394,7 @@ func (f *FS) changeObject(ctx context.Context, info *ossapi.ObjectInfo, kind xki
 		f.invalidate(name)
 		a := f.attrFromInfo(&ossapi.ObjectInfo{Key: info.Key, Size: info.Size, ETag: etag,
 			LastModified: time.Now(), Meta: v.meta, Headers: v.headers}, true)
-		a.known = true // what was just written
+		a.Known = true // what was just written
 		f.stat.Put(name, a)
 	}
 	return v, etag, 0
@@ -463,22 +463,22 @@ func (n *dirNode) dirView(ctx context.Context) (*metaView, syscall.Errno) {
 	}
 	name := strings.TrimSuffix(key, "/")
 	a, cached := n.fsys.stat.Get(name)
-	cached = cached && a.dir && !n.IsRoot()
+	cached = cached && a.Dir && !n.IsRoot()
 	if cached {
 		switch {
-		case a.implicit && !a.listed:
+		case a.Implicit && !a.Listed:
 			// A lookup (or an earlier HEAD) found no marker.
 			return &metaView{meta: map[string]string{}}, 0
-		case a.full():
-			return viewOf(a.info), 0
+		case a.Full():
+			return viewOf(a.Info), 0
 		}
 	}
 	info, err := n.fsys.store.Head(ctx, key, ossapi.HeadOptions{})
 	if err != nil {
 		if ossapi.KindOf(err) == ossapi.KindNotExist {
-			if cached && a.implicit {
+			if cached && a.Implicit {
 				known := *a
-				known.listed, known.known = false, true
+				known.Listed, known.Known = false, true
 				n.fsys.stat.Put(name, &known)
 			}
 			return &metaView{meta: map[string]string{}}, 0
@@ -519,11 +519,11 @@ func (n *dirNode) applyXattr(ctx context.Context, kind xkind, k string, value []
 	if errno != 0 {
 		return errno
 	}
-	mt := a.mtime()
+	mt := a.Mtime()
 	if mt.IsZero() {
 		mt = time.Now()
 	}
-	v := &metaView{meta: engine.OssfsMeta(a.mode, a.uid, a.gid, mt), headers: ossapi.StdHeaders{ContentType: "application/x-directory"}}
+	v := &metaView{meta: engine.OssfsMeta(a.Mode, a.UID, a.GID, mt), headers: ossapi.StdHeaders{ContentType: "application/x-directory"}}
 	if errno := v.apply(kind, k, value, flags); errno != 0 {
 		return errno
 	}
@@ -539,7 +539,7 @@ func (n *dirNode) applyXattr(ctx context.Context, kind xkind, k string, value []
 	if !n.IsRoot() {
 		na := n.fsys.attrFromInfo(&ossapi.ObjectInfo{Key: key, ETag: res.ETag, LastModified: mt,
 			Meta: v.meta, Headers: v.headers}, true)
-		na.known = true // what was just written
+		na.Known = true // what was just written
 		n.fsys.stat.Put(name, na)
 	}
 	return 0
