@@ -31,6 +31,9 @@
 //     entries keep of a storage class and an object type.
 //   - meta.go: ossfs's metadata (mode, owner, mtime) and the changes
 //     chmod, chown and utimes make.
+//   - renamefile.go: RenameFile, the rename of a file: its object copied
+//     and deleted, its writer following with its pending bytes, the
+//     writer of the file renamed over made nameless.
 //   - renamedir.go: RenameDir, the rename of a directory: every object
 //     copied, then the sources deleted; undone on a failed copy; the open
 //     writers under it held, then following it (package fs's caches are

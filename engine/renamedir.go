@@ -51,7 +51,7 @@ type TreeCaches struct {
 //
 // Files open for writing under src publish nothing: they are held (their
 // writes wait) until the move is done, then follow it to their new keys
-// (Writer.FollowRenameLocked), where their closes upload them. dstExisted
+// (Writer.followRenameLocked), where their closes upload them. dstExisted
 // says dst was an existing (empty) directory. One directory rename runs
 // at a time (each holds the locks of the open writers under its source).
 func (e *Engine) RenameDir(ctx context.Context, src, dst string, dstExisted bool, c TreeCaches) error {
@@ -71,7 +71,7 @@ func (e *Engine) RenameDir(ctx context.Context, src, dst string, dstExisted bool
 		if w.FailedLocked() {
 			continue // never uploaded again; its data is kept locally
 		}
-		if err := w.RenameReadyLocked(src, dst); err != nil {
+		if err := w.renameReadyLocked(src, dst); err != nil {
 			return err
 		}
 	}
@@ -110,7 +110,7 @@ func (e *Engine) RenameDir(ctx context.Context, src, dst string, dstExisted bool
 	}
 	for _, w := range open {
 		old := w.KeyLocked()
-		w.FollowRenameLocked(dst+strings.TrimPrefix(old, src), oldETags[old], newETags[old])
+		w.followRenameLocked(dst+strings.TrimPrefix(old, src), oldETags[old], newETags[old])
 	}
 	c.Carry(objs, hasMarker, newETags)
 	return nil

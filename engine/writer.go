@@ -44,7 +44,7 @@ package engine
 // A file unlinked, or renamed over, while open is never uploaded: its
 // streamed upload is aborted at once, and nothing completes at any key. A
 // file renamed while open publishes nothing either: it follows its new
-// name (FollowRenameLocked) and is uploaded there at close.
+// name (followRenameLocked) and is uploaded there at close.
 //
 // Lock order: the file's lock in package fs (fileNode.mu), then Writer.mu
 // (two Writers: lower seq first, see LockOrder), then the StageFile's
@@ -336,7 +336,7 @@ func (w *Writer) Write(ctx context.Context, data []byte, off int64, killSUID boo
 	}
 	if w.up == nil && w.streaming && !w.unlinked {
 		// After a rename took the streamed upload away (see
-		// FollowRenameLocked), the parts written so far are sent again
+		// followRenameLocked), the parts written so far are sent again
 		// under the new key before more is staged: once sent, their bytes
 		// may leave the staging file when disk_budget needs the room.
 		if err := w.pumpLocked(ctx); err != nil {
@@ -607,9 +607,9 @@ func (w *Writer) CleanLocked() bool {
 	return w.failed == nil && !w.dirty && w.up == nil && !w.unlinked
 }
 
-// UnlinkLocked makes the file nameless: it is never uploaded, and its
+// unlinkLocked makes the file nameless: it is never uploaded, and its
 // streamed upload (whose parts nothing will complete) is aborted now.
-func (w *Writer) UnlinkLocked() {
+func (w *Writer) unlinkLocked() {
 	w.unlinked = true
 	w.streaming = false
 	if up := w.up; up != nil {
@@ -617,6 +617,15 @@ func (w *Writer) UnlinkLocked() {
 		w.e.AbortUpload(w.key, up.id)
 		w.cond.Broadcast()
 	}
+}
+
+// Unlink is unlinkLocked, locking the writer; it reports whether an
+// upload of the file had reached the server.
+func (w *Writer) Unlink() (published bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.unlinkLocked()
+	return w.published
 }
 
 // Renames of a file being written follow the rule: the object at a key
@@ -629,11 +638,11 @@ func (w *Writer) UnlinkLocked() {
 // dropped from the staging file (disk_budget), only the old key's upload
 // holds them, and the rename is refused (EBUSY) before anything changes.
 
-// RenameReadyLocked readies the writer for a rename of its file: it waits
+// renameReadyLocked readies the writer for a rename of its file: it waits
 // for the streamed parts in flight (none may land after the upload is
 // aborted), then refuses with EBUSY, logged, when bytes written exist only
 // in the streamed upload. It changes nothing.
-func (w *Writer) RenameReadyLocked(src, dst string) error {
+func (w *Writer) renameReadyLocked(src, dst string) error {
 	w.WaitPartsLocked()
 	if gone := w.rangesLocked(func(i int64) bool { return w.chunkState(i) == chunkGone }); len(gone) > 0 {
 		w.e.log.Error("rename refused (EBUSY): parts of the file being written were dropped from cache_dir (disk_budget) after they were sent, "+
@@ -651,11 +660,11 @@ func (w *Writer) WaitPartsLocked() {
 	}
 }
 
-// FollowRenameLocked gives the writer the key its file was renamed to (see
-// RenameReadyLocked). from and to are the ETags of the object the rename
+// followRenameLocked gives the writer the key its file was renamed to (see
+// renameReadyLocked). from and to are the ETags of the object the rename
 // moved from the old key to key ("" when none): when that is the writer's
 // base, its unchanged bytes are read and copied from the new version.
-func (w *Writer) FollowRenameLocked(key, from, to string) {
+func (w *Writer) followRenameLocked(key, from, to string) {
 	if up := w.up; up != nil {
 		w.up = nil
 		w.e.AbortUpload(w.key, up.id)

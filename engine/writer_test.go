@@ -239,11 +239,11 @@ func TestWriterUnlinkAndRename(t *testing.T) {
 	for _, w := range LockOrder(moved, gone, moved) {
 		w.Lock()
 	}
-	gone.UnlinkLocked()
-	if err := moved.RenameReadyLocked("a.bin", "b.bin"); err != nil {
+	gone.unlinkLocked()
+	if err := moved.renameReadyLocked("a.bin", "b.bin"); err != nil {
 		t.Fatal(err)
 	}
-	moved.FollowRenameLocked("b.bin", "", "")
+	moved.followRenameLocked("b.bin", "", "")
 	gone.Unlock()
 	moved.Unlock()
 	if err := gone.Flush(ctx); err != nil {
@@ -305,7 +305,7 @@ func TestWriterSentPartsBeyondDiskBudget(t *testing.T) {
 		t.Errorf("truncate into a dropped part: %v, want ENODATA", err)
 	}
 	w.Lock()
-	err := w.RenameReadyLocked("big.bin", "other.bin")
+	err := w.renameReadyLocked("big.bin", "other.bin")
 	w.Unlock()
 	if err != syscall.EBUSY {
 		t.Errorf("rename of a file whose parts only the upload holds: %v, want EBUSY", err)
@@ -390,7 +390,7 @@ func TestWriterMetaUnderLock(t *testing.T) {
 	defer w.Release()
 	w.Lock()
 	defer w.Unlock()
-	if !w.CleanLocked() || w.UploadPendingLocked() || w.DirtyLocked() || w.PublishedLocked() || w.FailedLocked() {
+	if !w.CleanLocked() || w.UploadPendingLocked() || w.DirtyLocked() || w.publishedLocked() || w.FailedLocked() {
 		t.Errorf("a writer opened over an object, untouched: clean %v, pending %v", w.CleanLocked(), w.UploadPendingLocked())
 	}
 	meta, hdr := w.UploadMetaLocked()
@@ -412,13 +412,13 @@ func TestWriterMetaUnderLock(t *testing.T) {
 	mt := time.Unix(1700000000, 0)
 	w.RebaseLocked(Base{Attr: Attr{ETag: `"newer"`, Mode: 0o100640, UID: 8, GID: 9, Mtime: mt}},
 		map[string]string{"mode": "1", "uid": "2", "color": "pink"}, true)
-	a, ok := w.LiveAttrLocked()
+	a, ok := w.liveAttrLocked()
 	m, _ := w.UploadMetaLocked()
 	if !ok || a.Mode != 0o100640 || a.UID != 8 || a.GID != 9 || !a.Mtime.Equal(mt) || a.ETag != `"newer"` || m["color"] != "pink" || m["mode"] != "" {
 		t.Errorf("after RebaseLocked: %+v (live %v), meta %v", a, ok, m)
 	}
-	w.UnlinkLocked()
-	if _, ok := w.LiveAttrLocked(); ok {
+	w.unlinkLocked()
+	if _, ok := w.liveAttrLocked(); ok {
 		t.Errorf("an unlinked writer's attributes are live")
 	}
 }

@@ -93,20 +93,34 @@ func (w *Writer) Key() string {
 	return w.key
 }
 
-// PublishedLocked reports whether an upload of the file reached the
+// publishedLocked reports whether an upload of the file reached the
 // server.
-func (w *Writer) PublishedLocked() bool { return w.published }
+func (w *Writer) publishedLocked() bool { return w.published }
+
+// Published is publishedLocked, locking the writer.
+func (w *Writer) Published() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.published
+}
 
 // DirtyLocked reports whether the server's copy is out of date.
 func (w *Writer) DirtyLocked() bool { return w.dirty }
 
-// LiveAttrLocked is AttrLocked, ok false when the writer failed or its
+// liveAttrLocked is AttrLocked, ok false when the writer failed or its
 // file has no name (its attributes are then not the file's).
-func (w *Writer) LiveAttrLocked() (a Attr, ok bool) {
+func (w *Writer) liveAttrLocked() (a Attr, ok bool) {
 	if w.failed != nil || w.unlinked {
 		return Attr{}, false
 	}
 	return w.AttrLocked(), true
+}
+
+// LiveAttr is liveAttrLocked, locking the writer.
+func (w *Writer) LiveAttr() (a Attr, ok bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.liveAttrLocked()
 }
 
 // UploadMetaLocked returns a copy of the user metadata and the headers

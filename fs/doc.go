@@ -23,7 +23,8 @@
 //   - file.go: fileNode (a file or symlink) and fileHandle (an open file):
 //     open, read, write, flush, fsync, release, readlink.
 //   - ops.go: namespace operations (create, mkdir, rmdir, unlink, symlink).
-//     rename.go: the rename of a file and the checks of every rename;
+//     rename.go: the checks of every rename and the caches around the rename
+//     of a file, whose object the engine moves (engine.RenameFile);
 //     renamedir.go: the caches around the rename of a directory, whose
 //     objects the engine moves (engine.RenameDir: copy every object, then
 //     delete; undone on failure). Server-side copies and metadata rewrites

@@ -572,11 +572,9 @@ func (n *fileNode) releaseWrite(ctx context.Context, w *engine.Writer) {
 		if st := n.state(); st.ws == w {
 			st.ws = nil
 			st.pending = false
-			w.Lock()
-			if a, ok := w.LiveAttrLocked(); ok {
+			if a, ok := w.LiveAttr(); ok {
 				n.attr = attrOf(a)
 			}
-			w.Unlock()
 		}
 	}
 }

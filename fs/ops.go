@@ -242,10 +242,7 @@ func (n *fileNode) markUnlinked() bool {
 		return false
 	}
 	if w := st.ws; w != nil {
-		w.Lock()
-		w.UnlinkLocked()
-		pending = pending && !w.PublishedLocked()
-		w.Unlock()
+		pending = !w.Unlink() && pending
 	}
 	st.pending = false
 	return pending

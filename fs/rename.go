@@ -173,7 +173,7 @@ func (f *FS) emptyDirErrno(ctx context.Context, op, key string) syscall.Errno {
 // delete. A file open for writing publishes nothing: what the server has
 // of it (its base, the object it was opened over or last uploaded) moves
 // like the object of a file nobody writes, and the writer follows with its
-// pending bytes, uploaded at dst by the close (engine.Writer.FollowRenameLocked). A file
+// pending bytes, uploaded at dst by the close (engine.RenameFile). A file
 // not on the server yet only changes its name: no request but the abort of
 // its streamed upload. The writer of the file at dst (vw), if any, is held
 // for the whole rename (its close waits) and made nameless before it is
@@ -191,63 +191,26 @@ func (f *FS) renameFile(ctx context.Context, fn *fileNode, src, dst string, vw *
 	return errno
 }
 
-// renameFileLocked is renameFile under the writers' locks; local reports
-// that w's file had no object on the server (only its name moved).
+// renameFileLocked moves the file (engine.RenameFile) and keeps the
+// caches in step; local reports that w's file had no object on the server
+// (only its name moved).
 func (f *FS) renameFileLocked(ctx context.Context, w *engine.Writer, pending bool, src, dst string, vw *engine.Writer) (local bool, errno syscall.Errno) {
-	for _, l := range engine.LockOrder(w, vw) {
-		l.Lock()
-		defer l.Unlock()
-	}
-	if w != nil {
-		if w.FailedLocked() {
-			return false, syscall.EIO // sticky: its data is kept under the old name
-		}
-		if errno := f.toErrno("rename", w.RenameReadyLocked(src, dst)); errno != 0 {
-			return false, errno
-		}
-		local = pending && !w.PublishedLocked()
-	}
-	var info *ossapi.ObjectInfo
-	if !local {
-		var err error
-		if info, err = f.store.Head(ctx, src, ossapi.HeadOptions{}); err != nil {
-			if w == nil || ossapi.KindOf(err) != ossapi.KindNotExist {
-				return false, f.toErrno("rename", err)
-			}
-			// Its object was removed by another client meanwhile: the
-			// file being written is all there is.
-			info, local = nil, true
-		}
-	}
-	var from, to string
-	if info != nil {
-		etag, err := f.eng.CopyObject(ctx, info, dst, ossapi.MetadataCopy, nil, info.Headers)
-		if err != nil {
-			return false, f.toErrno("rename", err)
-		}
-		if err := f.store.Delete(ctx, src); err != nil {
-			return false, f.toErrno("rename", err)
-		}
-		from, to = info.ETag, etag
-	}
-	if w != nil {
-		w.FollowRenameLocked(dst, from, to)
-	}
-	if vw != nil {
-		vw.UnlinkLocked()
+	mv, err := f.eng.RenameFile(ctx, w, vw, pending, src, dst)
+	if err != nil {
+		return false, f.toErrno("rename", err)
 	}
 	f.invalidate(src)
 	f.invalidate(dst)
 	f.eng.DropData(src)
 	f.eng.DropData(dst)
 	f.neg.Put(src, struct{}{})
-	if info != nil && engine.CarriesMtime(info) {
+	if mv.Info != nil && engine.CarriesMtime(mv.Info) {
 		// The copy keeps the metadata: the new name has the same
 		// attributes (unless its mtime was Last-Modified, which the copy
 		// moved).
-		f.stat.Put(dst, f.attrFromInfo(info, false).MovedTo(to))
+		f.stat.Put(dst, f.attrFromInfo(mv.Info, false).MovedTo(mv.ETag))
 	}
-	return local, 0
+	return mv.Local, 0
 }
 
 // localOnly reports whether the node is a file created here that has not
@@ -260,9 +223,7 @@ func (n *fileNode) localOnly() bool {
 		return false
 	}
 	if w := st.ws; st.pending && w != nil {
-		w.Lock()
-		defer w.Unlock()
-		return !w.PublishedLocked()
+		return !w.Published()
 	}
 	return st.pending
 }
