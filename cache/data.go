@@ -73,16 +73,16 @@ type DataCacheConfig struct {
 }
 
 // DataCacheStats are the data cache's counters since it was opened and
-// its size now.
+// its size now: those of every cache (Stats: hits and misses are FUSE
+// reads served from the cache or not, Bytes the bytes of the entries'
+// chunks), and its own.
 type DataCacheStats struct {
-	Hits, Misses      int64 // FUSE reads served from the cache / not
+	Stats
 	HitBytes          int64 // bytes served from the cache through FUSE
 	FilledBytes       int64 // bytes written into the cache
-	Evictions         int64 // entries evicted to make room
 	CorruptChunks     int64 // chunks that failed their checksum (dropped)
 	PassthroughOpens  int64 // opens served by the kernel from the cache file
 	PassthroughFailed int64 // passthrough opens the kernel or privileges refused
-	Entries, Bytes    int64 // entries held now, and bytes of their chunks
 	Limit             int64 // the size limit in force
 }
 
@@ -106,8 +106,9 @@ type DataCache struct {
 	closed  bool                  // GUARDED_BY(mu)
 	seals   sync.WaitGroup        // seals under way (Close waits for them)
 
-	hits, misses, hitBytes, filled, evictions, corrupt atomic.Int64
-	ptOpens, ptFailed                                  atomic.Int64
+	counts counts // hits, misses and evictions, as every cache keeps them
+
+	hitBytes, filled, corrupt, ptOpens, ptFailed atomic.Int64
 }
 
 // ErrDataCacheBusy is returned by OpenDataCache when another process holds
@@ -209,9 +210,8 @@ func (c *DataCache) Stats() DataCacheStats {
 	c.mu.Lock()
 	n, b, l := int64(len(c.entries)), c.bytes, c.limit
 	c.mu.Unlock()
-	return DataCacheStats{Hits: c.hits.Load(), Misses: c.misses.Load(), HitBytes: c.hitBytes.Load(),
-		FilledBytes: c.filled.Load(), Evictions: c.evictions.Load(), CorruptChunks: c.corrupt.Load(),
-		PassthroughOpens: c.ptOpens.Load(), PassthroughFailed: c.ptFailed.Load(), Entries: n, Bytes: b, Limit: l}
+	return DataCacheStats{Stats: c.counts.stats(n, b), HitBytes: c.hitBytes.Load(), FilledBytes: c.filled.Load(),
+		CorruptChunks: c.corrupt.Load(), PassthroughOpens: c.ptOpens.Load(), PassthroughFailed: c.ptFailed.Load(), Limit: l}
 }
 
 // CountPassthrough counts an open served by passthrough (ok) or one the
@@ -225,7 +225,7 @@ func (c *DataCache) CountPassthrough(ok bool) {
 }
 
 // CountMiss counts a FUSE read the cache could not serve.
-func (c *DataCache) CountMiss() { c.misses.Add(1) }
+func (c *DataCache) CountMiss() { c.counts.misses.Add(1) }
 
 func hashID(id string) string {
 	s := sha256.Sum256([]byte(id))
@@ -472,7 +472,7 @@ func (e *DataEntry) ReadAt(p []byte, off int64) (n int, ok bool) {
 	if start != off || stop != end {
 		copy(p, buf[off-start:end-start])
 	}
-	e.c.hits.Add(1)
+	e.c.counts.hits.Add(1)
 	e.c.hitBytes.Add(end - off)
 	return int(end - off), true
 }
@@ -876,7 +876,7 @@ func (c *DataCache) evictLocked(n int64, keep *DataEntry) bool {
 			b := e.bytes
 			c.removeLocked(e, "evicted")
 			c.avail += b
-			c.evictions.Add(1)
+			c.counts.evictions.Add(1)
 		}
 		el = prev
 	}

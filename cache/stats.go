@@ -8,7 +8,7 @@ type Stats struct {
 	Misses    int64 // lookups not answered (absent, or expired)
 	Evictions int64 // entries dropped to make room (not expiry, not removal)
 	Entries   int64 // entries held now
-	Bytes     int64 // bytes held now (block cache only)
+	Bytes     int64 // bytes held now (block and data caches only)
 }
 
 // counts are the counters every cache keeps.

@@ -92,22 +92,26 @@ func (c *fsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(c.prefetched, s.ReadAheadBytes)
 	counter(c.unread, s.ReadAheadUnreadBytes)
-	for _, cs := range []struct {
-		name string
-		s    cache.Stats
-	}{{"attribute", s.AttrCache}, {"negative", s.NegativeCache}, {"listing", s.ListCache}, {"block", s.BlockCache}} {
+	type namedCache struct {
+		name     string
+		s        cache.Stats
+		hasBytes bool // the cache holds object data (its bytes are a series)
+	}
+	caches := []namedCache{{"attribute", s.AttrCache, false}, {"negative", s.NegativeCache, false},
+		{"listing", s.ListCache, false}, {"block", s.BlockCache, true}}
+	if s.DataCacheOn {
+		caches = append(caches, namedCache{"data", s.DataCache.Stats, true})
+	}
+	for _, cs := range caches {
 		counter(c.hits, cs.s.Hits, cs.name)
 		counter(c.misses, cs.s.Misses, cs.name)
 		counter(c.evictions, cs.s.Evictions, cs.name)
 		gauge(c.entries, cs.s.Entries, cs.name)
+		if cs.hasBytes {
+			gauge(c.bytes, cs.s.Bytes, cs.name)
+		}
 	}
-	gauge(c.bytes, s.BlockCache.Bytes, "block")
 	if d := s.DataCache; s.DataCacheOn {
-		counter(c.hits, d.Hits, "data")
-		counter(c.misses, d.Misses, "data")
-		counter(c.evictions, d.Evictions, "data")
-		gauge(c.entries, d.Entries, "data")
-		gauge(c.bytes, d.Bytes, "data")
 		counter(c.dcRead, d.HitBytes)
 		counter(c.dcFilled, d.FilledBytes)
 		counter(c.dcCorrupt, d.CorruptChunks)

@@ -183,6 +183,72 @@ func TestSummary(t *testing.T) {
 	}
 }
 
+// TestFSCollectorCaches: each cache's hits, misses, evictions and entries
+// are series labelled with its name, its bytes only for the caches of
+// object data (block, data), and the data cache's series and its own
+// numbers only with one; a scrape shows exactly these.
+func TestFSCollectorCaches(t *testing.T) {
+	for _, dataOn := range []bool{false, true} {
+		st := fs.Stats{AttrCache: cache.Stats{Hits: 1, Misses: 2, Evictions: 3, Entries: 4},
+			NegativeCache: cache.Stats{Hits: 11, Misses: 12, Evictions: 13, Entries: 14},
+			ListCache:     cache.Stats{Hits: 21, Misses: 22, Evictions: 23, Entries: 24},
+			BlockCache:    cache.Stats{Hits: 31, Misses: 32, Evictions: 33, Entries: 34, Bytes: 35}}
+		want := map[string]float64{}
+		for i, name := range []string{"attribute", "negative", "listing", "block", "data"} {
+			if name == "data" && !dataOn {
+				break
+			}
+			n := float64(10 * i)
+			want["ossmount_cache_hits_total/"+name] = n + 1
+			want["ossmount_cache_misses_total/"+name] = n + 2
+			want["ossmount_cache_evictions_total/"+name] = n + 3
+			want["ossmount_cache_entries/"+name] = n + 4
+		}
+		want["ossmount_cache_bytes/block"] = 35
+		if dataOn {
+			st.DataCacheOn = true
+			d := &st.DataCache
+			d.Hits, d.Misses, d.Evictions, d.Entries, d.Bytes = 41, 42, 43, 44, 45
+			d.HitBytes, d.FilledBytes, d.CorruptChunks, d.Limit, d.PassthroughOpens, d.PassthroughFailed = 46, 47, 48, 49, 50, 51
+			for name, v := range map[string]float64{"ossmount_cache_bytes/data": 45,
+				"ossmount_data_cache_read_bytes_total/": 46, "ossmount_data_cache_filled_bytes_total/": 47,
+				"ossmount_data_cache_corrupt_chunks_total/": 48, "ossmount_data_cache_limit_bytes/": 49,
+				"ossmount_passthrough_opens_total/": 50, "ossmount_passthrough_failures_total/": 51} {
+				want[name] = v
+			}
+		}
+		m := New(Info{})
+		m.WatchFS(fakeFS{st})
+		mfs, err := m.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]float64{}
+		for _, mf := range mfs {
+			name := mf.GetName()
+			if !strings.HasPrefix(name, "ossmount_cache_") && !strings.HasPrefix(name, "ossmount_data_cache_") &&
+				!strings.HasPrefix(name, "ossmount_passthrough_") {
+				continue
+			}
+			for _, mt := range mf.GetMetric() {
+				label := ""
+				for _, l := range mt.GetLabel() {
+					label = l.GetValue()
+				}
+				got[name+"/"+label] = mt.GetCounter().GetValue() + mt.GetGauge().GetValue()
+			}
+		}
+		if len(got) != len(want) {
+			t.Errorf("data cache %v: %d series, want %d: %v", dataOn, len(got), len(want), got)
+		}
+		for k, v := range want {
+			if g, ok := got[k]; !ok || g != v {
+				t.Errorf("data cache %v: %s = %v (present %v), want %v", dataOn, k, g, ok, v)
+			}
+		}
+	}
+}
+
 // BenchmarkFUSEDecorator measures what the decorator adds to a request
 // (compare with BenchmarkFUSEBare).
 func BenchmarkFUSEDecorator(b *testing.B) {
