@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 	"syscall"
 	"testing"
 
@@ -28,7 +27,7 @@ func TestRenameFileMovesObject(t *testing.T) {
 	if mv.Local || mv.Info == nil || mv.Info.Meta["mode"] != "33188" || mv.ETag == "" {
 		t.Errorf("the move: %+v", mv)
 	}
-	if keys := strings.Join(wt.srv.Keys("test"), " "); keys != "b.txt" {
+	if keys := wt.keys(); keys != "b.txt" {
 		t.Errorf("keys after the rename: %s", keys)
 	}
 	if _, hb, _ := wt.srv.GetObject("test", "b.txt"); hb.Get("x-oss-meta-mode") != "33188" {
@@ -61,7 +60,7 @@ func TestRenameFileLocalOnlyNoRequest(t *testing.T) {
 	if err := w.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if keys := strings.Join(wt.srv.Keys("test"), " "); keys != "moved.txt" {
+	if keys := wt.keys(); keys != "moved.txt" {
 		t.Errorf("keys after the close: %s", keys)
 	}
 }
@@ -111,9 +110,7 @@ func TestRenameFileWriterFollowsAndVictimNameless(t *testing.T) {
 func TestRenameFileFailedWriterRefused(t *testing.T) {
 	wt := newWriterTest(t, nil)
 	ctx := context.Background()
-	wt.srv.PutObject("test", "f.txt", []byte("old"), nil)
-	w := wt.writer("f.txt", true)
-	wt.write(w, []byte("new data"), 0)
+	w := wt.overwrite("f.txt", "old", "new data")
 	wt.srv.AddFault(osstest.Fault{Op: "PutObject", Status: 403, Code: "AccessDenied"})
 	if err := w.Flush(ctx); err == nil {
 		t.Fatal("the flush with a refused PUT succeeded")
@@ -125,7 +122,7 @@ func TestRenameFileFailedWriterRefused(t *testing.T) {
 	if !errors.As(err, &ferr) || ferr.Errno != syscall.EIO {
 		t.Fatalf("rename of a failed writer's file: %v, want an EIO Error", err)
 	}
-	if keys := strings.Join(wt.srv.Keys("test"), " "); keys != "f.txt" {
+	if keys := wt.keys(); keys != "f.txt" {
 		t.Errorf("keys after the refused rename: %s", keys)
 	}
 	if n := wt.srv.Count("CopyObject") + wt.srv.Count("DeleteObject"); n != 0 {
@@ -138,9 +135,7 @@ func TestRenameFileFailedWriterRefused(t *testing.T) {
 func TestRenameFileObjectGoneWhileWriting(t *testing.T) {
 	wt := newWriterTest(t, nil)
 	ctx := context.Background()
-	wt.srv.PutObject("test", "f.txt", []byte("old"), nil)
-	w := wt.writer("f.txt", true)
-	wt.write(w, []byte("mine"), 0)
+	w := wt.overwrite("f.txt", "old", "mine")
 	if err := w.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -99,6 +99,21 @@ func (wt *writerTest) write(w *Writer, data []byte, off int64) {
 	}
 }
 
+// overwrite puts old at key, then opens key for writing, truncated, and
+// writes data: a file being written over an object.
+func (wt *writerTest) overwrite(key, old, data string) *Writer {
+	wt.t.Helper()
+	if err := wt.srv.PutObject("test", key, []byte(old), nil); err != nil {
+		wt.t.Fatal(err)
+	}
+	w := wt.writer(key, true)
+	wt.write(w, []byte(data), 0)
+	return w
+}
+
+// keys lists the bucket's keys, space-separated.
+func (wt *writerTest) keys() string { return strings.Join(wt.srv.Keys("test"), " ") }
+
 func (wt *writerTest) object(key string) []byte {
 	b, _, _ := wt.srv.GetObject("test", key)
 	return b
@@ -188,9 +203,7 @@ func TestWriterOverwriteCopiesUnchanged(t *testing.T) {
 func TestWriterFailureKept(t *testing.T) {
 	wt := newWriterTest(t, nil)
 	ctx := context.Background()
-	wt.srv.PutObject("test", "f.txt", []byte("old"), nil)
-	w := wt.writer("f.txt", true)
-	wt.write(w, []byte("new data"), 0)
+	w := wt.overwrite("f.txt", "old", "new data")
 	wt.srv.AddFault(osstest.Fault{Op: "PutObject", Status: 403, Code: "AccessDenied"})
 	err := w.Flush(ctx)
 	wt.srv.ClearFaults()
