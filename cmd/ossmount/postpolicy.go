@@ -7,6 +7,7 @@ package main
 // oss://BUCKET/PREFIX/.
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -98,27 +99,24 @@ func (r postPolicyRequest) ask() (*fs.PostPolicyAnswer, error) {
 	return &ans, nil
 }
 
-// sign signs the policy of an oss://BUCKET/PREFIX/ path here.
-func (r postPolicyRequest) sign() (*fs.PostPolicyAnswer, error) {
-	bucket, prefix, err := splitOSSPath(r.path)
-	if err != nil {
-		return nil, usageError("%v", err)
-	}
+// target makes the PREFIX of an oss://BUCKET/PREFIX/ path a directory's
+// (with one trailing slash; "" for the whole bucket).
+func (r postPolicyRequest) target(prefix string) (string, error) {
 	if prefix = strings.Trim(prefix, "/"); prefix != "" {
 		prefix += "/"
 	}
-	client, ctx, done, err := r.signer(bucket)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
+	return prefix, nil
+}
+
+// sign signs the policy of prefix here (signHere).
+func (r postPolicyRequest) sign(ctx context.Context, client *ossapi.Client, prefix string) (*fs.PostPolicyAnswer, error) {
 	req := ossapi.PostPolicyRequest{Prefix: prefix, Expires: r.expires, MaxSize: r.maxSize, ContentType: r.contentType, SignatureV1: r.v1}
 	if r.keepName {
 		req.Key = prefix + "${filename}"
 	}
 	p, err := client.SignPostPolicy(ctx, req)
 	if err != nil {
-		return nil, cli.Exit(fmt.Sprintf("post-policy %s: %v", r.path, err), 1)
+		return nil, err
 	}
 	return &fs.PostPolicyAnswer{URL: p.URL, Prefix: prefix, Fields: p.Fields, Expiration: p.Expiration.UTC().Format(time.RFC3339),
 		Clipped: p.Clipped, PolicyDocument: p.Policy}, nil

@@ -9,6 +9,7 @@ package main
 // same options as a mount (endpoint, region, credentials...).
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -96,20 +97,16 @@ func (r presignRequest) ask() (presignAnswer, error) {
 	return a, nil
 }
 
-// sign signs the URL of an oss://BUCKET/KEY path here.
-func (r presignRequest) sign() (presignAnswer, error) {
-	bucket, key, err := splitOSSPath(r.path)
-	if err != nil {
-		return presignAnswer{}, usageError("%v", err)
-	}
+// target checks that the KEY of an oss://BUCKET/KEY path names an object.
+func (r presignRequest) target(key string) (string, error) {
 	if key == "" || strings.HasSuffix(key, "/") {
-		return presignAnswer{}, usageError("%s names no object (oss://BUCKET/KEY)", r.path)
+		return "", usageError("%s names no object (oss://BUCKET/KEY)", r.path)
 	}
-	client, ctx, done, err := r.signer(bucket)
-	if err != nil {
-		return presignAnswer{}, err
-	}
-	defer done()
+	return key, nil
+}
+
+// sign signs the URL of key here (signHere).
+func (r presignRequest) sign(ctx context.Context, client *ossapi.Client, key string) (presignAnswer, error) {
 	req := ossapi.PresignRequest{Key: key, Method: "GET", Expires: r.expires, ResponseContentType: r.contentType, SignatureV1: r.v1}
 	if r.downloadAs != "" || r.inline {
 		kind := "attachment"
@@ -121,7 +118,7 @@ func (r presignRequest) sign() (presignAnswer, error) {
 	start := time.Now()
 	res, err := client.PresignClipped(ctx, req)
 	if err != nil {
-		return presignAnswer{}, cli.Exit(fmt.Sprintf("presign %s: %v", r.path, err), 1)
+		return presignAnswer{}, err
 	}
 	return presignAnswer{res.URL, res.Expiration, res.Expiration.Before(start.Add(r.expires).Add(-time.Second))}, nil
 }

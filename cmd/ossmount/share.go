@@ -56,10 +56,12 @@ func newShareRequest(c *cli.Context, usage string, max time.Duration) (*shareReq
 }
 
 // sharer is a sharing command's own request, answered with an A: signed
-// here for an oss:// path (sign) or by the mount holding the path (ask),
-// then shown.
+// here for an oss://BUCKET/NAME path (signHere: target checks NAME and
+// gives the name to sign, sign signs it), or by the mount holding the path
+// (ask); then shown.
 type sharer[A any] interface {
-	sign() (A, error)
+	target(name string) (string, error)
+	sign(ctx context.Context, client *ossapi.Client, name string) (A, error)
 	ask() (A, error)
 	show(A) error
 }
@@ -78,11 +80,12 @@ func shareAction[A any](usage string, max time.Duration, parse func(*shareReques
 		if err != nil {
 			return err
 		}
-		get := r.ask
+		var ans A
 		if sr.direct() {
-			get = r.sign
+			ans, err = signHere(sr, r)
+		} else {
+			ans, err = r.ask()
 		}
-		ans, err := get()
 		if err != nil {
 			return err
 		}
@@ -115,16 +118,31 @@ func (r *shareRequest) askMount(op string, isDir bool, params ...[2]string) (str
 	return askMount(r.path, "user.oss."+op+shareQuery(params))
 }
 
-// signer returns, for the bucket of an oss:// path, a client built from
-// the options and a context bounding the signing to 30 s; done releases
-// both.
-func (r *shareRequest) signer(bucket string) (client *ossapi.Client, ctx context.Context, done func(), err error) {
+// signHere answers r for an oss://BUCKET/NAME path here: a usage error
+// when the path or (own.target) its NAME is not one to sign, else own's
+// signature with a client built from the options, within 30 s; a failure
+// to sign is reported as the command's.
+func signHere[A any](r *shareRequest, own sharer[A]) (A, error) {
+	var zero A
+	bucket, name, err := splitOSSPath(r.path)
+	if err != nil {
+		return zero, usageError("%v", err)
+	}
+	if name, err = own.target(name); err != nil {
+		return zero, err
+	}
 	client, _, closeCreds, err := directClient(r.c, bucket)
 	if err != nil {
-		return nil, nil, nil, err
+		return zero, err
 	}
+	defer closeCreds()
 	ctx, cancel := context.WithTimeout(r.c.Context, 30*time.Second)
-	return client, ctx, func() { cancel(); closeCreds() }, nil
+	defer cancel()
+	ans, err := own.sign(ctx, client, name)
+	if err != nil {
+		return zero, cli.Exit(fmt.Sprintf("%s %s: %v", r.c.Command.Name, r.path, err), 1)
+	}
+	return ans, nil
 }
 
 // boolParam reports a boolean parameter as "1" (shareQuery leaves out "").
