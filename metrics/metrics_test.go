@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/ossmount/ossmount/auth"
@@ -183,17 +184,30 @@ func TestSummary(t *testing.T) {
 	}
 }
 
-// TestFSCollectorCaches: each cache's hits, misses, evictions and entries
-// are series labelled with its name, its bytes only for the caches of
-// object data (block, data), and the data cache's series and its own
-// numbers only with one; a scrape shows exactly these.
-func TestFSCollectorCaches(t *testing.T) {
+// TestFSCollector: a scrape shows each number of fs.Stats as its series,
+// exactly: each cache's hits, misses, evictions and entries labelled with
+// its name, its bytes only for the caches of object data (block, data), the
+// data cache's series only with one, each budget's numbers labelled with
+// its name, and the rest unlabelled; all of them described (a pedantic
+// registry checks it).
+func TestFSCollector(t *testing.T) {
 	for _, dataOn := range []bool{false, true} {
 		st := fs.Stats{AttrCache: cache.Stats{Hits: 1, Misses: 2, Evictions: 3, Entries: 4},
 			NegativeCache: cache.Stats{Hits: 11, Misses: 12, Evictions: 13, Entries: 14},
 			ListCache:     cache.Stats{Hits: 21, Misses: 22, Evictions: 23, Entries: 24},
-			BlockCache:    cache.Stats{Hits: 31, Misses: 32, Evictions: 33, Entries: 34, Bytes: 35}}
-		want := map[string]float64{}
+			BlockCache:    cache.Stats{Hits: 31, Misses: 32, Evictions: 33, Entries: 34, Bytes: 35},
+			Memory:        cache.BudgetStats{Limit: 61, Used: 62, Peak: 63, Waits: 64, Denied: 65},
+			Disk:          cache.BudgetStats{Limit: 71, Used: 72, Peak: 73, Waits: 74, Denied: 75},
+			Inodes:        81, ListedEntries: 82, MemoryLimit: 83, ReadAheadBytes: 84, ReadAheadUnreadBytes: 85,
+			UploadsInFlight: 86, UploadsCompleted: 87, UploadsFailed: 88, KeptFiles: 89, KeptBytes: 90,
+			IncompleteMultipartUploads: 91}
+		want := map[string]float64{
+			"ossmount_cache_bytes/block": 35,
+			"ossmount_inodes/":           81, "ossmount_listed_entries/": 82, "ossmount_memory_limit_bytes/": 83,
+			"ossmount_readahead_bytes_total/": 84, "ossmount_readahead_unread_bytes_total/": 85,
+			"ossmount_uploads_in_flight/": 86, "ossmount_uploads_completed_total/": 87, "ossmount_uploads_failed_total/": 88,
+			"ossmount_kept_files/": 89, "ossmount_kept_bytes/": 90, "ossmount_multipart_uploads_incomplete/": 91,
+		}
 		for i, name := range []string{"attribute", "negative", "listing", "block", "data"} {
 			if name == "data" && !dataOn {
 				break
@@ -204,7 +218,14 @@ func TestFSCollectorCaches(t *testing.T) {
 			want["ossmount_cache_evictions_total/"+name] = n + 3
 			want["ossmount_cache_entries/"+name] = n + 4
 		}
-		want["ossmount_cache_bytes/block"] = 35
+		for i, name := range []string{"memory", "disk"} {
+			n := float64(60 + 10*i)
+			want["ossmount_budget_limit_bytes/"+name] = n + 1
+			want["ossmount_budget_used_bytes/"+name] = n + 2
+			want["ossmount_budget_peak_bytes/"+name] = n + 3
+			want["ossmount_budget_waits_total/"+name] = n + 4
+			want["ossmount_budget_denied_total/"+name] = n + 5
+		}
 		if dataOn {
 			st.DataCacheOn = true
 			d := &st.DataCache
@@ -217,25 +238,24 @@ func TestFSCollectorCaches(t *testing.T) {
 				want[name] = v
 			}
 		}
-		m := New(Info{})
-		m.WatchFS(fakeFS{st})
-		mfs, err := m.reg.Gather()
+		reg := prometheus.NewPedanticRegistry()
+		reg.MustRegister(newFSCollector(fakeFS{st}))
+		mfs, err := reg.Gather()
 		if err != nil {
 			t.Fatal(err)
 		}
 		got := map[string]float64{}
 		for _, mf := range mfs {
-			name := mf.GetName()
-			if !strings.HasPrefix(name, "ossmount_cache_") && !strings.HasPrefix(name, "ossmount_data_cache_") &&
-				!strings.HasPrefix(name, "ossmount_passthrough_") {
-				continue
-			}
 			for _, mt := range mf.GetMetric() {
 				label := ""
 				for _, l := range mt.GetLabel() {
 					label = l.GetValue()
 				}
-				got[name+"/"+label] = mt.GetCounter().GetValue() + mt.GetGauge().GetValue()
+				counter := strings.HasSuffix(mf.GetName(), "_total")
+				if counter != (mf.GetType() == dto.MetricType_COUNTER) {
+					t.Errorf("%s is a %v", mf.GetName(), mf.GetType())
+				}
+				got[mf.GetName()+"/"+label] = mt.GetCounter().GetValue() + mt.GetGauge().GetValue()
 			}
 		}
 		if len(got) != len(want) {
