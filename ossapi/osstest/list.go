@@ -139,7 +139,7 @@ func (rc *reqCtx) listArgs() (*listing, *ossError) {
 	if encType != "" && encType != "url" {
 		return nil, errInvalidArgument("Invalid Encoding Method specified in Request.", "encoding-type", encType)
 	}
-	l.enc = encType == "url"
+	l.enc = rc.urlEncoded()
 	var e *ossError
 	if l.max, e = rc.intArg("max-keys", 100, 0, 1000, ""); e != nil {
 		return nil, e

@@ -106,7 +106,7 @@ func (rc *reqCtx) initiateUpload() *ossError {
 	if e != nil {
 		return e
 	}
-	enc := rc.query.Get("encoding-type") == "url"
+	enc := rc.urlEncoded()
 	s := rc.s
 	s.mu.Lock()
 	b := s.buckets[rc.bucket]
@@ -411,7 +411,7 @@ func (rc *reqCtx) chosenParts(parts map[int]*part) ([]*part, *ossError) {
 
 // answerComplete answers a completed upload with its object.
 func (rc *reqCtx) answerComplete(o *object) {
-	enc := rc.query.Get("encoding-type") == "url"
+	enc := rc.urlEncoded()
 	out := struct {
 		XMLName      xml.Name `xml:"CompleteMultipartUploadResult"`
 		EncodingType string   `xml:"EncodingType,omitempty"`
@@ -506,7 +506,7 @@ func (rc *reqCtx) listParts() *ossError {
 	if e != nil {
 		return e
 	}
-	enc := q.Get("encoding-type") == "url"
+	enc := rc.urlEncoded()
 	out := listPartsResult{Bucket: rc.bucket, Key: encodeKey(rc.key, enc), UploadID: q.Get("uploadId"), StorageClass: "Standard",
 		PartNumberMarker: marker, MaxParts: max, EncodingType: encodingType(enc)}
 	s := rc.s
@@ -569,7 +569,7 @@ func (rc *reqCtx) listUploads() *ossError {
 	}
 	prefix, delimiter := q.Get("prefix"), q.Get("delimiter")
 	keyMarker, idMarker := q.Get("key-marker"), q.Get("upload-id-marker")
-	enc := q.Get("encoding-type") == "url"
+	enc := rc.urlEncoded()
 	out := listUploadsResult{Bucket: rc.bucket, KeyMarker: encodeKey(keyMarker, enc), UploadIDMarker: idMarker,
 		Delimiter: encodeKey(delimiter, enc), Prefix: encodeKey(prefix, enc), MaxUploads: max, EncodingType: encodingType(enc)}
 	seen := map[string]bool{}

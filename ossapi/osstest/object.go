@@ -764,6 +764,10 @@ func appendFile(dst, chunk string, off int64, crc uint64) (uint64, error) {
 	return crc, out.Close()
 }
 
+// urlEncoded reports whether the request asks for the names in the answer
+// URL-encoded (encoding-type=url; any other value: not encoded).
+func (rc *reqCtx) urlEncoded() bool { return rc.query.Get("encoding-type") == "url" }
+
 // encodeKey applies encoding-type=url to a name.
 func encodeKey(s string, enc bool) string {
 	if !enc {
@@ -811,7 +815,7 @@ func (rc *reqCtx) deleteMultiple() *ossError {
 			return e
 		}
 	}
-	enc := rc.query.Get("encoding-type") == "url"
+	enc := rc.urlEncoded()
 	type deleted struct {
 		Key string `xml:"Key"`
 	}

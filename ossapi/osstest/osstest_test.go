@@ -320,7 +320,10 @@ func TestListLarge(t *testing.T) {
 	if err != nil || len(res.CommonPrefixes) != 50 || res.IsTruncated {
 		t.Fatalf("dirs: %v %d", err, len(res.CommonPrefixes))
 	}
-	if d := time.Since(start); d > 5*time.Second {
+	// A bound on pathological slowness (a listing that sorts or scans the
+	// whole bucket per key), wide enough for -race on a loaded machine; the
+	// emulator's speed is not measured here.
+	if d := time.Since(start); d > time.Minute {
 		t.Errorf("listing %d keys took %v", n, d)
 	}
 }
