@@ -1,27 +1,21 @@
 package fs
 
-// Permission checks made by the file system itself, the way the kernel
-// makes them with default_permissions (generic_permission and the VFS
-// rules for chmod, chown, utimes, sticky directories). They run for every
-// caller when the mount is not given default_permissions (Config.
+// Permission checks as the go-fuse side makes them: the caller of a FUSE
+// request (engine.Caller: uid, gid, and supplementary groups from
+// /proc/PID/status), the search permission of every directory on a path
+// (a walk up go-fuse's inode tree), and errnos. The rules themselves are
+// the engine's (engine/access.go: generic_permission, chmod, chown,
+// utimes, truncate, sticky and set-group-ID directories). They run for
+// every caller when the mount is not given default_permissions (Config.
 // CheckPermissions), and always for the sharing requests (a presigned URL
 // or a POST policy is access the kernel knows nothing about).
 //
-// The caller is the FUSE request's uid, gid and pid; its supplementary
-// groups are read from /proc/PID/status when a group decision needs them
-// (a caller whose pid is not visible, in another pid namespace, has none).
-// uid 0 is root: it may read and write anything, search any directory, and
-// execute a file that has at least one execute bit.
-//
 // Every decision uses attributes known to be the object's own (see
-// attr.known): a directory's from its marker or its absence, a file's from
-// a HEAD or a cached HEAD of the same version.
+// engine.Stat.Known): a directory's from its marker or its absence, a
+// file's from a HEAD or a cached HEAD of the same version.
 
 import (
 	"context"
-	"os"
-	"strconv"
-	"strings"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -30,116 +24,13 @@ import (
 	"github.com/ossmount/ossmount/engine"
 )
 
-// Access wanted, as in access(2).
-const (
-	permRead  = 4
-	permWrite = 2
-	permExec  = 1
-)
-
-// fmodeExec is the open flag the kernel adds when it opens a file to
-// execute it (__FMODE_EXEC).
-const fmodeExec = 0o40
-
-// who is the caller of a request. A nil *who is the file system itself
-// (no FUSE caller): it may do anything.
-type who struct {
-	uid, gid uint32
-	pid      uint32
-	groups   []uint32 // supplementary groups, read on first use
-	loaded   bool
-}
-
 // callerOf returns the request's caller, nil when there is none.
-func callerOf(ctx context.Context) *who {
+func callerOf(ctx context.Context) *engine.Caller {
 	c, ok := fuse.FromContext(ctx)
 	if !ok {
 		return nil
 	}
-	return &who{uid: c.Uid, gid: c.Gid, pid: c.Pid}
-}
-
-// root reports whether w bypasses permission bits.
-func (w *who) root() bool { return w == nil || w.uid == 0 }
-
-// inGroup reports whether gid is w's group or one of its supplementary
-// groups.
-func (w *who) inGroup(gid uint32) bool {
-	if w == nil {
-		return true
-	}
-	if w.gid == gid {
-		return true
-	}
-	if !w.loaded {
-		w.groups, w.loaded = supplementaryGroups(w.pid), true
-	}
-	for _, g := range w.groups {
-		if g == gid {
-			return true
-		}
-	}
-	return false
-}
-
-// supplementaryGroups reads a process's groups from /proc/PID/status (none
-// when the process is not visible to the daemon).
-func supplementaryGroups(pid uint32) []uint32 {
-	if pid == 0 {
-		return nil
-	}
-	data, err := os.ReadFile("/proc/" + strconv.FormatUint(uint64(pid), 10) + "/status")
-	if err != nil {
-		return nil
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		rest, ok := strings.CutPrefix(line, "Groups:")
-		if !ok {
-			continue
-		}
-		var out []uint32
-		for _, g := range strings.Fields(rest) {
-			if n, err := strconv.ParseUint(g, 10, 32); err == nil {
-				out = append(out, uint32(n))
-			}
-		}
-		return out
-	}
-	return nil
-}
-
-// may reports whether w may access an object with attributes a for all of
-// want (permRead, permWrite, permExec), as generic_permission decides.
-func (w *who) may(a *engine.Stat, want uint32) bool {
-	if w == nil {
-		return true
-	}
-	mode := a.Mode
-	if w.uid == 0 {
-		// Root reads, writes and searches anything; it executes a file
-		// only when someone may.
-		return want&permExec == 0 || a.Dir || mode&0o111 != 0
-	}
-	var bits uint32
-	switch {
-	case w.uid == a.UID:
-		bits = mode >> 6
-	case w.inGroup(a.GID):
-		bits = mode >> 3
-	default:
-		bits = mode
-	}
-	return bits&7&want == want
-}
-
-// owns reports whether w may act as the owner of a (chmod, utimes to a
-// given time): it is the owner, or root.
-func (w *who) owns(a *engine.Stat) bool { return w.root() || w.uid == a.UID }
-
-// sticky reports whether the sticky bit of dir keeps w from removing or
-// replacing victim: only the owner of either, or root, may.
-func (w *who) sticky(dir, victim *engine.Stat) bool {
-	return dir.Mode&syscall.S_ISVTX != 0 && !w.root() && w.uid != dir.UID && w.uid != victim.UID
+	return engine.NewCaller(c.Uid, c.Gid, c.Pid)
 }
 
 // enforcing reports whether the file system checks permissions itself
@@ -161,8 +52,8 @@ func parentDir(in *gofs.Inode) *dirNode {
 }
 
 // searchErrno checks that w may search d and every directory above it.
-func (f *FS) searchErrno(ctx context.Context, w *who, d *dirNode) syscall.Errno {
-	if w.root() {
+func (f *FS) searchErrno(ctx context.Context, w *engine.Caller, d *dirNode) syscall.Errno {
+	if w.Root() {
 		return 0
 	}
 	for ; d != nil; d = parentDir(&d.Inode) {
@@ -170,7 +61,7 @@ func (f *FS) searchErrno(ctx context.Context, w *who, d *dirNode) syscall.Errno 
 		if errno != 0 {
 			return errno
 		}
-		if !w.may(a, permExec) {
+		if !w.May(a, engine.PermExec) {
 			return syscall.EACCES
 		}
 	}
@@ -189,7 +80,7 @@ func (f *FS) pathErrno(ctx context.Context, in *gofs.Inode) syscall.Errno {
 // dirWriteErrno checks, when the mount enforces permissions, that the
 // caller may add or remove names in d: search on the path, write and
 // search on d. It returns the caller and d's attributes for further rules.
-func (f *FS) dirWriteErrno(ctx context.Context, d *dirNode) (*who, *engine.Stat, syscall.Errno) {
+func (f *FS) dirWriteErrno(ctx context.Context, d *dirNode) (*engine.Caller, *engine.Stat, syscall.Errno) {
 	w := callerOf(ctx)
 	a, errno := d.attrs(ctx)
 	if errno != 0 {
@@ -201,97 +92,45 @@ func (f *FS) dirWriteErrno(ctx context.Context, d *dirNode) (*who, *engine.Stat,
 	if errno := f.searchErrno(ctx, w, parentDir(&d.Inode)); errno != 0 {
 		return w, a, errno
 	}
-	if !w.may(a, permWrite|permExec) {
+	if !w.May(a, engine.PermWrite|engine.PermExec) {
 		return w, a, syscall.EACCES
 	}
 	return w, a, 0
 }
 
-// openWant is the access an open with flags asks for.
-func openWant(flags uint32) uint32 {
-	var want uint32
-	switch flags & syscall.O_ACCMODE {
-	case syscall.O_RDONLY:
-		want = permRead
-	case syscall.O_WRONLY:
-		want = permWrite
-	default:
-		want = permRead | permWrite
+// setattrAsk is what a SETATTR asks, as the permission rules see it
+// (mode: the mode it sets, from which the rules may clear S_ISGID).
+func setattrAsk(in *fuse.SetAttrIn, mode *uint32, withHandle bool) engine.SetattrAsk {
+	r := engine.SetattrAsk{Mode: mode, WithHandle: withHandle}
+	if u, ok := in.GetUID(); ok {
+		r.UID = &u
 	}
-	if flags&syscall.O_TRUNC != 0 {
-		want |= permWrite
+	if g, ok := in.GetGID(); ok {
+		r.GID = &g
 	}
-	if flags&fmodeExec != 0 {
-		want |= permExec
-	}
-	return want
+	r.Atime = timeSet(in, fuse.FATTR_ATIME, fuse.FATTR_ATIME_NOW)
+	r.Mtime = timeSet(in, fuse.FATTR_MTIME, fuse.FATTR_MTIME_NOW)
+	_, r.Size = in.GetSize()
+	return r
 }
 
-// setattrErrno applies the rules of chmod, chown, utimes and truncate to
-// the caller w on an object with attributes a. withHandle says the change
-// came through an open descriptor (ftruncate needs no permission: the
-// descriptor's mode was checked at open). It may clear S_ISGID from *mode
-// (chmod by a caller outside the file's group), as the kernel does.
-func (w *who) setattrErrno(a *engine.Stat, in *fuse.SetAttrIn, mode *uint32, withHandle bool) syscall.Errno {
-	if w.root() {
-		return 0
+// timeSet is how a SETATTR sets one time (set: its FATTR_ bit, now: its
+// FATTR_..._NOW bit).
+func timeSet(in *fuse.SetAttrIn, set, now uint32) engine.TimeSet {
+	switch {
+	case in.Valid&set == 0:
+		return engine.TimeKept
+	case in.Valid&now != 0:
+		return engine.TimeNow
 	}
-	owner := w.uid == a.UID
-	if uid, ok := in.GetUID(); ok && !(owner && uid == a.UID) {
-		return syscall.EPERM // only root gives a file away
-	}
-	gid, hasGID := in.GetGID()
-	if hasGID && !(owner && (gid == a.GID || w.inGroup(gid))) {
-		return syscall.EPERM // the owner may pick only one of its groups
-	}
-	if mode != nil {
-		if !owner {
-			return syscall.EPERM
-		}
-		g := a.GID
-		if hasGID {
-			g = gid
-		}
-		if *mode&syscall.S_ISGID != 0 && !w.inGroup(g) {
-			*mode &^= syscall.S_ISGID
-		}
-	}
-	const timesNow = fuse.FATTR_ATIME_NOW | fuse.FATTR_MTIME_NOW
-	if in.Valid&(fuse.FATTR_ATIME|fuse.FATTR_MTIME) != 0 && !owner {
-		explicit := in.Valid&fuse.FATTR_ATIME != 0 && in.Valid&fuse.FATTR_ATIME_NOW == 0 ||
-			in.Valid&fuse.FATTR_MTIME != 0 && in.Valid&fuse.FATTR_MTIME_NOW == 0
-		switch {
-		case explicit:
-			return syscall.EPERM // only the owner sets a time of its choosing
-		case in.Valid&timesNow != 0 && !w.may(a, permWrite):
-			return syscall.EACCES // "now" needs the owner or write permission
-		}
-	}
-	if _, ok := in.GetSize(); ok && !withHandle && !w.may(a, permWrite) {
-		return syscall.EACCES
-	}
-	return 0
+	return engine.TimeGiven
 }
 
-// newOwner is the owner, group and extra mode bits of a new object made by
-// w in a directory with attributes parent: the caller's uid and gid, or the
-// directory's gid when it is set-group-ID (which a new directory inherits).
-func (f *FS) newOwner(w *who, parent *engine.Stat, mode uint32, dir bool) (uid, gid, outMode uint32) {
-	uid, gid = f.cfg.UID, f.cfg.GID
-	if w != nil {
-		uid, gid = w.uid, w.gid
-	}
-	outMode = mode
-	if parent != nil && parent.Mode&syscall.S_ISGID != 0 {
-		gid = parent.GID
-		if dir {
-			outMode |= syscall.S_ISGID
-		}
-	}
-	if !dir && outMode&syscall.S_ISGID != 0 && w != nil && !w.root() && !w.inGroup(gid) {
-		outMode &^= syscall.S_ISGID
-	}
-	return uid, gid, outMode
+// newOwner is the owner, group and mode of a new object made by w in a
+// directory with attributes parent (engine.Caller.NewOwner; the mount's
+// owner when there is no caller).
+func (f *FS) newOwner(w *engine.Caller, parent *engine.Stat, mode uint32, dir bool) (uid, gid, outMode uint32) {
+	return w.NewOwner(engine.Owner{UID: f.cfg.UID, GID: f.cfg.GID}, parent, mode, dir)
 }
 
 // xattrErrno checks, when the mount enforces permissions, that the caller
@@ -307,17 +146,7 @@ func (f *FS) xattrErrno(ctx context.Context, in *gofs.Inode, a *engine.Stat, wri
 	if errno := f.searchErrno(ctx, w, parentDir(in)); errno != 0 {
 		return errno
 	}
-	if write && a.Dir && a.Mode&syscall.S_ISVTX != 0 && !w.owns(a) {
-		return syscall.EPERM
-	}
-	want := uint32(permRead)
-	if write {
-		want = permWrite
-	}
-	if !w.may(a, want) {
-		return syscall.EACCES
-	}
-	return 0
+	return f.toErrno("xattr", w.XattrErr(a, write))
 }
 
 // nodeErrno checks, when the mount enforces permissions, that the caller
@@ -340,7 +169,7 @@ func (f *FS) mayErrno(ctx context.Context, in *gofs.Inode, a *engine.Stat, want 
 	if errno := f.searchErrno(ctx, w, parentDir(in)); errno != 0 {
 		return errno
 	}
-	if !w.may(a, want) {
+	if !w.May(a, want) {
 		return syscall.EACCES
 	}
 	return 0

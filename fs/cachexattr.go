@@ -39,7 +39,7 @@ func (n *fileNode) cacheStatus(ctx context.Context, dest []byte) (uint32, syscal
 	if errno != 0 {
 		return 0, errno
 	}
-	if errno := n.fsys.mayErrno(ctx, &n.Inode, a, permRead); errno != 0 {
+	if errno := n.fsys.mayErrno(ctx, &n.Inode, a, engine.PermRead); errno != 0 {
 		return 0, errno
 	}
 	type answer struct {
@@ -72,7 +72,7 @@ func (n *dirNode) cacheSummary(ctx context.Context, dest []byte) (uint32, syscal
 	if errno != 0 {
 		return 0, errno
 	}
-	if errno := n.fsys.mayErrno(ctx, &n.Inode, a, permRead|permExec); errno != 0 {
+	if errno := n.fsys.mayErrno(ctx, &n.Inode, a, engine.PermRead|engine.PermExec); errno != 0 {
 		return 0, errno
 	}
 	return answerShare(ctx, n.fsys, n.StableAttr().Ino, xattrCache, dest, func() (string, syscall.Errno) {
@@ -106,7 +106,7 @@ func (n *fileNode) cacheControl(ctx context.Context, value []byte) syscall.Errno
 	if a.IsSymlink() {
 		return syscall.EINVAL
 	}
-	if errno := n.fsys.mayErrno(ctx, &n.Inode, a, permRead); errno != 0 {
+	if errno := n.fsys.mayErrno(ctx, &n.Inode, a, engine.PermRead); errno != 0 {
 		return errno
 	}
 	uid := uint32(0)

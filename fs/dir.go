@@ -271,7 +271,7 @@ func (n *dirNode) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHan
 		if errno != 0 {
 			return nil, 0, errno
 		}
-		if errno := f.nodeErrno(ctx, &n.Inode, a, permRead); errno != 0 {
+		if errno := f.nodeErrno(ctx, &n.Inode, a, engine.PermRead); errno != 0 {
 			return nil, 0, errno
 		}
 	}

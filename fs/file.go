@@ -369,7 +369,7 @@ func (n *fileNode) openWriting(ctx context.Context, flags uint32) (*fileHandle, 
 // checksOpen reports whether the mount decides itself if the caller may
 // open a file with flags (root may open any file, except to execute it).
 func (f *FS) checksOpen(ctx context.Context, flags uint32) bool {
-	return f.enforcing() && !(callerOf(ctx).root() && flags&fmodeExec == 0)
+	return f.enforcing() && !(callerOf(ctx).Root() && flags&engine.FmodeExec == 0)
 }
 
 // openAllowed checks, when the mount enforces permissions, that the caller
@@ -386,7 +386,7 @@ func (n *fileNode) openAllowed(ctx context.Context, flags uint32, a *engine.Stat
 			return errno
 		}
 	}
-	return f.nodeErrno(ctx, &n.Inode, a, openWant(flags))
+	return f.nodeErrno(ctx, &n.Inode, a, engine.OpenWant(flags))
 }
 
 var _ = (gofs.NodeReadlinker)((*fileNode)(nil))
@@ -503,7 +503,7 @@ func (n *fileNode) acquireWriter(ctx context.Context, truncate bool) (*engine.Wr
 			defer n.mu.Unlock()
 			own := &engine.Owner{UID: n.fsys.cfg.UID, GID: n.fsys.cfg.GID, Mode: w.Attr().Mode}
 			if c := callerOf(ctx); c != nil {
-				own.UID, own.GID = c.uid, c.gid
+				own.UID, own.GID = c.UID, c.GID
 			}
 			nw, err := n.fsys.newWriter(n.state(), n.key(), nil, true, own)
 			if err != nil {
@@ -708,7 +708,7 @@ func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32,
 		return 0, errno
 	}
 	c := callerOf(ctx)
-	n, err := h.w.Write(ctx, data, off, c != nil && c.uid != 0)
+	n, err := h.w.Write(ctx, data, off, c != nil && c.UID != 0)
 	return n, h.node.fsys.toErrno("write", err)
 }
 

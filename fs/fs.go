@@ -598,14 +598,6 @@ func (f *FS) newWriter(st *fileState, key string, base *engine.Stat, truncate bo
 	return f.eng.NewWriter(key, b, truncate, owner, func(key string, a engine.Attr) { f.noteUploaded(st, key, a) })
 }
 
-// ownerOf is the owner a new file of caller gets (nil: the mount's).
-func ownerOf(caller *who) *engine.Owner {
-	if caller == nil {
-		return nil
-	}
-	return &engine.Owner{UID: caller.uid, GID: caller.gid}
-}
-
 // FlushAll uploads every open file that has changes (at unmount) and
 // returns how many uploads failed.
 func (f *FS) FlushAll(ctx context.Context) int { return f.eng.FlushAll(ctx) }

@@ -30,7 +30,7 @@ func (f *FS) checkWritable() syscall.Errno {
 // newEntry checks that the caller may create name in n (a writable mount,
 // a name OSS can hold, write permission on n) and returns the new entry's
 // key, the caller and n's attributes.
-func (n *dirNode) newEntry(ctx context.Context, name string, dir bool) (string, *who, *engine.Stat, syscall.Errno) {
+func (n *dirNode) newEntry(ctx context.Context, name string, dir bool) (string, *engine.Caller, *engine.Stat, syscall.Errno) {
 	if errno := n.fsys.checkWritable(); errno != 0 {
 		return "", nil, nil, errno
 	}
@@ -152,14 +152,14 @@ func (f *FS) removeErrno(ctx context.Context, d *dirNode, name string) syscall.E
 		return 0
 	}
 	who, da, errno := f.dirWriteErrno(ctx, d)
-	if errno != 0 || da.Mode&syscall.S_ISVTX == 0 || who.root() {
+	if errno != 0 || da.Mode&syscall.S_ISVTX == 0 || who.Root() {
 		return errno
 	}
 	victim, errno := d.childAttr(ctx, name)
 	if errno != 0 {
 		return errno
 	}
-	if who.sticky(da, victim) {
+	if who.Sticky(da, victim) {
 		return syscall.EPERM
 	}
 	return 0

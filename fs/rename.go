@@ -101,7 +101,7 @@ func (n *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 // renameSource returns the attributes of the entry name of n to be moved
 // into np (an open writer's view when it is open for writing) and, when
 // the mount enforces permissions, checks that the caller may move it.
-func (f *FS) renameSource(ctx context.Context, n, np *dirNode, name string, fn *fileNode, who *who, srcDir *engine.Stat) (*engine.Stat, syscall.Errno) {
+func (f *FS) renameSource(ctx context.Context, n, np *dirNode, name string, fn *fileNode, who *engine.Caller, srcDir *engine.Stat) (*engine.Stat, syscall.Errno) {
 	var sa *engine.Stat
 	var errno syscall.Errno
 	if w := fn.writer(); w != nil {
@@ -111,18 +111,18 @@ func (f *FS) renameSource(ctx context.Context, n, np *dirNode, name string, fn *
 	} else if sa, errno = f.lookupKey(ctx, n.key(), name); errno != 0 {
 		return nil, errno
 	}
-	if !f.enforcing() || who.root() {
+	if !f.enforcing() || who.Root() {
 		return sa, 0
 	}
 	if sa, errno = f.exact(ctx, n.childKey(name), sa); errno != 0 {
 		return nil, errno
 	}
-	if who.sticky(srcDir, sa) {
+	if who.Sticky(srcDir, sa) {
 		return nil, syscall.EPERM
 	}
 	// Moving a directory elsewhere rewrites its "..": it needs write
 	// permission on the directory itself.
-	if sa.Dir && np != n && !who.may(sa, permWrite) {
+	if sa.Dir && np != n && !who.May(sa, engine.PermWrite) {
 		return nil, syscall.EACCES
 	}
 	return sa, 0
@@ -130,13 +130,13 @@ func (f *FS) renameSource(ctx context.Context, n, np *dirNode, name string, fn *
 
 // replaceErrno checks that the entry sa may replace da at dst: the sticky
 // bit of dst's directory, the kinds of both, an empty directory.
-func (f *FS) replaceErrno(ctx context.Context, sa, da *engine.Stat, dst string, who *who, dstDir *engine.Stat) syscall.Errno {
-	if f.enforcing() && dstDir.Mode&syscall.S_ISVTX != 0 && !who.root() {
+func (f *FS) replaceErrno(ctx context.Context, sa, da *engine.Stat, dst string, who *engine.Caller, dstDir *engine.Stat) syscall.Errno {
+	if f.enforcing() && dstDir.Mode&syscall.S_ISVTX != 0 && !who.Root() {
 		var errno syscall.Errno
 		if da, errno = f.exact(ctx, dst, da); errno != 0 {
 			return errno
 		}
-		if who.sticky(dstDir, da) {
+		if who.Sticky(dstDir, da) {
 			return syscall.EPERM
 		}
 	}

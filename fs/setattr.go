@@ -129,7 +129,7 @@ func (n *fileNode) setattrWriter(ctx context.Context, fh gofs.FileHandle, w *eng
 // of chmod, chown, utimes and truncate to the caller (it may clear S_ISGID
 // from *mode); attrs gives the node's attributes, asked only then.
 func (f *FS) setattrAllowed(ctx context.Context, in *gofs.Inode, attrs func(context.Context) (*engine.Stat, syscall.Errno), fh gofs.FileHandle, sin *fuse.SetAttrIn, mode *uint32) syscall.Errno {
-	if !f.enforcing() || callerOf(ctx).root() {
+	if !f.enforcing() || callerOf(ctx).Root() {
 		return 0
 	}
 	if fh == nil {
@@ -141,7 +141,7 @@ func (f *FS) setattrAllowed(ctx context.Context, in *gofs.Inode, attrs func(cont
 	if errno != 0 {
 		return errno
 	}
-	return callerOf(ctx).setattrErrno(a, sin, mode, fh != nil)
+	return f.toErrno("setattr", callerOf(ctx).SetattrErr(a, setattrAsk(sin, mode, fh != nil)))
 }
 
 // setattrCleanWriter changes mode, owner or mtime on the server for a file

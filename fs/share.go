@@ -62,6 +62,7 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/ossmount/ossmount/engine"
 	"github.com/ossmount/ossmount/ossapi"
 )
 
@@ -244,7 +245,7 @@ func (n *fileNode) shareXattr(ctx context.Context, name string, dest []byte) (ui
 	if a.IsSymlink() || a.Dir || a.Special() {
 		return 0, syscall.EINVAL
 	}
-	if errno := n.fsys.mayErrno(ctx, &n.Inode, a, permRead); errno != 0 {
+	if errno := n.fsys.mayErrno(ctx, &n.Inode, a, engine.PermRead); errno != 0 {
 		return 0, errno
 	}
 	p := shareQuery{q: q}
@@ -320,7 +321,7 @@ func (n *dirNode) shareXattr(ctx context.Context, name string, dest []byte) (uin
 	if errno != 0 {
 		return 0, errno
 	}
-	if errno := n.fsys.mayErrno(ctx, &n.Inode, a, permWrite|permExec); errno != 0 {
+	if errno := n.fsys.mayErrno(ctx, &n.Inode, a, engine.PermWrite|engine.PermExec); errno != 0 {
 		return 0, errno
 	}
 	p := shareQuery{q: q}

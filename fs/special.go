@@ -46,7 +46,7 @@ func (n *dirNode) Mknod(ctx context.Context, name string, mode uint32, rdev uint
 	if errno != 0 {
 		return nil, errno
 	}
-	if (typ == syscall.S_IFCHR || typ == syscall.S_IFBLK) && !who.root() {
+	if (typ == syscall.S_IFCHR || typ == syscall.S_IFBLK) && !who.Root() {
 		return nil, syscall.EPERM // CAP_MKNOD (the kernel checks it too)
 	}
 	uid, gid, m := f.newOwner(who, pa, mode&0o7777, false)

@@ -716,7 +716,7 @@ func (f *FS) changeXattr(ctx context.Context, n xattrNode, attr string, value []
 // xattrAllowed checks, when the mount enforces permissions, that the
 // caller may read or change the node's user.* attributes.
 func (f *FS) xattrAllowed(ctx context.Context, n permNode, write bool) syscall.Errno {
-	if !f.enforcing() || callerOf(ctx).root() {
+	if !f.enforcing() || callerOf(ctx).Root() {
 		return 0
 	}
 	a, errno := n.permAttr(ctx)
