@@ -25,7 +25,6 @@ package fs
 import (
 	"context"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -34,8 +33,6 @@ import (
 	"github.com/ossmount/ossmount/engine"
 	"github.com/ossmount/ossmount/ossapi"
 )
-
-func sortStrings(s []string) { sort.Strings(s) }
 
 // listing is one directory's children. Its entries are as many as the
 // directory's (a million and more), so each costs one slot of a sorted

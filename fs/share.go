@@ -217,13 +217,7 @@ func answerShare(ctx context.Context, f *FS, ino uint64, name string, dest []byt
 			f.probes.keep(k, val)
 		}
 	}
-	if len(dest) == 0 {
-		return uint32(len(val)), 0
-	}
-	if len(dest) < len(val) {
-		return uint32(len(val)), syscall.ERANGE
-	}
-	return uint32(copy(dest, val)), 0
+	return copyXattr(dest, val)
 }
 
 // shareXattr answers a presign request on a file.
