@@ -1,13 +1,18 @@
 package engine
 
 // ossfs's metadata (x-oss-meta-mode, uid, gid, mtime) as the file system
-// writes it, and the changes chmod, chown and utimes make to it.
+// writes it, and the changes chmod, chown and utimes make to it: in place
+// on an object with no upload to come (RewriteAttrs), on a directory's
+// marker (WriteMarkerMeta), or in a Writer's state (Writer.SetMeta).
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ossmount/ossmount/ossapi"
 )
 
 // OssfsMeta is the metadata ossfs keeps for mode, owner and mtime.
@@ -89,4 +94,58 @@ func SUIDKilled(mode uint32) (uint32, bool) {
 		kill |= syscall.S_ISGID
 	}
 	return mode &^ kill, mode&kill != 0
+}
+
+// RewriteAttrs makes c (chmod, chown, utimes) on the object at key, which
+// a describes (a HEAD's attributes, with its Info), in place: a self-copy
+// keeping its other metadata and headers. It returns the metadata written.
+func (e *Engine) RewriteAttrs(ctx context.Context, key string, a *Stat, c AttrChange) (map[string]string, error) {
+	meta := map[string]string{}
+	for k, v := range a.Info.Meta {
+		meta[k] = v
+	}
+	m, u, g, t := a.Mode, a.UID, a.GID, a.Mtime()
+	c.Apply(&m, &u, &g, &t)
+	for k, v := range OssfsMeta(m, u, g, t) {
+		meta[k] = v
+	}
+	if _, err := e.RewriteMeta(ctx, key, a.Size, a.ETag, meta, a.Info.Headers); err != nil {
+		return nil, err
+	}
+	return meta, nil
+}
+
+// WriteMarkerMeta sets ossfs's metadata (ossfs: OssfsMeta's) on the
+// directory marker at key, keeping its other metadata and headers (a
+// self-copy), or creates the marker with it. It returns what the marker
+// is now: its key, ETag, metadata and headers (LastModified: now).
+func (e *Engine) WriteMarkerMeta(ctx context.Context, key string, ossfs map[string]string) (*ossapi.ObjectInfo, error) {
+	info, err := e.store.Head(ctx, key, ossapi.HeadOptions{})
+	meta := map[string]string{}
+	hdr := ossapi.StdHeaders{ContentType: "application/x-directory"}
+	if err == nil {
+		for k, v := range info.Meta {
+			meta[k] = v
+		}
+		hdr = info.Headers
+	} else if ossapi.KindOf(err) != ossapi.KindNotExist {
+		return nil, err
+	}
+	for k, v := range ossfs {
+		meta[k] = v
+	}
+	var etag string
+	if err == nil {
+		etag, err = e.RewriteMeta(ctx, key, info.Size, info.ETag, meta, hdr)
+	} else {
+		var res *ossapi.PutResult
+		res, err = e.store.Put(ctx, ossapi.PutRequest{Key: key, Body: strings.NewReader(""), Meta: meta, Headers: hdr})
+		if res != nil {
+			etag = res.ETag
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &ossapi.ObjectInfo{Key: key, ETag: etag, LastModified: time.Now(), Meta: meta, Headers: hdr, Full: true}, nil
 }

@@ -8,13 +8,11 @@ import (
 	"context"
 	"strings"
 	"syscall"
-	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/ossmount/ossmount/engine"
-	"github.com/ossmount/ossmount/ossapi"
 )
 
 var _ = (gofs.NodeSetattrer)((*fileNode)(nil))
@@ -166,27 +164,21 @@ func (n *fileNode) setattrCleanWriter(ctx context.Context, w *engine.Writer, c e
 }
 
 // rewriteAttrs applies mode, owner and mtime changes to the object in place
-// (a self-copy keeping all other metadata and headers) and returns its new
-// attributes and metadata.
+// (engine.RewriteAttrs, from a fresh HEAD) and returns its new attributes
+// and metadata.
 func (n *fileNode) rewriteAttrs(ctx context.Context, c engine.AttrChange) (*engine.Stat, map[string]string, syscall.Errno) {
 	f := n.fsys
-	a, errno := f.headFile(ctx, n.key())
+	key := n.key()
+	a, errno := f.headFile(ctx, key)
 	if errno != 0 {
 		return nil, nil, errno
 	}
-	meta := map[string]string{}
-	for k, v := range a.Info.Meta {
-		meta[k] = v
-	}
-	m, u, g, t := a.Mode, a.UID, a.GID, a.Mtime()
-	c.Apply(&m, &u, &g, &t)
-	for k, v := range engine.OssfsMeta(m, u, g, t) {
-		meta[k] = v
-	}
-	if _, err := f.rewriteMeta(ctx, n.key(), a.Size, a.ETag, meta, a.Info.Headers); err != nil {
+	meta, err := f.eng.RewriteAttrs(ctx, key, a, c)
+	if err != nil {
 		return nil, nil, f.toErrno("setattr", err)
 	}
-	a2, errno := f.headFile(ctx, n.key())
+	f.invalidate(key)
+	a2, errno := f.headFile(ctx, key)
 	if errno != 0 {
 		return nil, nil, errno
 	}
@@ -256,11 +248,12 @@ func (n *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetA
 	}
 	m, u, g, t := a.Mode, a.UID, a.GID, a.Mtime()
 	c.Apply(&m, &u, &g, &t)
-	etag, meta, hdr, err := f.writeMarkerMeta(ctx, key, engine.OssfsMeta(m, u, g, t))
+	info, err := f.eng.WriteMarkerMeta(ctx, key, engine.OssfsMeta(m, u, g, t))
 	if err != nil {
 		return f.toErrno("setattr", err)
 	}
-	na := f.attrFromInfo(&ossapi.ObjectInfo{Key: key, ETag: etag, LastModified: time.Now(), Meta: meta, Headers: hdr, Full: true}, true)
+	na := f.attrFromInfo(info, true)
+	f.invalidate(key)
 	f.invalidate(strings.TrimSuffix(key, "/"))
 	f.stat.Put(strings.TrimSuffix(key, "/"), na)
 	n.last.Store(na)
@@ -275,33 +268,4 @@ func (n *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetA
 		}()
 	}
 	return 0
-}
-
-// writeMarkerMeta sets ossfs metadata on the directory marker at key,
-// keeping its other metadata and headers (a self-copy), or creates the
-// marker with it. It returns the marker's ETag, metadata and headers.
-func (f *FS) writeMarkerMeta(ctx context.Context, key string, ossfs map[string]string) (string, map[string]string, ossapi.StdHeaders, error) {
-	info, err := f.store.Head(ctx, key, ossapi.HeadOptions{})
-	meta := map[string]string{}
-	hdr := ossapi.StdHeaders{ContentType: "application/x-directory"}
-	if err == nil {
-		for k, v := range info.Meta {
-			meta[k] = v
-		}
-		hdr = info.Headers
-	} else if ossapi.KindOf(err) != ossapi.KindNotExist {
-		return "", nil, hdr, err
-	}
-	for k, v := range ossfs {
-		meta[k] = v
-	}
-	if err == nil {
-		etag, err := f.rewriteMeta(ctx, key, info.Size, info.ETag, meta, hdr)
-		return etag, meta, hdr, err
-	}
-	res, err := f.store.Put(ctx, ossapi.PutRequest{Key: key, Body: strings.NewReader(""), Meta: meta, Headers: hdr})
-	if err != nil {
-		return "", nil, hdr, err
-	}
-	return res.ETag, meta, hdr, nil
 }

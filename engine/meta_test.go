@@ -1,0 +1,89 @@
+package engine
+
+import (
+	"context"
+	"net/http"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ossmount/ossmount/ossapi"
+	"github.com/ossmount/ossmount/ossapi/osstest"
+)
+
+// A chmod, chown or utimes of a file with no upload to come is one
+// self-copy that keeps the bytes, the other metadata and the headers.
+func TestRewriteAttrs(t *testing.T) {
+	e, srv := xattrTest(t)
+	ctx := context.Background()
+	info, err := e.store.Head(ctx, "f.txt", ossapi.HeadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &Stat{Size: info.Size, ETag: info.ETag, Info: info, Mode: syscall.S_IFREG | 0o644, UID: 1, GID: 2}
+	mode, uid, mt := uint32(0o600), uint32(5), time.Unix(1700000000, 42)
+	total := requests(srv)
+	meta, err := e.RewriteAttrs(ctx, "f.txt", a, AttrChange{Mode: &mode, UID: &uid, Mtime: &mt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := requests(srv) - total; n != 1 || srv.Count("CopyObject") != 1 {
+		t.Errorf("%d requests (%d copies), want one copy", n, srv.Count("CopyObject"))
+	}
+	data, h, _ := srv.GetObject("test", "f.txt")
+	if string(data) != "hello" || h.Get("x-oss-meta-color") != "red" || h.Get("Content-Type") != "text/plain" ||
+		h.Get("x-oss-meta-mode") != "33152" || h.Get("x-oss-meta-uid") != "5" || h.Get("x-oss-meta-gid") != "2" ||
+		h.Get("x-oss-meta-mtime") != "1700000000.000000042" {
+		t.Errorf("after the rewrite: %q, %v", data, h)
+	}
+	if meta["color"] != "red" || meta["mode"] != "33152" || meta["uid"] != "5" {
+		t.Errorf("metadata returned: %v", meta)
+	}
+	srv.PutObject("test", "f.txt", []byte("replaced"), nil)
+	if _, err := e.RewriteAttrs(ctx, "f.txt", a, AttrChange{Mode: &mode}); ossapi.KindOf(err) != ossapi.KindPrecondition {
+		t.Errorf("a rewrite from attributes of a version gone: %v, want a precondition failure", err)
+	}
+	if _, h, _ := srv.GetObject("test", "f.txt"); h.Get("x-oss-meta-mode") != "" {
+		t.Errorf("the refused rewrite changed the new version: mode %q", h.Get("x-oss-meta-mode"))
+	}
+}
+
+// A directory's chmod, chown or utimes rewrites its marker, keeping its
+// other metadata and headers, or creates the marker of an implicit
+// directory.
+func TestWriteMarkerMeta(t *testing.T) {
+	e, srv := xattrTest(t)
+	ctx := context.Background()
+	h := http.Header{}
+	h.Set("x-oss-meta-owner", "team")
+	h.Set("Content-Type", "application/octet-stream")
+	srv.PutObject("test", "d/", nil, h)
+	info, err := e.WriteMarkerMeta(ctx, "d/", OssfsMeta(syscall.S_IFDIR|0o700, 3, 4, time.Unix(1700000000, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, mh, _ := srv.GetObject("test", "d/")
+	if mh.Get("x-oss-meta-owner") != "team" || mh.Get("Content-Type") != "application/octet-stream" || mh.Get("x-oss-meta-mode") != "16832" ||
+		mh.Get("x-oss-meta-uid") != "3" || mh.Get("ETag") != info.ETag || !info.Full || info.Meta["owner"] != "team" {
+		t.Errorf("rewritten marker: %v; answer %+v", mh, info)
+	}
+	puts := srv.Count("PutObject")
+	info, err = e.WriteMarkerMeta(ctx, "implicit/", OssfsMeta(syscall.S_IFDIR|0o755, 0, 0, time.Unix(1700000000, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, ih, err := srv.GetObject("test", "implicit/")
+	if err != nil || len(data) != 0 || ih.Get("Content-Type") != "application/x-directory" || ih.Get("x-oss-meta-mode") != "16877" ||
+		srv.Count("PutObject") != puts+1 || info.ETag != ih.Get("ETag") {
+		t.Errorf("created marker: %q %v, %v; answer %+v", data, ih, err, info)
+	}
+	srv.AddFault(osstest.Fault{Op: "HeadObject", Status: 403, Code: "AccessDenied"})
+	_, err = e.WriteMarkerMeta(ctx, "other/", OssfsMeta(0, 0, 0, time.Unix(1, 0)))
+	srv.ClearFaults()
+	if ossapi.KindOf(err) != ossapi.KindPermission {
+		t.Errorf("a refused HEAD: %v, want the refusal", err)
+	}
+	if _, _, err := srv.GetObject("test", "other/"); err == nil {
+		t.Error("a marker was made after a refused HEAD")
+	}
+}
