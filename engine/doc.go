@@ -30,7 +30,23 @@
 //     the version they describe), and the compact codes a listing's
 //     entries keep of a storage class and an object type.
 //   - meta.go: ossfs's metadata (mode, owner, mtime) and the changes
-//     chmod, chown and utimes make.
+//     chmod, chown and utimes make, on the server too: RewriteAttrs (a
+//     file with no upload to come) and WriteMarkerMeta (a directory's
+//     marker, made for an implicit directory).
+//   - access.go: the permission rules, as the kernel applies them with
+//     default_permissions: Caller (uid, gid, supplementary groups from
+//     /proc/PID/status) and its May, Owns, Sticky, SetattrErr (chmod,
+//     chown, utimes, truncate; clearing S_ISGID), XattrErr and NewOwner
+//     (set-group-ID directories); OpenWant. Package fs finds the caller of
+//     a FUSE request and walks a path's directories.
+//   - xattr.go: object metadata as extended attributes: what a name
+//     stands for (ParseXattr: user metadata, a standard header, a
+//     read-only fact), the checks of names, values and sizes
+//     (ParseXattrChange), an object's metadata as xattrs see it (MetaView:
+//     Get, List, Apply), and the changes: a self-copy from a fresh HEAD
+//     (ChangeObjectXattr, ChangeXattr), a marker for an implicit directory
+//     (CreateMarkerXattr), or the metadata a pending upload carries
+//     (ChangeWriterXattr).
 //   - renamefile.go: RenameFile, the rename of a file: its object copied
 //     and deleted, its writer following with its pending bytes, the
 //     writer of the file renamed over made nameless.
@@ -51,6 +67,9 @@
 //   - errors.go: Error, a failure the engine finds itself, with the errno
 //     it stands for, and UploadError, the failure of a file's upload
 //     (package fs maps every error to an errno in one place, fs/errno.go).
+//     A refusal by a rule (a permission, an xattr's name, value, flags or
+//     size) is a plain syscall.Errno, the answer the kernel would give,
+//     which fs passes on as it is.
 //
 // Locks: package fs's file lock, then a Writer's (two Writers: lower seq
 // first, LockOrder), then its StageFile's; a Reader's lock is taken alone

@@ -29,9 +29,11 @@
 //     objects the engine moves (engine.RenameDir: copy every object, then
 //     delete; undone on failure). Server-side copies and metadata rewrites
 //     are the engine's too (engine.CopyObject, RewriteMeta; fs.go's
-//     rewriteMeta also forgets the cached attributes). setattr.go: chmod,
-//     chown, utimes, truncate. special.go: mknod (FIFOs, sockets,
-//     devices).
+//     rewriteMeta also forgets the cached attributes). setattr.go: the
+//     SETATTR node methods (chmod, chown, utimes, truncate), the writer
+//     that takes a change, and the caches; the change on the server is
+//     the engine's (engine.RewriteAttrs, WriteMarkerMeta). special.go:
+//     mknod (FIFOs, sockets, devices).
 //   - The read path of an open handle (sequential prefetch, random
 //     blocks, the data cache as reads use it) is the engine's
 //     (engine.Reader); file.go hands its answer to go-fuse (fuseResult)
@@ -46,12 +48,17 @@
 //     caches in step with its uploads.
 //   - upkeep.go: the once-a-second sweep of caches and the Go memory
 //     limit (the memory budget itself is the engine's).
-//   - xattr.go: object metadata as extended attributes (one path for files
-//     and directories); share.go: presigned URLs and POST policies as
-//     virtual attributes; cachexattr.go: user.oss.cache (the data cache's
-//     status, pin, unpin, drop); stats.go: Stats and user.oss.stats.
+//   - xattr.go: the xattr node methods (one path for files and
+//     directories), the caches a read is served from, the buffers (size
+//     probes, ERANGE); what the names stand for, their checks and the
+//     changes are the engine's (engine/xattr.go). share.go: presigned URLs
+//     and POST policies as virtual attributes; cachexattr.go:
+//     user.oss.cache (the data cache's status, pin, unpin, drop);
+//     stats.go: Stats and user.oss.stats.
 //   - access.go: permission checks (without default_permissions, and for
-//     sharing); names.go: which names and sizes OSS can hold.
+//     sharing) as go-fuse sees them: the caller of a request, the search
+//     permission along a path, errnos; the rules are the engine's
+//     (engine/access.go). names.go: which names and sizes OSS can hold.
 //   - errno.go: errors become errnos in exactly one place, toErrno (OSS
 //     error kinds, engine.Error for failures the file system finds
 //     itself, engine.UploadError for a failed upload).

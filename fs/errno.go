@@ -45,9 +45,10 @@ func (f *FS) toErrno(op string, err error) syscall.Errno {
 		f.log.Warn("request failed", "op", op, "errno", ferr.Errno.Error(), "err", err)
 		return ferr.Errno
 	}
-	// An errno of our own (a local failure) stands; one deep inside an
-	// OSS error (ECONNREFUSED from the dialer) is only its cause: the
-	// error's kind decides.
+	// An errno of our own (a local failure, or a refusal by one of the
+	// engine's rules: a permission, an xattr's name or size) stands; one
+	// deep inside an OSS error (ECONNREFUSED from the dialer) is only its
+	// cause: the error's kind decides.
 	var oerr *ossapi.Error
 	var errno syscall.Errno
 	if !errors.As(err, &oerr) && errors.As(err, &errno) {
