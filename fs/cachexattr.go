@@ -18,8 +18,6 @@ import (
 	"encoding/json"
 	"syscall"
 
-	"github.com/hanwen/go-fuse/v2/fuse"
-
 	"github.com/ossmount/ossmount/cache"
 	"github.com/ossmount/ossmount/engine"
 )
@@ -109,10 +107,7 @@ func (n *fileNode) cacheControl(ctx context.Context, value []byte) syscall.Errno
 	if errno := n.fsys.mayErrno(ctx, &n.Inode, a, engine.PermRead); errno != 0 {
 		return errno
 	}
-	uid := uint32(0)
-	if c, ok := fuse.FromContext(ctx); ok {
-		uid = c.Uid
-	}
+	uid := callerUID(ctx)
 	switch op {
 	case "drop":
 		dc.Drop(n.fsys.eng.DataID(key))

@@ -163,10 +163,10 @@ type FS struct {
 	stop      chan struct{} // closed by Close: stops the upkeep
 	mem       memoryWatch   // upkeep.go
 
-	expiredLogged atomic.Int64 // unix nanoseconds of the last "expired" log line
-	pt            passthrough  // passthrough.go
-	probes        shareProbes  // share.go
-	staleOpens    staleOpens   // file.go
+	expiredLogged atomic.Int64       // unix nanoseconds of the last "expired" log line
+	pt            passthrough        // passthrough.go
+	probes        engine.ShareProbes // share.go
+	staleOpens    staleOpens         // file.go
 
 	root *dirNode
 }
