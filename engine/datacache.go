@@ -13,7 +13,8 @@ package engine
 //     there, so a changed object is never served from the cache once the
 //     mount knows it changed.
 //     An upload, unlink or rename by this mount drops the key's entry.
-//   - Control: the virtual attribute user.oss.cache (fs/cachexattr.go).
+//   - Control: the virtual attribute user.oss.cache (cachectl.go; its
+//     go-fuse side fs/cachexattr.go).
 //
 // Passthrough is in fs/passthrough.go.
 

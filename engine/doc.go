@@ -47,6 +47,13 @@
 //     (ChangeObjectXattr, ChangeXattr), a marker for an implicit directory
 //     (CreateMarkerXattr), or the metadata a pending upload carries
 //     (ChangeWriterXattr).
+//   - share.go: sharing, the virtual attributes user.oss.presign and
+//     user.oss.post-policy: their requests parsed (PresignParams,
+//     PresignRequest, PostPolicyParams, PostPolicyRequest), signed and
+//     answered (Presign, SignPostPolicy), and the answers kept between a
+//     size probe and its read (ShareProbes). cachectl.go: the data cache
+//     through user.oss.cache (CacheStatus, CacheSummary, CacheOp,
+//     CacheControl: pin, unpin, drop).
 //   - renamefile.go: RenameFile, the rename of a file: its object copied
 //     and deleted, its writer following with its pending bytes, the
 //     writer of the file renamed over made nameless.

@@ -53,8 +53,10 @@
 //     probes, ERANGE); what the names stand for, their checks and the
 //     changes are the engine's (engine/xattr.go). share.go: presigned URLs
 //     and POST policies as virtual attributes; cachexattr.go:
-//     user.oss.cache (the data cache's status, pin, unpin, drop);
-//     stats.go: Stats and user.oss.stats.
+//     user.oss.cache (the data cache's status, pin, unpin, drop): the
+//     checks of the caller and the node, the answers the engine's
+//     (engine/share.go, engine/cachectl.go). stats.go: Stats and
+//     user.oss.stats.
 //   - access.go: permission checks (without default_permissions, and for
 //     sharing) as go-fuse sees them: the caller of a request, the search
 //     permission along a path, errnos; the rules are the engine's
