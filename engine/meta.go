@@ -86,6 +86,18 @@ func (c AttrChange) Apply(mode, uid, gid *uint32, mtime *time.Time) {
 	}
 }
 
+// Changed is a copy of a with c's changes made.
+func (c AttrChange) Changed(a *Stat) *Stat {
+	na := *a
+	t := na.Mtime()
+	c.Apply(&na.Mode, &na.UID, &na.GID, &t)
+	na.SetMtime(t)
+	return &na
+}
+
+// OssfsMeta is ossfs's metadata for a's mode, owner and mtime.
+func (a *Stat) OssfsMeta() map[string]string { return OssfsMeta(a.Mode, a.UID, a.GID, a.Mtime()) }
+
 // SUIDKilled is mode without set-user-ID, and without set-group-ID when
 // the file is group-executable; ok says whether that changed anything.
 func SUIDKilled(mode uint32) (uint32, bool) {
@@ -104,9 +116,7 @@ func (e *Engine) RewriteAttrs(ctx context.Context, key string, a *Stat, c AttrCh
 	for k, v := range a.Info.Meta {
 		meta[k] = v
 	}
-	m, u, g, t := a.Mode, a.UID, a.GID, a.Mtime()
-	c.Apply(&m, &u, &g, &t)
-	for k, v := range OssfsMeta(m, u, g, t) {
+	for k, v := range c.Changed(a).OssfsMeta() {
 		meta[k] = v
 	}
 	if _, err := e.RewriteMeta(ctx, key, a.Size, a.ETag, meta, a.Info.Headers); err != nil {

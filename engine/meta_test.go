@@ -87,3 +87,25 @@ func TestWriteMarkerMeta(t *testing.T) {
 		t.Error("a marker was made after a refused HEAD")
 	}
 }
+
+// Changed makes a chmod's, chown's or utimes' change on a copy of the
+// attributes (the file type stays), and OssfsMeta writes them.
+func TestAttrChangeChanged(t *testing.T) {
+	a := &Stat{Mode: syscall.S_IFDIR | 0o755, UID: 1, GID: 2, Size: 9}
+	a.SetMtime(time.Unix(1700000000, 5))
+	mode, gid, mt := uint32(0o1777), uint32(7), time.Unix(1800000000, 0)
+	na := AttrChange{Mode: &mode, GID: &gid, Mtime: &mt}.Changed(a)
+	if na.Mode != syscall.S_IFDIR|0o1777 || na.UID != 1 || na.GID != 7 || !na.Mtime().Equal(mt) || na.Size != 9 {
+		t.Errorf("changed: %+v", na)
+	}
+	if a.Mode != syscall.S_IFDIR|0o755 || a.GID != 2 || a.Mtime().Unix() != 1700000000 {
+		t.Errorf("the original changed too: %+v", a)
+	}
+	m := na.OssfsMeta()
+	if m["mode"] != "17407" || m["uid"] != "1" || m["gid"] != "7" || m["mtime"] != "1800000000" {
+		t.Errorf("OssfsMeta: %v", m)
+	}
+	if same := (AttrChange{}).Changed(a); *same != *a {
+		t.Errorf("no change: %+v, want %+v", same, a)
+	}
+}

@@ -329,8 +329,7 @@ func (e *Engine) ChangeObjectXattr(ctx context.Context, key string, c XattrChang
 // prefix with no marker object): it creates the marker, with the mode,
 // owner and mtime a shows and c, and returns what the marker is.
 func (e *Engine) CreateMarkerXattr(ctx context.Context, key string, a *Stat, c XattrChange) (*ossapi.ObjectInfo, error) {
-	mt := a.Mtime()
-	v := &MetaView{Meta: OssfsMeta(a.Mode, a.UID, a.GID, mt), Headers: ossapi.StdHeaders{ContentType: "application/x-directory"}}
+	v := &MetaView{Meta: a.OssfsMeta(), Headers: ossapi.StdHeaders{ContentType: "application/x-directory"}}
 	if err := v.Apply(c); err != nil {
 		return nil, err
 	}
@@ -341,7 +340,7 @@ func (e *Engine) CreateMarkerXattr(ctx context.Context, key string, a *Stat, c X
 	if err != nil {
 		return nil, err
 	}
-	return &ossapi.ObjectInfo{Key: key, ETag: res.ETag, LastModified: mt, Meta: v.Meta, Headers: v.Headers}, nil
+	return &ossapi.ObjectInfo{Key: key, ETag: res.ETag, LastModified: a.Mtime(), Meta: v.Meta, Headers: v.Headers}, nil
 }
 
 // XattrViewLocked is the metadata the file being written will be uploaded

@@ -62,12 +62,8 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 		if n.attr == nil {
 			return syscall.ENOENT
 		}
-		a := *n.attr
-		t := a.Mtime()
-		c.Apply(&a.Mode, &a.UID, &a.GID, &t)
-		a.SetMtime(t)
-		n.attr = &a
-		fillAttr(&out.Attr, &a)
+		n.attr = c.Changed(n.attr)
+		fillAttr(&out.Attr, n.attr)
 		out.Nlink = 0
 		return 0
 	}
@@ -246,9 +242,7 @@ func (n *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetA
 	if errno := f.setattrAllowed(ctx, &n.Inode, have, fh, in, c.Mode); errno != 0 {
 		return errno
 	}
-	m, u, g, t := a.Mode, a.UID, a.GID, a.Mtime()
-	c.Apply(&m, &u, &g, &t)
-	info, err := f.eng.WriteMarkerMeta(ctx, key, engine.OssfsMeta(m, u, g, t))
+	info, err := f.eng.WriteMarkerMeta(ctx, key, c.Changed(a).OssfsMeta())
 	if err != nil {
 		return f.toErrno("setattr", err)
 	}
