@@ -2,8 +2,8 @@
 // of FUSE: it imports neither go-fuse nor package fs, answers with Go
 // values and errors, and is tested against osstest without a mount.
 // Package fs is the go-fuse adapter over it (and still holds the
-// namespace: docs/ARCHITECTURE.md, "What is not apart yet", says what has
-// moved and what has not).
+// namespace operations: docs/ARCHITECTURE.md, "What is not apart yet",
+// says what has moved and what has not).
 //
 // What it holds, by file:
 //
@@ -26,6 +26,15 @@
 //     keeps its data). stream.go: its streamed multipart upload.
 //     writers.go: the set of open writers, their lock order (LockOrder),
 //     FlushAll, and the methods package fs calls under a writer's lock.
+//   - namespace.go: Namespace, what the mount knows of keys: the
+//     attribute (Attrs), negative (Neg) and listing (Lists) caches and
+//     their rules (a guess never replaces known attributes of the same
+//     version; Cached, Fresh, Invalidate), ossfs metadata made into
+//     attributes (AttrFromInfo), the attribute store saved. lookup.go:
+//     Lookup (one HEAD and one LIST; with fast_listing one LIST),
+//     HeadFile, HeadDir. listing.go: Listing, ListDir, and how a
+//     listing's guesses are verified (HEADs in a doubling window).
+//     names.go: which key components can be names; ParentKey.
 //   - stat.go: Stat, what the mount knows of one key (its attributes and
 //     the version they describe), and the compact codes a listing's
 //     entries keep of a storage class and an object type.
@@ -83,5 +92,6 @@
 // (a part's lock under it); the budgets, the block cache, the buffer pool
 // and the set of open writers have their own internal locks and are
 // leaves (the budget's reclaimer only try-locks staging files, and
-// reserveDisk only try-locks other writers).
+// reserveDisk only try-locks other writers); so are the namespace's caches
+// and a Listing's lock (a verification takes the caches' locks under it).
 package engine

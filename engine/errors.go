@@ -43,3 +43,10 @@ type UploadError struct {
 }
 
 func (e *UploadError) Error() string { return e.Op + ": " + e.Err.Error() }
+
+// notExist is the error of a name that is not there as far as the
+// namespace knows (its negative cache, a listing that speaks for the
+// directory): ENOENT, which package fs does not log.
+func notExist(op, key string) error {
+	return &Error{Op: op, Key: key, Errno: syscall.ENOENT, Msg: "no such file or directory"}
+}

@@ -11,7 +11,6 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/ossmount/ossmount/engine"
-	"github.com/ossmount/ossmount/ossapi"
 )
 
 // dirNode is a directory: a key prefix ending in "/" (or the mount's root).
@@ -34,9 +33,7 @@ func (n *dirNode) OnForget() {
 	f := n.fsys
 	f.mem.inodes.Add(-1)
 	if k := n.listKey.Load(); k != nil {
-		if l, _, ok := f.lists.Peek(*k); ok && l.owner == n {
-			f.lists.Remove(*k)
-		}
+		f.ns.Forget(*k, n)
 	}
 }
 
@@ -65,13 +62,13 @@ func (n *dirNode) childKey(name string) string { return n.key() + name }
 func (n *dirNode) attrs(ctx context.Context) (*engine.Stat, syscall.Errno) {
 	f := n.fsys
 	if n.IsRoot() {
-		return f.rootAttr, 0
+		return f.ns.Root(), 0
 	}
 	if n.orphaned() {
 		if a := n.last.Load(); a != nil {
 			return a, 0
 		}
-		return f.implicitDir(), 0
+		return f.ns.ImplicitDir(), 0
 	}
 	name := strings.TrimSuffix(n.key(), "/")
 	if a, ok := f.cachedAttr(name); ok && a.Dir && a.Known {
@@ -87,26 +84,6 @@ func (n *dirNode) attrs(ctx context.Context) (*engine.Stat, syscall.Errno) {
 		return nil, errno
 	}
 	n.last.Store(a)
-	return a, 0
-}
-
-// headDir learns a directory's attributes from its marker (name + "/"):
-// its metadata, or the mount's defaults when it has none.
-func (f *FS) headDir(ctx context.Context, name string) (*engine.Stat, syscall.Errno) {
-	info, err := f.store.Head(ctx, name+"/", ossapi.HeadOptions{})
-	var a *engine.Stat
-	switch {
-	case err == nil:
-		a = f.attrFromInfo(info, true)
-	case ossapi.KindOf(err) == ossapi.KindNotExist:
-		a = f.implicitDir()
-		if old, _, ok := f.stat.Peek(name); ok && old.Dir && old.Implicit && old.Known {
-			a.MtimeSec, a.MtimeNsec = old.MtimeSec, old.MtimeNsec // stable while it stays implicit
-		}
-	default:
-		return nil, f.toErrno("getattr", err)
-	}
-	f.stat.Put(name, a)
 	return a, 0
 }
 
@@ -350,15 +327,9 @@ func (h *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 			return nil, errno
 		}
 	}
-	a, ok := f.stat.Get(key)
-	if !ok || !f.showable(a) {
-		l, lok := f.liveListing(dirKey)
-		if !lok || !l.speaksFor(name) {
-			return nil, syscall.ENOENT
-		}
-		if a, ok = l.entry(name); !ok || !f.showable(a) {
-			return nil, syscall.ENOENT
-		}
+	a, ok := f.ns.Shown(dirKey, name)
+	if !ok {
+		return nil, syscall.ENOENT
 	}
 	ch := n.childInode(ctx, name, a)
 	f.fillEntry(out, a, parent)
@@ -385,7 +356,7 @@ func (n *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 		{Name: "..", Mode: syscall.S_IFDIR, Ino: parentIno}}}
 	// Files being created are not on the server yet, but they exist.
 	for name, mode := range n.pendingNames() {
-		if l.find(name) < 0 {
+		if l.Find(name) < 0 {
 			s.extra = append(s.extra, fuse.DirEntry{Name: name, Mode: mode})
 		}
 	}
@@ -398,25 +369,23 @@ func (n *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 // position plus one.
 type listStream struct {
 	f     *FS
-	l     *listing
+	l     *engine.Listing
 	extra []fuse.DirEntry // "." and ".." first, then files being created
 	pos   int
 }
 
-func (s *listStream) HasNext() bool { return s.pos < len(s.extra)+s.l.size() }
+func (s *listStream) HasNext() bool { return s.pos < len(s.extra)+s.l.Len() }
 
 func (s *listStream) Next() (fuse.DirEntry, syscall.Errno) {
 	var e fuse.DirEntry
 	switch i := s.pos; {
 	case i < 2:
 		e = s.extra[i]
-	case i-2 < s.l.size():
-		s.l.mu.Lock()
-		le := s.l.entries[i-2]
-		s.l.mu.Unlock()
-		e = fuse.DirEntry{Name: le.name, Mode: s.f.direntType(le.a)}
+	case i-2 < s.l.Len():
+		name, a := s.l.At(i - 2)
+		e = fuse.DirEntry{Name: name, Mode: s.f.direntType(a)}
 	default:
-		e = s.extra[i-s.l.size()]
+		e = s.extra[i-s.l.Len()]
 	}
 	s.pos++
 	e.Off = uint64(s.pos)
@@ -426,7 +395,7 @@ func (s *listStream) Next() (fuse.DirEntry, syscall.Errno) {
 var _ = (gofs.FileSeekdirer)((*listStream)(nil))
 
 func (s *listStream) Seekdir(ctx context.Context, off uint64) syscall.Errno {
-	if off > uint64(len(s.extra)+s.l.size()) {
+	if off > uint64(len(s.extra)+s.l.Len()) {
 		return syscall.EINVAL
 	}
 	s.pos = int(off)

@@ -3,8 +3,9 @@
 // Lookup and Readdir. A directory is a key prefix ("dir/"), shown whether or
 // not a "dir/" marker object exists; a file is an object. Attributes come
 // from LIST results and HEAD responses (ossfs 1.x metadata:
-// x-oss-meta-mode/uid/gid/mtime), kept in the stat, negative and listing
-// caches of package cache. docs/ARCHITECTURE.md draws the whole picture.
+// x-oss-meta-mode/uid/gid/mtime), kept in the attribute, negative and
+// listing caches of the engine's namespace (engine.Namespace).
+// docs/ARCHITECTURE.md draws the whole picture.
 //
 // Data flows one way: kernel -> fs -> engine -> cache -> ossapi. Package
 // engine holds what needs no FUSE: the read path (engine.Reader), the
@@ -13,13 +14,16 @@
 // directory (upload records, kept files, crash recovery), server-side
 // copies, the moving of a directory's objects (engine.RenameDir); FS
 // reaches it through FS.eng, and maps its errors to errnos (errno.go).
+// The engine's namespace (engine.Namespace, FS.ns) holds the lookups,
+// HEADs, listings, the attribute, negative and listing caches and their
+// rules; fs shows what it answers to the kernel.
 // The files of fs, by concern:
 //
-//   - fs.go: Config, FS (one mount), New and Close; the lookups that fill
-//     the stat cache with engine.Stat values (what is known of a key), and
-//     fillAttr, which shows one to the kernel.
+//   - fs.go: Config, FS (one mount), New and Close; fillAttr, which shows
+//     an engine.Stat (what is known of a key) to the kernel.
+//   - namespace.go: the engine's namespace as the node methods call it
+//     (lookupKey, headFile, headDir, listDir: its errors as errnos).
 //   - dir.go: dirNode (a directory): lookup, readdir, its attributes.
-//     listing.go: directory listings and how their guesses are made exact.
 //   - file.go: fileNode (a file or symlink) and fileHandle (an open file):
 //     open, read, write, flush, fsync, release, readlink.
 //   - ops.go: namespace operations (create, mkdir, rmdir, unlink, symlink).
@@ -70,7 +74,7 @@
 // Lock order: fileNode.mu, then an engine.Writer's lock (two of them:
 // lower seq first, engine.LockOrder; a directory rename takes those under
 // its source in that order), then the engine.StageFile's lock; FS-level
-// caches, the budgets, the buffer pool and the set of open writers have
-// their own internal locks and are leaves (the budget's reclaimer only
+// caches (the engine's namespace's), the budgets, the buffer pool and
+// the set of open writers have their own internal locks and are leaves (the budget's reclaimer only
 // try-locks staging files).
 package fs

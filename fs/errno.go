@@ -42,7 +42,9 @@ func (f *FS) toErrno(op string, err error) syscall.Errno {
 	}
 	var ferr *engine.Error
 	if errors.As(err, &ferr) {
-		f.log.Warn("request failed", "op", op, "errno", ferr.Errno.Error(), "err", err)
+		if ferr.Errno != syscall.ENOENT { // a plain "not found" is not logged
+			f.log.Warn("request failed", "op", op, "errno", ferr.Errno.Error(), "err", err)
+		}
 		return ferr.Errno
 	}
 	// An errno of our own (a local failure, or a refusal by one of the

@@ -175,7 +175,7 @@ func (n *fileNode) currentAttr(ctx context.Context) (*engine.Stat, syscall.Errno
 		return a, 0
 	}
 	key := n.key()
-	if c, ok := n.fsys.cachedAttr(key); ok && !c.Dir && n.fsys.showable(c) {
+	if c, ok := n.fsys.cachedAttr(key); ok && !c.Dir && n.fsys.ns.Showable(c) {
 		n.setAttr(c)
 		return c, 0
 	}
@@ -297,7 +297,7 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	// OSS said so less than open_fresh_ttl ago (a listing, a HEAD, an
 	// upload). Permission decisions take exact attributes only.
 	key := n.key()
-	a, trusted := n.fsys.freshAttr(key)
+	a, trusted := n.fsys.ns.Fresh(key)
 	if !trusted || !a.Known && n.fsys.checksOpen(ctx, flags) {
 		var errno syscall.Errno
 		if a, errno = n.fsys.headFile(ctx, key); errno != 0 {

@@ -3,11 +3,7 @@ package fs
 import (
 	"context"
 	"log/slog"
-	"strconv"
-	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -150,18 +146,15 @@ type FS struct {
 	// pool, staging files and the cache directory (package engine).
 	eng *engine.Engine
 
-	// Caches, each internally locked. Keys are object keys; directories
-	// end in "/".
-	stat  *cache.TTL[*engine.Stat]
-	neg   *cache.TTL[struct{}]
-	lists *cache.TTL[*listing]
+	// ns is the namespace: lookups, attributes, their caches and the
+	// directories' listings (engine.Namespace; namespace.go maps its
+	// errors). stat is its attribute cache (ns.Attrs), which the
+	// namespace operations here update with what they made.
+	ns   *engine.Namespace
+	stat *cache.TTL[*engine.Stat]
 
-	mountTime time.Time     // shown as the mtime of directories without a marker
-	rootAttr  *engine.Stat  // the mount root's attributes
-	headSem   chan struct{} // bounds the HEADs verifying listed entries
-	stopSave  chan struct{} // closed by Close: stops saving the attribute store
-	stop      chan struct{} // closed by Close: stops the upkeep
-	mem       memoryWatch   // upkeep.go
+	stop chan struct{} // closed by Close: stops the upkeep
+	mem  memoryWatch   // upkeep.go
 
 	expiredLogged atomic.Int64       // unix nanoseconds of the last "expired" log line
 	pt            passthrough        // passthrough.go
@@ -178,16 +171,7 @@ func New(cfg Config) (*FS, error) {
 		cfg:   cfg,
 		store: cfg.Store,
 		log:   cfg.Logger,
-		stat:  cache.NewTTL[*engine.Stat](cfg.StatCacheSize, cfg.StatTTL),
-		neg:   cache.NewTTL[struct{}](cfg.NegCacheSize, cfg.NegTTL),
-		// A listing holds its entries' attributes (for stat_ttl) and
-		// speaks for the directory's names (for list_ttl).
-		lists: cache.NewTTL[*listing](cfg.ListCacheSize, max(cfg.ListTTL, cfg.StatTTL)),
-
-		mountTime: time.Now(),
-		headSem:   make(chan struct{}, cfg.HeadConcurrency),
-		stopSave:  make(chan struct{}),
-		stop:      make(chan struct{}),
+		stop:  make(chan struct{}),
 	}
 	f.pt.pending = map[<-chan struct{}]*fileHandle{}
 	f.pt.open = map[ptKey]*fileHandle{}
@@ -212,11 +196,17 @@ func New(cfg Config) (*FS, error) {
 		return nil, err
 	}
 	f.eng = eng
-	f.rootAttr = f.implicitDir()
+	f.ns = engine.NewNamespace(engine.NamespaceConfig{
+		Store: cfg.Store, Logger: f.log,
+		UID: cfg.UID, GID: cfg.GID, FileMode: cfg.FileMode, DirMode: cfg.DirMode,
+		StatTTL: cfg.StatTTL, OpenFreshTTL: cfg.OpenFreshTTL, NegTTL: cfg.NegTTL, ListTTL: cfg.ListTTL,
+		StatCacheSize: cfg.StatCacheSize, NegCacheSize: cfg.NegCacheSize, ListCacheSize: cfg.ListCacheSize,
+		FastListing: cfg.FastListing, CheckPermissions: cfg.CheckPermissions,
+		AttrStore: cfg.AttrStore, HeadConcurrency: cfg.HeadConcurrency,
+		Listed: f.noteListed,
+	})
+	f.stat = f.ns.Attrs
 	f.root = &dirNode{fsys: f}
-	if cfg.AttrStore != nil {
-		go f.saveAttrStore()
-	}
 	f.setMemoryLimit()
 	go f.upkeep()
 	return f, nil
@@ -258,289 +248,6 @@ func fillAttr(out *fuse.Attr, a *engine.Stat) {
 	out.SetTimes(&t, &t, &t)
 }
 
-// attrFromInfo builds attributes from an object's info, honouring ossfs
-// metadata (x-oss-meta-mode/uid/gid/mtime/rdev) when present. They are
-// known when info came from a HEAD (or a write).
-func (f *FS) attrFromInfo(info *ossapi.ObjectInfo, dir bool) *engine.Stat {
-	a := &engine.Stat{Dir: dir, Size: info.Size, ETag: info.ETag, Info: info,
-		UID: f.cfg.UID, GID: f.cfg.GID, Known: info.Full, LastMod: engine.UnixOrZero(info.LastModified), Answered: time.Now().UnixNano()}
-	if dir {
-		a.Mode = syscall.S_IFDIR | f.cfg.DirMode
-		a.Size = 0
-	} else {
-		a.Mode = syscall.S_IFREG | f.cfg.FileMode
-	}
-	if info.LastModified.IsZero() {
-		a.SetMtime(f.mountTime)
-	} else {
-		a.SetMtime(info.LastModified)
-	}
-	f.applyOssfsMeta(a, info.Meta)
-	return a
-}
-
-// applyOssfsMeta sets a's mode, owner, mtime and rdev from ossfs metadata.
-// A mode with neither a file type nor permission bits ("0") says nothing
-// and is ignored; a typed mode of 000 (chmod 000) is honoured.
-func (f *FS) applyOssfsMeta(a *engine.Stat, meta map[string]string) {
-	if meta == nil {
-		return
-	}
-	if v, ok := meta["mode"]; ok {
-		if m, err := strconv.ParseUint(v, 10, 32); err == nil && m&(syscall.S_IFMT|0o7777) != 0 {
-			m32 := uint32(m)
-			switch typ := m32 & syscall.S_IFMT; {
-			case a.Dir:
-				m32 = syscall.S_IFDIR | m32&0o7777
-			case typ == syscall.S_IFLNK, typ == syscall.S_IFIFO, typ == syscall.S_IFSOCK,
-				typ == syscall.S_IFCHR, typ == syscall.S_IFBLK:
-			default:
-				m32 = syscall.S_IFREG | m32&0o7777
-			}
-			a.Mode = m32
-		}
-	}
-	if v, ok := meta["uid"]; ok {
-		if n, err := strconv.ParseUint(v, 10, 32); err == nil {
-			a.UID = uint32(n)
-		}
-	}
-	if v, ok := meta["gid"]; ok {
-		if n, err := strconv.ParseUint(v, 10, 32); err == nil {
-			a.GID = uint32(n)
-		}
-	}
-	if t, ok := engine.ParseMtime(meta["mtime"]); ok {
-		a.SetMtime(t)
-	}
-	if v, ok := meta["rdev"]; ok && (a.Mode&syscall.S_IFMT == syscall.S_IFCHR || a.Mode&syscall.S_IFMT == syscall.S_IFBLK) {
-		if n, err := strconv.ParseUint(v, 10, 32); err == nil {
-			a.Rdev = uint32(n)
-		}
-	}
-}
-
-// implicitDir is a directory known to have no marker: the mount's defaults,
-// with the mount time as its mtime.
-func (f *FS) implicitDir() *engine.Stat {
-	a := &engine.Stat{Dir: true, Implicit: true, Known: true, Mode: syscall.S_IFDIR | f.cfg.DirMode,
-		UID: f.cfg.UID, GID: f.cfg.GID}
-	a.SetMtime(f.mountTime)
-	return a
-}
-
-// listedDir is a directory seen as a listing's common prefix: it exists,
-// but whether it has a marker (and its attributes) is not known.
-func (f *FS) listedDir() *engine.Stat {
-	a := f.implicitDir()
-	a.Listed, a.Known = true, false
-	return a
-}
-
-// showable reports whether a may be shown to a program: exact attributes
-// always, a listing's guess only with fast_listing.
-func (f *FS) showable(a *engine.Stat) bool { return a.Known || f.cfg.FastListing }
-
-// lookupKey finds what key (a file) or key+"/" (a directory) is, from the
-// caches or with one HEAD and one LIST in parallel (with fast_listing: one
-// LIST, see lookupByList). A directory wins over a file of the same name.
-// It returns ENOENT (cached) when neither exists.
-// The attributes it returns may be shown (see showable): a listing's guess
-// is verified first unless the mount uses fast_listing.
-func (f *FS) lookupKey(ctx context.Context, parentKey, name string) (*engine.Stat, syscall.Errno) {
-	key := parentKey + name
-	if a, ok := f.stat.Get(key); ok && f.showable(a) {
-		return a, 0
-	}
-	if _, ok := f.neg.Get(key); ok {
-		return nil, syscall.ENOENT
-	}
-	if l, ok := f.liveListing(parentKey); ok && l.speaksFor(name) {
-		// The parent's fresh listing is authoritative for existence, and
-		// holds the entry's attributes.
-		a, ok := l.entry(name)
-		if !ok {
-			f.neg.Put(key, struct{}{})
-			return nil, syscall.ENOENT
-		}
-		if !f.showable(a) {
-			return f.verifyListed(ctx, l, parentKey, name)
-		}
-		return a, 0
-	}
-	if f.cfg.FastListing {
-		return f.lookupByList(ctx, key)
-	}
-	var (
-		wg      sync.WaitGroup
-		info    *ossapi.ObjectInfo
-		headErr error
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		info, headErr = f.store.Head(ctx, key, ossapi.HeadOptions{})
-	}()
-	page, listErr := f.store.List(ctx, ossapi.ListRequest{Prefix: key + "/", MaxKeys: 2})
-	wg.Wait()
-	if listErr == nil && (len(page.Objects) > 0 || len(page.CommonPrefixes) > 0) {
-		a := f.implicitDir()
-		for i := range page.Objects {
-			if page.Objects[i].Key == key+"/" {
-				// A marker object: its metadata (ossfs mode, uid, gid,
-				// mtime) gives the directory's attributes.
-				full, err := f.store.Head(ctx, key+"/", ossapi.HeadOptions{})
-				if err != nil && ossapi.KindOf(err) != ossapi.KindNotExist {
-					return nil, f.toErrno("lookup", err)
-				}
-				if err == nil {
-					a = f.attrFromInfo(full, true)
-				}
-			}
-		}
-		f.putAttr(key, a)
-		return a, 0
-	}
-	if headErr == nil {
-		if strings.HasSuffix(key, "/") {
-			return nil, syscall.ENOENT
-		}
-		f.remember(info)
-		a := f.attrFromInfo(info, false)
-		f.putAttr(key, a)
-		return a, 0
-	}
-	if listErr != nil {
-		return nil, f.toErrno("lookup", listErr)
-	}
-	if ossapi.KindOf(headErr) != ossapi.KindNotExist {
-		return nil, f.toErrno("lookup", headErr)
-	}
-	f.neg.Put(key, struct{}{})
-	return nil, syscall.ENOENT
-}
-
-// lookupListMax is how many keys a lookup's LIST asks for: the key itself
-// comes first, then the keys between it and key+"/" (key followed by a byte
-// below '/': "name-1", "name.txt/..."), then the directory's marker and
-// contents.
-const lookupListMax = 16
-
-// lookupByList is lookupKey's request with fast_listing: one LIST of the
-// keys starting with key (no delimiter), and no HEAD of a file. The object
-// key, if any, is the first key; the directory's keys (key+"/", its marker,
-// first) follow the keys between them, and should those fill the page a
-// LIST of key+"/" tells whether the directory exists. A file is shown as
-// its listing's entry (see mergeListed); a directory without a marker has
-// its exact attributes (the mount's defaults); one with a marker is HEADed
-// for them when the mount checks permissions (a permission decision never
-// takes a guess), else shown as a listing's guess.
-func (f *FS) lookupByList(ctx context.Context, key string) (*engine.Stat, syscall.Errno) {
-	page, err := f.store.List(ctx, ossapi.ListRequest{Prefix: key, MaxKeys: lookupListMax})
-	if err != nil {
-		return nil, f.toErrno("lookup", err)
-	}
-	dirPrefix := key + "/"
-	var file, first *ossapi.ObjectInfo // the file; the directory's first key
-	passed := false
-	for i := range page.Objects {
-		o := &page.Objects[i]
-		switch {
-		case o.Key == key:
-			file = o
-		case strings.HasPrefix(o.Key, dirPrefix):
-			if first == nil {
-				first = o
-			}
-		}
-		passed = passed || o.Key >= dirPrefix
-	}
-	if first == nil && page.IsTruncated && !passed {
-		more, err := f.store.List(ctx, ossapi.ListRequest{Prefix: dirPrefix, MaxKeys: 1})
-		if err != nil {
-			return nil, f.toErrno("lookup", err)
-		}
-		if len(more.Objects) > 0 {
-			first = &more.Objects[0]
-		}
-	}
-	var a *engine.Stat
-	switch {
-	case first != nil && first.Key == dirPrefix && f.enforcing():
-		// A marker: its metadata (ossfs mode, uid, gid, mtime).
-		return f.headDir(ctx, key)
-	case first != nil && first.Key == dirPrefix:
-		a = f.listedDirAttr(key)
-	case first != nil:
-		a = f.implicitDir()
-	case file != nil:
-		a = f.mergeListed(key, file, false)
-	default:
-		f.neg.Put(key, struct{}{})
-		return nil, syscall.ENOENT
-	}
-	f.putAttr(key, a)
-	return a, 0
-}
-
-// headFile refreshes a file's attributes with a HEAD.
-func (f *FS) headFile(ctx context.Context, key string) (*engine.Stat, syscall.Errno) {
-	info, err := f.store.Head(ctx, key, ossapi.HeadOptions{})
-	if err != nil {
-		if ossapi.KindOf(err) == ossapi.KindNotExist {
-			f.stat.Remove(key)
-		}
-		return nil, f.toErrno("head", err)
-	}
-	f.remember(info)
-	a := f.attrFromInfo(info, false)
-	f.stat.Put(key, a)
-	return a, 0
-}
-
-// putAttr caches a for key, unless a is a guess about the same object (a
-// directory, or a file of the same version) whose own attributes are known:
-// a listing never replaces known attributes with less informed ones (it
-// only tells that they still stand, when).
-func (f *FS) putAttr(key string, a *engine.Stat) {
-	if !a.Known {
-		if old, _, ok := f.stat.Peek(key); ok && old.Known && old.Dir == a.Dir && (a.Dir || engine.SameVersion(old, a)) {
-			if !a.Dir && a.Answered > old.Answered {
-				f.stat.Put(key, old.Reanswered(a.Answered))
-			}
-			return
-		}
-	}
-	f.stat.Put(key, a)
-}
-
-// freshAttr returns the cached attributes of the file at key when an
-// answer of the server gave them less than OpenFreshTTL ago: an open may
-// take their ETag and size as the current version without a HEAD.
-func (f *FS) freshAttr(key string) (*engine.Stat, bool) {
-	ttl := f.cfg.OpenFreshTTL
-	if ttl <= 0 {
-		return nil, false
-	}
-	a, ok := f.cachedAttr(key)
-	if !ok || a.Dir || a.ETag == "" || a.Answered == 0 {
-		return nil, false
-	}
-	age := time.Duration(time.Now().UnixNano() - a.Answered)
-	return a, age >= 0 && age < ttl
-}
-
-// invalidate forgets cached knowledge of key; its parent's listing stops
-// speaking for it.
-func (f *FS) invalidate(key string) {
-	f.stat.Remove(key)
-	f.neg.Remove(key)
-	name := strings.TrimPrefix(strings.TrimSuffix(key, "/"), parentKey(key))
-	if l, _, ok := f.lists.Peek(parentKey(key)); ok {
-		l.markChanged(name)
-	}
-}
-
 // rewriteMeta replaces an object's user metadata and standard headers in
 // place (engine.RewriteMeta) and forgets what was cached of it.
 func (f *FS) rewriteMeta(ctx context.Context, key string, size int64, etag string, meta map[string]string, hdr ossapi.StdHeaders) (string, error) {
@@ -549,21 +256,6 @@ func (f *FS) rewriteMeta(ctx context.Context, key string, size int64, etag strin
 		f.invalidate(key)
 	}
 	return newETag, err
-}
-
-// noteEmptyDir records that dirKey was just created empty by this mount, so
-// lookups of new names inside it need no request.
-func (f *FS) noteEmptyDir(dirKey string) {
-	f.lists.Put(dirKey, newListing())
-}
-
-// parentKey is the directory key holding key ("" for top level).
-func parentKey(key string) string {
-	k := strings.TrimSuffix(key, "/")
-	if i := strings.LastIndexByte(k, '/'); i >= 0 {
-		return k[:i+1]
-	}
-	return ""
 }
 
 // noteUploaded records what an upload of the file whose state is st
@@ -605,11 +297,6 @@ func (f *FS) FlushAll(ctx context.Context) int { return f.eng.FlushAll(ctx) }
 // Close releases the mount's local resources (after unmount).
 func (f *FS) Close() {
 	close(f.stop)
-	if st := f.cfg.AttrStore; st != nil {
-		close(f.stopSave)
-		if err := st.Save(); err != nil {
-			f.log.Warn("cannot save the attribute store", "path", st.Path(), "err", err)
-		}
-	}
+	f.ns.Close()
 	f.eng.Close()
 }

@@ -88,7 +88,7 @@ func (n *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 	if errno != 0 {
 		return nil, errno
 	}
-	n.fsys.noteEmptyDir(key + "/")
+	n.fsys.ns.NoteEmptyDir(key + "/")
 	n.fsys.stat.Put(key, a)
 	ch := n.childInode(ctx, name, a)
 	n.fsys.fillEntry(out, a, pa)
@@ -135,8 +135,8 @@ func (n *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 		return n.fsys.toErrno("rmdir", err)
 	}
 	n.fsys.invalidate(key[:len(key)-1])
-	n.fsys.lists.Remove(key)
-	n.fsys.neg.Put(key[:len(key)-1], struct{}{})
+	n.fsys.ns.Lists.Remove(key)
+	n.fsys.ns.Neg.Put(key[:len(key)-1], struct{}{})
 	return 0
 }
 
@@ -216,7 +216,7 @@ func (n *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	}
 	n.fsys.invalidate(key)
 	n.fsys.eng.DropData(key)
-	n.fsys.neg.Put(key, struct{}{})
+	n.fsys.ns.Neg.Put(key, struct{}{})
 	return 0
 }
 

@@ -63,7 +63,7 @@ func (n *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 			victim = old
 		}
 	}
-	f.neg.Remove(dst)
+	f.ns.Neg.Remove(dst)
 	var da *engine.Stat
 	dstObject := false // an object is at dst on the server
 	if vw := victim.writer(); vw != nil {
@@ -203,7 +203,7 @@ func (f *FS) renameFileLocked(ctx context.Context, w *engine.Writer, pending boo
 	f.invalidate(dst)
 	f.eng.DropData(src)
 	f.eng.DropData(dst)
-	f.neg.Put(src, struct{}{})
+	f.ns.Neg.Put(src, struct{}{})
 	if mv.Info != nil && engine.CarriesMtime(mv.Info) {
 		// The copy keeps the metadata: the new name has the same
 		// attributes (unless its mtime was Last-Modified, which the copy

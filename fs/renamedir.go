@@ -47,9 +47,9 @@ func (f *FS) carryAttrs(objs []ossapi.ObjectInfo, src, dst string, hasMarker boo
 func (f *FS) forgetTree(src, dst string) {
 	f.stat.RemovePrefix(src)
 	f.stat.RemovePrefix(dst)
-	f.lists.RemovePrefix(src)
-	f.lists.RemovePrefix(dst)
-	f.neg.RemovePrefix(dst)
+	f.ns.Lists.RemovePrefix(src)
+	f.ns.Lists.RemovePrefix(dst)
+	f.ns.Neg.RemovePrefix(dst)
 	f.invalidate(strings.TrimSuffix(src, "/"))
 	f.invalidate(strings.TrimSuffix(dst, "/"))
 }

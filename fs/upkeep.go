@@ -74,8 +74,8 @@ type memoryWatch struct {
 
 // metadataBytes is the allowance for what the mount holds of metadata.
 func (f *FS) metadataBytes() int64 {
-	n := f.inodeCount()*inodeBytes + (f.listedEntries()+f.mem.listing.Load())*listedBytes
-	return n + int64(f.stat.Len()+f.neg.Len())*cachedBytes
+	n := f.inodeCount()*inodeBytes + (f.ns.ListedEntries()+f.mem.listing.Load())*listedBytes
+	return n + int64(f.stat.Len()+f.ns.Neg.Len())*cachedBytes
 }
 
 // inodeCount is the number of inodes the kernel holds (files and
@@ -84,15 +84,6 @@ func (f *FS) inodeCount() int64 {
 	// A node looked up again while being forgotten is forgotten twice:
 	// the count may fall short, never below zero.
 	return max(f.mem.inodes.Load(), 0)
-}
-
-// listedEntries is the number of entries of the cached listings.
-func (f *FS) listedEntries() int64 {
-	var n int64
-	for _, l := range f.lists.Values() {
-		n += int64(l.size())
-	}
-	return n
 }
 
 // upkeep runs tidy every second until Close.
@@ -116,13 +107,13 @@ func every(period time.Duration, stop <-chan struct{}, fn func(now time.Time)) {
 func (f *FS) tidy(now time.Time) {
 	m := &f.mem
 	if due(&m.sweptNeg, now, f.cfg.NegTTL) {
-		f.neg.Expire(nil)
+		f.ns.Neg.Expire(nil)
 	}
 	if due(&m.sweptStat, now, f.cfg.StatTTL) {
 		f.stat.Expire(func(a *engine.Stat) bool { return a.Known })
 	}
 	if due(&m.sweptLists, now, max(f.cfg.ListTTL, f.cfg.StatTTL)) {
-		f.lists.Expire(nil)
+		f.ns.Lists.Expire(nil)
 	}
 	f.setMemoryLimit()
 	f.returnMemory(now)

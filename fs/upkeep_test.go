@@ -113,16 +113,14 @@ func TestEntryMemory(t *testing.T) {
 
 // TestEntryStructsSmall keeps the per-entry structures within their size
 // classes: a node the kernel holds for every entry of a listed directory,
-// and the attributes every entry has.
+// and the attributes every entry has (a listing's entry: engine's
+// TestListEntrySmall).
 func TestEntryStructsSmall(t *testing.T) {
 	if s := unsafe.Sizeof(fileNode{}); s > 160 {
 		t.Errorf("fileNode is %d bytes, want at most 160 (go-fuse's Inode is 128 of them)", s)
 	}
 	if s := unsafe.Sizeof(engine.Stat{}); s > 80 {
 		t.Errorf("attr is %d bytes, want at most 80", s)
-	}
-	if s := unsafe.Sizeof(listEntry{}); s > 24 {
-		t.Errorf("listEntry is %d bytes, want at most 24", s)
 	}
 }
 
@@ -150,12 +148,12 @@ func TestCachesExpireActively(t *testing.T) {
 	if ids := tf.readdirPlus(dir); len(ids) != 0 {
 		t.Fatalf("READDIRPLUS gave %d entries with attributes; without fast_listing a listing's guesses are not shown", len(ids))
 	}
-	if tf.fs.neg.Len() < 20 || tf.fs.lists.Len() != 1 {
-		t.Fatalf("%d negative entries and %d listings cached, want 20 and 1", tf.fs.neg.Len(), tf.fs.lists.Len())
+	if tf.fs.ns.Neg.Len() < 20 || tf.fs.ns.Lists.Len() != 1 {
+		t.Fatalf("%d negative entries and %d listings cached, want 20 and 1", tf.fs.ns.Neg.Len(), tf.fs.ns.Lists.Len())
 	}
 	known := tf.fs.stat.Len()
-	if !waitFor(60*time.Second, func() bool { return tf.fs.neg.Len() == 0 && tf.fs.lists.Len() == 0 }) {
-		t.Fatalf("60 s after they expired: %d negative entries and %d listings still held", tf.fs.neg.Len(), tf.fs.lists.Len())
+	if !waitFor(60*time.Second, func() bool { return tf.fs.ns.Neg.Len() == 0 && tf.fs.ns.Lists.Len() == 0 }) {
+		t.Fatalf("60 s after they expired: %d negative entries and %d listings still held", tf.fs.ns.Neg.Len(), tf.fs.ns.Lists.Len())
 	}
 	if got := tf.fs.stat.Len(); got != known {
 		t.Errorf("stat cache: %d entries, want the %d known ones kept", got, known)
