@@ -73,8 +73,8 @@
 //
 // Lock order: fileNode.mu, then an engine.Writer's lock (two of them:
 // lower seq first, engine.LockOrder; a directory rename takes those under
-// its source in that order), then the engine.StageFile's lock; FS-level
-// caches (the engine's namespace's), the budgets, the buffer pool and
-// the set of open writers have their own internal locks and are leaves (the budget's reclaimer only
-// try-locks staging files).
+// its source in that order), then the engine.StageFile's lock; the
+// caches (the engine's namespace's), the budgets, the buffer pool and the
+// set of open writers have their own internal locks and are leaves (the
+// budget's reclaimer only try-locks staging files).
 package fs
