@@ -29,8 +29,9 @@
 //   - namespace.go: Namespace, what the mount knows of keys: the
 //     attribute (Attrs), negative (Neg) and listing (Lists) caches and
 //     their rules (a guess never replaces known attributes of the same
-//     version; Cached, Fresh, Invalidate), ossfs metadata made into
-//     attributes (AttrFromInfo), the attribute store saved. lookup.go:
+//     version; Cached, Fresh, Invalidate; Removed; TreeCaches, a directory
+//     rename's), ossfs metadata made into attributes (AttrFromInfo), the
+//     attribute store saved. lookup.go:
 //     Lookup (one HEAD and one LIST; with fast_listing one LIST),
 //     HeadFile, HeadDir. listing.go: Listing, ListDir, and how a
 //     listing's guesses are verified (HEADs in a doubling window).
@@ -68,8 +69,8 @@
 //     writer of the file renamed over made nameless.
 //   - renamedir.go: RenameDir, the rename of a directory: every object
 //     copied, then the sources deleted; undone on a failed copy; the open
-//     writers under it held, then following it (package fs's caches are
-//     told through TreeCaches).
+//     writers under it held, then following it (the namespace's caches
+//     are told through TreeCaches).
 //   - copy.go: server-side copies (CopyObject, part by part above
 //     CopyLimit) and metadata rewrites in place (RewriteMeta).
 //   - reader.go: Reader, the read path of one open handle: sequential

@@ -361,3 +361,59 @@ func (n *Namespace) remember(info *ossapi.ObjectInfo) {
 	}
 	n.cfg.AttrStore.Put(info.Key, info.ETag, info.LastModified, info.Meta)
 }
+
+// Removed records that this mount removed key (a directory's without its
+// '/'; dir: a directory, whose listing goes too): what was known of it is
+// forgotten, its parent's listing stops speaking for it, and it is known
+// not to exist.
+func (n *Namespace) Removed(key string, dir bool) {
+	n.Invalidate(key)
+	if dir {
+		n.Lists.Remove(key + "/")
+	}
+	n.Neg.Put(key, struct{}{})
+}
+
+// TreeCaches is what the rename of the directory src to dst (both ending
+// in '/') tells the namespace (see RenameDir): Forget drops what is
+// cached under both; Carry also keeps what was known of the directory and
+// of the files whose copies keep their metadata, for their new names.
+func (n *Namespace) TreeCaches(src, dst string) TreeCaches {
+	return TreeCaches{
+		Forget: func() { n.forgetTree(src, dst) },
+		Carry: func(objs []ossapi.ObjectInfo, hasMarker bool, newETags map[string]string) {
+			n.carryTree(objs, src, dst, hasMarker, newETags)
+		},
+	}
+}
+
+// carryTree forgets what was cached under src and dst, keeping what was
+// known of the directory and of the files under it for their new names
+// (the copies keep their metadata; an mtime that was a Last-Modified
+// does not follow).
+func (n *Namespace) carryTree(objs []ossapi.ObjectInfo, src, dst string, hasMarker bool, newETags map[string]string) {
+	carried := map[string]*Stat{}
+	if a, _, ok := n.Attrs.Peek(strings.TrimSuffix(src, "/")); ok && a.Known && a.Dir && (hasMarker && CarriesMtime(a.Facts()) || a.Implicit && !hasMarker && len(objs) > 0) {
+		carried[strings.TrimSuffix(dst, "/")] = a
+	}
+	for _, o := range objs {
+		if a, _, ok := n.Attrs.Peek(o.Key); ok && a.Known && !a.Dir && newETags[o.Key] != "" && CarriesMtime(a.Facts()) {
+			carried[dst+strings.TrimPrefix(o.Key, src)] = a.MovedTo(newETags[o.Key])
+		}
+	}
+	n.forgetTree(src, dst)
+	for k, a := range carried {
+		n.Attrs.Put(k, a)
+	}
+}
+
+// forgetTree drops what the caches know under src and dst.
+func (n *Namespace) forgetTree(src, dst string) {
+	n.Attrs.RemovePrefix(src)
+	n.Attrs.RemovePrefix(dst)
+	n.Lists.RemovePrefix(src)
+	n.Lists.RemovePrefix(dst)
+	n.Neg.RemovePrefix(dst)
+	n.Invalidate(strings.TrimSuffix(src, "/"))
+	n.Invalidate(strings.TrimSuffix(dst, "/"))
+}

@@ -17,9 +17,9 @@ const renameCopies = 16
 // when its caller is gone (nobody waits for it then).
 const undoTimeout = 2 * time.Minute
 
-// TreeCaches is what a directory rename tells the caches of package fs:
-// Forget drops what they know under the source and the destination (after
-// a failure too), Carry keeps what was known of the directory and of the
+// TreeCaches is what a directory rename tells the namespace's caches
+// (Namespace.TreeCaches makes it): Forget drops what they know under the
+// source and the destination (after a failure too), Carry keeps what was known of the directory and of the
 // files under it for their new names once the move is done (the copies
 // keep their metadata): objs were moved, hasMarker says one of them was
 // the source's marker, newETags are the copies' ETags by source key.

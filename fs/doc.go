@@ -28,10 +28,10 @@
 //     open, read, write, flush, fsync, release, readlink.
 //   - ops.go: namespace operations (create, mkdir, rmdir, unlink, symlink).
 //     rename.go: the checks of every rename and the caches around the rename
-//     of a file, whose object the engine moves (engine.RenameFile);
-//     renamedir.go: the caches around the rename of a directory, whose
-//     objects the engine moves (engine.RenameDir: copy every object, then
-//     delete; undone on failure). Server-side copies and metadata rewrites
+//     of a file, whose object the engine moves (engine.RenameFile); a
+//     directory's objects are the engine's to move too (engine.RenameDir:
+//     copy every object, then delete; undone on failure), and its caches
+//     the namespace's (engine.Namespace.TreeCaches). Server-side copies and metadata rewrites
 //     are the engine's too (engine.CopyObject, RewriteMeta; fs.go's
 //     rewriteMeta also forgets the cached attributes). setattr.go: the
 //     SETATTR node methods (chmod, chown, utimes, truncate), the writer

@@ -3,7 +3,7 @@ package fs
 // Namespace operations: create, mkdir, rmdir, unlink, symlink, link,
 // statfs. Each changes the server before it returns, except that a file
 // created here publishes nothing before its close (engine/writer.go).
-// Renames are in rename.go and renamedir.go (and engine.RenameDir),
+// Renames are in rename.go (and engine.RenameFile, engine.RenameDir),
 // setattr in setattr.go.
 
 import (
@@ -134,9 +134,7 @@ func (n *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 	if err := n.fsys.store.Delete(ctx, key); err != nil {
 		return n.fsys.toErrno("rmdir", err)
 	}
-	n.fsys.invalidate(key[:len(key)-1])
-	n.fsys.ns.Lists.Remove(key)
-	n.fsys.ns.Neg.Put(key[:len(key)-1], struct{}{})
+	n.fsys.ns.Removed(key[:len(key)-1], true)
 	return 0
 }
 
@@ -214,9 +212,8 @@ func (n *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 			return n.fsys.toErrno("unlink", err)
 		}
 	}
-	n.fsys.invalidate(key)
+	n.fsys.ns.Removed(key, false)
 	n.fsys.eng.DropData(key)
-	n.fsys.ns.Neg.Put(key, struct{}{})
 	return 0
 }
 

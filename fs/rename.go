@@ -1,9 +1,10 @@
 package fs
 
 // Renames of a file, and the checks every rename makes (a directory's
-// objects are moved by the engine, engine.RenameDir; renamedir.go keeps
-// the caches in step). A file open for writing publishes
-// nothing: what the server has of it moves, and its writer follows.
+// objects are moved by the engine, engine.RenameDir, and its caches kept
+// in step by the namespace, engine.Namespace.TreeCaches). A file open for
+// writing publishes nothing: what the server has of it moves, and its
+// writer follows.
 
 import (
 	"context"
@@ -199,11 +200,10 @@ func (f *FS) renameFileLocked(ctx context.Context, w *engine.Writer, pending boo
 	if err != nil {
 		return false, f.toErrno("rename", err)
 	}
-	f.invalidate(src)
+	f.ns.Removed(src, false)
 	f.invalidate(dst)
 	f.eng.DropData(src)
 	f.eng.DropData(dst)
-	f.ns.Neg.Put(src, struct{}{})
 	if mv.Info != nil && engine.CarriesMtime(mv.Info) {
 		// The copy keeps the metadata: the new name has the same
 		// attributes (unless its mtime was Last-Modified, which the copy
@@ -238,4 +238,10 @@ func (n *fileNode) tookName() {
 		st.pending = false
 	}
 	n.mu.Unlock()
+}
+
+// renameDir moves every object under src to dst (engine.RenameDir), the
+// cached attributes following them (engine.Namespace.TreeCaches).
+func (f *FS) renameDir(ctx context.Context, src, dst string, dstExisted bool) syscall.Errno {
+	return f.toErrno("rename", f.eng.RenameDir(ctx, src, dst, dstExisted, f.ns.TreeCaches(src, dst)))
 }
