@@ -30,8 +30,8 @@
 //     attribute (Attrs), negative (Neg) and listing (Lists) caches and
 //     their rules (a guess never replaces known attributes of the same
 //     version; Cached, Fresh, Invalidate; Removed; TreeCaches, a directory
-//     rename's), ossfs metadata made into attributes (AttrFromInfo), the
-//     attribute store saved. lookup.go:
+//     rename's; Sweep), ossfs metadata made into attributes
+//     (AttrFromInfo), the attribute store saved. lookup.go:
 //     Lookup (one HEAD and one LIST; with fast_listing one LIST),
 //     HeadFile, HeadDir. listing.go: Listing, ListDir, and how a
 //     listing's guesses are verified (HEADs in a doubling window).

@@ -84,6 +84,40 @@ type Namespace struct {
 	headSem   chan struct{} // bounds the HEADs verifying listed entries
 	stopSave  chan struct{} // closed by Close: stops saving the attribute store
 	saved     chan struct{} // closed when the saver has stopped
+	swept     sweeps        // Sweep's caller only
+}
+
+// sweeps are when each cache was last swept.
+type sweeps struct{ attrs, neg, lists time.Time }
+
+// sweepMax is the longest time between two sweeps of a cache.
+const sweepMax = 15 * time.Second
+
+// Sweep drops the cache entries whose time is up (a quarter of each TTL
+// after it ends at the latest, at most sweepMax), rather than leave them
+// until a lookup happens to meet them; known attributes stay in Attrs,
+// expired, as what later listings are checked against, within its size.
+// Package fs calls it once a second (fs/upkeep.go), from one goroutine.
+func (n *Namespace) Sweep(now time.Time) {
+	if due(&n.swept.neg, now, n.cfg.NegTTL) {
+		n.Neg.Expire(nil)
+	}
+	if due(&n.swept.attrs, now, n.cfg.StatTTL) {
+		n.Attrs.Expire(func(a *Stat) bool { return a.Known })
+	}
+	if due(&n.swept.lists, now, max(n.cfg.ListTTL, n.cfg.StatTTL)) {
+		n.Lists.Expire(nil)
+	}
+}
+
+// due reports whether a cache with entries living ttl is due for a sweep,
+// and notes the sweep.
+func due(last *time.Time, now time.Time, ttl time.Duration) bool {
+	if ttl <= 0 || now.Sub(*last) < min(max(ttl/4, time.Second), sweepMax) {
+		return false
+	}
+	*last = now
+	return true
 }
 
 // NewNamespace makes the namespace cfg describes (and starts saving its

@@ -551,3 +551,36 @@ func TestValidNames(t *testing.T) {
 		}
 	}
 }
+
+// TestSweep: the negative and listing caches let go of their entries once
+// their time is up, without a lookup meeting them; Attrs keeps only what
+// it knows (what later listings are checked against).
+func TestSweep(t *testing.T) {
+	srv := newTestServer(t)
+	put(t, srv, "d/a", 1, nil)
+	put(t, srv, "f", 1, nil)
+	n, _ := newTestNamespace(t, srv, func(c *NamespaceConfig) {
+		c.StatTTL, c.NegTTL, c.ListTTL = time.Second, time.Second, time.Second
+	})
+	ctx := context.Background()
+	if _, err := n.ListDir(ctx, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.HeadFile(ctx, "f"); err != nil {
+		t.Fatal(err)
+	}
+	n.Attrs.Put("guess", &Stat{Size: 1})
+	n.Neg.Put("missing", struct{}{})
+	if !waitFor(60*time.Second, func() bool {
+		n.Sweep(time.Now())
+		return n.Neg.Len() == 0 && n.Lists.Len() == 0
+	}) {
+		t.Fatalf("60 s after they expired: %d negative entries and %d listings held", n.Neg.Len(), n.Lists.Len())
+	}
+	if !waitFor(60*time.Second, func() bool { n.Sweep(time.Now()); return n.Attrs.Len() == 1 }) {
+		t.Errorf("Attrs holds %d entries, want f's known attributes alone", n.Attrs.Len())
+	}
+	if _, _, ok := n.Attrs.Peek("f"); !ok {
+		t.Error("known attributes dropped by the sweep")
+	}
+}

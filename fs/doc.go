@@ -50,8 +50,9 @@
 //     file); file.go attaches one writer to a file and hands it the
 //     writes, fs.go's newWriter makes it and noteUploaded keeps the
 //     caches in step with its uploads.
-//   - upkeep.go: the once-a-second sweep of caches and the Go memory
-//     limit (the memory budget itself is the engine's).
+//   - upkeep.go: once a second, the sweep of the namespace's caches
+//     (engine.Namespace.Sweep) and the Go memory limit (the memory budget
+//     itself is the engine's).
 //   - xattr.go: the xattr node methods (one path for files and
 //     directories), the caches a read is served from, the buffers (size
 //     probes, ERANGE); what the names stand for, their checks and the

@@ -2,11 +2,7 @@ package fs
 
 // The mount's upkeep, once a second until Close:
 //
-//   - the caches are swept: entries whose time is up are dropped (a
-//     quarter of each TTL after it ends at the latest), not left until a
-//     lookup happens to meet them; known attributes stay in the stat cache,
-//     expired, as what later listings are checked against, within its
-//     size;
+//   - the namespace's caches are swept (engine.Namespace.Sweep);
 //   - the Go memory limit follows the metadata: memory_budget is for data,
 //     and the inodes and listing entries the mount holds get an allowance
 //     of their own on top (see metadataBytes), so that a million cached
@@ -21,8 +17,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/ossmount/ossmount/engine"
 )
 
 const (
@@ -47,9 +41,6 @@ const (
 	returnQuiet = 3 * time.Second
 	// returnFollow bounds the follow-ups after a shrink (see dueReturn).
 	returnFollow = 40 * time.Second
-
-	// sweepMax is the longest time between two sweeps of a cache.
-	sweepMax = 15 * time.Second
 )
 
 // memoryWatch is the upkeep's view of the metadata's memory.
@@ -60,16 +51,13 @@ type memoryWatch struct {
 	limitMu sync.Mutex   // held while setting the limit
 
 	// Upkeep goroutine only.
-	settled    int64         // metadata bytes when memory was last given back
-	peak       int64         // the most metadata bytes since then
-	last       int64         // metadata bytes at the previous tick
-	moved      time.Time     // when the metadata last moved between two ticks
-	again      time.Time     // when to give memory back once more after a shrink (zero: not)
-	againGap   time.Duration // the wait before that follow-up
-	returned   time.Time     // when memory was last given back
-	sweptStat  time.Time
-	sweptNeg   time.Time
-	sweptLists time.Time
+	settled  int64         // metadata bytes when memory was last given back
+	peak     int64         // the most metadata bytes since then
+	last     int64         // metadata bytes at the previous tick
+	moved    time.Time     // when the metadata last moved between two ticks
+	again    time.Time     // when to give memory back once more after a shrink (zero: not)
+	againGap time.Duration // the wait before that follow-up
+	returned time.Time     // when memory was last given back
 }
 
 // metadataBytes is the allowance for what the mount holds of metadata.
@@ -105,28 +93,9 @@ func every(period time.Duration, stop <-chan struct{}, fn func(now time.Time)) {
 
 // tidy is one round of upkeep.
 func (f *FS) tidy(now time.Time) {
-	m := &f.mem
-	if due(&m.sweptNeg, now, f.cfg.NegTTL) {
-		f.ns.Neg.Expire(nil)
-	}
-	if due(&m.sweptStat, now, f.cfg.StatTTL) {
-		f.stat.Expire(func(a *engine.Stat) bool { return a.Known })
-	}
-	if due(&m.sweptLists, now, max(f.cfg.ListTTL, f.cfg.StatTTL)) {
-		f.ns.Lists.Expire(nil)
-	}
+	f.ns.Sweep(now)
 	f.setMemoryLimit()
 	f.returnMemory(now)
-}
-
-// due reports whether a cache with entries living ttl is due for a sweep,
-// and notes the sweep.
-func due(last *time.Time, now time.Time, ttl time.Duration) bool {
-	if ttl <= 0 || now.Sub(*last) < min(max(ttl/4, time.Second), sweepMax) {
-		return false
-	}
-	*last = now
-	return true
 }
 
 // setMemoryLimit keeps the Go memory limit at Config.MemoryLimit plus
