@@ -36,6 +36,8 @@
 //     HeadFile, HeadDir. listing.go: Listing, ListDir, and how a
 //     listing's guesses are verified (HEADs in a doubling window).
 //     names.go: which key components can be names; ParentKey.
+//     symlink.go: ReadLink, a symlink's target read at the version its
+//     attributes describe.
 //   - stat.go: Stat, what the mount knows of one key (its attributes and
 //     the version they describe), and the compact codes a listing's
 //     entries keep of a storage class and an object type.

@@ -41,11 +41,17 @@ func newTestNamespace(t *testing.T, srv *osstest.Server, cfg func(*NamespaceConf
 // ("mode", "uid" ...) when given.
 func put(t *testing.T, srv *osstest.Server, key string, size int, meta map[string]string) {
 	t.Helper()
+	putData(t, srv, key, make([]byte, size), meta)
+}
+
+// putData stores data at key, with ossfs metadata meta when given.
+func putData(t *testing.T, srv *osstest.Server, key string, data []byte, meta map[string]string) {
+	t.Helper()
 	h := http.Header{}
 	for k, v := range meta {
 		h.Set("x-oss-meta-"+k, v)
 	}
-	if err := srv.PutObject("test", key, make([]byte, size), h); err != nil {
+	if err := srv.PutObject("test", key, data, h); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -25,7 +25,8 @@
 //     (lookupKey, headFile, headDir, listDir: its errors as errnos).
 //   - dir.go: dirNode (a directory): lookup, readdir, its attributes.
 //   - file.go: fileNode (a file or symlink) and fileHandle (an open file):
-//     open, read, write, flush, fsync, release, readlink.
+//     open, read, write, flush, fsync, release, readlink (the target read
+//     by engine.Namespace.ReadLink).
 //   - ops.go: namespace operations (create, mkdir, rmdir, unlink, symlink).
 //     rename.go: the checks of every rename and the caches around the rename
 //     of a file, whose object the engine moves (engine.RenameFile); a

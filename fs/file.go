@@ -2,7 +2,6 @@ package fs
 
 import (
 	"context"
-	"io"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -12,7 +11,6 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/ossmount/ossmount/engine"
-	"github.com/ossmount/ossmount/ossapi"
 )
 
 // fileNode is a regular file or a symlink: one object. The kernel may hold
@@ -400,48 +398,15 @@ func (n *fileNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	if errno := n.fsys.pathErrno(ctx, &n.Inode); errno != 0 {
 		return nil, errno
 	}
-	key := n.key()
 	a, errno := n.currentAttr(ctx)
-	// The target is read from the version the attributes describe
-	// (If-Match). When the symlink was replaced meanwhile, the version is
-	// asked again: a new symlink is read, anything else is EINVAL (not a
-	// symlink any more).
-	for attempt := 0; ; attempt++ {
-		if errno != 0 {
-			return nil, errno
-		}
-		if !a.IsSymlink() {
-			return nil, syscall.EINVAL
-		}
-		if a.Size > 4096 {
-			return nil, syscall.ENAMETOOLONG
-		}
-		b, err := n.readTarget(ctx, key, a.ETag)
-		if err == nil {
-			return b, 0
-		}
-		if ossapi.KindOf(err) != ossapi.KindPrecondition || attempt == 2 {
-			return nil, n.fsys.toErrno("readlink", err)
-		}
-		a, errno = n.fsys.headFile(ctx, key)
-		if errno == 0 {
-			n.setAttr(a)
-		}
+	if errno != 0 {
+		return nil, errno
 	}
-}
-
-// readTarget reads a symlink object's body (its target) at version etag.
-func (n *fileNode) readTarget(ctx context.Context, key, etag string) ([]byte, error) {
-	res, err := n.fsys.store.GetRange(ctx, ossapi.GetRequest{Key: key, Length: -1, IfMatch: etag})
-	if err != nil {
-		return nil, err
+	b, fresh, err := n.fsys.ns.ReadLink(ctx, n.key(), a)
+	if fresh != nil {
+		n.setAttr(fresh)
 	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 4097))
-	if err != nil {
-		return nil, engine.BodyCut("GetObject", key, err)
-	}
-	return b, nil
+	return b, n.fsys.toErrno("readlink", err)
 }
 
 // openWrite opens the file for writing, sharing the node's write state
