@@ -29,8 +29,8 @@
 //   - namespace.go: Namespace, what the mount knows of keys: the
 //     attribute (Attrs), negative (Neg) and listing (Lists) caches and
 //     their rules (a guess never replaces known attributes of the same
-//     version; Cached, Fresh, Invalidate; Removed; TreeCaches, a directory
-//     rename's; Sweep), ossfs metadata made into attributes
+//     version; Cached, Fresh, Invalidate; Made, Removed; TreeCaches, a
+//     directory rename's; Sweep), ossfs metadata made into attributes
 //     (AttrFromInfo), the attribute store saved. lookup.go:
 //     Lookup (one HEAD and one LIST; with fast_listing one LIST),
 //     HeadFile, HeadDir. listing.go: Listing, ListDir, and how a

@@ -396,6 +396,14 @@ func (n *Namespace) remember(info *ossapi.ObjectInfo) {
 	n.cfg.AttrStore.Put(info.Key, info.ETag, info.LastModified, info.Meta)
 }
 
+// Made records that this mount made key (a directory's without its '/')
+// what a describes: what was known of it is forgotten, its parent's
+// listing stops speaking for it, and a is cached.
+func (n *Namespace) Made(key string, a *Stat) {
+	n.Invalidate(key)
+	n.Attrs.Put(key, a)
+}
+
 // Removed records that this mount removed key (a directory's without its
 // '/'; dir: a directory, whose listing goes too): what was known of it is
 // forgotten, its parent's listing stops speaking for it, and it is known

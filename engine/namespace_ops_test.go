@@ -117,3 +117,29 @@ func TestTreeCaches(t *testing.T) {
 		}
 	}
 }
+
+// TestMade: what this mount made is what the namespace answers at once,
+// however its parent's listing or the negative cache had it.
+func TestMade(t *testing.T) {
+	srv := newTestServer(t)
+	put(t, srv, "d/a", 1, nil)
+	n, _ := newTestNamespace(t, srv, nil)
+	ctx := context.Background()
+	l, err := n.ListDir(ctx, "d/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Lookup(ctx, "d/", "new"); !isNotExist(err) {
+		t.Fatalf("new before it is made: %v", err)
+	}
+	a := &Stat{Known: true, Size: 3, ETag: `"e"`, Mode: 0o100600}
+	n.Made("d/new", a)
+	if l.SpeaksFor("new") {
+		t.Error("the listing still speaks for a name this mount made")
+	}
+	srv.ResetCounts()
+	if got, err := n.Lookup(ctx, "d/", "new"); err != nil || got != a {
+		t.Errorf("new after Made: %+v, %v; want what was made", got, err)
+	}
+	wantCost(t, srv, "a lookup of what this mount made", 0, 0)
+}

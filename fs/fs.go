@@ -262,11 +262,10 @@ func (f *FS) rewriteMeta(ctx context.Context, key string, size int64, etag strin
 // produced at key: the caches forget what they knew of key and hold a,
 // and the file has an object from then on.
 func (f *FS) noteUploaded(st *fileState, key string, ea engine.Attr) {
-	f.invalidate(key)
 	f.eng.DropData(key)
 	a := attrOf(ea)
 	a.Answered = time.Now().UnixNano()
-	f.stat.Put(key, a)
+	f.ns.Made(key, a)
 	if st != nil {
 		st.onServer.Store(true)
 	}

@@ -89,7 +89,6 @@ func (n *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 		return nil, errno
 	}
 	n.fsys.ns.NoteEmptyDir(key + "/")
-	n.fsys.stat.Put(key, a)
 	ch := n.childInode(ctx, name, a)
 	n.fsys.fillEntry(out, a, pa)
 	return ch, 0
@@ -97,7 +96,7 @@ func (n *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 
 // putEmpty creates the zero-byte object at key that stands for a directory
 // (key ends in '/') or a special file, with ossfs metadata, and returns its
-// attributes.
+// attributes (cached: engine.Namespace.Made).
 func (f *FS) putEmpty(ctx context.Context, key string, mode, uid, gid, rdev uint32, contentType string) (*engine.Stat, syscall.Errno) {
 	now := time.Now()
 	meta := engine.OssfsMeta(mode, uid, gid, now)
@@ -110,8 +109,9 @@ func (f *FS) putEmpty(ctx context.Context, key string, mode, uid, gid, rdev uint
 		return nil, f.toErrno("mknod", err)
 	}
 	dir := strings.HasSuffix(key, "/")
-	f.invalidate(strings.TrimSuffix(key, "/"))
-	return f.attrFromInfo(&ossapi.ObjectInfo{Key: key, ETag: res.ETag, LastModified: now, Meta: meta, Full: true, Headers: hdr}, dir), 0
+	a := f.attrFromInfo(&ossapi.ObjectInfo{Key: key, ETag: res.ETag, LastModified: now, Meta: meta, Full: true, Headers: hdr}, dir)
+	f.ns.Made(strings.TrimSuffix(key, "/"), a)
+	return a, 0
 }
 
 var _ = (gofs.NodeRmdirer)((*dirNode)(nil))
@@ -262,10 +262,9 @@ func (n *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.En
 	if err != nil {
 		return nil, n.fsys.toErrno("symlink", err)
 	}
-	n.fsys.invalidate(key)
 	a := n.fsys.attrFromInfo(&ossapi.ObjectInfo{Key: key, Size: int64(len(target)), ETag: res.ETag, LastModified: now, Meta: meta, Full: true,
 		Headers: ossapi.StdHeaders{ContentType: "application/octet-stream"}}, false)
-	n.fsys.stat.Put(key, a)
+	n.fsys.ns.Made(key, a)
 	ch := n.childInode(ctx, name, a)
 	n.fsys.fillEntry(out, a, pa)
 	return ch, 0

@@ -54,7 +54,6 @@ func (n *dirNode) Mknod(ctx context.Context, name string, mode uint32, rdev uint
 	if errno != 0 {
 		return nil, errno
 	}
-	f.stat.Put(key, a)
 	ch := n.childInode(ctx, name, a)
 	f.fillEntry(out, a, pa)
 	return ch, 0
