@@ -28,11 +28,11 @@ const (
 	XattrPostPolicy = "user.oss.post-policy"
 )
 
-// ShareParams parses the query of a sharing request for base, allowing
+// shareParams parses the query of a sharing request for base, allowing
 // only the names in allowed (each at most once): EINVAL for a malformed
 // query. A request for another base (one of the other kind of node) is
 // answered with wrong.
-func ShareParams(name, base string, wrong error, allowed ...string) (url.Values, error) {
+func shareParams(name, base string, wrong error, allowed ...string) (url.Values, error) {
 	b, query, _ := strings.Cut(name, "?")
 	if b != base {
 		return nil, wrong
@@ -49,7 +49,7 @@ func ShareParams(name, base string, wrong error, allowed ...string) (url.Values,
 	return q, nil
 }
 
-// PresignParams are the parameters a presign request may hold.
+// presignParams are the parameters a presign request may hold.
 var presignParams = []string{"exp", "dl", "inline", "ct", "v1"}
 
 // postPolicyParams are the parameters a post-policy request may hold.
@@ -58,13 +58,13 @@ var postPolicyParams = []string{"exp", "max", "min", "ct", "keep", "v1"}
 // PresignParams parses a presign request (on a file; ENOTDIR for a
 // post-policy request).
 func PresignParams(name string) (url.Values, error) {
-	return ShareParams(name, XattrPresign, syscall.ENOTDIR, presignParams...)
+	return shareParams(name, XattrPresign, syscall.ENOTDIR, presignParams...)
 }
 
 // PostPolicyParams parses a post-policy request (on a directory; EISDIR
 // for a presign request).
 func PostPolicyParams(name string) (url.Values, error) {
-	return ShareParams(name, XattrPostPolicy, syscall.EISDIR, postPolicyParams...)
+	return shareParams(name, XattrPostPolicy, syscall.EISDIR, postPolicyParams...)
 }
 
 // shareQuery reads a sharing request's parameters; the first bad one
