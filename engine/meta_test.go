@@ -109,3 +109,15 @@ func TestAttrChangeChanged(t *testing.T) {
 		t.Errorf("no change: %+v, want %+v", same, a)
 	}
 }
+
+// A Stat as a writer's base version: its size, version, mode, owner,
+// mtime and description.
+func TestStatBase(t *testing.T) {
+	info := &ossapi.ObjectInfo{Key: "k"}
+	a := &Stat{Size: 5, ETag: `"e"`, Mode: syscall.S_IFREG | 0o640, UID: 3, GID: 4, Info: info}
+	a.SetMtime(time.Unix(1700000000, 9))
+	b := a.Base()
+	if b.Size != 5 || b.ETag != `"e"` || b.Mode != a.Mode || b.UID != 3 || b.GID != 4 || !b.Mtime.Equal(a.Mtime()) || b.Info != info {
+		t.Errorf("Base() = %+v", b)
+	}
+}

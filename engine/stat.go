@@ -72,6 +72,11 @@ func (a *Stat) Facts() *ossapi.ObjectInfo {
 	return info
 }
 
+// Base is the object a describes as a Writer's base version.
+func (a *Stat) Base() *Base {
+	return &Base{Attr: Attr{Size: a.Size, ETag: a.ETag, Mode: a.Mode, UID: a.UID, GID: a.GID, Mtime: a.Mtime()}, Info: a.Info}
+}
+
 // MovedTo is a copy of a describing the object copied (with its metadata)
 // to a new key, whose ETag is etag: the copy has its own Last-Modified
 // and description, not known here.

@@ -284,7 +284,7 @@ func attrOf(ea engine.Attr) *engine.Stat {
 func (f *FS) newWriter(st *fileState, key string, base *engine.Stat, truncate bool, owner *engine.Owner) (*engine.Writer, error) {
 	var b *engine.Base
 	if base != nil && !base.Dir {
-		b = &engine.Base{Attr: engine.Attr{Size: base.Size, ETag: base.ETag, Mode: base.Mode, UID: base.UID, GID: base.GID, Mtime: base.Mtime()}, Info: base.Info}
+		b = base.Base()
 	}
 	return f.eng.NewWriter(key, b, truncate, owner, func(key string, a engine.Attr) { f.noteUploaded(st, key, a) })
 }

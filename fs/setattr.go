@@ -152,8 +152,7 @@ func (n *fileNode) setattrCleanWriter(ctx context.Context, w *engine.Writer, c e
 	if errno != 0 {
 		return errno, true
 	}
-	w.RebaseLocked(engine.Base{Attr: engine.Attr{Size: a.Size, ETag: a.ETag, Mode: a.Mode, UID: a.UID, GID: a.GID, Mtime: a.Mtime()}, Info: a.Info},
-		meta, c.Mtime != nil)
+	w.RebaseLocked(*a.Base(), meta, c.Mtime != nil)
 	n.fsys.stat.Put(w.KeyLocked(), a)
 	fillAttr(&out.Attr, a)
 	return 0, true
