@@ -36,6 +36,9 @@
 //     HeadFile, HeadDir. listing.go: Listing, ListDir, and how a
 //     listing's guesses are verified (HEADs in a doubling window).
 //     names.go: which key components can be names; ParentKey.
+//     entries.go: Create (a directory's marker, a special file, a
+//     symlink), EmptyDir, RemoveDir, RemoveFile: the namespace operations
+//     that change the server, each telling the caches what the key now is.
 //     symlink.go: ReadLink, a symlink's target read at the version its
 //     attributes describe.
 //   - stat.go: Stat, what the mount knows of one key (its attributes and

@@ -27,7 +27,9 @@
 //   - file.go: fileNode (a file or symlink) and fileHandle (an open file):
 //     open, read, write, flush, fsync, release, readlink (the target read
 //     by engine.Namespace.ReadLink).
-//   - ops.go: namespace operations (create, mkdir, rmdir, unlink, symlink).
+//   - ops.go: namespace operations (create, mkdir, rmdir, unlink, symlink):
+//     the caller's checks and the nodes; what changes on the server is the
+//     engine's (engine.Namespace.Create, RemoveDir, RemoveFile).
 //     rename.go: the checks of every rename and the caches around the rename
 //     of a file, whose object the engine moves (engine.RenameFile); a
 //     directory's objects are the engine's to move too (engine.RenameDir:

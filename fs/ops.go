@@ -8,16 +8,12 @@ package fs
 
 import (
 	"context"
-	"strconv"
-	"strings"
 	"syscall"
-	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/ossmount/ossmount/engine"
-	"github.com/ossmount/ossmount/ossapi"
 )
 
 func (f *FS) checkWritable() syscall.Errno {
@@ -84,34 +80,13 @@ func (n *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 		return nil, errno
 	}
 	uid, gid, m := n.fsys.newOwner(who, pa, mode&0o7777, true)
-	a, errno := n.fsys.putEmpty(ctx, key+"/", syscall.S_IFDIR|m, uid, gid, 0, "application/x-directory")
-	if errno != 0 {
-		return nil, errno
+	a, err := n.fsys.ns.Create(ctx, key+"/", engine.Entry{Mode: syscall.S_IFDIR | m, UID: uid, GID: gid}, "")
+	if err != nil {
+		return nil, n.fsys.toErrno("mkdir", err)
 	}
-	n.fsys.ns.NoteEmptyDir(key + "/")
 	ch := n.childInode(ctx, name, a)
 	n.fsys.fillEntry(out, a, pa)
 	return ch, 0
-}
-
-// putEmpty creates the zero-byte object at key that stands for a directory
-// (key ends in '/') or a special file, with ossfs metadata, and returns its
-// attributes (cached: engine.Namespace.Made).
-func (f *FS) putEmpty(ctx context.Context, key string, mode, uid, gid, rdev uint32, contentType string) (*engine.Stat, syscall.Errno) {
-	now := time.Now()
-	meta := engine.OssfsMeta(mode, uid, gid, now)
-	if rdev != 0 {
-		meta["rdev"] = strconv.FormatUint(uint64(rdev), 10)
-	}
-	hdr := ossapi.StdHeaders{ContentType: contentType}
-	res, err := f.store.Put(ctx, ossapi.PutRequest{Key: key, Body: strings.NewReader(""), Size: 0, Meta: meta, Headers: hdr})
-	if err != nil {
-		return nil, f.toErrno("mknod", err)
-	}
-	dir := strings.HasSuffix(key, "/")
-	a := f.attrFromInfo(&ossapi.ObjectInfo{Key: key, ETag: res.ETag, LastModified: now, Meta: meta, Full: true, Headers: hdr}, dir)
-	f.ns.Made(strings.TrimSuffix(key, "/"), a)
-	return a, 0
 }
 
 var _ = (gofs.NodeRmdirer)((*dirNode)(nil))
@@ -128,14 +103,7 @@ func (n *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 			return syscall.ENOTEMPTY
 		}
 	}
-	if errno := n.fsys.emptyDirErrno(ctx, "rmdir", key); errno != 0 {
-		return errno
-	}
-	if err := n.fsys.store.Delete(ctx, key); err != nil {
-		return n.fsys.toErrno("rmdir", err)
-	}
-	n.fsys.ns.Removed(key[:len(key)-1], true)
-	return 0
+	return n.fsys.toErrno("rmdir", n.fsys.ns.RemoveDir(ctx, key))
 }
 
 // removeErrno checks that name may be removed from d: the mount is
@@ -207,12 +175,9 @@ func (n *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 			pending = fn.markUnlinked()
 		}
 	}
-	if !pending {
-		if err := n.fsys.store.Delete(ctx, key); err != nil {
-			return n.fsys.toErrno("unlink", err)
-		}
+	if err := n.fsys.ns.RemoveFile(ctx, key, !pending); err != nil {
+		return n.fsys.toErrno("unlink", err)
 	}
-	n.fsys.ns.Removed(key, false)
 	n.fsys.eng.DropData(key)
 	return 0
 }
@@ -255,16 +220,10 @@ func (n *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.En
 		return nil, errno
 	}
 	uid, gid, _ := n.fsys.newOwner(who, pa, 0, false)
-	now := time.Now()
-	meta := engine.OssfsMeta(syscall.S_IFLNK|0o777, uid, gid, now)
-	res, err := n.fsys.store.Put(ctx, ossapi.PutRequest{Key: key, Body: strings.NewReader(target), Size: int64(len(target)), Meta: meta,
-		Headers: ossapi.StdHeaders{ContentType: "application/octet-stream"}})
+	a, err := n.fsys.ns.Create(ctx, key, engine.Entry{Mode: syscall.S_IFLNK | 0o777, UID: uid, GID: gid}, target)
 	if err != nil {
 		return nil, n.fsys.toErrno("symlink", err)
 	}
-	a := n.fsys.attrFromInfo(&ossapi.ObjectInfo{Key: key, Size: int64(len(target)), ETag: res.ETag, LastModified: now, Meta: meta, Full: true,
-		Headers: ossapi.StdHeaders{ContentType: "application/octet-stream"}}, false)
-	n.fsys.ns.Made(key, a)
 	ch := n.childInode(ctx, name, a)
 	n.fsys.fillEntry(out, a, pa)
 	return ch, 0

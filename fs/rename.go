@@ -14,7 +14,6 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 
 	"github.com/ossmount/ossmount/engine"
-	"github.com/ossmount/ossmount/ossapi"
 )
 
 var _ = (gofs.NodeRenamer)((*dirNode)(nil))
@@ -147,25 +146,7 @@ func (f *FS) replaceErrno(ctx context.Context, sa, da *engine.Stat, dst string, 
 	case !sa.Dir && da.Dir:
 		return syscall.EISDIR
 	case da.Dir:
-		return f.emptyDirErrno(ctx, "rename", dst+"/")
-	}
-	return 0
-}
-
-// emptyDirErrno is ENOTEMPTY when the directory key ("dir/") holds
-// anything but its marker.
-func (f *FS) emptyDirErrno(ctx context.Context, op, key string) syscall.Errno {
-	page, err := f.store.List(ctx, ossapi.ListRequest{Prefix: key, MaxKeys: 2})
-	if err != nil {
-		return f.toErrno(op, err)
-	}
-	for _, o := range page.Objects {
-		if o.Key != key {
-			return syscall.ENOTEMPTY
-		}
-	}
-	if len(page.CommonPrefixes) > 0 {
-		return syscall.ENOTEMPTY
+		return f.toErrno("rename", f.ns.EmptyDir(ctx, dst+"/"))
 	}
 	return 0
 }

@@ -15,6 +15,8 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/ossmount/ossmount/engine"
 )
 
 var _ = (gofs.NodeMknoder)((*dirNode)(nil))
@@ -50,9 +52,9 @@ func (n *dirNode) Mknod(ctx context.Context, name string, mode uint32, rdev uint
 		return nil, syscall.EPERM // CAP_MKNOD (the kernel checks it too)
 	}
 	uid, gid, m := f.newOwner(who, pa, mode&0o7777, false)
-	a, errno := f.putEmpty(ctx, key, typ|m, uid, gid, rdev, "application/octet-stream")
-	if errno != 0 {
-		return nil, errno
+	a, err := f.ns.Create(ctx, key, engine.Entry{Mode: typ | m, UID: uid, GID: gid, Rdev: rdev}, "")
+	if err != nil {
+		return nil, f.toErrno("mknod", err)
 	}
 	ch := n.childInode(ctx, name, a)
 	f.fillEntry(out, a, pa)
