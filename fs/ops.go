@@ -75,14 +75,31 @@ var _ = (gofs.NodeMkdirer)((*dirNode)(nil))
 func (n *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	ctx, done := requestContext(ctx)
 	defer done()
-	key, who, pa, errno := n.newEntry(ctx, name, true)
+	return n.makeEntry(ctx, "mkdir", name, syscall.S_IFDIR|mode&0o7777, 0, "", out, nil)
+}
+
+// makeEntry creates name in n as a new directory, special file or symlink
+// (mode: its full st_mode; rdev: a device's number; body: a symlink's
+// target) after newEntry's checks and, when set, allow's of the caller;
+// its owner and set-group-ID bit follow the caller and n (newOwner).
+func (n *dirNode) makeEntry(ctx context.Context, op, name string, mode, rdev uint32, body string, out *fuse.EntryOut, allow func(*engine.Caller) syscall.Errno) (*gofs.Inode, syscall.Errno) {
+	dir := mode&syscall.S_IFMT == syscall.S_IFDIR
+	key, who, pa, errno := n.newEntry(ctx, name, dir)
 	if errno != 0 {
 		return nil, errno
 	}
-	uid, gid, m := n.fsys.newOwner(who, pa, mode&0o7777, true)
-	a, err := n.fsys.ns.Create(ctx, key+"/", engine.Entry{Mode: syscall.S_IFDIR | m, UID: uid, GID: gid}, "")
+	if allow != nil {
+		if errno := allow(who); errno != 0 {
+			return nil, errno
+		}
+	}
+	uid, gid, perm := n.fsys.newOwner(who, pa, mode&0o7777, dir)
+	if dir {
+		key += "/"
+	}
+	a, err := n.fsys.ns.Create(ctx, key, engine.Entry{Mode: mode&syscall.S_IFMT | perm, UID: uid, GID: gid, Rdev: rdev}, body)
 	if err != nil {
-		return nil, n.fsys.toErrno("mkdir", err)
+		return nil, n.fsys.toErrno(op, err)
 	}
 	ch := n.childInode(ctx, name, a)
 	n.fsys.fillEntry(out, a, pa)
@@ -215,18 +232,7 @@ var _ = (gofs.NodeSymlinker)((*dirNode)(nil))
 func (n *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	ctx, done := requestContext(ctx)
 	defer done()
-	key, who, pa, errno := n.newEntry(ctx, name, false)
-	if errno != 0 {
-		return nil, errno
-	}
-	uid, gid, _ := n.fsys.newOwner(who, pa, 0, false)
-	a, err := n.fsys.ns.Create(ctx, key, engine.Entry{Mode: syscall.S_IFLNK | 0o777, UID: uid, GID: gid}, target)
-	if err != nil {
-		return nil, n.fsys.toErrno("symlink", err)
-	}
-	ch := n.childInode(ctx, name, a)
-	n.fsys.fillEntry(out, a, pa)
-	return ch, 0
+	return n.makeEntry(ctx, "symlink", name, syscall.S_IFLNK|0o777, 0, target, out, nil)
 }
 
 var _ = (gofs.NodeLinker)((*dirNode)(nil))

@@ -24,14 +24,6 @@ var _ = (gofs.NodeMknoder)((*dirNode)(nil))
 func (n *dirNode) Mknod(ctx context.Context, name string, mode uint32, rdev uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	ctx, done := requestContext(ctx)
 	defer done()
-	f := n.fsys
-	if errno := f.checkWritable(); errno != 0 {
-		return nil, errno
-	}
-	key := n.childKey(name)
-	if errno := keyErrno(name, key, false); errno != 0 {
-		return nil, errno
-	}
 	typ := mode & syscall.S_IFMT
 	switch typ {
 	case syscall.S_IFIFO, syscall.S_IFSOCK:
@@ -42,21 +34,12 @@ func (n *dirNode) Mknod(ctx context.Context, name string, mode uint32, rdev uint
 		typ = syscall.S_IFREG
 		rdev = 0
 	default:
-		return nil, syscall.EINVAL
+		return nil, syscall.EINVAL // (the kernel refuses other types before asking)
 	}
-	who, pa, errno := f.dirWriteErrno(ctx, n)
-	if errno != 0 {
-		return nil, errno
-	}
-	if (typ == syscall.S_IFCHR || typ == syscall.S_IFBLK) && !who.Root() {
-		return nil, syscall.EPERM // CAP_MKNOD (the kernel checks it too)
-	}
-	uid, gid, m := f.newOwner(who, pa, mode&0o7777, false)
-	a, err := f.ns.Create(ctx, key, engine.Entry{Mode: typ | m, UID: uid, GID: gid, Rdev: rdev}, "")
-	if err != nil {
-		return nil, f.toErrno("mknod", err)
-	}
-	ch := n.childInode(ctx, name, a)
-	f.fillEntry(out, a, pa)
-	return ch, 0
+	return n.makeEntry(ctx, "mknod", name, typ|mode&0o7777, rdev, "", out, func(who *engine.Caller) syscall.Errno {
+		if (typ == syscall.S_IFCHR || typ == syscall.S_IFBLK) && !who.Root() {
+			return syscall.EPERM // CAP_MKNOD (the kernel checks it too)
+		}
+		return 0
+	})
 }
