@@ -47,12 +47,6 @@ type Caller struct {
 // another pid namespace).
 func NewCaller(uid, gid, pid uint32) *Caller { return &Caller{UID: uid, GID: gid, PID: pid} }
 
-// CallerInGroups is the caller with uid and gid and the supplementary
-// groups given.
-func CallerInGroups(uid, gid uint32, groups ...uint32) *Caller {
-	return &Caller{UID: uid, GID: gid, groups: groups, loaded: true}
-}
-
 // Root reports whether c bypasses permission bits.
 func (c *Caller) Root() bool { return c == nil || c.UID == 0 }
 
@@ -256,12 +250,4 @@ func (c *Caller) NewOwner(def Owner, parent *Stat, mode uint32, dir bool) (uid, 
 		outMode &^= syscall.S_ISGID
 	}
 	return uid, gid, outMode
-}
-
-// Owner is the owner a new file of c gets (nil: the mount's).
-func (c *Caller) Owner() *Owner {
-	if c == nil {
-		return nil
-	}
-	return &Owner{UID: c.UID, GID: c.GID}
 }
