@@ -29,7 +29,7 @@
 //   - namespace.go: Namespace, what the mount knows of keys: the
 //     attribute (Attrs), negative (Neg) and listing (Lists) caches and
 //     their rules (a guess never replaces known attributes of the same
-//     version; Cached, Fresh, Invalidate; Made, Removed; TreeCaches, a
+//     version; Cached, Fresh, Invalidate; Made, MadeDir, Removed; TreeCaches, a
 //     directory rename's; Sweep), ossfs metadata made into attributes
 //     (AttrFromInfo), the attribute store saved. lookup.go:
 //     Lookup (one HEAD and one LIST; with fast_listing one LIST),
@@ -61,7 +61,12 @@
 //     Get, List, Apply), and the changes: a self-copy from a fresh HEAD
 //     (ChangeObjectXattr, ChangeXattr), a marker for an implicit directory
 //     (CreateMarkerXattr), or the metadata a pending upload carries
-//     (ChangeWriterXattr).
+//     (ChangeWriterXattr). xattrview.go: the namespace's side of them:
+//     which metadata a read is served from (FileView, DirView: the
+//     attribute cache while it holds what is asked, else a HEAD; an
+//     implicit directory remembered), and a file's or a directory's
+//     change with what it tells the caches (ChangeFileXattr,
+//     ChangeDirXattr, which creates an implicit directory's marker).
 //   - share.go: sharing, the virtual attributes user.oss.presign and
 //     user.oss.post-policy: their requests parsed (PresignParams,
 //     PresignRequest, PostPolicyParams, PostPolicyRequest), signed and

@@ -404,6 +404,14 @@ func (n *Namespace) Made(key string, a *Stat) {
 	n.Attrs.Put(key, a)
 }
 
+// MadeDir records that this mount made the directory at key (ending in
+// '/') what a describes (Made of its name; whatever was cached under the
+// key with its '/' is forgotten too).
+func (n *Namespace) MadeDir(key string, a *Stat) {
+	n.Invalidate(key)
+	n.Made(strings.TrimSuffix(key, "/"), a)
+}
+
 // Removed records that this mount removed key (a directory's without its
 // '/'; dir: a directory, whose listing goes too): what was known of it is
 // forgotten, its parent's listing stops speaking for it, and it is known

@@ -57,9 +57,11 @@
 //     (engine.Namespace.Sweep) and the Go memory limit (the memory budget
 //     itself is the engine's).
 //   - xattr.go: the xattr node methods (one path for files and
-//     directories), the caches a read is served from, the buffers (size
-//     probes, ERANGE); what the names stand for, their checks and the
-//     changes are the engine's (engine/xattr.go). share.go: presigned URLs
+//     directories): the node's checks (orphaned, permissions, a file with
+//     a writer attached) and the buffers (size probes, ERANGE); what the
+//     names stand for, their checks, which metadata a read is served from
+//     and the changes are the engine's (engine/xattr.go,
+//     engine/xattrview.go). share.go: presigned URLs
 //     and POST policies as virtual attributes; cachexattr.go:
 //     user.oss.cache (the data cache's status, pin, unpin, drop): the
 //     checks of the caller and the node, the answers the engine's

@@ -13,19 +13,18 @@ package fs
 
 import (
 	"context"
-	"strings"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 
 	"github.com/ossmount/ossmount/engine"
-	"github.com/ossmount/ossmount/ossapi"
 )
 
 // fileView returns a file's metadata: the pending upload's while a writer
-// is attached, else the cached attributes while fresh, else a HEAD's. With
-// listedFact set, attributes from a LIST are enough when they hold that
-// fact.
+// is attached, what was known of it once orphaned, else the namespace's
+// (engine.Namespace.FileView: the cached attributes while fresh, else a
+// HEAD's; with listedFact set, attributes from a LIST are enough when they
+// hold that fact).
 func (n *fileNode) fileView(ctx context.Context, listedFact string) (*engine.MetaView, syscall.Errno) {
 	orphaned := n.orphaned()
 	n.mu.Lock()
@@ -46,16 +45,14 @@ func (n *fileNode) fileView(ctx context.Context, listedFact string) (*engine.Met
 		}
 		return engine.ViewOf(a.Facts()), 0
 	}
-	key := n.key()
-	a, ok := n.fsys.cachedAttr(key)
-	if !ok || a.Dir || a.Facts() == nil || !(a.Full() || listedFact != "" && engine.HasFact(a.Facts(), listedFact)) {
-		var errno syscall.Errno
-		if a, errno = n.fsys.headFile(ctx, key); errno != 0 {
-			return nil, errno
-		}
-		n.setAttr(a)
+	v, headed, err := n.fsys.ns.FileView(ctx, n.key(), listedFact)
+	if err != nil {
+		return nil, n.fsys.toErrno("head", err)
 	}
-	return engine.ViewOf(a.Facts()), 0
+	if headed != nil {
+		n.setAttr(headed)
+	}
+	return v, 0
 }
 
 func (n *fileNode) isSymlink() bool { return n.StableAttr().Mode == syscall.S_IFLNK }
@@ -71,12 +68,8 @@ func (n *fileNode) applyXattr(ctx context.Context, c engine.XattrChange) syscall
 	if n.orphaned() {
 		return syscall.ENOENT // no object left to carry the change
 	}
-	key := n.key()
-	_, err := n.fsys.eng.ChangeObjectXattr(ctx, key, c)
-	if err == nil || ossapi.KindOf(err) == ossapi.KindNotExist {
-		n.fsys.invalidate(key) // the next stat or getxattr asks a HEAD
-	}
-	return n.fsys.toErrno("setxattr", err)
+	f := n.fsys
+	return f.toErrno("setxattr", f.ns.ChangeFileXattr(ctx, f.eng, n.key(), c))
 }
 
 // changePending handles a file with a writer attached
@@ -102,46 +95,25 @@ func (n *fileNode) changePending(ctx context.Context, c engine.XattrChange) (don
 	return true, n.fsys.toErrno("setxattr", err)
 }
 
-// dirView returns a directory's metadata from its marker object (cached
-// while fresh when a HEAD brought it); empty for an implicit directory (no
-// marker) and the bucket root.
+// dirView returns a directory's metadata from its marker object
+// (engine.Namespace.DirView: cached while fresh when a HEAD brought it);
+// empty for an implicit directory (no marker), the bucket root and a
+// directory removed or replaced.
 func (n *dirNode) dirView(ctx context.Context) (*engine.MetaView, syscall.Errno) {
-	key := n.key()
-	if key == "" || n.orphaned() {
+	if n.orphaned() {
 		return engine.EmptyView(), 0
 	}
-	name := strings.TrimSuffix(key, "/")
-	a, cached := n.fsys.stat.Get(name)
-	cached = cached && a.Dir && !n.IsRoot()
-	if cached {
-		switch {
-		case a.Implicit && !a.Listed:
-			// A lookup (or an earlier HEAD) found no marker.
-			return engine.EmptyView(), 0
-		case a.Full():
-			return engine.ViewOf(a.Info), 0
-		}
-	}
-	info, err := n.fsys.store.Head(ctx, key, ossapi.HeadOptions{})
+	v, err := n.fsys.ns.DirView(ctx, n.key(), n.IsRoot())
 	if err != nil {
-		if ossapi.KindOf(err) == ossapi.KindNotExist {
-			if cached && a.Implicit {
-				known := *a
-				known.Listed, known.Known = false, true
-				n.fsys.stat.Put(name, &known)
-			}
-			return engine.EmptyView(), 0
-		}
 		return nil, n.fsys.toErrno("getxattr", err)
 	}
-	if !n.IsRoot() {
-		n.fsys.stat.Put(name, n.fsys.attrFromInfo(info, true))
-	}
-	return engine.ViewOf(info), 0
+	return v, 0
 }
 
 // applyXattr makes one change of a directory's attributes: it rewrites
-// the marker's metadata, creating the marker of an implicit directory.
+// the marker's metadata, creating the marker of an implicit directory
+// with the attributes the directory shows now
+// (engine.Namespace.ChangeDirXattr).
 func (n *dirNode) applyXattr(ctx context.Context, c engine.XattrChange) syscall.Errno {
 	if n.orphaned() {
 		return syscall.ENOENT
@@ -153,33 +125,15 @@ func (n *dirNode) applyXattr(ctx context.Context, c engine.XattrChange) syscall.
 	if key == "" {
 		return syscall.EPERM // the bucket root has no object to carry metadata
 	}
-	f := n.fsys
-	info, err := f.store.Head(ctx, key, ossapi.HeadOptions{})
-	switch {
-	case err == nil:
-		info, err = f.eng.ChangeXattr(ctx, info, c)
-	case ossapi.KindOf(err) == ossapi.KindNotExist:
-		// An implicit directory: the first change creates its marker,
-		// with the attributes the directory shows now.
+	current := func(ctx context.Context) (*engine.Stat, error) {
 		a, errno := n.attrs(ctx)
 		if errno != 0 {
-			return errno
+			return nil, errno
 		}
-		info, err = f.eng.CreateMarkerXattr(ctx, key, a, c)
+		return a, nil
 	}
-	if err != nil {
-		return f.toErrno("setxattr", err)
-	}
-	// A directory's stat is served from the cache alone, so it gets the
-	// new attributes (not Full: getxattr still asks a HEAD for the
-	// server's facts).
-	f.invalidate(key)
-	name := strings.TrimSuffix(key, "/")
-	f.invalidate(name)
-	na := f.attrFromInfo(info, true)
-	na.Known = true // what was just written
-	f.stat.Put(name, na)
-	return 0
+	f := n.fsys
+	return f.toErrno("setxattr", f.ns.ChangeDirXattr(ctx, f.eng, key, current, c))
 }
 
 // The xattr calls of files and directories share one code path; what
