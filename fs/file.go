@@ -489,7 +489,7 @@ func (n *fileNode) acquireWriter(ctx context.Context, truncate bool) (*engine.Wr
 		return nil, syscall.ENOENT
 	}
 	key := n.key()
-	a, ok := n.fsys.stat.Get(key)
+	a, ok := n.fsys.ns.Attrs.Get(key)
 	if !ok || !a.Full() {
 		var errno syscall.Errno
 		if a, errno = n.fsys.headFile(ctx, key); errno != 0 {

@@ -139,19 +139,16 @@ func (c *Config) setDefaults() {
 // FS is one mounted bucket.
 type FS struct {
 	// Dependencies and constants.
-	cfg   Config
-	store ossapi.ObjectStore
-	log   *slog.Logger
+	cfg Config
+	log *slog.Logger
 	// eng is the FUSE-free part: memory budget, block cache, buffer
 	// pool, staging files and the cache directory (package engine).
 	eng *engine.Engine
 
 	// ns is the namespace: lookups, attributes, their caches and the
 	// directories' listings (engine.Namespace; namespace.go maps its
-	// errors). stat is its attribute cache (ns.Attrs), which the
-	// namespace operations here update with what they made.
-	ns   *engine.Namespace
-	stat *cache.TTL[*engine.Stat]
+	// errors).
+	ns *engine.Namespace
 
 	stop chan struct{} // closed by Close: stops the upkeep
 	mem  memoryWatch   // upkeep.go
@@ -168,10 +165,9 @@ type FS struct {
 func New(cfg Config) (*FS, error) {
 	cfg.setDefaults()
 	f := &FS{
-		cfg:   cfg,
-		store: cfg.Store,
-		log:   cfg.Logger,
-		stop:  make(chan struct{}),
+		cfg:  cfg,
+		log:  cfg.Logger,
+		stop: make(chan struct{}),
 	}
 	f.pt.pending = map[<-chan struct{}]*fileHandle{}
 	f.pt.open = map[ptKey]*fileHandle{}
@@ -205,7 +201,6 @@ func New(cfg Config) (*FS, error) {
 		AttrStore: cfg.AttrStore, HeadConcurrency: cfg.HeadConcurrency,
 		Listed: f.noteListed,
 	})
-	f.stat = f.ns.Attrs
 	f.root = &dirNode{fsys: f}
 	f.setMemoryLimit()
 	go f.upkeep()

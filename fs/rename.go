@@ -189,7 +189,7 @@ func (f *FS) renameFileLocked(ctx context.Context, w *engine.Writer, pending boo
 		// The copy keeps the metadata: the new name has the same
 		// attributes (unless its mtime was Last-Modified, which the copy
 		// moved).
-		f.stat.Put(dst, f.attrFromInfo(mv.Info, false).MovedTo(mv.ETag))
+		f.ns.Attrs.Put(dst, f.attrFromInfo(mv.Info, false).MovedTo(mv.ETag))
 	}
 	return mv.Local, 0
 }

@@ -6,7 +6,6 @@ package fs
 
 import (
 	"context"
-	"strings"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -153,7 +152,7 @@ func (n *fileNode) setattrCleanWriter(ctx context.Context, w *engine.Writer, c e
 		return errno, true
 	}
 	w.RebaseLocked(*a.Base(), meta, c.Mtime != nil)
-	n.fsys.stat.Put(w.KeyLocked(), a)
+	n.fsys.ns.Attrs.Put(w.KeyLocked(), a)
 	fillAttr(&out.Attr, a)
 	return 0, true
 }
@@ -246,9 +245,7 @@ func (n *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetA
 		return f.toErrno("setattr", err)
 	}
 	na := f.attrFromInfo(info, true)
-	f.invalidate(key)
-	f.invalidate(strings.TrimSuffix(key, "/"))
-	f.stat.Put(strings.TrimSuffix(key, "/"), na)
+	f.ns.MadeDir(key, na)
 	n.last.Store(na)
 	fillAttr(&out.Attr, na)
 	if f.enforcing() && na.Mode&0o111 != 0o111 {

@@ -43,7 +43,7 @@ func (tf *testFS) setattr(in *fuse.SetAttrIn) (fuse.AttrOut, syscall.Errno) {
 
 func (tf *testFS) head(key string) *ossapi.ObjectInfo {
 	tf.t.Helper()
-	info, err := tf.fs.store.Head(context.Background(), key, ossapi.HeadOptions{})
+	info, err := tf.fs.cfg.Store.Head(context.Background(), key, ossapi.HeadOptions{})
 	if err != nil {
 		tf.t.Fatalf("HEAD %s: %v", key, err)
 	}
@@ -84,7 +84,7 @@ func TestSetattrCarriedByUpload(t *testing.T) {
 	if _, errno := tf.setattr(chmodIn(h.node, h.fh, 0o640, nil)); errno != 0 {
 		t.Fatalf("fchmod: %v", errno)
 	}
-	if _, err := tf.fs.store.Head(context.Background(), "g", ossapi.HeadOptions{}); !ossapi.IsNotExist(err) {
+	if _, err := tf.fs.cfg.Store.Head(context.Background(), "g", ossapi.HeadOptions{}); !ossapi.IsNotExist(err) {
 		t.Fatalf("HEAD before close: %v, want not found (nothing published before close)", err)
 	}
 	if errno := h.close(); errno != 0 {
@@ -100,14 +100,14 @@ func TestSetattrCarriedByUpload(t *testing.T) {
 func TestSetattrDirectoryMarker(t *testing.T) {
 	srv := newTestServer(t)
 	tf := newTestFS(t, srv, nil)
-	if _, err := tf.fs.store.Put(context.Background(), ossapi.PutRequest{Key: "d/x", Body: strings.NewReader("x"), Size: 1}); err != nil {
+	if _, err := tf.fs.cfg.Store.Put(context.Background(), ossapi.PutRequest{Key: "d/x", Body: strings.NewReader("x"), Size: 1}); err != nil {
 		t.Fatal(err)
 	}
 	node, errno := tf.lookup("d")
 	if errno != 0 || node == 0 {
 		t.Fatalf("lookup d: %v", errno)
 	}
-	if _, err := tf.fs.store.Head(context.Background(), "d/", ossapi.HeadOptions{}); !ossapi.IsNotExist(err) {
+	if _, err := tf.fs.cfg.Store.Head(context.Background(), "d/", ossapi.HeadOptions{}); !ossapi.IsNotExist(err) {
 		t.Fatalf("marker before chmod: %v, want none", err)
 	}
 	for _, mode := range []uint32{0o700, 0o750} {

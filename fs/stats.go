@@ -63,7 +63,7 @@ type Stats struct {
 // Stats returns the file system's numbers.
 func (f *FS) Stats() Stats {
 	s := Stats{
-		AttrCache: f.stat.Stats(), NegativeCache: f.ns.Neg.Stats(), ListCache: f.ns.Lists.Stats(), BlockCache: f.eng.Blocks().Stats(),
+		AttrCache: f.ns.Attrs.Stats(), NegativeCache: f.ns.Neg.Stats(), ListCache: f.ns.Lists.Stats(), BlockCache: f.eng.Blocks().Stats(),
 		Memory: f.eng.Budget().Stats(), Disk: f.eng.Staging().DiskBudget().Stats(),
 		Inodes: f.inodeCount(), ListedEntries: f.ns.ListedEntries(), MemoryLimit: f.mem.limit.Load(),
 	}

@@ -63,7 +63,7 @@ type memoryWatch struct {
 // metadataBytes is the allowance for what the mount holds of metadata.
 func (f *FS) metadataBytes() int64 {
 	n := f.inodeCount()*inodeBytes + (f.ns.ListedEntries()+f.mem.listing.Load())*listedBytes
-	return n + int64(f.stat.Len()+f.ns.Neg.Len())*cachedBytes
+	return n + int64(f.ns.Attrs.Len()+f.ns.Neg.Len())*cachedBytes
 }
 
 // inodeCount is the number of inodes the kernel holds (files and

@@ -151,11 +151,11 @@ func TestCachesExpireActively(t *testing.T) {
 	if tf.fs.ns.Neg.Len() < 20 || tf.fs.ns.Lists.Len() != 1 {
 		t.Fatalf("%d negative entries and %d listings cached, want 20 and 1", tf.fs.ns.Neg.Len(), tf.fs.ns.Lists.Len())
 	}
-	known := tf.fs.stat.Len()
+	known := tf.fs.ns.Attrs.Len()
 	if !waitFor(60*time.Second, func() bool { return tf.fs.ns.Neg.Len() == 0 && tf.fs.ns.Lists.Len() == 0 }) {
 		t.Fatalf("60 s after they expired: %d negative entries and %d listings still held", tf.fs.ns.Neg.Len(), tf.fs.ns.Lists.Len())
 	}
-	if got := tf.fs.stat.Len(); got != known {
+	if got := tf.fs.ns.Attrs.Len(); got != known {
 		t.Errorf("stat cache: %d entries, want the %d known ones kept", got, known)
 	}
 	if s := tf.fs.Stats(); s.ListedEntries != 0 {
