@@ -47,7 +47,8 @@
 //   - meta.go: ossfs's metadata (mode, owner, mtime) and the changes
 //     chmod, chown and utimes make, on the server too: RewriteAttrs (a
 //     file with no upload to come) and WriteMarkerMeta (a directory's
-//     marker, made for an implicit directory).
+//     marker, made for an implicit directory), and with what they tell
+//     the namespace's caches (Namespace.ChangeFileAttrs, ChangeDirAttrs).
 //   - access.go: the permission rules, as the kernel applies them with
 //     default_permissions: Caller (uid, gid, supplementary groups from
 //     /proc/PID/status) and its May, Owns, Sticky, SetattrErr (chmod,

@@ -159,3 +159,37 @@ func (e *Engine) WriteMarkerMeta(ctx context.Context, key string, ossfs map[stri
 	}
 	return &ossapi.ObjectInfo{Key: key, ETag: etag, LastModified: time.Now(), Meta: meta, Headers: hdr, Full: true}, nil
 }
+
+// ChangeFileAttrs makes c (chmod, chown, utimes) on the file at key with
+// e, in place, from a fresh HEAD (RewriteAttrs), and returns the file's
+// new attributes (another HEAD's, which the namespace now holds) and the
+// metadata written.
+func (n *Namespace) ChangeFileAttrs(ctx context.Context, e *Engine, key string, c AttrChange) (*Stat, map[string]string, error) {
+	a, err := n.HeadFile(ctx, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	meta, err := e.RewriteAttrs(ctx, key, a, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	n.Invalidate(key)
+	if a, err = n.HeadFile(ctx, key); err != nil {
+		return nil, nil, err
+	}
+	return a, meta, nil
+}
+
+// ChangeDirAttrs makes c (chmod, chown, utimes) on the directory at key
+// (ending in '/'), whose attributes are a, with e: on its marker, created
+// for an implicit directory (WriteMarkerMeta). It returns the directory's
+// new attributes, which the namespace now holds (MadeDir).
+func (n *Namespace) ChangeDirAttrs(ctx context.Context, e *Engine, key string, a *Stat, c AttrChange) (*Stat, error) {
+	info, err := e.WriteMarkerMeta(ctx, key, c.Changed(a).OssfsMeta())
+	if err != nil {
+		return nil, err
+	}
+	na := n.AttrFromInfo(info, true)
+	n.MadeDir(key, na)
+	return na, nil
+}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"net/http"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -119,5 +120,92 @@ func TestStatBase(t *testing.T) {
 	b := a.Base()
 	if b.Size != 5 || b.ETag != `"e"` || b.Mode != a.Mode || b.UID != 3 || b.GID != 4 || !b.Mtime.Equal(a.Mtime()) || b.Info != info {
 		t.Errorf("Base() = %+v", b)
+	}
+}
+
+// TestChangeFileAttrs: a chmod of a file with no upload to come is a HEAD,
+// a self-copy and a HEAD of the new version, whose attributes the
+// namespace then holds (no request for a stat after); the parent's
+// listing no longer speaks for the name. A file that is gone costs one
+// HEAD and no copy.
+func TestChangeFileAttrs(t *testing.T) {
+	srv := newTestServer(t)
+	put(t, srv, "d/f", 5, map[string]string{"color": "red"})
+	n, _ := newTestNamespace(t, srv, nil)
+	e, _ := newTestEngine(t, srv, "test", t.TempDir(), nil)
+	ctx := context.Background()
+	l, err := n.ListDir(ctx, "d/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.ResetCounts()
+	mode := uint32(0o600)
+	a, meta, err := n.ChangeFileAttrs(ctx, e, "d/f", AttrChange{Mode: &mode})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if srv.Count("HeadObject") != 2 || srv.Count("CopyObject") != 1 || requests(srv) != 3 {
+		t.Errorf("a chmod cost %v, want two HEADs and one copy", srv.Counts())
+	}
+	if a.Mode != syscall.S_IFREG|0o600 || a.Size != 5 || meta["color"] != "red" || meta["mode"] != "33152" {
+		t.Errorf("after the chmod: %+v, metadata %v", a, meta)
+	}
+	if _, h, _ := srv.GetObject("test", "d/f"); h.Get("x-oss-meta-mode") != "33152" || h.Get("x-oss-meta-color") != "red" || strings.Trim(h.Get("ETag"), `"`) != strings.Trim(a.ETag, `"`) {
+		t.Errorf("the object after the chmod: %v; attributes' ETag %s", h, a.ETag)
+	}
+	if l.SpeaksFor("f") {
+		t.Error("the parent's listing still speaks for f")
+	}
+	srv.ResetCounts()
+	if c, ok := n.Cached("d/f"); !ok || c != a {
+		t.Errorf("cached after the chmod: %+v, %v; want the new attributes", c, ok)
+	}
+	wantCost(t, srv, "a stat after a chmod", 0, 0)
+	if _, _, err := n.ChangeFileAttrs(ctx, e, "d/gone", AttrChange{Mode: &mode}); ossapi.KindOf(err) != ossapi.KindNotExist {
+		t.Errorf("a chmod of a missing file: %v, want not found", err)
+	}
+	wantCost(t, srv, "a chmod of a missing file", 0, 1)
+}
+
+// TestChangeDirAttrs: a chmod of an implicit directory creates its marker
+// (a HEAD and a PUT), a marked directory's is a HEAD and a self-copy; the
+// namespace holds the new attributes, and the parent's listing no longer
+// speaks for the name.
+func TestChangeDirAttrs(t *testing.T) {
+	srv := newTestServer(t)
+	put(t, srv, "i/x", 1, nil)
+	put(t, srv, "m/", 0, map[string]string{"owner": "team"})
+	n, _ := newTestNamespace(t, srv, nil)
+	e, _ := newTestEngine(t, srv, "test", t.TempDir(), nil)
+	ctx := context.Background()
+	l, err := n.ListDir(ctx, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mode := uint32(0o700)
+	for _, c := range []struct {
+		key, op string
+	}{{"i/", "PutObject"}, {"m/", "CopyObject"}} {
+		srv.ResetCounts()
+		a, err := n.ChangeDirAttrs(ctx, e, c.key, n.ImplicitDir(), AttrChange{Mode: &mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if srv.Count("HeadObject") != 1 || srv.Count(c.op) != 1 || requests(srv) != 2 {
+			t.Errorf("%s: a chmod cost %v, want a HEAD and a %s", c.key, srv.Counts(), c.op)
+		}
+		name := strings.TrimSuffix(c.key, "/")
+		if got, ok := n.Attrs.Get(name); !ok || got != a || a.Mode != syscall.S_IFDIR|0o700 || a.Implicit {
+			t.Errorf("%s: cached %+v, %v; answer %+v", c.key, got, ok, a)
+		}
+		if l.SpeaksFor(name) {
+			t.Errorf("the parent's listing still speaks for %s", name)
+		}
+		if _, h, err := srv.GetObject("test", c.key); err != nil || h.Get("x-oss-meta-mode") != "16832" {
+			t.Errorf("%s: the marker after a chmod: %v, %v", c.key, h, err)
+		}
+	}
+	if _, h, _ := srv.GetObject("test", "m/"); h.Get("x-oss-meta-owner") != "team" {
+		t.Errorf("the marker's other metadata was lost: %v", h)
 	}
 }

@@ -35,11 +35,11 @@
 //     directory's objects are the engine's to move too (engine.RenameDir:
 //     copy every object, then delete; undone on failure), and its caches
 //     the namespace's (engine.Namespace.TreeCaches). Server-side copies and metadata rewrites
-//     are the engine's too (engine.CopyObject, RewriteMeta; fs.go's
-//     rewriteMeta also forgets the cached attributes). setattr.go: the
-//     SETATTR node methods (chmod, chown, utimes, truncate), the writer
-//     that takes a change, and the caches; the change on the server is
-//     the engine's (engine.RewriteAttrs, WriteMarkerMeta). special.go:
+//     are the engine's too (engine.CopyObject, RewriteMeta). setattr.go:
+//     the SETATTR node methods (chmod, chown, utimes, truncate) and the
+//     writer that takes a change; the change on the server and what it
+//     tells the caches are the engine's
+//     (engine.Namespace.ChangeFileAttrs, ChangeDirAttrs). special.go:
 //     mknod (FIFOs, sockets, devices).
 //   - The read path of an open handle (sequential prefetch, random
 //     blocks, the data cache as reads use it) is the engine's

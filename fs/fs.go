@@ -243,16 +243,6 @@ func fillAttr(out *fuse.Attr, a *engine.Stat) {
 	out.SetTimes(&t, &t, &t)
 }
 
-// rewriteMeta replaces an object's user metadata and standard headers in
-// place (engine.RewriteMeta) and forgets what was cached of it.
-func (f *FS) rewriteMeta(ctx context.Context, key string, size int64, etag string, meta map[string]string, hdr ossapi.StdHeaders) (string, error) {
-	newETag, err := f.eng.RewriteMeta(ctx, key, size, etag, meta, hdr)
-	if err == nil {
-		f.invalidate(key)
-	}
-	return newETag, err
-}
-
 // noteUploaded records what an upload of the file whose state is st
 // produced at key: the caches forget what they knew of key and hold a,
 // and the file has an object from then on.

@@ -158,25 +158,12 @@ func (n *fileNode) setattrCleanWriter(ctx context.Context, w *engine.Writer, c e
 }
 
 // rewriteAttrs applies mode, owner and mtime changes to the object in place
-// (engine.RewriteAttrs, from a fresh HEAD) and returns its new attributes
-// and metadata.
+// (engine.Namespace.ChangeFileAttrs, from a fresh HEAD) and returns its
+// new attributes and metadata.
 func (n *fileNode) rewriteAttrs(ctx context.Context, c engine.AttrChange) (*engine.Stat, map[string]string, syscall.Errno) {
 	f := n.fsys
-	key := n.key()
-	a, errno := f.headFile(ctx, key)
-	if errno != 0 {
-		return nil, nil, errno
-	}
-	meta, err := f.eng.RewriteAttrs(ctx, key, a, c)
-	if err != nil {
-		return nil, nil, f.toErrno("setattr", err)
-	}
-	f.invalidate(key)
-	a2, errno := f.headFile(ctx, key)
-	if errno != 0 {
-		return nil, nil, errno
-	}
-	return a2, meta, 0
+	a, meta, err := f.ns.ChangeFileAttrs(ctx, f.eng, n.key(), c)
+	return a, meta, f.toErrno("setattr", err)
 }
 
 // setattrChange is what a SETATTR asks to change (the size apart).
@@ -240,12 +227,10 @@ func (n *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetA
 	if errno := f.setattrAllowed(ctx, &n.Inode, have, fh, in, c.Mode); errno != 0 {
 		return errno
 	}
-	info, err := f.eng.WriteMarkerMeta(ctx, key, c.Changed(a).OssfsMeta())
+	na, err := f.ns.ChangeDirAttrs(ctx, f.eng, key, a, c)
 	if err != nil {
 		return f.toErrno("setattr", err)
 	}
-	na := f.attrFromInfo(info, true)
-	f.ns.MadeDir(key, na)
 	n.last.Store(na)
 	fillAttr(&out.Attr, na)
 	if f.enforcing() && na.Mode&0o111 != 0o111 {
