@@ -24,9 +24,10 @@
 //   - namespace.go: the engine's namespace as the node methods call it
 //     (lookupKey, headFile, headDir, listDir: its errors as errnos).
 //   - dir.go: dirNode (a directory): lookup, readdir, its attributes.
-//   - file.go: fileNode (a file or symlink) and fileHandle (an open file):
-//     open, read, write, flush, fsync, release, readlink (the target read
-//     by engine.Namespace.ReadLink).
+//   - file.go: fileNode (a file or symlink): its attributes, open, the
+//     writer it shares among its handles, readlink (the target read by
+//     engine.Namespace.ReadLink). handle.go: fileHandle (an open file):
+//     read, write, flush, fsync, release.
 //   - ops.go: namespace operations (create, mkdir, rmdir, unlink, symlink):
 //     the caller's checks and the nodes; what changes on the server is the
 //     engine's (engine.Namespace.Create, RemoveDir, RemoveFile).
@@ -43,15 +44,15 @@
 //     mknod (FIFOs, sockets, devices).
 //   - The read path of an open handle (sequential prefetch, random
 //     blocks, the data cache as reads use it) is the engine's
-//     (engine.Reader); file.go hands its answer to go-fuse (fuseResult)
-//     and makes a fileNode the engine.Named whose renames a reader
+//     (engine.Reader); handle.go hands its answer to go-fuse (fuseResult),
+//     file.go makes a fileNode the engine.Named whose renames a reader
 //     follows. passthrough.go: FUSE passthrough of files the data cache
 //     holds whole.
 //   - The write path of a file (the rule: an object changes only at close
 //     or fsync; a failed upload keeps its data) is the engine's
 //     (engine.Writer, its streamed and multipart uploads, its staging
-//     file); file.go attaches one writer to a file and hands it the
-//     writes, fs.go's newWriter makes it and noteUploaded keeps the
+//     file); file.go attaches one writer to a file, handle.go hands it
+//     the writes, fs.go's newWriter makes it and noteUploaded keeps the
 //     caches in step with its uploads.
 //   - upkeep.go: once a second, the sweep of the namespace's caches
 //     (engine.Namespace.Sweep) and the Go memory limit (the memory budget
