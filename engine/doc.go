@@ -67,7 +67,8 @@
 //     attribute cache while it holds what is asked, else a HEAD; an
 //     implicit directory remembered), and a file's or a directory's
 //     change with what it tells the caches (ChangeFileXattr,
-//     ChangeDirXattr, which creates an implicit directory's marker).
+//     ChangeWriterFileXattr, ChangeDirXattr, which creates an implicit
+//     directory's marker).
 //   - share.go: sharing, the virtual attributes user.oss.presign and
 //     user.oss.post-policy: their requests parsed (PresignParams,
 //     PresignRequest, PostPolicyParams, PostPolicyRequest), signed and

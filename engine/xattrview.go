@@ -106,3 +106,14 @@ func (n *Namespace) ChangeDirXattr(ctx context.Context, e *Engine, key string, c
 	n.MadeDir(key, a)
 	return nil
 }
+
+// ChangeWriterFileXattr makes c on the file w writes, with w locked
+// (Engine.ChangeWriterXattr); when that changed the object now (w had
+// nothing to upload), what was cached of its key is forgotten.
+func (n *Namespace) ChangeWriterFileXattr(ctx context.Context, e *Engine, w *Writer, c XattrChange) error {
+	rewritten, err := e.ChangeWriterXattr(ctx, w, c)
+	if rewritten {
+		n.Invalidate(w.KeyLocked())
+	}
+	return err
+}

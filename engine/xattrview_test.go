@@ -268,3 +268,54 @@ func TestChangeFileXattr(t *testing.T) {
 		t.Error("the cached attributes of a file found gone were kept")
 	}
 }
+
+// TestChangeWriterFileXattr: a change of a file being written that is
+// made on the object now (nothing to upload) forgets its cached
+// attributes; one carried by the upload to come leaves them.
+func TestChangeWriterFileXattr(t *testing.T) {
+	wt := newWriterTest(t, nil)
+	n, _ := newTestNamespace(t, wt.srv, nil)
+	ctx := context.Background()
+	put(t, wt.srv, "clean.txt", 3, map[string]string{"color": "red"})
+	a, err := n.HeadFile(ctx, "clean.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clean, err := wt.e.NewWriter("clean.txt", a.Base(), false, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clean.Ref()
+	defer clean.Release()
+	clean.Lock()
+	err = n.ChangeWriterFileXattr(ctx, wt.e, clean, change(t, "user.shape", "round", 0))
+	clean.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := n.Attrs.Get("clean.txt"); ok {
+		t.Error("the cached attributes outlived a change made on the object")
+	}
+	if _, h, _ := wt.srv.GetObject("test", "clean.txt"); h.Get("x-oss-meta-shape") != "round" {
+		t.Errorf("the object after the change: %v", h)
+	}
+
+	w := wt.writer("new.txt", true)
+	wt.write(w, []byte("data"), 0)
+	n.Attrs.Put("new.txt", &Stat{Known: true, Size: 4, Mode: 0o100644})
+	w.Lock()
+	err = n.ChangeWriterFileXattr(ctx, wt.e, w, change(t, "user.shape", "round", 0))
+	w.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := n.Attrs.Get("new.txt"); !ok {
+		t.Error("a change the upload carries forgot the cached attributes")
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, h, _ := wt.srv.GetObject("test", "new.txt"); h.Get("x-oss-meta-shape") != "round" {
+		t.Errorf("the upload did not carry the change: %v", h)
+	}
+}

@@ -73,9 +73,9 @@ func (n *fileNode) applyXattr(ctx context.Context, c engine.XattrChange) syscall
 }
 
 // changePending handles a file with a writer attached
-// (engine.ChangeWriterXattr: the change travels with the upload still to
-// come, or is made on the object now). done is false when no writer is
-// attached.
+// (engine.Namespace.ChangeWriterFileXattr: the change travels with the
+// upload still to come, or is made on the object now). done is false
+// when no writer is attached.
 func (n *fileNode) changePending(ctx context.Context, c engine.XattrChange) (done bool, errno syscall.Errno) {
 	n.mu.Lock()
 	w := n.liveWriterLocked()
@@ -88,11 +88,8 @@ func (n *fileNode) changePending(ctx context.Context, c engine.XattrChange) (don
 	w.Lock()
 	n.mu.Unlock()
 	defer w.Unlock()
-	rewritten, err := n.fsys.eng.ChangeWriterXattr(ctx, w, c)
-	if rewritten {
-		n.fsys.invalidate(w.KeyLocked())
-	}
-	return true, n.fsys.toErrno("setxattr", err)
+	f := n.fsys
+	return true, f.toErrno("setxattr", f.ns.ChangeWriterFileXattr(ctx, f.eng, w, c))
 }
 
 // dirView returns a directory's metadata from its marker object
