@@ -1,9 +1,9 @@
 // Package engine is the part of ossmount's file system that knows nothing
 // of FUSE: it imports neither go-fuse nor package fs, answers with Go
 // values and errors, and is tested against osstest without a mount.
-// Package fs is the go-fuse adapter over it (and still holds the
-// namespace operations: docs/ARCHITECTURE.md, "What is not apart yet",
-// says what has moved and what has not).
+// Package fs is the go-fuse adapter over it: the node tree, the state of
+// an inode, the caller's checks along a path, passthrough, errnos
+// (docs/ARCHITECTURE.md, "What stays in fs").
 //
 // What it holds, by file:
 //
@@ -25,12 +25,13 @@
 //     fsync, when the application's data is complete; a failed upload
 //     keeps its data). stream.go: its streamed multipart upload.
 //     writers.go: the set of open writers, their lock order (LockOrder),
-//     FlushAll, and the methods package fs calls under a writer's lock.
+//     FlushAll, Lock (package fs holds it in one place, see Lock).
 //   - namespace.go: Namespace, what the mount knows of keys: the
 //     attribute (Attrs), negative (Neg) and listing (Lists) caches and
 //     their rules (a guess never replaces known attributes of the same
-//     version; Cached, Fresh, Invalidate; Made, MadeDir, Removed; TreeCaches, a
-//     directory rename's; Sweep), ossfs metadata made into attributes
+//     version; Cached, Fresh, FullFile, Invalidate; what this mount did:
+//     Made, MadeDir, Removed, FileRenamed, Learned, MayExist; TreeCaches,
+//     a directory rename's; Sweep), ossfs metadata made into attributes
 //     (AttrFromInfo), the attribute store saved. lookup.go:
 //     Lookup (one HEAD and one LIST; with fast_listing one LIST),
 //     HeadFile, HeadDir. listing.go: Listing, ListDir, and how a
@@ -48,7 +49,9 @@
 //     chmod, chown and utimes make, on the server too: RewriteAttrs (a
 //     file with no upload to come) and WriteMarkerMeta (a directory's
 //     marker, made for an implicit directory), and with what they tell
-//     the namespace's caches (Namespace.ChangeFileAttrs, ChangeDirAttrs).
+//     the namespace's caches (Namespace.ChangeFileAttrs, ChangeDirAttrs;
+//     ChangeCleanWriterAttrs, a file open for writing with nothing to
+//     upload).
 //   - access.go: the permission rules, as the kernel applies them with
 //     default_permissions: Caller (uid, gid, supplementary groups from
 //     /proc/PID/status) and its May, Owns, Sticky, SetattrErr (chmod,

@@ -119,3 +119,42 @@ func TestRemoveFile(t *testing.T) {
 	}
 	wantCost(t, srv, "lookups of removed names", 0, 0)
 }
+
+// FullFile answers from the cache only what a HEAD gave (a listing's
+// entry costs a HEAD); after a rename (FileRenamed) the old name is known
+// gone and the new one has the moved attributes at its new version, with
+// no request; MayExist makes a name known gone worth asking again.
+func TestFullFileAndFileRenamed(t *testing.T) {
+	srv := newTestServer(t, "test")
+	n, _ := newTestNamespace(t, srv, nil)
+	ctx := context.Background()
+	put(t, srv, "a", 5, map[string]string{"mode": strconv.Itoa(syscall.S_IFREG | 0o600), "mtime": "1700000000"})
+	if _, err := n.ListDir(ctx, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	srv.ResetCounts()
+	a, err := n.FullFile(ctx, "a")
+	if err != nil || !a.Full() || a.Mode != syscall.S_IFREG|0o600 {
+		t.Fatalf("full attributes of a listed file: %+v, %v", a, err)
+	}
+	if _, err := n.FullFile(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	wantCost(t, srv, "two FullFile of a listed file", 0, 1)
+
+	n.FileRenamed("a", "b", FileMove{Info: a.Info, ETag: "\"new\""})
+	if _, err := n.Lookup(ctx, "", "a"); !isNotExist(err) {
+		t.Errorf("lookup of the old name: %v, want not found", err)
+	}
+	b, ok := n.Cached("b")
+	if !ok || b.ETag != "\"new\"" || b.Mode != a.Mode || !b.Mtime().Equal(a.Mtime()) {
+		t.Errorf("the new name: %+v, %v; want a's attributes at the new ETag", b, ok)
+	}
+	wantCost(t, srv, "lookups after a rename", 0, 0)
+
+	n.MayExist("a")
+	put(t, srv, "a", 1, nil)
+	if _, err := n.Lookup(ctx, "", "a"); err != nil {
+		t.Errorf("lookup of a name made again by another client after MayExist: %v", err)
+	}
+}

@@ -160,6 +160,26 @@ func (e *Engine) WriteMarkerMeta(ctx context.Context, key string, ossfs map[stri
 	return &ossapi.ObjectInfo{Key: key, ETag: etag, LastModified: time.Now(), Meta: meta, Headers: hdr, Full: true}, nil
 }
 
+// ChangeCleanWriterAttrs makes c (chmod, chown, utimes) on the file at
+// key whose writer w has nothing to upload: in place on the server
+// (ChangeFileAttrs), and w takes the new metadata and version (its next
+// upload starts from them). done is false, and nothing is changed, when w
+// has changes after all: its upload then carries c (Writer.SetMeta).
+func (n *Namespace) ChangeCleanWriterAttrs(ctx context.Context, e *Engine, w *Writer, key string, c AttrChange) (a *Stat, done bool, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.cleanLocked() {
+		return nil, false, nil
+	}
+	a, meta, err := n.ChangeFileAttrs(ctx, e, key, c)
+	if err != nil {
+		return nil, true, err
+	}
+	w.rebaseLocked(*a.Base(), meta, c.Mtime != nil)
+	n.Learned(w.key, a)
+	return a, true, nil
+}
+
 // ChangeFileAttrs makes c (chmod, chown, utimes) on the file at key with
 // e, in place, from a fresh HEAD (RewriteAttrs), and returns the file's
 // new attributes (another HEAD's, which the namespace now holds) and the

@@ -16,6 +16,7 @@ package engine
 // Attrs and Neg is its key without the trailing '/', its listing's is with.
 
 import (
+	"context"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -410,6 +411,37 @@ func (n *Namespace) Made(key string, a *Stat) {
 func (n *Namespace) MadeDir(key string, a *Stat) {
 	n.Invalidate(key)
 	n.Made(strings.TrimSuffix(key, "/"), a)
+}
+
+// FileRenamed records that this mount renamed the file src to dst
+// (Engine.RenameFile moved mv): src is removed, what was known of dst is
+// forgotten, and when the copy kept the metadata (and the mtime is not
+// Last-Modified, which the copy moved) dst has src's attributes at its new
+// version.
+func (n *Namespace) FileRenamed(src, dst string, mv FileMove) {
+	n.Removed(src, false)
+	n.Invalidate(dst)
+	if mv.Info != nil && CarriesMtime(mv.Info) {
+		n.Attrs.Put(dst, n.AttrFromInfo(mv.Info, false).MovedTo(mv.ETag))
+	}
+}
+
+// MayExist forgets that key is known not to exist (a rename is about to
+// look at what is there).
+func (n *Namespace) MayExist(key string) { n.Neg.Remove(key) }
+
+// Learned records a, exact attributes a request just gave of key (a
+// metadata rewrite of a file being written, whose key's listing entry
+// still stands).
+func (n *Namespace) Learned(key string, a *Stat) { n.putAttr(key, a) }
+
+// FullFile returns the file at key's attributes with its full description
+// (all metadata): the cached ones when a HEAD gave them, else a HEAD's.
+func (n *Namespace) FullFile(ctx context.Context, key string) (*Stat, error) {
+	if a, ok := n.Attrs.Get(key); ok && a.Full() {
+		return a, nil
+	}
+	return n.HeadFile(ctx, key)
 }
 
 // Removed records that this mount removed key (a directory's without its

@@ -109,7 +109,7 @@ func (e *Engine) RenameDir(ctx context.Context, src, dst string, dstExisted bool
 		oldETags[o.Key] = o.ETag
 	}
 	for _, w := range open {
-		old := w.KeyLocked()
+		old := w.keyLocked()
 		w.followRenameLocked(dst+strings.TrimPrefix(old, src), oldETags[old], newETags[old])
 	}
 	c.Carry(objs, hasMarker, newETags)
@@ -122,7 +122,7 @@ func (e *Engine) holdWritersUnder(src string) []*Writer {
 	var open []*Writer
 	for _, w := range LockOrder(e.OpenWriters()...) {
 		w.Lock()
-		if strings.HasPrefix(w.KeyLocked(), src) {
+		if strings.HasPrefix(w.keyLocked(), src) {
 			open = append(open, w)
 			continue // stays locked until the move is done
 		}

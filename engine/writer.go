@@ -198,11 +198,11 @@ func chunksFor(size int64) int64 { return (size + stageChunk - 1) / stageChunk }
 func (w *Writer) Attr() Attr {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.AttrLocked()
+	return w.attrLocked()
 }
 
-// AttrLocked is Attr with the writer locked.
-func (w *Writer) AttrLocked() Attr {
+// attrLocked is Attr with the writer locked.
+func (w *Writer) attrLocked() Attr {
 	return Attr{Size: w.size, ETag: w.baseETag, Mode: w.mode, UID: w.uid, GID: w.gid, Mtime: w.mtime}
 }
 
@@ -599,11 +599,11 @@ func (w *Writer) killSUIDLocked() {
 func (w *Writer) IsClean() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.CleanLocked()
+	return w.cleanLocked()
 }
 
-// CleanLocked is IsClean with the writer locked.
-func (w *Writer) CleanLocked() bool {
+// cleanLocked is IsClean with the writer locked.
+func (w *Writer) cleanLocked() bool {
 	return w.failed == nil && !w.dirty && w.up == nil && !w.unlinked
 }
 

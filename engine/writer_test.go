@@ -403,30 +403,30 @@ func TestWriterMetaUnderLock(t *testing.T) {
 	defer w.Release()
 	w.Lock()
 	defer w.Unlock()
-	if !w.CleanLocked() || w.UploadPendingLocked() || w.DirtyLocked() || w.publishedLocked() || w.FailedLocked() {
-		t.Errorf("a writer opened over an object, untouched: clean %v, pending %v", w.CleanLocked(), w.UploadPendingLocked())
+	if !w.cleanLocked() || w.uploadPendingLocked() || w.DirtyLocked() || w.publishedLocked() || w.FailedLocked() {
+		t.Errorf("a writer opened over an object, untouched: clean %v, pending %v", w.cleanLocked(), w.uploadPendingLocked())
 	}
-	meta, hdr := w.UploadMetaLocked()
-	if meta["color"] != "red" || w.KeyLocked() != "m.txt" || w.BaseETagLocked() != info.ETag {
-		t.Errorf("upload metadata %v, key %s, base %s", meta, w.KeyLocked(), w.BaseETagLocked())
+	meta, hdr := w.uploadMetaLocked()
+	if meta["color"] != "red" || w.keyLocked() != "m.txt" || w.baseETagLocked() != info.ETag {
+		t.Errorf("upload metadata %v, key %s, base %s", meta, w.keyLocked(), w.baseETagLocked())
 	}
 	meta["color"] = "blue"
-	if m, _ := w.UploadMetaLocked(); m["color"] != "red" {
+	if m, _ := w.uploadMetaLocked(); m["color"] != "red" {
 		t.Errorf("UploadMetaLocked returned the writer's own map")
 	}
-	w.SetUploadMetaLocked(meta, hdr)
-	if !w.UploadPendingLocked() || !w.DirtyLocked() {
+	w.setUploadMetaLocked(meta, hdr)
+	if !w.uploadPendingLocked() || !w.DirtyLocked() {
 		t.Errorf("a metadata change is not pending")
 	}
-	w.RebaseMetaLocked(map[string]string{"color": "green"}, hdr, `"new"`)
-	if m, _ := w.UploadMetaLocked(); m["color"] != "green" || w.BaseETagLocked() != `"new"` {
-		t.Errorf("after RebaseMetaLocked: %v, %s", m, w.BaseETagLocked())
+	w.rebaseMetaLocked(map[string]string{"color": "green"}, hdr, `"new"`)
+	if m, _ := w.uploadMetaLocked(); m["color"] != "green" || w.baseETagLocked() != `"new"` {
+		t.Errorf("after RebaseMetaLocked: %v, %s", m, w.baseETagLocked())
 	}
 	mt := time.Unix(1700000000, 0)
-	w.RebaseLocked(Base{Attr: Attr{ETag: `"newer"`, Mode: 0o100640, UID: 8, GID: 9, Mtime: mt}},
+	w.rebaseLocked(Base{Attr: Attr{ETag: `"newer"`, Mode: 0o100640, UID: 8, GID: 9, Mtime: mt}},
 		map[string]string{"mode": "1", "uid": "2", "color": "pink"}, true)
 	a, ok := w.liveAttrLocked()
-	m, _ := w.UploadMetaLocked()
+	m, _ := w.uploadMetaLocked()
 	if !ok || a.Mode != 0o100640 || a.UID != 8 || a.GID != 9 || !a.Mtime.Equal(mt) || a.ETag != `"newer"` || m["color"] != "pink" || m["mode"] != "" {
 		t.Errorf("after RebaseLocked: %+v (live %v), meta %v", a, ok, m)
 	}

@@ -75,16 +75,19 @@ func (e *Engine) FlushAll(ctx context.Context) int {
 	return failed
 }
 
-// Lock locks the writer (see the lock order in writer.go). fs takes it to
-// act on a writer's state across several calls (a rename, a setattr or
-// setxattr of a file being written), with the methods named ...Locked.
+// Lock locks the writer (see the lock order in writer.go). Package fs
+// takes it under its file's lock to keep the writer attached while it
+// hands a setxattr of a file being written to the engine
+// (Namespace.ChangeWriterFileXattr, which expects it held); the methods
+// named ...Locked that remain exported (FlushLocked, FailedLocked,
+// DirtyLocked, WaitPartsLocked) serve tests that hold it.
 func (w *Writer) Lock() { w.mu.Lock() }
 
 // Unlock unlocks the writer.
 func (w *Writer) Unlock() { w.mu.Unlock() }
 
-// KeyLocked is the key the writer uploads to.
-func (w *Writer) KeyLocked() string { return w.key }
+// keyLocked is the key the writer uploads to.
+func (w *Writer) keyLocked() string { return w.key }
 
 // Key is KeyLocked, locking the writer.
 func (w *Writer) Key() string {
@@ -113,7 +116,7 @@ func (w *Writer) liveAttrLocked() (a Attr, ok bool) {
 	if w.failed != nil || w.unlinked {
 		return Attr{}, false
 	}
-	return w.AttrLocked(), true
+	return w.attrLocked(), true
 }
 
 // LiveAttr is liveAttrLocked, locking the writer.
@@ -123,9 +126,9 @@ func (w *Writer) LiveAttr() (a Attr, ok bool) {
 	return w.liveAttrLocked()
 }
 
-// UploadMetaLocked returns a copy of the user metadata and the headers
+// uploadMetaLocked returns a copy of the user metadata and the headers
 // the file will be uploaded with (ossfs's mode, owner and mtime apart).
-func (w *Writer) UploadMetaLocked() (map[string]string, ossapi.StdHeaders) {
+func (w *Writer) uploadMetaLocked() (map[string]string, ossapi.StdHeaders) {
 	m := make(map[string]string, len(w.meta))
 	for k, v := range w.meta {
 		m[k] = v
@@ -133,30 +136,30 @@ func (w *Writer) UploadMetaLocked() (map[string]string, ossapi.StdHeaders) {
 	return m, w.headers
 }
 
-// UploadPendingLocked reports whether the file has an upload still to
+// uploadPendingLocked reports whether the file has an upload still to
 // come (changes, a streamed upload, or no object yet): metadata changes
 // then travel with it (SetUploadMetaLocked) rather than change the object.
-func (w *Writer) UploadPendingLocked() bool {
+func (w *Writer) uploadPendingLocked() bool {
 	return w.dirty || w.up != nil || w.baseETag == ""
 }
 
-// SetUploadMetaLocked sets the user metadata and headers the upload
+// setUploadMetaLocked sets the user metadata and headers the upload
 // carries.
-func (w *Writer) SetUploadMetaLocked(meta map[string]string, hdr ossapi.StdHeaders) {
+func (w *Writer) setUploadMetaLocked(meta map[string]string, hdr ossapi.StdHeaders) {
 	w.meta, w.headers, w.dirty = meta, hdr, true
 }
 
-// BaseETagLocked is the version of the object the writer holds ("" when
+// baseETagLocked is the version of the object the writer holds ("" when
 // none).
-func (w *Writer) BaseETagLocked() string { return w.baseETag }
+func (w *Writer) baseETagLocked() string { return w.baseETag }
 
-// RebaseLocked gives a writer with nothing to upload the object its
+// rebaseLocked gives a writer with nothing to upload the object its
 // mode, owner or mtime was just changed to on the server (a chmod, chown
 // or utimes made in place): its attributes a (version, mode, owner,
 // mtime, and its description when known) and user metadata meta (ossfs's
 // mode, owner and mtime apart); mtimeSet says the mtime was set
 // explicitly.
-func (w *Writer) RebaseLocked(a Base, meta map[string]string, mtimeSet bool) {
+func (w *Writer) rebaseLocked(a Base, meta map[string]string, mtimeSet bool) {
 	w.mode, w.uid, w.gid, w.mtime = a.Mode, a.UID, a.GID, a.Mtime
 	w.mtimeSet = w.mtimeSet || mtimeSet
 	w.meta = map[string]string{}
@@ -174,10 +177,10 @@ func (w *Writer) RebaseLocked(a Base, meta map[string]string, mtimeSet bool) {
 	}
 }
 
-// RebaseMetaLocked gives a writer with nothing to upload the object its
+// rebaseMetaLocked gives a writer with nothing to upload the object its
 // user metadata and headers were just changed to on the server (a
 // setxattr made in place), version etag.
-func (w *Writer) RebaseMetaLocked(meta map[string]string, hdr ossapi.StdHeaders, etag string) {
+func (w *Writer) rebaseMetaLocked(meta map[string]string, hdr ossapi.StdHeaders, etag string) {
 	w.meta, w.headers, w.baseETag = meta, hdr, etag
 }
 

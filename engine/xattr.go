@@ -343,10 +343,17 @@ func (e *Engine) CreateMarkerXattr(ctx context.Context, key string, a *Stat, c X
 	return &ossapi.ObjectInfo{Key: key, ETag: res.ETag, LastModified: a.Mtime(), Meta: v.Meta, Headers: v.Headers}, nil
 }
 
-// XattrViewLocked is the metadata the file being written will be uploaded
-// with (no facts: the object it will be is not made yet).
-func (w *Writer) XattrViewLocked() *MetaView {
-	meta, hdr := w.UploadMetaLocked()
+// XattrView is the metadata the file being written will be uploaded with
+// (no facts: the object it will be is not made yet).
+func (w *Writer) XattrView() *MetaView {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.xattrViewLocked()
+}
+
+// xattrViewLocked is XattrView with the writer locked.
+func (w *Writer) xattrViewLocked() *MetaView {
+	meta, hdr := w.uploadMetaLocked()
 	return &MetaView{Meta: meta, Headers: hdr}
 }
 
@@ -360,27 +367,27 @@ func (e *Engine) ChangeWriterXattr(ctx context.Context, w *Writer, c XattrChange
 	if w.FailedLocked() {
 		return false, syscall.EIO
 	}
-	v := w.XattrViewLocked()
+	v := w.xattrViewLocked()
 	if err := v.Apply(c); err != nil {
 		return false, err
 	}
-	if w.UploadPendingLocked() {
+	if w.uploadPendingLocked() {
 		// Size as uploaded: with ossfs's mode, uid, gid and mtime.
 		sized := make(map[string]string, len(v.Meta)+4)
 		for key, val := range v.Meta {
 			sized[key] = val
 		}
-		wa := w.AttrLocked()
+		wa := w.attrLocked()
 		for key, val := range OssfsMeta(wa.Mode, wa.UID, wa.GID, wa.Mtime) {
 			sized[key] = val
 		}
 		if err := checkMetaSize(sized); err != nil {
 			return false, err
 		}
-		w.SetUploadMetaLocked(v.Meta, v.Headers)
+		w.setUploadMetaLocked(v.Meta, v.Headers)
 		return false, nil
 	}
-	info, err := e.store.Head(ctx, w.KeyLocked(), ossapi.HeadOptions{IfMatch: w.BaseETagLocked()})
+	info, err := e.store.Head(ctx, w.keyLocked(), ossapi.HeadOptions{IfMatch: w.baseETagLocked()})
 	if err != nil {
 		return false, err
 	}
@@ -388,6 +395,6 @@ func (e *Engine) ChangeWriterXattr(ctx context.Context, w *Writer, c XattrChange
 	if err != nil {
 		return false, err
 	}
-	w.RebaseMetaLocked(ni.Meta, ni.Headers, ni.ETag)
+	w.rebaseMetaLocked(ni.Meta, ni.Headers, ni.ETag)
 	return true, nil
 }

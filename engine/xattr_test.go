@@ -324,8 +324,8 @@ func TestChangeWriterXattr(t *testing.T) {
 	clean.Lock()
 	total := requests(wt.srv)
 	rewritten, err := wt.e.ChangeWriterXattr(ctx, clean, change(t, "user.shape", "round", 0))
-	etag := clean.BaseETagLocked()
-	view := clean.XattrViewLocked()
+	etag := clean.baseETagLocked()
+	view := clean.xattrViewLocked()
 	clean.Unlock()
 	if err != nil || !rewritten {
 		t.Fatalf("change of a clean writer's file: %v, rewritten %v", err, rewritten)

@@ -113,7 +113,7 @@ func (n *Namespace) ChangeDirXattr(ctx context.Context, e *Engine, key string, c
 func (n *Namespace) ChangeWriterFileXattr(ctx context.Context, e *Engine, w *Writer, c XattrChange) error {
 	rewritten, err := e.ChangeWriterXattr(ctx, w, c)
 	if rewritten {
-		n.Invalidate(w.KeyLocked())
+		n.Invalidate(w.keyLocked())
 	}
 	return err
 }

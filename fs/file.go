@@ -489,12 +489,9 @@ func (n *fileNode) acquireWriter(ctx context.Context, truncate bool) (*engine.Wr
 		return nil, syscall.ENOENT
 	}
 	key := n.key()
-	a, ok := n.fsys.ns.Attrs.Get(key)
-	if !ok || !a.Full() {
-		var errno syscall.Errno
-		if a, errno = n.fsys.headFile(ctx, key); errno != 0 {
-			return nil, errno
-		}
+	a, err := n.fsys.ns.FullFile(ctx, key)
+	if err != nil {
+		return nil, n.fsys.toErrno("head", err)
 	}
 	if errno := n.typeChanged(key, a); errno != 0 {
 		return nil, errno

@@ -63,7 +63,7 @@ func (n *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 			victim = old
 		}
 	}
-	f.ns.Neg.Remove(dst)
+	f.ns.MayExist(dst)
 	var da *engine.Stat
 	dstObject := false // an object is at dst on the server
 	if vw := victim.writer(); vw != nil {
@@ -181,16 +181,9 @@ func (f *FS) renameFileLocked(ctx context.Context, w *engine.Writer, pending boo
 	if err != nil {
 		return false, f.toErrno("rename", err)
 	}
-	f.ns.Removed(src, false)
-	f.invalidate(dst)
+	f.ns.FileRenamed(src, dst, mv)
 	f.eng.DropData(src)
 	f.eng.DropData(dst)
-	if mv.Info != nil && engine.CarriesMtime(mv.Info) {
-		// The copy keeps the metadata: the new name has the same
-		// attributes (unless its mtime was Last-Modified, which the copy
-		// moved).
-		f.ns.Attrs.Put(dst, f.attrFromInfo(mv.Info, false).MovedTo(mv.ETag))
-	}
 	return mv.Local, 0
 }
 

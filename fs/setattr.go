@@ -142,17 +142,10 @@ func (f *FS) setattrAllowed(ctx context.Context, in *gofs.Inode, attrs func(cont
 // metadata and version. done is false when the writer has changes after
 // all (they are then applied with its upload).
 func (n *fileNode) setattrCleanWriter(ctx context.Context, w *engine.Writer, c engine.AttrChange, out *fuse.AttrOut) (syscall.Errno, bool) {
-	w.Lock()
-	defer w.Unlock()
-	if !w.CleanLocked() {
-		return 0, false
+	a, done, err := n.fsys.ns.ChangeCleanWriterAttrs(ctx, n.fsys.eng, w, n.key(), c)
+	if !done || err != nil {
+		return n.fsys.toErrno("setattr", err), done
 	}
-	a, meta, errno := n.rewriteAttrs(ctx, c)
-	if errno != 0 {
-		return errno, true
-	}
-	w.RebaseLocked(*a.Base(), meta, c.Mtime != nil)
-	n.fsys.ns.Attrs.Put(w.KeyLocked(), a)
 	fillAttr(&out.Attr, a)
 	return 0, true
 }

@@ -29,9 +29,7 @@ func (n *fileNode) fileView(ctx context.Context, listedFact string) (*engine.Met
 	orphaned := n.orphaned()
 	n.mu.Lock()
 	if w := n.liveWriterLocked(); w != nil {
-		w.Lock()
-		v := w.XattrViewLocked()
-		w.Unlock()
+		v := w.XattrView()
 		n.mu.Unlock()
 		return v, 0
 	}
