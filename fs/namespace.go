@@ -9,7 +9,6 @@ import (
 	"syscall"
 
 	"github.com/ossmount/ossmount/engine"
-	"github.com/ossmount/ossmount/ossapi"
 )
 
 // lookupKey is engine.Namespace.Lookup with its error as an errno.
@@ -50,12 +49,6 @@ func (f *FS) cachedAttr(key string) (*engine.Stat, bool) { return f.ns.Cached(ke
 // invalidate forgets cached knowledge of key; its parent's listing stops
 // speaking for it (engine.Namespace.Invalidate).
 func (f *FS) invalidate(key string) { f.ns.Invalidate(key) }
-
-// attrFromInfo builds attributes from an object's info and its ossfs
-// metadata (engine.Namespace.AttrFromInfo).
-func (f *FS) attrFromInfo(info *ossapi.ObjectInfo, dir bool) *engine.Stat {
-	return f.ns.AttrFromInfo(info, dir)
-}
 
 // noteListed counts the entries of the listings being read for the memory
 // limit (engine.NamespaceConfig.Listed).
