@@ -83,7 +83,7 @@ type Config struct {
 	// AttrStore keeps HEAD results on disk between mounts (nil: none).
 	AttrStore *cache.AttrStore
 	// HeadConcurrency bounds the HEADs verifying listed entries
-	// (default 32).
+	// (default 64: 10,000 HEADs of 15 ms in under 3 s).
 	HeadConcurrency int
 
 	Logger *slog.Logger
@@ -130,7 +130,7 @@ func (c *Config) setDefaults() {
 	def(&c.UploadPartSize, 8<<20)
 	defInt(&c.UploadConcurrency, 8)
 	defInt(&c.MaxRenameObjects, 100000)
-	defInt(&c.HeadConcurrency, 32)
+	defInt(&c.HeadConcurrency, 64)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

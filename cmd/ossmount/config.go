@@ -71,7 +71,7 @@ func fsConfig(v values, prefix string) fs.Config {
 		MaxWindow: v.size("max_read_window"), FirstRead: v.size("first_read_size"),
 		CacheDir: v.str("cache_dir"), DiskBudget: v.size("disk_budget"),
 		UploadPartSize: v.size("upload_part_size"), UploadConcurrency: v.int("upload_concurrency"),
-		MaxRenameObjects: v.int("max_rename_objects"),
+		MaxRenameObjects: v.int("max_rename_objects"), HeadConcurrency: v.int("head_concurrency"),
 		CheckPermissions: !v.bool("default_permissions"),
 		FastListing:      v.bool("fast_listing"),
 		Passthrough:      v.on("data_cache_passthrough"),

@@ -183,6 +183,19 @@ func TestTypedOptions(t *testing.T) {
 	if err != nil || !p.v.on("data_cache_passthrough") || p.v.given("umask") || p.v.size("data_cache_size") != 0 {
 		t.Errorf("defaults: %v passthrough %v umask given %v", err, p.v.on("data_cache_passthrough"), p.v.given("umask"))
 	}
+	// head_concurrency reaches the file system (64 unless given).
+	for _, c := range []struct {
+		args []string
+		want int
+	}{{[]string{"b", "/m"}, 64}, {[]string{"b", "/m", "-o", "head_concurrency=128"}, 128}} {
+		p, err := parseArgs(c.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := fsConfig(p.v, "").HeadConcurrency; n != c.want {
+			t.Errorf("%v: HeadConcurrency %d, want %d", c.args, n, c.want)
+		}
+	}
 	fcfg, ocfg, mo, err := buildConfigs(values{}, "b", "")
 	if err == nil {
 		t.Errorf("no region and no endpoint: accepted (%v %v %v)", fcfg, ocfg, mo)
@@ -203,6 +216,7 @@ func TestBadOptionValues(t *testing.T) {
 		{[]string{"b", "/m", "-o", "uid=me"}, `option uid: "me" is not a number`},
 		{[]string{"b", "/m", "-o", "umask=9"}, `option umask: "9" is not an octal mode`},
 		{[]string{"b", "/m", "-o", "stat_cache_ttl=soon"}, `option stat_cache_ttl: "soon" is not a duration`},
+		{[]string{"b", "/m", "-o", "head_concurrency=0"}, `option head_concurrency: "0" is not a number from 1 to 1024`},
 		{[]string{"b", "/m", "-o", "log_level=loud"}, `option log_level: "loud" is not one of debug, info, warn, error`},
 		{[]string{"b", "/m", "-o", "data_cache_passthrough=maybe"}, `option data_cache_passthrough: "maybe" is not on or off`},
 		{[]string{"b", "/m", "-o", "data_cache=relative/dir"}, `option data_cache: "relative/dir" is not an absolute path`},

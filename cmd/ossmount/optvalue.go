@@ -65,10 +65,9 @@ func (v *optionValue) Set(s string) error {
 			n = int64(u)
 		case kOnOff:
 			on, err = parseOnOff(s)
-		case kString:
-			if v.check != nil {
-				err = v.check(s)
-			}
+		}
+		if err == nil && v.check != nil {
+			err = v.check(s)
 		}
 	}
 	if err != nil {
@@ -182,6 +181,14 @@ func checkLogLevel(s string) error {
 func checkAbsPath(s string) error {
 	if !filepath.IsAbs(s) {
 		return fmt.Errorf("%q is not an absolute path", s)
+	}
+	return nil
+}
+
+// checkHeadConcurrency accepts 1 to 1024 HEADs in flight.
+func checkHeadConcurrency(s string) error {
+	if n, err := strconv.Atoi(s); err != nil || n < 1 || n > 1024 {
+		return fmt.Errorf("%q is not a number from 1 to 1024", s)
 	}
 	return nil
 }
