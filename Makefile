@@ -25,8 +25,11 @@ lint:
 	$(GO) vet ./...
 
 # Every skipped test is listed with its reason (test/testreport), -v or not.
+# The engine and the file system's unit tests run under the race
+# detector too (concurrent lookups, reads, writers and their locks).
 test: deps lint build
 	$(GO) build -o $(BIN)/testreport ./test/testreport
+	$(GO) test -race -count=1 -timeout 5m ./engine ./fs
 	OSSMOUNT_E2E_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 12m -json ./... | $(BIN)/testreport
 
 bench: build
